@@ -1,0 +1,115 @@
+"""The service's one settings class, read from the environment (and `.env`).
+
+Stage-aware: `local` accepts development defaults so that a fresh clone runs; `staging` and
+`production` refuse to start with development secrets, a missing encryption key, a wildcard CORS
+origin or a provider base URL that is not HTTPS.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated, Literal
+
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Stage = Literal["local", "staging", "production"]
+
+# A fixed key for local development only: it is public (it is in this file), so settings refuse it
+# outside the local stage. Generate a real one with
+# `python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`.
+DEVELOPMENT_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcmVhbC11c2U="
+
+
+class ConfigurationError(ValueError):
+    """Settings that must not be used for the chosen stage."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    stage: Stage = "local"
+    database_url: SecretStr = Field(
+        default=SecretStr("postgresql://postgres@127.0.0.1:5432/integrations"),
+        description="PostgreSQL URL (postgresql:// or postgresql+psycopg://).",
+    )
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_pool_max_overflow: int = Field(default=10, ge=0, le=200)
+    database_pool_timeout_s: float = Field(default=5.0, gt=0)
+    redis_url: SecretStr | None = None
+    # Everything this service keeps in Redis starts with this prefix, so that a stage's cache can be
+    # cleared without touching anyone else's keys on a shared server.
+    redis_key_prefix: str = "integrations:local"
+
+    # Comma-separated Fernet keys, newest first: the first encrypts, all of them decrypt (rotation).
+    encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=lambda: [SecretStr(DEVELOPMENT_ENCRYPTION_KEY)]
+    )
+
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:3000"]
+    )
+    rate_limit: str = "600/minute"
+    webhook_rate_limit: str = "1200/minute"
+    max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("encryption_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _keys_are_fernet_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        if not keys:
+            raise ValueError("ENCRYPTION_KEYS must hold at least one Fernet key")
+        for position, key in enumerate(keys, start=1):
+            try:
+                Fernet(key.get_secret_value())
+            except ValueError:
+                # Never echo the key itself: only its position in the list.
+                raise ValueError(
+                    f"ENCRYPTION_KEYS entry {position} is not a valid Fernet key "
+                    "(32 url-safe base64-encoded bytes)"
+                ) from None
+        return keys
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_outside_local(self) -> Settings:
+        if self.stage == "local":
+            return self
+        problems = []
+        if any(key.get_secret_value() == DEVELOPMENT_ENCRYPTION_KEY for key in self.encryption_keys):
+            problems.append("ENCRYPTION_KEYS contains the public development key")
+        if "*" in self.cors_allowed_origins:
+            problems.append("CORS_ALLOWED_ORIGINS must list origins explicitly, not '*'")
+        for name, url in self.provider_base_urls().items():
+            if not url.startswith("https://"):
+                problems.append(f"{name} must be an https:// URL")
+        if problems:
+            raise ConfigurationError(f"refusing to start in stage {self.stage!r}: " + "; ".join(problems))
+        return self
+
+    def provider_base_urls(self) -> dict[str, str]:
+        """Every outbound base URL, by setting name; the provider issues add theirs here."""
+        return {}
+
+    @cached_property
+    def sqlalchemy_database_url(self) -> str:
+        """The database URL with the psycopg 3 driver named, as SQLAlchemy wants it."""
+        url = self.database_url.get_secret_value()
+        for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        raise ConfigurationError("DATABASE_URL must start with postgresql://")
