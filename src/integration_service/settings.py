@@ -102,14 +102,21 @@ class Settings(BaseSettings):
         return self
 
     def provider_base_urls(self) -> dict[str, str]:
-        """Every outbound base URL, by setting name; the provider issues add theirs here."""
-        return {}
+        """Every outbound base URL (each setting named `*_base_url`), by environment variable name."""
+        return {
+            name.upper(): str(getattr(self, name))
+            for name in type(self).model_fields
+            if name.endswith("_base_url")
+        }
 
     @cached_property
     def sqlalchemy_database_url(self) -> str:
-        """The database URL with the psycopg 3 driver named, as SQLAlchemy wants it."""
-        url = self.database_url.get_secret_value()
-        for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
-            if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix) :]
-        raise ConfigurationError("DATABASE_URL must start with postgresql://")
+        return sqlalchemy_url(self.database_url.get_secret_value())
+
+
+def sqlalchemy_url(url: str) -> str:
+    """A PostgreSQL URL with the psycopg 3 driver named, as SQLAlchemy wants it."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    raise ConfigurationError("DATABASE_URL must start with postgresql://")

@@ -1,0 +1,1 @@
+"""HTTP routes (one module per area), their dependencies, middleware and the one error model."""

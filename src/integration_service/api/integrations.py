@@ -1,0 +1,216 @@
+"""`/api/integrations`: connect, list, read, update and delete a user's integrations.
+
+Another user's integration is a 404, exactly like one that does not exist: a 403 would confirm it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import Field, field_validator, model_validator
+
+from integration_service.api.dependencies import CurrentUser, DatabaseEngine, Secrets
+from integration_service.api.errors import NotFound, documented_errors
+from integration_service.api.models import ApiModel, CustomData, Name, Page, Secret
+from integration_service.db import credentials
+from integration_service.db.schema import INTEGRATION_TYPES
+from integration_service.security.encryption import SecretBox
+from integration_service.security.redaction import scrub
+
+router = APIRouter(prefix="/api/integrations", tags=["integrations"])
+
+IntegrationType = StrEnum("IntegrationType", {name: name for name in INTEGRATION_TYPES})  # type: ignore[misc]
+
+
+class _AcceptsAnyCaseType(ApiModel):
+    @field_validator("integration_type", mode="before", check_fields=False)
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class IntegrationCreate(_AcceptsAnyCaseType):
+    integration_type: IntegrationType
+    integration_name: Name
+    access_token: Secret | None = None
+    refresh_token: Secret | None = None
+    api_key: Secret | None = None
+    api_secret: Secret | None = None
+    custom_data: CustomData = Field(default_factory=dict)
+
+
+class IntegrationUpdate(ApiModel):
+    """Only the fields sent are changed; a secret sent as null is removed."""
+
+    integration_name: Name | None = None
+    is_active: bool | None = None
+    custom_data: CustomData | None = None
+    access_token: Secret | None = None
+    refresh_token: Secret | None = None
+    api_key: Secret | None = None
+    api_secret: Secret | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> IntegrationUpdate:
+        if not self.model_fields_set:
+            raise ValueError("send at least one field to change")
+        for required in ("integration_name", "is_active", "custom_data"):
+            if required in self.model_fields_set and getattr(self, required) is None:
+                raise ValueError(f"{required} cannot be null")
+        return self
+
+
+class IntegrationPublic(ApiModel):
+    """What a client may see: never a secret, only whether each one is set."""
+
+    id: uuid.UUID
+    integration_type: IntegrationType
+    integration_name: str
+    is_active: bool
+    sync_status: str
+    sync_error: str | None
+    last_synced_at: datetime | None
+    token_expires_at: datetime | None
+    custom_data: dict[str, Any]
+    has_access_token: bool
+    has_refresh_token: bool
+    has_api_key: bool
+    has_api_secret: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @field_validator("sync_error")
+    @classmethod
+    def _scrubbed(cls, value: str | None) -> str | None:
+        return None if value is None else scrub(value)
+
+
+class IntegrationEnvelope(ApiModel):
+    integration: IntegrationPublic
+
+
+class IntegrationList(Page):
+    integrations: list[IntegrationPublic]
+
+
+def _encrypted_secrets(payload: IntegrationCreate | IntegrationUpdate, box: SecretBox) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, column in credentials.SECRET_COLUMNS.items():
+        if name in payload.model_fields_set:
+            secret = getattr(payload, name)
+            values[column.name] = None if secret is None else box.encrypt(secret.get_secret_value())
+    return values
+
+
+@router.post(
+    "",
+    operation_id="createIntegration",
+    summary="Connect an integration",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IntegrationEnvelope,
+    responses=documented_errors(400, 401, 409, 413, 422, 429),
+)
+def create_integration(
+    payload: IntegrationCreate, user_id: CurrentUser, engine: DatabaseEngine, box: Secrets
+) -> IntegrationEnvelope:
+    """Store an integration's credentials, encrypted. Secrets are accepted here and never returned."""
+    values = {
+        "integration_type": payload.integration_type.value,
+        "integration_name": payload.integration_name,
+        "custom_data": payload.custom_data,
+        **_encrypted_secrets(payload, box),
+    }
+    with engine.begin() as connection:
+        row = credentials.insert(connection, user_id, values)
+    return IntegrationEnvelope(integration=IntegrationPublic.model_validate(dict(row)))
+
+
+@router.get(
+    "",
+    operation_id="listIntegrations",
+    summary="List your integrations",
+    response_model=IntegrationList,
+    responses=documented_errors(401, 422, 429),
+)
+def list_integrations(
+    user_id: CurrentUser,
+    engine: DatabaseEngine,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> IntegrationList:
+    with engine.connect() as connection:
+        rows, total = credentials.list_for_user(connection, user_id, limit=limit, offset=offset)
+    return IntegrationList(
+        integrations=[IntegrationPublic.model_validate(dict(row)) for row in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def _not_found(integration_id: uuid.UUID) -> NotFound:
+    return NotFound(f"integration {integration_id} not found")
+
+
+@router.get(
+    "/{integration_id}",
+    operation_id="getIntegration",
+    summary="Read one integration",
+    response_model=IntegrationEnvelope,
+    responses=documented_errors(401, 404, 422, 429),
+)
+def get_integration(
+    integration_id: uuid.UUID, user_id: CurrentUser, engine: DatabaseEngine
+) -> IntegrationEnvelope:
+    with engine.connect() as connection:
+        row = credentials.get(connection, user_id, integration_id)
+    if row is None:
+        raise _not_found(integration_id)
+    return IntegrationEnvelope(integration=IntegrationPublic.model_validate(dict(row)))
+
+
+@router.patch(
+    "/{integration_id}",
+    operation_id="updateIntegration",
+    summary="Rename, disable or re-key an integration",
+    response_model=IntegrationEnvelope,
+    responses=documented_errors(400, 401, 404, 409, 413, 422, 429),
+)
+def update_integration(
+    integration_id: uuid.UUID,
+    payload: IntegrationUpdate,
+    user_id: CurrentUser,
+    engine: DatabaseEngine,
+    box: Secrets,
+) -> IntegrationEnvelope:
+    values: dict[str, Any] = {
+        name: getattr(payload, name)
+        for name in ("integration_name", "is_active", "custom_data")
+        if name in payload.model_fields_set
+    }
+    values.update(_encrypted_secrets(payload, box))
+    with engine.begin() as connection:
+        row = credentials.update(connection, user_id, integration_id, values)
+    if row is None:
+        raise _not_found(integration_id)
+    return IntegrationEnvelope(integration=IntegrationPublic.model_validate(dict(row)))
+
+
+@router.delete(
+    "/{integration_id}",
+    operation_id="deleteIntegration",
+    summary="Delete an integration and everything synced from it",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=documented_errors(401, 404, 422, 429),
+)
+def delete_integration(integration_id: uuid.UUID, user_id: CurrentUser, engine: DatabaseEngine) -> Response:
+    with engine.begin() as connection:
+        deleted = credentials.delete(connection, user_id, integration_id)
+    if not deleted:
+        raise _not_found(integration_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

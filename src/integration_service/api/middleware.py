@@ -1,0 +1,156 @@
+"""Pure ASGI middleware: request context and security headers, body size limit, rate limit.
+
+Pure ASGI rather than BaseHTTPMiddleware: no extra task per request, and the body can be replayed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+import uuid
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from integration_service.api.errors import error_response
+from integration_service.security.rate_limit import RateLimiter
+
+log = structlog.get_logger("integration_service.access")
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+]
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+RATE_LIMIT_EXEMPT = ("/api/health", "/metrics")
+
+
+class RequestContextMiddleware:
+    """A request id, one access-log line per request, and the security headers on every response."""
+
+    def __init__(self, app: ASGIApp, *, strict_transport_security: bool) -> None:
+        self.app = app
+        self.headers = list(SECURITY_HEADERS)
+        if strict_transport_security:
+            self.headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        offered = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = offered if _SAFE_REQUEST_ID.match(offered) else uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *self.headers,
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            # The path only: query strings can carry OAuth codes and states.
+            log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+            structlog.contextvars.unbind_contextvars("request_id")
+
+
+class BodySizeLimitMiddleware:
+    """Reject bodies over the limit with 413 before the app sees a byte; replay the rest to it."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._too_large(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(
+            413,
+            "payload_too_large",
+            f"the request body exceeds {self.max_bytes} bytes",
+            details={"max_bytes": self.max_bytes},
+        )
+        await response(scope, receive, send)
+
+
+class RateLimitMiddleware:
+    """Limit requests per API token (per client address when there is none); 429 with Retry-After."""
+
+    def __init__(self, app: ASGIApp, *, limiter: RateLimiter) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in RATE_LIMIT_EXEMPT or scope["method"] == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        authorization = dict(scope["headers"]).get(b"authorization")
+        if authorization:
+            key = "token:" + hashlib.sha256(authorization).hexdigest()[:32]
+        else:
+            client = scope.get("client")
+            key = "address:" + (client[0] if client else "unknown")
+        verdict = self.limiter.hit(key, webhook=scope["path"].endswith("/webhook"))
+        if verdict.allowed:
+            await self.app(scope, receive, send)
+            return
+        response = error_response(
+            429,
+            "rate_limited",
+            f"too many requests; retry after {verdict.retry_after_s} s",
+            details={"retry_after_s": verdict.retry_after_s},
+            headers={"Retry-After": str(verdict.retry_after_s)},
+        )
+        await response(scope, receive, send)

@@ -1,0 +1,69 @@
+"""Field types shared by the request and response models of every route."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, StringConstraints
+from pydantic.alias_generators import to_camel
+
+MAX_CUSTOM_DATA_BYTES = 16_384
+_SECRET_LOOKING_KEY = re.compile(r"pass(word)?|secret|token|api[_-]?key|private", re.IGNORECASE)
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; say so instead of failing at insert time.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _secret_no_nul(value: SecretStr) -> SecretStr:
+    _no_nul(value.get_secret_value())
+    return value
+
+
+def _walk_strings(value: Any) -> None:
+    if isinstance(value, str):
+        _no_nul(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key)
+            _walk_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            _walk_strings(item)
+
+
+def _custom_data_is_safe(value: dict[str, Any]) -> dict[str, Any]:
+    secret_keys = [key for key in value if _SECRET_LOOKING_KEY.search(key)]
+    if secret_keys:
+        raise ValueError(
+            f"customData is stored unencrypted and must not hold secrets ({', '.join(secret_keys)}); "
+            "send them as accessToken, refreshToken, apiKey or apiSecret"
+        )
+    _walk_strings(value)
+    if len(json.dumps(value)) > MAX_CUSTOM_DATA_BYTES:
+        raise ValueError(f"customData must serialise to at most {MAX_CUSTOM_DATA_BYTES} bytes")
+    return value
+
+
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_no_nul)
+]
+Secret = Annotated[SecretStr, Field(min_length=1, max_length=8192), AfterValidator(_secret_no_nul)]
+CustomData = Annotated[dict[str, Any], AfterValidator(_custom_data_is_safe)]
+
+
+class ApiModel(BaseModel):
+    """camelCase on the wire (as the seed's clients send it), snake_case in Python."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class Page(ApiModel):
+    total: int
+    limit: int
+    offset: int

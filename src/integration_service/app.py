@@ -1,0 +1,76 @@
+"""`create_app(settings)`: wiring only. `app_from_env()` is the factory uvicorn serves."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis
+from fastapi import FastAPI
+from fastapi.middleware import Middleware
+from fastapi.middleware.cors import CORSMiddleware
+
+from integration_service.api import health, integrations, logs
+from integration_service.api.errors import install_error_handlers
+from integration_service.api.middleware import (
+    BodySizeLimitMiddleware,
+    RateLimitMiddleware,
+    RequestContextMiddleware,
+)
+from integration_service.db import migrations
+from integration_service.db.engine import create_database_engine
+from integration_service.security.encryption import SecretBox
+from integration_service.security.rate_limit import RateLimiter
+from integration_service.security.redaction import configure_logging
+from integration_service.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    configure_logging(settings.log_level)
+    engine = create_database_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Integration service",
+        version="0.1.0",
+        summary="Connects a CRM's users to Xero, MYOB, QuickBooks, Stripe, PayPal, BillionMail and Mautic.",
+        docs_url=None,  # Swagger UI would need a CDN and a looser CSP; the schema is at /openapi.json
+        redoc_url=None,
+        lifespan=lifespan,
+        # First is outermost: every response, even a 413 or 429, gets the security headers.
+        middleware=[
+            Middleware(RequestContextMiddleware, strict_transport_security=settings.stage != "local"),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_allowed_origins,
+                allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                allow_credentials=False,  # bearer tokens, not cookies
+                max_age=600,
+            ),
+            Middleware(RateLimitMiddleware, limiter=RateLimiter.from_settings(settings)),
+            Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes),
+        ],
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.secret_box = SecretBox(settings.encryption_keys)
+    app.state.head_revision = migrations.head_revision()
+    app.state.redis = (
+        None
+        if settings.redis_url is None
+        else redis.Redis.from_url(settings.redis_url.get_secret_value(), socket_timeout=2)
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(logs.router)  # before integrations: "/logs" must not be read as an id
+    app.include_router(integrations.router)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    return create_app(Settings())

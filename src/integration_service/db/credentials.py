@@ -1,0 +1,88 @@
+"""Queries on `integrations_credentials`, always scoped to the owning user.
+
+Reads for the API select the non-secret columns and whether each secret is set, never the
+ciphertexts themselves: what is not read cannot be returned by mistake.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, func, select
+
+from integration_service.db.schema import integrations_credentials as credentials
+
+SECRET_COLUMNS = {
+    "access_token": credentials.c.access_token_encrypted,
+    "refresh_token": credentials.c.refresh_token_encrypted,
+    "api_key": credentials.c.api_key_encrypted,
+    "api_secret": credentials.c.api_secret_encrypted,
+}
+
+PUBLIC_COLUMNS = [
+    credentials.c.id,
+    credentials.c.integration_type,
+    credentials.c.integration_name,
+    credentials.c.is_active,
+    credentials.c.sync_status,
+    credentials.c.sync_error,
+    credentials.c.last_synced_at,
+    credentials.c.token_expires_at,
+    credentials.c.custom_data,
+    credentials.c.created_at,
+    credentials.c.updated_at,
+    *[column.is_not(None).label(f"has_{name}") for name, column in SECRET_COLUMNS.items()],
+]
+
+
+def _owned(user_id: str, integration_id: uuid.UUID) -> list[Any]:
+    return [credentials.c.user_id == user_id, credentials.c.id == integration_id]
+
+
+def insert(connection: Connection, user_id: str, values: dict[str, Any]) -> RowMapping:
+    statement = credentials.insert().values(user_id=user_id, **values).returning(*PUBLIC_COLUMNS)
+    return connection.execute(statement).mappings().one()
+
+
+def list_for_user(
+    connection: Connection, user_id: str, *, limit: int, offset: int
+) -> tuple[Sequence[RowMapping], int]:
+    rows = (
+        connection.execute(
+            select(*PUBLIC_COLUMNS)
+            .where(credentials.c.user_id == user_id)
+            .order_by(credentials.c.created_at, credentials.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        .mappings()
+        .all()
+    )
+    total = connection.execute(
+        select(func.count()).select_from(credentials).where(credentials.c.user_id == user_id)
+    ).scalar_one()
+    return rows, total
+
+
+def get(connection: Connection, user_id: str, integration_id: uuid.UUID) -> RowMapping | None:
+    statement = select(*PUBLIC_COLUMNS).where(*_owned(user_id, integration_id))
+    return connection.execute(statement).mappings().one_or_none()
+
+
+def update(
+    connection: Connection, user_id: str, integration_id: uuid.UUID, values: dict[str, Any]
+) -> RowMapping | None:
+    statement = (
+        credentials.update()
+        .where(*_owned(user_id, integration_id))
+        .values(updated_at=func.now(), **values)
+        .returning(*PUBLIC_COLUMNS)
+    )
+    return connection.execute(statement).mappings().one_or_none()
+
+
+def delete(connection: Connection, user_id: str, integration_id: uuid.UUID) -> bool:
+    result = connection.execute(credentials.delete().where(*_owned(user_id, integration_id)))
+    return result.rowcount == 1

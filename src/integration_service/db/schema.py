@@ -1,0 +1,179 @@
+"""The one schema definition (SQLAlchemy Core). Alembic migrations are checked against it.
+
+Names follow the checklist's SQL in lower case (`integrations_credentials`, `sync_status`, ...) so
+that every statement in the checklist runs verbatim. Money is NUMERIC, timestamps carry a time zone,
+every foreign key says what happens on delete and has an index.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+# Deterministic constraint names, so that migrations can name what they drop.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+INTEGRATION_TYPES = ("XERO", "MYOB", "QUICKBOOKS", "STRIPE", "PAYPAL", "BILLIONMAIL", "MAUTIC")
+SYNC_STATUSES = ("IDLE", "SYNCING", "SUCCESS", "ERROR")
+SYNC_LOG_STATUSES = ("running", "success", "partial", "failed")
+MONEY = Numeric(18, 4)
+
+
+def _created_at() -> Column[object]:
+    return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+def _updated_at() -> Column[object]:
+    return Column(
+        "updated_at", DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
+    )
+
+
+def _user_id() -> Column[object]:
+    """The owning user: deleting a user deletes everything of theirs."""
+    return Column("user_id", Text, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
+users = Table(
+    "users",
+    metadata,
+    # Text, as the seed's string ids were, so that the checklist's `WHERE user_id = 'xxx'` runs verbatim.
+    Column("id", Text, primary_key=True, server_default=text("gen_random_uuid()::text")),
+    Column("name", Text, nullable=False, unique=True),
+    _created_at(),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")),
+    _user_id(),
+    # SHA-256 of the token: the token itself is shown once, at creation, and never stored.
+    Column("token_hash", Text, nullable=False, unique=True),
+    Column("label", Text, nullable=False, server_default=""),
+    _created_at(),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+integrations_credentials = Table(
+    "integrations_credentials",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")),
+    _user_id(),
+    Column("integration_type", Text, nullable=False),
+    Column("integration_name", Text, nullable=False),
+    # Fernet ciphertexts (see security/encryption.py); never returned by the API.
+    Column("access_token_encrypted", Text),
+    Column("refresh_token_encrypted", Text),
+    Column("api_key_encrypted", Text),
+    Column("api_secret_encrypted", Text),
+    Column("token_expires_at", DateTime(timezone=True)),
+    Column("custom_data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("is_active", Boolean, nullable=False, server_default=text("true")),
+    Column("sync_status", Text, nullable=False, server_default="IDLE"),
+    Column("sync_error", Text),
+    Column("last_synced_at", DateTime(timezone=True)),
+    _created_at(),
+    _updated_at(),
+    UniqueConstraint("user_id", "integration_type", "integration_name"),
+    CheckConstraint(_one_of("integration_type", INTEGRATION_TYPES), name="integration_type"),
+    CheckConstraint(_one_of("sync_status", SYNC_STATUSES), name="sync_status"),
+    # Daily check: GROUP BY integration_type, sync_status.
+    Index(None, "integration_type", "sync_status"),
+)
+
+integrations_sync_logs = Table(
+    "integrations_sync_logs",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")),
+    Column(
+        "integration_id",
+        UUID(as_uuid=True),
+        ForeignKey("integrations_credentials.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    _user_id(),
+    Column("integration_type", Text, nullable=False),
+    Column("sync_type", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("total_records", Integer, nullable=False, server_default="0"),
+    Column("synced_records", Integer, nullable=False, server_default="0"),
+    Column("failed_records", Integer, nullable=False, server_default="0"),
+    Column("error_message", Text),
+    Column("duration_ms", Integer),
+    _created_at(),
+    Column("completed_at", DateTime(timezone=True)),
+    CheckConstraint(_one_of("status", SYNC_LOG_STATUSES), name="status"),
+    CheckConstraint(
+        "total_records >= 0 AND synced_records >= 0 AND failed_records >= 0", name="counts_not_negative"
+    ),
+    # The logs route lists one integration's runs newest first.
+    Index(None, "integration_id", "created_at"),
+    # Daily checks: failures and webhook volume in the last 24 hours.
+    Index(None, "status", "created_at"),
+    Index(None, "sync_type", "created_at"),
+    Index(None, "created_at"),
+)
+
+xero_invoices = Table(
+    "xero_invoices",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column(
+        "integration_id",
+        UUID(as_uuid=True),
+        ForeignKey("integrations_credentials.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    _user_id(),
+    Column("xero_invoice_id", Text, nullable=False),
+    Column("invoice_number", Text),
+    Column("invoice_type", Text),
+    Column("status", Text),
+    Column("contact_id", Text),
+    Column("contact_name", Text),
+    Column("currency_code", Text),
+    Column("sub_total", MONEY),
+    Column("total_tax", MONEY),
+    Column("total", MONEY),
+    Column("amount_due", MONEY),
+    Column("amount_paid", MONEY),
+    Column("invoice_date", DateTime(timezone=True)),
+    Column("due_date", DateTime(timezone=True)),
+    Column("provider_updated_at", DateTime(timezone=True)),
+    _created_at(),
+    _updated_at(),
+    # One row per invoice per connection; the upsert's conflict target. Its leading column also
+    # serves as the index of the integration_id foreign key.
+    UniqueConstraint("integration_id", "xero_invoice_id"),
+    Index(None, "xero_invoice_id"),
+    Index(None, "status"),
+)

@@ -1,0 +1,1 @@
+"""API tokens, secret encryption, rate limits and log redaction."""

@@ -1,0 +1,45 @@
+"""Request rate limits with the `limits` library: Redis when configured, process memory otherwise."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.strategies import FixedWindowRateLimiter
+
+from integration_service.settings import Settings
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    retry_after_s: int
+
+
+class RateLimiter:
+    def __init__(self, storage: Storage, default_limit: str, webhook_limit: str) -> None:
+        self._limiter = FixedWindowRateLimiter(storage)
+        self._default: RateLimitItem = parse(default_limit)
+        self._webhook: RateLimitItem = parse(webhook_limit)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RateLimiter:
+        storage: Storage
+        if settings.redis_url is not None:
+            # The prefix keeps this stage's counters apart from anything else on the server.
+            storage = RedisStorage(
+                settings.redis_url.get_secret_value(), key_prefix=f"{settings.redis_key_prefix}:ratelimit"
+            )
+        else:
+            storage = MemoryStorage()
+        return cls(storage, settings.rate_limit, settings.webhook_rate_limit)
+
+    def hit(self, key: str, *, webhook: bool = False) -> Verdict:
+        item = self._webhook if webhook else self._default
+        if self._limiter.hit(item, key):
+            return Verdict(True, 0)
+        reset_at = self._limiter.get_window_stats(item, key).reset_time
+        return Verdict(False, max(1, math.ceil(reset_at - time.time())))

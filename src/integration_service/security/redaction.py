@@ -1,0 +1,97 @@
+"""Structured JSON logs that cannot carry a secret.
+
+Every log line, from structlog or from the standard library (uvicorn, SQLAlchemy), passes through
+`redact`: values under sensitive keys are replaced, and secret-shaped substrings (bearer tokens,
+our API tokens, Stripe keys, webhook secrets, OAuth codes and tokens in query strings) are masked
+wherever they appear, including in formatted exceptions.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+REDACTED = "[REDACTED]"
+
+_SENSITIVE_KEY = re.compile(
+    r"pass(word|wd)?$|secret|token|authorization|api[_-]?key|signature|cookie|credential|private",
+    re.IGNORECASE,
+)
+_SECRET_SHAPES = [
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + REDACTED),
+    (re.compile(r"\bisk_[A-Za-z0-9_-]{8,}"), REDACTED),  # our API tokens
+    (re.compile(r"\b(sk|rk|pk)_(live|test)_[A-Za-z0-9]{8,}"), REDACTED),  # Stripe keys
+    (re.compile(r"\bwhsec_[A-Za-z0-9+/=_-]{8,}"), REDACTED),  # webhook signing secrets
+    (re.compile(r"\bgAAAAA[A-Za-z0-9_=-]{20,}"), REDACTED),  # Fernet ciphertexts
+    (
+        re.compile(
+            r"(?i)\b(code|state|access_token|refresh_token|id_token|client_secret|password|token|key)"
+            r"=[^&\s\"']+"
+        ),
+        r"\1=" + REDACTED,
+    ),
+]
+
+
+def scrub(text: str) -> str:
+    for pattern, replacement in _SECRET_SHAPES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _redact_value(key: str, value: Any) -> Any:
+    if _SENSITIVE_KEY.search(key) and value is not None and not isinstance(value, bool):
+        return REDACTED
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {str(k): _redact_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(key, item) for item in value]
+    return value
+
+
+def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: the last word before a line is rendered."""
+    for key in list(event_dict):
+        event_dict[key] = _redact_value(key, event_dict[key])
+    return event_dict
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """JSON lines on stdout for structlog and the standard library alike, all redacted."""
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact,
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
