@@ -1,0 +1,84 @@
+"""The local stack: PostgreSQL (embedded unless DATABASE_URL says otherwise), migrations, the service.
+
+`invoke up`, the gate and the tests all start it through `LocalStack`, so the tests exercise what a
+developer runs. Its URLs are written to `.stack/stack.json` for other tools (load, fuzz, smoke).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from harness.database import create_database, with_database
+from harness.embedded_postgres import EmbeddedPostgres
+from harness.processes import ServerProcess, free_port, uvicorn_command
+from integration_service.db import migrations
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SERVICE_APP = "integration_service.app:app_from_env"
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    service_url: str
+    database_url: str
+
+
+@dataclass
+class LocalStack:
+    """Start with `start()` (or `with LocalStack(...) as info:`); `stop()` stops what it started."""
+
+    state_dir: Path = PROJECT_ROOT / ".stack"
+    database_name: str = "integrations"
+    external_database_url: str | None = None  # a server to use instead of the embedded one
+    port: int | None = None
+    durable: bool = True
+    service_env: dict[str, str] = field(default_factory=dict)
+    embedded: EmbeddedPostgres | None = None
+    service: ServerProcess | None = None
+    info: StackInfo | None = None
+
+    def start(self) -> StackInfo:
+        database_url = self.start_database()
+        migrations.upgrade(database_url)
+        port = self.port or free_port()
+        self.service = ServerProcess(
+            name="integration service",
+            command=uvicorn_command(SERVICE_APP, port),
+            port=port,
+            log_path=self.state_dir / "logs" / "service.log",
+            env={"STAGE": "local", "DATABASE_URL": database_url, **self.service_env},
+            ready_path="/api/health",
+        ).start()
+        self.info = StackInfo(service_url=self.service.url, database_url=database_url)
+        self._write_stack_file()
+        return self.info
+
+    def start_database(self) -> str:
+        """The URL of this stack's database, created (and its server started) when needed."""
+        if self.external_database_url is not None:
+            server_url = self.external_database_url
+        else:
+            self.embedded = EmbeddedPostgres(self.state_dir / "pgdata", durable=self.durable)
+            server_url = self.embedded.start()
+        create_database(server_url, self.database_name, exist_ok=True)
+        return with_database(server_url, self.database_name)
+
+    def stop(self, *, stop_database: bool = True) -> None:
+        if self.service is not None:
+            self.service.stop()
+        if stop_database and self.embedded is not None:
+            self.embedded.stop()
+        (self.state_dir / "stack.json").unlink(missing_ok=True)
+
+    def _write_stack_file(self) -> None:
+        assert self.info is not None
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "stack.json").write_text(json.dumps(asdict(self.info), indent=2) + "\n")
+
+    def __enter__(self) -> StackInfo:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
