@@ -19,6 +19,22 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SERVICE_APP = "integration_service.app:app_from_env"
 
 
+def service_process(
+    database_url: str, log_dir: Path, *, port: int | None = None, env: dict[str, str] | None = None,
+    ready_path: str = "/api/health",
+) -> ServerProcess:
+    """The service as a local-stage process on `port` (a free one by default), not yet started."""
+    port = port or free_port()
+    return ServerProcess(
+        name="integration service",
+        command=uvicorn_command(SERVICE_APP, port),
+        port=port,
+        log_path=log_dir / f"service-{port}.log",
+        env={"STAGE": "local", "DATABASE_URL": database_url, **(env or {})},
+        ready_path=ready_path,
+    )
+
+
 @dataclass(frozen=True)
 class StackInfo:
     service_url: str
@@ -38,18 +54,13 @@ class LocalStack:
     embedded: EmbeddedPostgres | None = None
     service: ServerProcess | None = None
     info: StackInfo | None = None
+    started_embedded: bool = False
 
     def start(self) -> StackInfo:
         database_url = self.start_database()
         migrations.upgrade(database_url)
-        port = self.port or free_port()
-        self.service = ServerProcess(
-            name="integration service",
-            command=uvicorn_command(SERVICE_APP, port),
-            port=port,
-            log_path=self.state_dir / "logs" / "service.log",
-            env={"STAGE": "local", "DATABASE_URL": database_url, **self.service_env},
-            ready_path="/api/health",
+        self.service = service_process(
+            database_url, self.state_dir / "logs", port=self.port, env=self.service_env
         ).start()
         self.info = StackInfo(service_url=self.service.url, database_url=database_url)
         self._write_stack_file()
@@ -61,6 +72,8 @@ class LocalStack:
             server_url = self.external_database_url
         else:
             self.embedded = EmbeddedPostgres(self.state_dir / "pgdata", durable=self.durable)
+            # A server another stack (or `invoke up`) already runs is shared, not ours to stop.
+            self.started_embedded = not self.embedded.is_running()
             server_url = self.embedded.start()
         create_database(server_url, self.database_name, exist_ok=True)
         return with_database(server_url, self.database_name)
@@ -68,9 +81,11 @@ class LocalStack:
     def stop(self, *, stop_database: bool = True) -> None:
         if self.service is not None:
             self.service.stop()
-        if stop_database and self.embedded is not None:
+        if stop_database and self.embedded is not None and self.started_embedded:
             self.embedded.stop()
-        (self.state_dir / "stack.json").unlink(missing_ok=True)
+        if self.info is not None:  # only the stack that wrote stack.json removes it
+            (self.state_dir / "stack.json").unlink(missing_ok=True)
+            self.info = None
 
     def _write_stack_file(self) -> None:
         assert self.info is not None
