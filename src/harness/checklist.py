@@ -1,0 +1,52 @@
+"""The deployment & QA checklist catalogue (`features/checklist.yaml`): every item the release report
+accounts for, by stable id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from harness.paths import PROJECT_ROOT
+
+CHECKLIST_PATH = PROJECT_ROOT / "features" / "checklist.yaml"
+
+ItemKind = Literal["check", "procedure", "attest"]
+_KINDS: tuple[ItemKind, ...] = ("check", "procedure", "attest")
+
+
+class ChecklistError(ValueError):
+    """The catalogue file is malformed; the message names the entry."""
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    id: str
+    section: str
+    kind: ItemKind
+    text: str
+
+
+def load_checklist(path: Path = CHECKLIST_PATH) -> list[ChecklistItem]:
+    """The items in catalogue order. Duplicate ids or unknown kinds are errors, not warnings: the
+    report must account for each item exactly once."""
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(document, dict) or not isinstance(document.get("items"), list):
+        raise ChecklistError(f"{path}: expected a mapping with a list under 'items'")
+    items: list[ChecklistItem] = []
+    seen: set[str] = set()
+    for position, entry in enumerate(document["items"], start=1):
+        if not isinstance(entry, dict) or not all(key in entry for key in ("id", "section", "kind", "text")):
+            raise ChecklistError(f"{path}: item {position} needs id, section, kind and text")
+        item_id, kind = str(entry["id"]), entry["kind"]
+        if item_id in seen:
+            raise ChecklistError(f"{path}: id {item_id} appears twice")
+        if kind not in _KINDS:
+            raise ChecklistError(f"{path}: item {item_id} has kind {kind!r}, expected one of {_KINDS}")
+        seen.add(item_id)
+        items.append(
+            ChecklistItem(id=item_id, section=str(entry["section"]), kind=kind, text=str(entry["text"]))
+        )
+    return items

@@ -1,0 +1,98 @@
+"""`invoke qa`: run the stage's gates, write the release report, decide the verdict."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+
+from harness.checklist import CHECKLIST_PATH, load_checklist
+from harness.gate import Gate, GateContext, GateRun, run_gates
+from harness.gates import quality_gates
+from harness.paths import PROJECT_ROOT, REPORTS_DIR
+from harness.report import ReleaseReport, build_report, write_report
+from harness.stages import Stage
+
+_STATUS_STYLES = {"passed": "green", "failed": "bold red", "error": "bold red", "skipped": "yellow"}
+
+
+@dataclass(frozen=True)
+class QaOutcome:
+    report: ReleaseReport
+    run_dir: Path
+    json_path: Path
+    html_path: Path
+
+
+def run_qa(
+    stage: Stage,
+    *,
+    gates: Sequence[Gate] | None = None,
+    reports_dir: Path = REPORTS_DIR,
+    checklist_path: Path = CHECKLIST_PATH,
+    project_root: Path = PROJECT_ROOT,
+    console: Console | None = None,
+) -> QaOutcome:
+    console = console or Console(stderr=True)
+    items = load_checklist(checklist_path)  # read first: a broken catalogue should stop us before the gates
+    started = datetime.now(UTC)
+    git_sha, git_dirty = git_state(project_root)
+    run_dir = new_run_dir(reports_dir, started, git_sha)
+    console.print(f"[bold]QA[/] stage [bold]{stage}[/], commit {git_sha[:12]}, report in {run_dir}")
+
+    def announce(gate: Gate) -> None:
+        console.print(f"  running [bold]{gate.name}[/] …")
+
+    def show(run: GateRun) -> None:
+        style = _STATUS_STYLES.get(run.status, "")
+        console.print(f"  [{style}]{run.status:>7}[/] {run.name} ({run.duration_s:.1f} s)")
+
+    context = GateContext(stage=stage, run_dir=run_dir, project_root=project_root)
+    gate_runs = run_gates(quality_gates() if gates is None else gates, context, announce, show)
+    report = build_report(
+        run_id=run_dir.name,
+        stage=stage,
+        git_sha=git_sha,
+        git_dirty=git_dirty,
+        started_at=started.isoformat(timespec="seconds"),
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        items=items,
+        gate_runs=gate_runs,
+    )
+    json_path, html_path = write_report(report, run_dir)
+    return QaOutcome(report=report, run_dir=run_dir, json_path=json_path, html_path=html_path)
+
+
+def new_run_dir(reports_dir: Path, started: datetime, git_sha: str) -> Path:
+    """`<UTC time>-<short sha>`: sorts by time, names the commit, unique even within a second."""
+    base = f"{started:%Y%m%dT%H%M%SZ}-{git_sha[:8]}"
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        candidate = reports_dir / (base if attempt == 1 else f"{base}-{attempt}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise RuntimeError(f"could not create a new run folder under {reports_dir}")
+
+
+def git_state(project_root: Path) -> tuple[str, bool]:
+    """The commit checked out and whether the tree has uncommitted changes; ("unknown", False) outside git."""
+    try:
+        sha = _git(project_root, "rev-parse", "HEAD").strip()
+        dirty = bool(_git(project_root, "status", "--porcelain", "--untracked-files=no").strip())
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown", False
+    return sha, dirty
+
+
+def _git(project_root: Path, *args: str) -> str:
+    # "git" from PATH, as a developer's shell would find it; fixed arguments, no shell.
+    command = ["git", *args]
+    completed = subprocess.run(command, cwd=project_root, capture_output=True, text=True, check=True)  # noqa: S603
+    return completed.stdout

@@ -1,0 +1,164 @@
+"""The release report: its JSON shape, its completeness, its HTML escaping and its verdict rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from markupsafe import escape
+
+from harness.checklist import CHECKLIST_PATH, ChecklistItem, load_checklist
+from harness.gate import GateRun
+from harness.report import build_report, checklist_entry, decide_verdict, write_report
+from harness.stages import Stage
+
+ITEMS = [
+    ChecklistItem(id="CQ-01", section="Code Quality", kind="check", text="All tests pass"),
+    ChecklistItem(id="CQ-03", section="Code Quality", kind="check", text="Linter passes"),
+    ChecklistItem(id="SIGN-01", section="Sign-Off", kind="attest", text="QA approved"),
+]
+
+
+def gate(name: str, status: str, proves: tuple[str, ...] = ()) -> GateRun:
+    return GateRun(name=name, status=status, duration_s=1.5, detail=f"{name} {status}", proves=proves)  # type: ignore[arg-type]
+
+
+def report_for(stage: Stage, runs: list[GateRun], items: list[ChecklistItem] = ITEMS):  # type: ignore[no-untyped-def]
+    return build_report(
+        run_id="20260101T000000Z-abc",
+        stage=stage,
+        git_sha="abc123",
+        git_dirty=False,
+        started_at="2026-01-01T00:00:00+00:00",
+        finished_at="2026-01-01T00:01:00+00:00",
+        items=items,
+        gate_runs=runs,
+    )
+
+
+def test_json_has_the_designed_shape_and_every_checklist_id(tmp_path: Path) -> None:
+    items = load_checklist(CHECKLIST_PATH)
+    report = report_for("local", [gate("pytest", "passed", ("CQ-01",))], items)
+    json_path, html_path = write_report(report, tmp_path / "run-1")
+
+    document = json.loads(json_path.read_text())
+    assert {"stage", "git_sha", "verdict", "checklist", "gates", "benchmarks"} <= document.keys()
+    assert document["stage"] == "local"
+    assert document["verdict"] in ("pass", "fail")
+    assert [entry["id"] for entry in document["checklist"]] == [item.id for item in items]
+    for entry in document["checklist"]:
+        assert {"id", "status", "scenarios", "detail"} <= entry.keys()
+        assert entry["status"] in ("passed", "failed", "skipped", "attested", "pending")
+    assert document["gates"] == [
+        {
+            "name": "pytest",
+            "status": "passed",
+            "duration_s": 1.5,
+            "detail": "pytest passed",
+            "proves": ["CQ-01"],
+            "evidence": [],
+        }
+    ]
+    assert document["benchmarks"] == []
+    assert html_path.exists()
+
+
+def test_an_item_nothing_proves_is_pending_never_passed() -> None:
+    report = report_for("local", [gate("ruff", "passed", ("CQ-03",))])
+    statuses = {entry.id: (entry.status, entry.detail) for entry in report.checklist}
+    assert statuses["CQ-03"][0] == "passed"
+    assert statuses["CQ-01"][0] == "pending"
+    assert "not automated yet" in statuses["CQ-01"][1]
+    assert statuses["SIGN-01"][0] == "pending"
+    assert "attestation" in statuses["SIGN-01"][1]
+    assert report.coverage["automated"] == 1
+    assert report.coverage["summary"] == "1 of 3 checklist items automated yet; 2 pending"
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        (["passed", "passed"], "passed"),
+        (["passed", "failed"], "failed"),
+        (["error"], "failed"),
+        (["passed", "skipped"], "skipped"),
+    ],
+)
+def test_an_item_takes_the_worst_status_of_the_gates_that_prove_it(
+    statuses: list[str], expected: str
+) -> None:
+    runs = [gate(f"gate-{n}", status, ("CQ-01",)) for n, status in enumerate(statuses)]
+    assert checklist_entry(ITEMS[0], runs).status == expected
+
+
+def test_local_passes_with_pending_items_when_every_gate_passed() -> None:
+    report = report_for("local", [gate("pytest", "passed", ("CQ-01",))])
+    assert report.verdict == "pass"
+    assert report.verdict_reasons == []
+    assert "do not block" in report.verdict_rule
+
+
+@pytest.mark.parametrize("failing", ["failed", "error"])
+def test_a_failed_gate_fails_the_verdict_in_every_stage(failing: str) -> None:
+    for stage in ("local", "staging", "production"):
+        report = report_for(stage, [gate("pytest", "passed", ("CQ-01",)), gate("mypy", failing)])  # type: ignore[arg-type]
+        assert report.verdict == "fail"
+        assert f"gate mypy {failing}" in report.verdict_reasons
+
+
+def test_a_failed_item_fails_the_verdict() -> None:
+    verdict, reasons = decide_verdict(
+        "local", [checklist_entry(ITEMS[0], [gate("pytest", "failed", ("CQ-01",))])], [gate("x", "passed")]
+    )
+    assert verdict == "fail"
+    assert any("CQ-01" in reason for reason in reasons)
+
+
+@pytest.mark.parametrize("stage", ["staging", "production"])
+def test_pending_items_block_a_release_stage(stage: Stage) -> None:
+    report = report_for(stage, [gate("pytest", "passed", ("CQ-01",)), gate("ruff", "passed", ("CQ-03",))])
+    assert report.verdict == "fail"
+    assert report.verdict_reasons == [f"1 checklist item(s) pending: not proved in stage {stage}"]
+
+
+def test_release_stage_passes_only_when_every_item_is_proved() -> None:
+    items = ITEMS[:2]
+    report = report_for(
+        "production", [gate("pytest", "passed", ("CQ-01",)), gate("ruff", "passed", ("CQ-03",))], items
+    )
+    assert report.verdict == "pass"
+
+
+def test_no_gate_at_all_is_not_a_pass() -> None:
+    assert report_for("local", []).verdict == "fail"
+
+
+def test_html_escapes_values_and_needs_nothing_from_outside(tmp_path: Path) -> None:
+    hostile = "<script>alert('x')</script>"
+    items = [ChecklistItem(id="CQ-01", section="Code <b>Quality</b>", kind="check", text=hostile)]
+    report = report_for("local", [gate("pytest", "failed", ("CQ-01",))], items)
+    report.gates[0] = GateRun(
+        name="pytest", status="failed", duration_s=1.0, detail=hostile, proves=("CQ-01",)
+    )
+    _, html_path = write_report(report, tmp_path / "run")
+
+    html = html_path.read_text()
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    assert "Code &lt;b&gt;Quality&lt;/b&gt;" in html
+    # Self-contained: no stylesheet, script or font fetched from elsewhere.
+    assert "http://" not in html
+    assert "https://" not in html
+    assert "FAIL" in html
+    assert str(escape(report.verdict_rule)) in html
+
+
+def test_latest_points_at_the_newest_run(tmp_path: Path) -> None:
+    report = report_for("local", [gate("pytest", "passed", ("CQ-01",))])
+    write_report(report, tmp_path / "run-1")
+    write_report(report, tmp_path / "run-2")
+    latest = tmp_path / "latest"
+    assert latest.is_symlink()
+    assert latest.resolve() == (tmp_path / "run-2").resolve()
+    assert (latest / "release-report.json").exists()
