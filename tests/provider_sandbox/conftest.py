@@ -1,0 +1,45 @@
+"""One real sandbox process per test session, reached over real HTTP with httpx."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from harness.processes import ServerProcess, free_port, uvicorn_command
+from tests.provider_sandbox.helpers import SEED_CONTACTS, SEED_INVOICES
+
+
+@pytest.fixture(scope="session")
+def sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    port = free_port()
+    process = ServerProcess(
+        name="provider-sandbox",
+        command=uvicorn_command("provider_sandbox.app:app_from_env", port),
+        port=port,
+        log_path=tmp_path_factory.mktemp("provider-sandbox") / "sandbox.log",
+        env={"SANDBOX_SEED_INVOICES": str(SEED_INVOICES), "SANDBOX_SEED_CONTACTS": str(SEED_CONTACTS)},
+        ready_path="/_sandbox/health",
+    )
+    with process:
+        yield process
+
+
+@pytest.fixture(scope="session")
+def http(sandbox_process: ServerProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=sandbox_process.url, timeout=15.0) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def default_tenants(http: httpx.Client) -> dict[str, str]:
+    """provider -> id of its default tenant (stable: tenant ids derive from fixed labels)."""
+    tenants = http.get("/_sandbox/tenants").json()
+    return {t["provider"]: t["tenant_id"] for t in tenants if t["default"]}
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_faults(http: httpx.Client) -> Iterator[None]:
+    yield
+    http.delete("/_sandbox/faults")
