@@ -32,4 +32,5 @@ def create_database(url: str, database: str, *, exist_ok: bool = False) -> str:
 
 def drop_database(url: str, database: str) -> None:
     with psycopg.connect(with_database(url, "postgres"), autocommit=True) as connection:
-        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+        statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+        connection.execute(statement)

@@ -27,7 +27,8 @@ class ConfigurationError(ValueError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    # hide_input_in_errors: a rejected value may be a key or a password; errors name the field only.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True, hide_input_in_errors=True)
 
     stage: Stage = "local"
     database_url: SecretStr = Field(

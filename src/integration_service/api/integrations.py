@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from integration_service.api.dependencies import CurrentUser, DatabaseEngine, Secrets
 from integration_service.api.errors import NotFound, documented_errors
-from integration_service.api.models import ApiModel, CustomData, Name, Page, Secret
+from integration_service.api.models import ApiModel, CustomData, InputModel, Name, Page, Secret
 from integration_service.db import credentials
 from integration_service.db.schema import INTEGRATION_TYPES
 from integration_service.security.encryption import SecretBox
@@ -26,7 +26,7 @@ router = APIRouter(prefix="/api/integrations", tags=["integrations"])
 IntegrationType = StrEnum("IntegrationType", {name: name for name in INTEGRATION_TYPES})  # type: ignore[misc]
 
 
-class _AcceptsAnyCaseType(ApiModel):
+class _AcceptsAnyCaseType(InputModel):
     @field_validator("integration_type", mode="before", check_fields=False)
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -43,7 +43,7 @@ class IntegrationCreate(_AcceptsAnyCaseType):
     custom_data: CustomData = Field(default_factory=dict)
 
 
-class IntegrationUpdate(ApiModel):
+class IntegrationUpdate(InputModel):
     """Only the fields sent are changed; a secret sent as null is removed."""
 
     integration_name: Name | None = None

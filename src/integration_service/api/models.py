@@ -60,7 +60,13 @@ CustomData = Annotated[dict[str, Any], AfterValidator(_custom_data_is_safe)]
 class ApiModel(BaseModel):
     """camelCase on the wire (as the seed's clients send it), snake_case in Python."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class InputModel(ApiModel):
+    """A request body: a field the API does not know is an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class Page(ApiModel):

@@ -6,11 +6,15 @@ import math
 import time
 from dataclasses import dataclass
 
+import structlog
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
 
 from integration_service.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,10 @@ class RateLimiter:
         if settings.redis_url is not None:
             # The prefix keeps this stage's counters apart from anything else on the server.
             storage = RedisStorage(
-                settings.redis_url.get_secret_value(), key_prefix=f"{settings.redis_key_prefix}:ratelimit"
+                settings.redis_url.get_secret_value(),
+                key_prefix=f"{settings.redis_key_prefix}:ratelimit",
+                wrap_exceptions=True,
+                socket_timeout=1,
             )
         else:
             storage = MemoryStorage()
@@ -39,7 +46,13 @@ class RateLimiter:
 
     def hit(self, key: str, *, webhook: bool = False) -> Verdict:
         item = self._webhook if webhook else self._default
-        if self._limiter.hit(item, key):
+        try:
+            if self._limiter.hit(item, key):
+                return Verdict(True, 0)
+            reset_at = self._limiter.get_window_stats(item, key).reset_time
+        except StorageError as exc:
+            # Fail open: an outage of the limiter's store must not take the API down with it.
+            # Health reports Redis as unreachable (503), which is what alerts someone.
+            log.warning("rate limiter storage unavailable; request allowed", error_class=type(exc).__name__)
             return Verdict(True, 0)
-        reset_at = self._limiter.get_window_stats(item, key).reset_time
         return Verdict(False, max(1, math.ceil(reset_at - time.time())))

@@ -1,0 +1,1 @@
+"""The project's tests, mirroring src/ path for path."""

@@ -1,0 +1,3 @@
+"""Fixture plugins shared by every test directory."""
+
+pytest_plugins = ["tests.fixtures.database", "tests.fixtures.service"]
