@@ -1,0 +1,109 @@
+"""The command gates: exit codes, evidence, and pytest's "no tests collected" counted as a failure."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from harness.gate import GateContext
+from harness.gates import CommandGate, PytestGate, junit_counts, quality_gates
+
+
+def context(tmp_path: Path, project_root: Path) -> GateContext:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir(exist_ok=True)
+    return GateContext(stage="local", run_dir=run_dir, project_root=project_root)
+
+
+def test_command_gate_passes_on_exit_zero_and_keeps_the_output(tmp_path: Path) -> None:
+    gate = CommandGate("hello", (sys.executable, "-c", "print('hello from the tool')"))
+    result = gate.run(context(tmp_path, tmp_path))
+    assert result.status == "passed"
+    assert result.evidence == (tmp_path / "run" / "hello.log",)
+    assert "hello from the tool" in result.evidence[0].read_text()
+
+
+def test_command_gate_fails_on_nonzero_exit_with_the_output_tail(tmp_path: Path) -> None:
+    gate = CommandGate("lint", (sys.executable, "-c", "import sys; print('E501 too long'); sys.exit(1)"))
+    result = gate.run(context(tmp_path, tmp_path))
+    assert result.status == "failed"
+    assert "exited 1" in result.detail
+    assert "E501 too long" in result.detail
+
+
+def test_command_gate_fails_when_the_tool_hangs(tmp_path: Path) -> None:
+    gate = CommandGate("hang", (sys.executable, "-c", "import time; time.sleep(60)"), timeout_s=0.5)
+    result = gate.run(context(tmp_path, tmp_path))
+    assert result.status == "failed"
+    assert "killed after" in result.evidence[0].read_text()
+
+
+def write_test_project(root: Path, test_source: str | None) -> None:
+    root.mkdir()
+    (root / "pytest.ini").write_text("[pytest]\n")  # keeps pytest from reading this repository's config
+    if test_source is not None:
+        (root / "test_sample.py").write_text(test_source)
+
+
+def test_pytest_gate_fails_when_no_tests_are_collected(tmp_path: Path) -> None:
+    project = tmp_path / "empty"
+    write_test_project(project, None)
+    result = PytestGate(extra_args=("-p", "no:cacheprovider")).run(context(tmp_path, project))
+    assert result.status == "failed"
+    assert "collected no tests" in result.detail
+
+
+def test_pytest_gate_reports_counts_from_junit(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    write_test_project(
+        project,
+        "import pytest\n"
+        "def test_ok(): pass\n"
+        "def test_also_ok(): pass\n"
+        "@pytest.mark.skip(reason='demo')\n"
+        "def test_skipped(): pass\n",
+    )
+    result = PytestGate(extra_args=("-p", "no:cacheprovider")).run(context(tmp_path, project))
+    assert result.status == "passed"
+    assert result.detail == "3 tests: 2 passed, 0 failed, 0 errors, 1 skipped"
+    assert tmp_path / "run" / "junit.xml" in result.evidence
+
+
+def test_pytest_gate_fails_when_a_test_fails(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    write_test_project(project, "def test_ok(): pass\ndef test_broken(): assert 1 == 2\n")
+    result = PytestGate(extra_args=("-p", "no:cacheprovider")).run(context(tmp_path, project))
+    assert result.status == "failed"
+    assert "2 tests: 1 passed, 1 failed" in result.detail
+
+
+def test_junit_counts_sum_every_suite(tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    junit.write_text(
+        '<testsuites><testsuite tests="3" failures="1" errors="0" skipped="1"/>'
+        '<testsuite tests="2" failures="0" errors="1" skipped="0"/></testsuites>'
+    )
+    counts = junit_counts(junit)
+    assert (counts.tests, counts.failures, counts.errors, counts.skipped) == (5, 1, 1, 1)
+
+
+def test_quality_gates_prove_the_code_quality_items() -> None:
+    proved = {gate.name: gate.proves for gate in quality_gates()}
+    assert proved == {
+        "ruff": ("CQ-03",),
+        "no-debug-prints": ("CQ-04",),
+        "mypy": ("CQ-02",),
+        "pytest": ("CQ-01",),
+    }
+
+
+def test_the_debug_print_gate_catches_a_print(tmp_path: Path) -> None:
+    source = tmp_path / "src" / "integration_service"
+    source.mkdir(parents=True)
+    (tmp_path / "src" / "provider_sandbox").mkdir()
+    (tmp_path / "pyproject.toml").write_text("[tool.ruff]\n")
+    (source / "module.py").write_text("def handler() -> None:\n    print('debugging')\n")
+    gate = next(gate for gate in quality_gates() if gate.name == "no-debug-prints")
+    result = gate.run(context(tmp_path, tmp_path))
+    assert result.status == "failed"
+    assert "T201" in result.detail

@@ -1,0 +1,84 @@
+"""`run_qa`: gates in, a report folder with JSON, HTML and `latest` out."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+
+from harness.gate import GateContext, GateResult
+from harness.paths import PROJECT_ROOT
+from harness.qa import git_state, new_run_dir, run_qa
+from harness.stages import ALL_STAGES
+
+
+class StaticGate:
+    def __init__(self, name: str, status: str, proves: tuple[str, ...]) -> None:
+        self.name, self.status, self.proves, self.stages = name, status, proves, ALL_STAGES
+
+    def run(self, context: GateContext) -> GateResult:
+        evidence = context.run_dir / f"{self.name}.log"
+        evidence.write_text("tool output")
+        return GateResult(self.status, f"{self.name} said {self.status}", (evidence,))  # type: ignore[arg-type]
+
+
+def quiet() -> Console:
+    return Console(file=io.StringIO())
+
+
+def test_run_qa_writes_the_report_folder_and_latest(tmp_path: Path) -> None:
+    outcome = run_qa(
+        "local", gates=[StaticGate("pytest", "passed", ("CQ-01",))], reports_dir=tmp_path, console=quiet()
+    )
+    assert outcome.report.verdict == "pass"
+    assert outcome.run_dir.parent == tmp_path
+    document = json.loads((tmp_path / "latest" / "release-report.json").read_text())
+    assert document["run_id"] == outcome.run_dir.name
+    assert document["git_sha"] == git_state(PROJECT_ROOT)[0]
+    entries = {entry["id"]: entry for entry in document["checklist"]}
+    assert entries["CQ-01"]["status"] == "passed"
+    assert entries["CQ-02"]["status"] == "pending"
+    assert document["gates"][0]["evidence"] == ["pytest.log"]
+    assert (tmp_path / "latest" / "release-report.html").exists()
+
+
+def test_run_qa_fails_when_a_gate_fails(tmp_path: Path) -> None:
+    outcome = run_qa(
+        "local",
+        gates=[StaticGate("pytest", "passed", ("CQ-01",)), StaticGate("mypy", "failed", ("CQ-02",))],
+        reports_dir=tmp_path,
+        console=quiet(),
+    )
+    assert outcome.report.verdict == "fail"
+    assert "gate mypy failed" in outcome.report.verdict_reasons
+
+
+def test_run_folders_are_unique_and_sortable(tmp_path: Path) -> None:
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    first = new_run_dir(tmp_path, moment, "0123456789abcdef")
+    second = new_run_dir(tmp_path, moment, "0123456789abcdef")
+    assert first.name == "20260102T030405Z-01234567"
+    assert second.name == "20260102T030405Z-01234567-2"
+
+
+def test_git_state_outside_a_repository_is_unknown(tmp_path: Path) -> None:
+    assert git_state(tmp_path) == ("unknown", False)
+
+
+def test_git_state_sees_uncommitted_changes(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "file.txt").write_text("one")
+    git("add", "file.txt")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "one")
+    sha, dirty = git_state(tmp_path)
+    assert len(sha) == 40
+    assert dirty is False
+    (tmp_path / "file.txt").write_text("two")
+    assert git_state(tmp_path) == (sha, True)

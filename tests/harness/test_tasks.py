@@ -1,0 +1,46 @@
+"""The Invoke tasks as a user meets them: listed, and each with --help naming its options."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from harness.paths import PROJECT_ROOT
+
+
+def invoke(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_the_tasks_are_listed() -> None:
+    listed = invoke("--list")
+    assert listed.returncode == 0, listed.stderr
+    for name in ("up", "token", "qa"):
+        assert f"  {name} " in listed.stdout
+
+
+@pytest.mark.parametrize(
+    ("task", "options"),
+    [
+        ("up", ["--port", "8000"]),
+        ("token", ["--user", "--stage", "--label"]),
+        ("qa", ["--stage", "local | staging | production"]),
+    ],
+)
+def test_each_task_explains_itself(task: str, options: list[str]) -> None:
+    shown = invoke("--help", task)
+    assert shown.returncode == 0, shown.stderr
+    assert "Docstring:" in shown.stdout
+    for option in options:
+        assert option in shown.stdout
+
+
+def test_an_unknown_stage_is_a_clear_error_not_a_traceback() -> None:
+    result = invoke("token", "--user", "someone", "--stage", "prod")
+    assert result.returncode == 2
+    assert "unknown stage 'prod'" in result.stderr
+    assert "Traceback" not in result.stderr
