@@ -1,0 +1,59 @@
+"""Server processes: ready when they answer, a clear error with the log when they do not."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from harness.processes import ServerProcess, ServerStartError, free_port
+
+
+def test_a_server_that_dies_at_start_raises_with_its_log_tail(tmp_path: Path) -> None:
+    server = ServerProcess(
+        name="doomed",
+        command=[sys.executable, "-c", "import sys; print('cannot bind: address in use'); sys.exit(3)"],
+        port=free_port(),
+        log_path=tmp_path / "doomed.log",
+    )
+    with pytest.raises(ServerStartError) as raised:
+        server.start(timeout_s=30)
+    message = str(raised.value)
+    assert "doomed exited with code 3" in message
+    assert "cannot bind: address in use" in message
+    server.stop()
+
+
+def test_a_server_that_never_answers_is_stopped_and_reported(tmp_path: Path) -> None:
+    server = ServerProcess(
+        name="silent",
+        command=[sys.executable, "-c", "import time; print('thinking', flush=True); time.sleep(120)"],
+        port=free_port(),
+        log_path=tmp_path / "silent.log",
+    )
+    with pytest.raises(ServerStartError, match=r"silent was not ready .* after 1s[\s\S]*thinking"):
+        server.start(timeout_s=1)
+    assert server.process is not None
+    assert server.process.poll() is not None  # not left running
+
+
+def test_a_real_server_is_ready_then_stopped(tmp_path: Path) -> None:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "http.server",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--directory",
+        str(tmp_path),
+    ]
+    with ServerProcess(name="files", command=command, port=port, log_path=tmp_path / "files.log") as server:
+        assert httpx.get(server.url + "/", timeout=5).status_code == 200
+    assert server.process is not None
+    assert server.process.poll() is not None
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
