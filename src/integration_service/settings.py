@@ -56,6 +56,35 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # Where providers send the user back after consent: {public_url}/api/integrations/{provider}/callback.
+    public_url: str = "http://127.0.0.1:8000"
+    oauth_state_ttl_s: int = Field(default=600, ge=60, le=3600)
+
+    # Outbound HTTP: explicit timeouts, bounded retries of 429/5xx/transport errors.
+    http_connect_timeout_s: float = Field(default=5.0, gt=0)
+    http_read_timeout_s: float = Field(default=30.0, gt=0)
+    http_retry_attempts: int = Field(default=6, ge=1, le=20)
+    http_retry_total_s: float = Field(default=120.0, gt=0)
+    http_retry_max_wait_s: float = Field(default=60.0, gt=0)  # a longer Retry-After fails the call instead
+    sync_page_batch_size: int = Field(default=500, ge=1, le=5000)
+
+    # OAuth apps registered at each provider (see INTEGRATIONS.md). Base URLs default to the real APIs;
+    # the local stage points them at the provider sandbox.
+    xero_client_id: str = ""
+    xero_client_secret: SecretStr = SecretStr("")
+    xero_login_base_url: str = "https://login.xero.com"
+    xero_identity_base_url: str = "https://identity.xero.com"
+    xero_api_base_url: str = "https://api.xero.com"
+    myob_client_id: str = ""
+    myob_client_secret: SecretStr = SecretStr("")
+    myob_secure_base_url: str = "https://secure.myob.com"
+    myob_api_base_url: str = "https://api.myob.com"
+    quickbooks_client_id: str = ""
+    quickbooks_client_secret: SecretStr = SecretStr("")
+    quickbooks_appcenter_base_url: str = "https://appcenter.intuit.com"
+    quickbooks_oauth_base_url: str = "https://oauth.platform.intuit.com"
+    quickbooks_api_base_url: str = "https://quickbooks.api.intuit.com"
+
     @field_validator("encryption_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
@@ -95,7 +124,7 @@ class Settings(BaseSettings):
             problems.append("ENCRYPTION_KEYS contains the public development key")
         if "*" in self.cors_allowed_origins:
             problems.append("CORS_ALLOWED_ORIGINS must list origins explicitly, not '*'")
-        for name, url in self.provider_base_urls().items():
+        for name, url in {**self.provider_base_urls(), "PUBLIC_URL": self.public_url}.items():
             if not url.startswith("https://"):
                 problems.append(f"{name} must be an https:// URL")
         if problems:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from cryptography.fernet import Fernet
 from pydantic import ValidationError
@@ -16,65 +18,68 @@ from integration_service.settings import (
 REAL_KEY = Fernet.generate_key().decode()
 
 
-class WithProviderUrl(Settings):
-    xero_api_base_url: str = "https://api.xero.com"
+def settings(**values: Any) -> Settings:
+    """Settings from these values only, not from the environment or a .env file."""
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def deployed(**overrides: Any) -> Settings:
+    """A staging configuration that is valid unless an override breaks it."""
+    return settings(
+        **{
+            "stage": "staging",
+            "encryption_keys": REAL_KEY,
+            "public_url": "https://crm.example.com",
+            **overrides,
+        }
+    )
 
 
 def test_local_stage_runs_on_development_defaults() -> None:
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    assert settings.stage == "local"
-    assert settings.encryption_keys[0].get_secret_value() == DEVELOPMENT_ENCRYPTION_KEY
+    local = settings()
+    assert local.stage == "local"
+    assert local.encryption_keys[0].get_secret_value() == DEVELOPMENT_ENCRYPTION_KEY
+
+
+def test_a_valid_deployment_configuration_is_accepted() -> None:
+    accepted = deployed(
+        stage="production", cors_allowed_origins="https://crm.example.com, https://admin.example.com"
+    )
+    assert accepted.cors_allowed_origins == ["https://crm.example.com", "https://admin.example.com"]
+    assert accepted.provider_base_urls()["XERO_API_BASE_URL"] == "https://api.xero.com"
+    assert all(url.startswith("https://") for url in accepted.provider_base_urls().values())
 
 
 @pytest.mark.parametrize("stage", ["staging", "production"])
 def test_deployed_stages_refuse_the_development_key(stage: str) -> None:
     with pytest.raises(ValidationError, match="public development key"):
-        Settings(_env_file=None, stage=stage)  # type: ignore[call-arg]
+        deployed(stage=stage, encryption_keys=DEVELOPMENT_ENCRYPTION_KEY)
 
 
 def test_deployed_stages_refuse_wildcard_cors() -> None:
     with pytest.raises(ValidationError, match="CORS_ALLOWED_ORIGINS"):
-        Settings(
-            _env_file=None,
-            stage="production",
-            encryption_keys=REAL_KEY,  # type: ignore[call-arg]
-            cors_allowed_origins="*",
-        )
+        deployed(cors_allowed_origins="*")
 
 
-def test_deployed_stages_refuse_plain_http_provider_urls() -> None:
-    with pytest.raises(ValidationError, match="XERO_API_BASE_URL must be an https:// URL"):
-        WithProviderUrl(
-            _env_file=None,
-            stage="staging",
-            encryption_keys=REAL_KEY,  # type: ignore[call-arg]
-            xero_api_base_url="http://127.0.0.1:9000/xero/api",
-        )
-    accepted = WithProviderUrl(_env_file=None, stage="staging", encryption_keys=REAL_KEY)  # type: ignore[call-arg]
-    assert accepted.provider_base_urls() == {"XERO_API_BASE_URL": "https://api.xero.com"}
-
-
-def test_a_valid_deployment_configuration_is_accepted() -> None:
-    settings = Settings(
-        _env_file=None,
-        stage="production",
-        encryption_keys=f"{REAL_KEY},{DEVELOPMENT_ENCRYPTION_KEY[:0]}",  # type: ignore[call-arg]
-        cors_allowed_origins="https://crm.example.com, https://admin.example.com",
-    )
-    assert settings.cors_allowed_origins == ["https://crm.example.com", "https://admin.example.com"]
-    assert len(settings.encryption_keys) == 1
+@pytest.mark.parametrize(
+    ("field", "variable"),
+    [
+        ("xero_api_base_url", "XERO_API_BASE_URL"),
+        ("quickbooks_oauth_base_url", "QUICKBOOKS_OAUTH_BASE_URL"),
+        ("public_url", "PUBLIC_URL"),
+    ],
+)
+def test_deployed_stages_refuse_plain_http(field: str, variable: str) -> None:
+    with pytest.raises(ValidationError, match=f"{variable} must be an https:// URL"):
+        deployed(**{field: "http://127.0.0.1:9000/sandbox"})
 
 
 def test_an_invalid_key_is_reported_by_position_not_value() -> None:
     with pytest.raises(ValidationError) as raised:
-        Settings(_env_file=None, encryption_keys=f"{REAL_KEY},not-a-key-but-a-secret")  # type: ignore[call-arg]
+        settings(encryption_keys=f"{REAL_KEY},not-a-key-but-a-secret")
     assert "entry 2" in str(raised.value)
     assert "not-a-key-but-a-secret" not in str(raised.value)
     assert REAL_KEY not in str(raised.value)
-
-
-def test_configuration_error_is_a_value_error() -> None:
-    assert issubclass(ConfigurationError, ValueError)
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,15 @@ def _user_id() -> Column[object]:
     return Column("user_id", Text, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
 
 
+def _integration_id() -> Column[object]:
+    return Column(
+        "integration_id",
+        UUID(as_uuid=True),
+        ForeignKey("integrations_credentials.id", ondelete="CASCADE"),
+        nullable=False,
+    )
+
+
 def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
@@ -114,12 +123,7 @@ integrations_sync_logs = Table(
     "integrations_sync_logs",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")),
-    Column(
-        "integration_id",
-        UUID(as_uuid=True),
-        ForeignKey("integrations_credentials.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _integration_id(),
     _user_id(),
     Column("integration_type", Text, nullable=False),
     Column("sync_type", Text, nullable=False),
@@ -143,18 +147,32 @@ integrations_sync_logs = Table(
     Index(None, "created_at"),
 )
 
-xero_invoices = Table(
+
+def provider_records_table(name: str, provider_id: str, *columns: Column[object] | Index) -> Table:
+    """A table of records synced from a provider: one row per record per connection.
+
+    The unique (integration_id, <provider id>) pair is the upsert's conflict target; its leading
+    column also serves as the index of the integration_id foreign key.
+    """
+    return Table(
+        name,
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        _integration_id(),
+        _user_id(),
+        Column(provider_id, Text, nullable=False),
+        *columns,
+        Column("provider_updated_at", DateTime(timezone=True)),
+        _created_at(),
+        _updated_at(),
+        UniqueConstraint("integration_id", provider_id),
+        Index(None, provider_id),
+    )
+
+
+xero_invoices = provider_records_table(
     "xero_invoices",
-    metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=True),
-    Column(
-        "integration_id",
-        UUID(as_uuid=True),
-        ForeignKey("integrations_credentials.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    _user_id(),
-    Column("xero_invoice_id", Text, nullable=False),
+    "xero_invoice_id",
     Column("invoice_number", Text),
     Column("invoice_type", Text),
     Column("status", Text),
@@ -168,12 +186,58 @@ xero_invoices = Table(
     Column("amount_paid", MONEY),
     Column("invoice_date", DateTime(timezone=True)),
     Column("due_date", DateTime(timezone=True)),
-    Column("provider_updated_at", DateTime(timezone=True)),
-    _created_at(),
-    _updated_at(),
-    # One row per invoice per connection; the upsert's conflict target. Its leading column also
-    # serves as the index of the integration_id foreign key.
-    UniqueConstraint("integration_id", "xero_invoice_id"),
-    Index(None, "xero_invoice_id"),
     Index(None, "status"),
+)
+
+xero_contacts = provider_records_table(
+    "xero_contacts",
+    "xero_contact_id",
+    Column("name", Text),
+    Column("email_address", Text),
+    Column("contact_status", Text),
+    Column("is_customer", Boolean),
+    Column("is_supplier", Boolean),
+)
+
+myob_invoices = provider_records_table(
+    "myob_invoices",
+    "myob_invoice_uid",
+    Column("company_file_id", Text, nullable=False),
+    Column("invoice_number", Text),
+    Column("invoice_type", Text),
+    Column("status", Text),
+    Column("customer_uid", Text),
+    Column("customer_name", Text),
+    Column("subtotal", MONEY),
+    Column("total_tax", MONEY),
+    Column("total_amount", MONEY),
+    Column("balance_due_amount", MONEY),
+    Column("invoice_date", DateTime(timezone=True)),
+)
+
+quickbooks_invoices = provider_records_table(
+    "quickbooks_invoices",
+    "quickbooks_invoice_id",
+    Column("realm_id", Text, nullable=False),
+    Column("doc_number", Text),
+    Column("customer_id", Text),
+    Column("customer_name", Text),
+    Column("currency_code", Text),
+    Column("total_amount", MONEY),
+    Column("balance", MONEY),
+    Column("txn_date", DateTime(timezone=True)),
+    Column("due_date", DateTime(timezone=True)),
+)
+
+# A pending OAuth authorisation: random, single-use (deleted when used), expiring, bound to a user.
+oauth_states = Table(
+    "oauth_states",
+    metadata,
+    Column("state_hash", Text, primary_key=True),
+    _user_id(),
+    Column("integration_type", Text, nullable=False),
+    Column("integration_name", Text, nullable=False),
+    Column("custom_data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    _created_at(),
 )
