@@ -63,7 +63,7 @@ def parse_rule(rule_id: int, raw: dict[str, Any], providers: tuple[str, ...]) ->
     if kind not in FAULT_KINDS:
         raise FaultSpecError(f"kind must be one of {list(FAULT_KINDS)}")
     try:
-        rule = FaultRule(id=rule_id, **raw)
+        rule = FaultRule(id=rule_id, **{**raw, "kind": kind})
     except TypeError as exc:
         raise FaultSpecError(str(exc)) from None
     _check_ints(rule)

@@ -194,7 +194,8 @@ class XeroSimulator(ProviderSimulator):
         if grant is None:
             assert failure is not None
             return failure
-        stamp = grant.created_at.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0"
+        # Xero prints .NET ticks (7 digits); the "Z" keeps it an RFC 3339 date-time as its spec demands.
+        stamp = grant.created_at.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
         body = [
             {
                 "id": self._connection_id(grant, tenant.tenant_id),

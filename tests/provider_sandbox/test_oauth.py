@@ -40,10 +40,15 @@ def test_authorize_redirects_with_code_and_state(http: httpx.Client, provider: s
     assert len(params["code"]) >= 20
 
 
-def test_quickbooks_redirect_carries_the_realm_chosen(http: httpx.Client, default_tenants: dict[str, str]) -> None:
+def test_quickbooks_redirect_carries_the_realm_chosen(
+    http: httpx.Client, default_tenants: dict[str, str]
+) -> None:
     assert redirect_params(authorize(http, "quickbooks"))["realmId"] == default_tenants["quickbooks"]
-    other = next(t["tenant_id"] for t in http.get("/_sandbox/tenants", params={"provider": "quickbooks"}).json()
-                 if not t["default"])
+    other = next(
+        t["tenant_id"]
+        for t in http.get("/_sandbox/tenants", params={"provider": "quickbooks"}).json()
+        if not t["default"]
+    )
     assert redirect_params(authorize(http, "quickbooks", tenant=other))["realmId"] == other
 
 
@@ -111,9 +116,16 @@ def test_code_expires_after_its_lifetime(http: httpx.Client) -> None:
 def test_code_bound_to_its_redirect_uri(http: httpx.Client) -> None:
     code = redirect_params(authorize(http, "myob"))["code"]
     app = APPS["myob"]
-    response = http.post(app.token, data={"grant_type": "authorization_code", "code": code,
-                                          "redirect_uri": REDIRECT_URI + "/other", "client_id": app.client_id,
-                                          "client_secret": app.client_secret})
+    response = http.post(
+        app.token,
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI + "/other",
+            "client_id": app.client_id,
+            "client_secret": app.client_secret,
+        },
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
 
@@ -132,7 +144,10 @@ def test_refresh_rotates_and_the_old_refresh_token_dies(
 
     replay = refresh(http, provider, tokens.refresh)
     assert replay.status_code == 400
-    assert replay.json() == {"error": "invalid_grant", "error_description": replay.json()["error_description"]}
+    assert replay.json() == {
+        "error": "invalid_grant",
+        "error_description": replay.json()["error_description"],
+    }
     assert refresh(http, provider, new["refresh_token"]).status_code == 200  # the current one still works
 
     state = http.get("/_sandbox/tokens", params={"provider": provider}).json()
@@ -144,19 +159,30 @@ def test_refresh_rotates_and_the_old_refresh_token_dies(
 
 
 def test_refresh_token_of_another_client_is_invalid_grant(http: httpx.Client) -> None:
-    http.post("/_sandbox/clients", json={"provider": "xero", "client_id": "second-xero-app",
-                                         "client_secret": "second-secret"})
+    http.post(
+        "/_sandbox/clients",
+        json={"provider": "xero", "client_id": "second-xero-app", "client_secret": "second-secret"},
+    )
     tokens = connect(http, "xero")
-    response = http.post(APPS["xero"].token, data={"grant_type": "refresh_token", "refresh_token": tokens.refresh,
-                                                   "client_id": "second-xero-app", "client_secret": "second-secret"})
+    response = http.post(
+        APPS["xero"].token,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": tokens.refresh,
+            "client_id": "second-xero-app",
+            "client_secret": "second-secret",
+        },
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
 
 
 def test_unsupported_grant_type(http: httpx.Client) -> None:
     app = APPS["quickbooks"]
-    response = http.post(app.token, data={"grant_type": "password", "client_id": app.client_id,
-                                          "client_secret": app.client_secret})
+    response = http.post(
+        app.token,
+        data={"grant_type": "password", "client_id": app.client_id, "client_secret": app.client_secret},
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "unsupported_grant_type"
 
@@ -185,20 +211,30 @@ def test_authorize_rejects_unknown_sandbox_tenant(http: httpx.Client) -> None:
 
 
 def test_registered_client_redirect_uris_are_matched_exactly(http: httpx.Client) -> None:
-    created = http.post("/_sandbox/clients", json={
-        "provider": "quickbooks", "client_id": "strict-qbo", "client_secret": "s3",
-        "redirect_uris": ["https://crm.example/callback"],
-    })
+    created = http.post(
+        "/_sandbox/clients",
+        json={
+            "provider": "quickbooks",
+            "client_id": "strict-qbo",
+            "client_secret": "s3",
+            "redirect_uris": ["https://crm.example/callback"],
+        },
+    )
     assert created.status_code == 201
     good = authorize(http, "quickbooks", client_id="strict-qbo", redirect_uri="https://crm.example/callback")
     assert good.status_code == 302
-    assert authorize(http, "quickbooks", client_id="strict-qbo").status_code == 400  # localhost not registered
-    again = http.post("/_sandbox/clients", json={"provider": "quickbooks", "client_id": "strict-qbo",
-                                                 "client_secret": "x"})
+    assert (
+        authorize(http, "quickbooks", client_id="strict-qbo").status_code == 400
+    )  # localhost not registered
+    again = http.post(
+        "/_sandbox/clients", json={"provider": "quickbooks", "client_id": "strict-qbo", "client_secret": "x"}
+    )
     assert again.status_code == 409
 
 
-def test_xero_connections_list_the_consented_tenants(http: httpx.Client, default_tenants: dict[str, str]) -> None:
+def test_xero_connections_list_the_consented_tenants(
+    http: httpx.Client, default_tenants: dict[str, str]
+) -> None:
     tenants = http.get("/_sandbox/tenants", params={"provider": "xero"}).json()
     both = ",".join(t["tenant_id"] for t in tenants)
     tokens = connect(http, "xero", tenant=both)
@@ -210,23 +246,30 @@ def test_xero_connections_list_the_consented_tenants(http: httpx.Client, default
     assert all(c["tenantType"] == "ORGANISATION" for c in connections)
     assert len({c["authEventId"] for c in connections}) == 1
 
-    deleted = http.delete(f"/xero/api/connections/{connections[0]['id']}",
-                          headers={"Authorization": f"Bearer {tokens.access}"})
+    deleted = http.delete(
+        f"/xero/api/connections/{connections[0]['id']}", headers={"Authorization": f"Bearer {tokens.access}"}
+    )
     assert deleted.status_code == 204
     remaining = http.get("/xero/api/connections", headers={"Authorization": f"Bearer {tokens.access}"}).json()
     assert [c["id"] for c in remaining] == [connections[1]["id"]]
 
 
-def test_xero_default_consent_is_the_default_tenant(http: httpx.Client, default_tenants: dict[str, str]) -> None:
+def test_xero_default_consent_is_the_default_tenant(
+    http: httpx.Client, default_tenants: dict[str, str]
+) -> None:
     tokens = connect(http, "xero")
-    connections = http.get("/xero/api/connections", headers={"Authorization": f"Bearer {tokens.access}"}).json()
+    connections = http.get(
+        "/xero/api/connections", headers={"Authorization": f"Bearer {tokens.access}"}
+    ).json()
     assert [c["tenantId"] for c in connections] == [default_tenants["xero"]]
 
 
 @pytest.mark.parametrize(
     ("provider", "path", "body_kind"),
-    [("xero", "/xero/identity/connect/revocation", "form"),
-     ("quickbooks", "/quickbooks/developer/v2/oauth2/tokens/revoke", "json")],
+    [
+        ("xero", "/xero/identity/connect/revocation", "form"),
+        ("quickbooks", "/quickbooks/developer/v2/oauth2/tokens/revoke", "json"),
+    ],
 )
 def test_revocation_endpoint_ends_the_consent(
     http: httpx.Client, default_tenants: dict[str, str], provider: str, path: str, body_kind: str
@@ -241,7 +284,9 @@ def test_revocation_endpoint_ends_the_consent(
     assert response.status_code == 200
     assert api_status(http, provider, tokens.access, default_tenants[provider]) == 401
     assert refresh(http, provider, tokens.refresh).json()["error"] == "invalid_grant"
-    assert http.post(path, data={"token": "x"}, auth=httpx.BasicAuth(app.client_id, "wrong")).status_code == 401
+    assert (
+        http.post(path, data={"token": "x"}, auth=httpx.BasicAuth(app.client_id, "wrong")).status_code == 401
+    )
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
