@@ -1,4 +1,5 @@
-"""The local stack: PostgreSQL (embedded unless DATABASE_URL says otherwise), migrations, the service.
+"""The local stack: PostgreSQL (embedded unless DATABASE_URL says otherwise), migrations, the provider
+sandbox, and the service pointed at it.
 
 `invoke up`, the gate and the tests all start it through `LocalStack`, so the tests exercise what a
 developer runs. Its URLs are written to `.stack/stack.json` for other tools (load, fuzz, smoke).
@@ -17,20 +18,61 @@ from integration_service.db import migrations
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SERVICE_APP = "integration_service.app:app_from_env"
+SANDBOX_APP = "provider_sandbox.app:app_from_env"
+
+
+def sandbox_process(log_dir: Path, *, port: int | None = None, env: dict[str, str] | None = None) -> ServerProcess:
+    """The provider sandbox as a process on `port` (a free one by default), not yet started."""
+    port = port or free_port()
+    return ServerProcess(
+        name="provider sandbox",
+        command=uvicorn_command(SANDBOX_APP, port),
+        port=port,
+        log_path=log_dir / f"sandbox-{port}.log",
+        env=env or {},
+        ready_path="/_sandbox/health",
+    )
+
+
+def sandbox_service_env(sandbox_url: str) -> dict[str, str]:
+    """Service settings that point every provider at the sandbox, with the sandbox's default OAuth apps."""
+    return {
+        "XERO_CLIENT_ID": "sandbox-xero-client",
+        "XERO_CLIENT_SECRET": "sandbox-xero-secret",
+        "XERO_LOGIN_BASE_URL": f"{sandbox_url}/xero/login",
+        "XERO_IDENTITY_BASE_URL": f"{sandbox_url}/xero/identity",
+        "XERO_API_BASE_URL": f"{sandbox_url}/xero/api",
+        "MYOB_CLIENT_ID": "sandbox-myob-client",
+        "MYOB_CLIENT_SECRET": "sandbox-myob-secret",
+        "MYOB_SECURE_BASE_URL": f"{sandbox_url}/myob/secure",
+        "MYOB_API_BASE_URL": f"{sandbox_url}/myob/api",
+        "QUICKBOOKS_CLIENT_ID": "sandbox-quickbooks-client",
+        "QUICKBOOKS_CLIENT_SECRET": "sandbox-quickbooks-secret",
+        "QUICKBOOKS_APPCENTER_BASE_URL": f"{sandbox_url}/quickbooks/appcenter",
+        "QUICKBOOKS_OAUTH_BASE_URL": f"{sandbox_url}/quickbooks/oauth",
+        "QUICKBOOKS_API_BASE_URL": f"{sandbox_url}/quickbooks/api",
+    }
 
 
 def service_process(
-    database_url: str, log_dir: Path, *, port: int | None = None, env: dict[str, str] | None = None,
+    database_url: str,
+    log_dir: Path,
+    *,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
     ready_path: str = "/api/health",
 ) -> ServerProcess:
-    """The service as a local-stage process on `port` (a free one by default), not yet started."""
+    """The service as a local-stage process on `port` (a free one by default), not yet started.
+
+    PUBLIC_URL is its own address, so OAuth providers (the sandbox) redirect back to it.
+    """
     port = port or free_port()
     return ServerProcess(
         name="integration service",
         command=uvicorn_command(SERVICE_APP, port),
         port=port,
         log_path=log_dir / f"service-{port}.log",
-        env={"STAGE": "local", "DATABASE_URL": database_url, **(env or {})},
+        env={"STAGE": "local", "DATABASE_URL": database_url, "PUBLIC_URL": f"http://127.0.0.1:{port}", **(env or {})},
         ready_path=ready_path,
     )
 
@@ -39,6 +81,7 @@ def service_process(
 class StackInfo:
     service_url: str
     database_url: str
+    sandbox_url: str
 
 
 @dataclass
@@ -53,16 +96,21 @@ class LocalStack:
     service_env: dict[str, str] = field(default_factory=dict)
     embedded: EmbeddedPostgres | None = None
     service: ServerProcess | None = None
+    sandbox: ServerProcess | None = None
     info: StackInfo | None = None
     started_embedded: bool = False
 
     def start(self) -> StackInfo:
         database_url = self.start_database()
         migrations.upgrade(database_url)
+        self.sandbox = sandbox_process(self.state_dir / "logs").start()
         self.service = service_process(
-            database_url, self.state_dir / "logs", port=self.port, env=self.service_env
+            database_url,
+            self.state_dir / "logs",
+            port=self.port,
+            env={**sandbox_service_env(self.sandbox.url), **self.service_env},
         ).start()
-        self.info = StackInfo(service_url=self.service.url, database_url=database_url)
+        self.info = StackInfo(service_url=self.service.url, database_url=database_url, sandbox_url=self.sandbox.url)
         self._write_stack_file()
         return self.info
 
@@ -79,8 +127,9 @@ class LocalStack:
         return with_database(server_url, self.database_name)
 
     def stop(self, *, stop_database: bool = True) -> None:
-        if self.service is not None:
-            self.service.stop()
+        for process in (self.service, self.sandbox):
+            if process is not None:
+                process.stop()
         if stop_database and self.embedded is not None and self.started_embedded:
             self.embedded.stop()
         if self.info is not None:  # only the stack that wrote stack.json removes it

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 import redis
 from fastapi import FastAPI
 from fastapi.middleware import Middleware
 from fastapi.middleware.cors import CORSMiddleware
 
-from integration_service.api import health, integrations, logs
+from integration_service.api import connections, health, integrations, logs, records, sync
 from integration_service.api.errors import install_error_handlers
 from integration_service.api.middleware import (
     BodySizeLimitMiddleware,
@@ -18,20 +19,26 @@ from integration_service.api.middleware import (
     RequestContextMiddleware,
 )
 from integration_service.db import migrations
-from integration_service.db.engine import create_database_engine
+from integration_service.db.engine import StatementCounter, create_database_engine
+from integration_service.providers.http import timeouts
+from integration_service.providers.registry import accounting_providers
 from integration_service.security.encryption import SecretBox
 from integration_service.security.rate_limit import RateLimiter
 from integration_service.security.redaction import configure_logging
 from integration_service.settings import Settings
+from integration_service.sync.engine import SyncEngine
 
 
 def create_app(settings: Settings) -> FastAPI:
     configure_logging(settings.log_level)
     engine = create_database_engine(settings)
 
+    http = httpx.Client(timeout=timeouts(settings), follow_redirects=False)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        http.close()
         engine.dispose()
 
     app = FastAPI(
@@ -59,6 +66,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.secret_box = SecretBox(settings.encryption_keys)
+    app.state.http = http
+    app.state.accounting_providers = accounting_providers(settings)
+    app.state.sync_engine = SyncEngine(
+        engine, app.state.secret_box, settings, app.state.accounting_providers, http, StatementCounter(engine)
+    )
     app.state.head_revision = migrations.head_revision()
     app.state.redis = (
         None
@@ -67,7 +79,11 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(logs.router)  # before integrations: "/logs" must not be read as an id
+    # Fixed paths before /api/integrations/{integration_id}, which would otherwise claim them.
+    app.include_router(logs.router)
+    app.include_router(sync.router)
+    app.include_router(records.router)
+    app.include_router(connections.router)
     app.include_router(integrations.router)
     return app
 

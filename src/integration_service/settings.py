@@ -48,9 +48,7 @@ class Settings(BaseSettings):
         default_factory=lambda: [SecretStr(DEVELOPMENT_ENCRYPTION_KEY)]
     )
 
-    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["http://localhost:3000"]
-    )
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["http://localhost:3000"])
     rate_limit: str = "600/minute"
     webhook_rate_limit: str = "1200/minute"
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
@@ -65,7 +63,11 @@ class Settings(BaseSettings):
     http_read_timeout_s: float = Field(default=30.0, gt=0)
     http_retry_attempts: int = Field(default=6, ge=1, le=20)
     http_retry_total_s: float = Field(default=120.0, gt=0)
+    http_retry_initial_wait_s: float = Field(default=0.5, ge=0)
+    http_retry_backoff_max_s: float = Field(default=8.0, ge=0)
     http_retry_max_wait_s: float = Field(default=60.0, gt=0)  # a longer Retry-After fails the call instead
+    # Refresh an access token this long before it expires, so no request goes out with a dying one.
+    token_refresh_margin_s: int = Field(default=120, ge=0)
     sync_page_batch_size: int = Field(default=500, ge=1, le=5000)
 
     # OAuth apps registered at each provider (see INTEGRATIONS.md). Base URLs default to the real APIs;
@@ -110,8 +112,7 @@ class Settings(BaseSettings):
             except ValueError:
                 # Never echo the key itself: only its position in the list.
                 raise ValueError(
-                    f"ENCRYPTION_KEYS entry {position} is not a valid Fernet key "
-                    "(32 url-safe base64-encoded bytes)"
+                    f"ENCRYPTION_KEYS entry {position} is not a valid Fernet key (32 url-safe base64-encoded bytes)"
                 ) from None
         return keys
 
@@ -134,9 +135,7 @@ class Settings(BaseSettings):
     def provider_base_urls(self) -> dict[str, str]:
         """Every outbound base URL (each setting named `*_base_url`), by environment variable name."""
         return {
-            name.upper(): str(getattr(self, name))
-            for name in type(self).model_fields
-            if name.endswith("_base_url")
+            name.upper(): str(getattr(self, name)) for name in type(self).model_fields if name.endswith("_base_url")
         }
 
     @cached_property

@@ -37,9 +37,7 @@ def _current_user(
 ) -> str:
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:
-        raise Unauthorized(
-            "an API token is required: send 'Authorization: Bearer <token>'", headers=challenge
-        )
+        raise Unauthorized("an API token is required: send 'Authorization: Bearer <token>'", headers=challenge)
     with engine.connect() as connection:
         user_id = user_for_token(connection, credentials.credentials)
     if user_id is None:

@@ -163,9 +163,7 @@ def _not_found(integration_id: uuid.UUID) -> NotFound:
     response_model=IntegrationEnvelope,
     responses=documented_errors(401, 404, 422, 429),
 )
-def get_integration(
-    integration_id: uuid.UUID, user_id: CurrentUser, engine: DatabaseEngine
-) -> IntegrationEnvelope:
+def get_integration(integration_id: uuid.UUID, user_id: CurrentUser, engine: DatabaseEngine) -> IntegrationEnvelope:
     with engine.connect() as connection:
         row = credentials.get(connection, user_id, integration_id)
     if row is None:

@@ -52,9 +52,7 @@ def list_sync_logs(
     integration_id: Annotated[uuid.UUID | None, Query(alias="integrationId")] = None,
     integration_type: Annotated[IntegrationType | None, Query(alias="integrationType")] = None,
     status: Annotated[SyncLogStatus | None, Query()] = None,
-    sync_type: Annotated[
-        str | None, Query(alias="syncType", min_length=1, max_length=50, pattern=r"^[a-z_]+$")
-    ] = None,
+    sync_type: Annotated[str | None, Query(alias="syncType", min_length=1, max_length=50, pattern=r"^[a-z_]+$")] = None,
     since: Annotated[datetime | None, Query(description="created at or after (ISO 8601)")] = None,
     until: Annotated[datetime | None, Query(description="created before (ISO 8601)")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

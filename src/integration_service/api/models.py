@@ -50,9 +50,7 @@ def _custom_data_is_safe(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_no_nul)
-]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_no_nul)]
 Secret = Annotated[SecretStr, Field(min_length=1, max_length=8192), AfterValidator(_secret_no_nul)]
 CustomData = Annotated[dict[str, Any], AfterValidator(_custom_data_is_safe)]
 

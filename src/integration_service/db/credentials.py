@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, func, select
+from sqlalchemy.dialects.postgresql import insert as insert_statement
 
 from integration_service.db.schema import integrations_credentials as credentials
 
@@ -46,9 +47,7 @@ def insert(connection: Connection, user_id: str, values: dict[str, Any]) -> RowM
     return connection.execute(statement).mappings().one()
 
 
-def list_for_user(
-    connection: Connection, user_id: str, *, limit: int, offset: int
-) -> tuple[Sequence[RowMapping], int]:
+def list_for_user(connection: Connection, user_id: str, *, limit: int, offset: int) -> tuple[Sequence[RowMapping], int]:
     rows = (
         connection.execute(
             select(*PUBLIC_COLUMNS)
@@ -86,3 +85,18 @@ def update(
 def delete(connection: Connection, user_id: str, integration_id: uuid.UUID) -> bool:
     result = connection.execute(credentials.delete().where(*_owned(user_id, integration_id)))
     return result.rowcount == 1
+
+
+def upsert_connection(
+    connection: Connection, user_id: str, integration_type: str, integration_name: str, values: dict[str, Any]
+) -> RowMapping:
+    """Create the integration, or reconnect an existing one of the same name: new tokens, errors cleared."""
+    fields = {**values, "is_active": True, "sync_status": "IDLE", "sync_error": None}
+    statement = insert_statement(credentials).values(
+        user_id=user_id, integration_type=integration_type, integration_name=integration_name, **fields
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["user_id", "integration_type", "integration_name"],
+        set_={**fields, "updated_at": func.now()},
+    )
+    return connection.execute(statement.returning(*PUBLIC_COLUMNS)).mappings().one()

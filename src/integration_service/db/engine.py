@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
 
 from integration_service.settings import Settings
 
@@ -14,6 +19,29 @@ def create_database_engine(settings: Settings) -> Engine:
         max_overflow=settings.database_pool_max_overflow,
         pool_timeout=settings.database_pool_timeout_s,
         pool_pre_ping=True,
+        hide_parameters=True,  # error messages and logs never carry bound values (they may be secrets)
         # A statement that hangs must not hold a pooled connection for ever.
         connect_args={"connect_timeout": 10, "options": "-c statement_timeout=30000"},
     )
+
+
+class StatementCounter:
+    """Counts the SQL statements an engine runs inside `counting()` on this thread (N+1 detection)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._active: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("statements", default=None)
+        event.listen(engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_args: Any) -> None:
+        counter = self._active.get()
+        if counter is not None:
+            counter[0] += 1
+
+    @contextmanager
+    def counting(self) -> Iterator[list[int]]:
+        counter = [0]
+        token = self._active.set(counter)
+        try:
+            yield counter
+        finally:
+            self._active.reset(token)

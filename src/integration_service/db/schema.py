@@ -48,9 +48,7 @@ def _created_at() -> Column[object]:
 
 
 def _updated_at() -> Column[object]:
-    return Column(
-        "updated_at", DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
-    )
+    return Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now())
 
 
 def _user_id() -> Column[object]:
@@ -136,9 +134,7 @@ integrations_sync_logs = Table(
     _created_at(),
     Column("completed_at", DateTime(timezone=True)),
     CheckConstraint(_one_of("status", SYNC_LOG_STATUSES), name="status"),
-    CheckConstraint(
-        "total_records >= 0 AND synced_records >= 0 AND failed_records >= 0", name="counts_not_negative"
-    ),
+    CheckConstraint("total_records >= 0 AND synced_records >= 0 AND failed_records >= 0", name="counts_not_negative"),
     # The logs route lists one integration's runs newest first.
     Index(None, "integration_id", "created_at"),
     # Daily checks: failures and webhook volume in the last 24 hours.

@@ -94,9 +94,7 @@ def upgrade() -> None:
         ["integration_type", "sync_status"],
         unique=False,
     )
-    op.create_index(
-        op.f("ix_integrations_credentials_user_id"), "integrations_credentials", ["user_id"], unique=False
-    )
+    op.create_index(op.f("ix_integrations_credentials_user_id"), "integrations_credentials", ["user_id"], unique=False)
     op.create_table(
         "integrations_sync_logs",
         sa.Column("id", sa.UUID(), server_default=sa.text("gen_random_uuid()"), nullable=False),
@@ -155,9 +153,7 @@ def upgrade() -> None:
         ["sync_type", "created_at"],
         unique=False,
     )
-    op.create_index(
-        op.f("ix_integrations_sync_logs_user_id"), "integrations_sync_logs", ["user_id"], unique=False
-    )
+    op.create_index(op.f("ix_integrations_sync_logs_user_id"), "integrations_sync_logs", ["user_id"], unique=False)
     op.create_table(
         "xero_invoices",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
@@ -196,9 +192,7 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_xero_invoices_status"), "xero_invoices", ["status"], unique=False)
     op.create_index(op.f("ix_xero_invoices_user_id"), "xero_invoices", ["user_id"], unique=False)
-    op.create_index(
-        op.f("ix_xero_invoices_xero_invoice_id"), "xero_invoices", ["xero_invoice_id"], unique=False
-    )
+    op.create_index(op.f("ix_xero_invoices_xero_invoice_id"), "xero_invoices", ["xero_invoice_id"], unique=False)
 
 
 def downgrade() -> None:
@@ -209,9 +203,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_integrations_sync_logs_user_id"), table_name="integrations_sync_logs")
     op.drop_index(op.f("ix_integrations_sync_logs_sync_type_created_at"), table_name="integrations_sync_logs")
     op.drop_index(op.f("ix_integrations_sync_logs_status_created_at"), table_name="integrations_sync_logs")
-    op.drop_index(
-        op.f("ix_integrations_sync_logs_integration_id_created_at"), table_name="integrations_sync_logs"
-    )
+    op.drop_index(op.f("ix_integrations_sync_logs_integration_id_created_at"), table_name="integrations_sync_logs")
     op.drop_index(op.f("ix_integrations_sync_logs_created_at"), table_name="integrations_sync_logs")
     op.drop_table("integrations_sync_logs")
     op.drop_index(op.f("ix_integrations_credentials_user_id"), table_name="integrations_credentials")

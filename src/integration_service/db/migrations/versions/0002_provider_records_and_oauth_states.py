@@ -76,9 +76,7 @@ def upgrade() -> None:
             name=op.f("uq_myob_invoices_integration_id_myob_invoice_uid"),
         ),
     )
-    op.create_index(
-        op.f("ix_myob_invoices_myob_invoice_uid"), "myob_invoices", ["myob_invoice_uid"], unique=False
-    )
+    op.create_index(op.f("ix_myob_invoices_myob_invoice_uid"), "myob_invoices", ["myob_invoice_uid"], unique=False)
     op.create_index(op.f("ix_myob_invoices_user_id"), "myob_invoices", ["user_id"], unique=False)
     op.create_table(
         "quickbooks_invoices",
@@ -150,9 +148,7 @@ def upgrade() -> None:
         ),
     )
     op.create_index(op.f("ix_xero_contacts_user_id"), "xero_contacts", ["user_id"], unique=False)
-    op.create_index(
-        op.f("ix_xero_contacts_xero_contact_id"), "xero_contacts", ["xero_contact_id"], unique=False
-    )
+    op.create_index(op.f("ix_xero_contacts_xero_contact_id"), "xero_contacts", ["xero_contact_id"], unique=False)
 
 
 def downgrade() -> None:

@@ -1,0 +1,140 @@
+"""OAuth connections: `GET /api/integrations/{provider}/connect` and its `/callback`.
+
+`connect` (with the user's API token) answers 302 to the provider's consent page, carrying a state
+that is random, single-use, expiring and bound to that user. The provider sends the browser back to
+`callback` (no API token: the state is the proof), which exchanges the code, learns which
+organisation / company file / realm was connected, and stores the tokens encrypted.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import JSONResponse
+
+from integration_service.api.dependencies import AppSettings, CurrentUser, DatabaseEngine, Secrets
+from integration_service.api.errors import BadRequest, Unavailable, documented_errors
+from integration_service.api.integrations import IntegrationEnvelope, IntegrationPublic
+from integration_service.api.models import ApiModel, Name
+from integration_service.db import credentials, oauth_states
+from integration_service.providers.base import AccountingProvider, Linked
+from integration_service.providers.errors import ProviderError
+from integration_service.providers.http import RetryPolicy
+from integration_service.providers.session import ProviderSession, fixed_token
+from integration_service.providers.tokens import OAUTH_FAILURES, TokenSet, describe_oauth_failure, oauth_client
+
+router = APIRouter(prefix="/api/integrations", tags=["connections"])
+
+OAuthProvider = StrEnum("OAuthProvider", {"xero": "xero", "myob": "myob", "quickbooks": "quickbooks"})
+ChoiceId = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+
+
+class AuthorizationRedirect(ApiModel):
+    authorization_url: str
+
+
+def _provider(request: Request, slug: str) -> AccountingProvider:
+    providers: dict[str, AccountingProvider] = request.app.state.accounting_providers
+    return next(p for p in providers.values() if p.slug == slug)
+
+
+def redirect_uri(public_url: str, provider: AccountingProvider) -> str:
+    return f"{public_url}/api/integrations/{provider.slug}/callback"
+
+
+@router.get(
+    "/{provider}/connect",
+    operation_id="connectIntegration",
+    summary="Start connecting an account (OAuth 2.0)",
+    status_code=status.HTTP_302_FOUND,
+    response_model=AuthorizationRedirect,
+    responses={
+        302: {"model": AuthorizationRedirect, "description": "Redirect to the provider's consent page"},
+        **documented_errors(401, 422, 429, 503),
+    },
+)
+def connect(
+    request: Request,
+    provider: OAuthProvider,
+    user_id: CurrentUser,
+    engine: DatabaseEngine,
+    settings: AppSettings,
+    integration_name: Annotated[Name | None, Query(alias="integrationName")] = None,
+    tenant_id: Annotated[ChoiceId | None, Query(alias="tenantId", description="Xero organisation")] = None,
+    company_file_id: Annotated[ChoiceId | None, Query(alias="companyFileId", description="MYOB file")] = None,
+) -> JSONResponse:
+    chosen = _provider(request, provider.value)
+    app = chosen.oauth_app()
+    if not app.client_id or not app.client_secret.get_secret_value():
+        name = chosen.slug.upper()
+        raise Unavailable(f"{name}_CLIENT_ID and {name}_CLIENT_SECRET are not configured on this service")
+    requested = {key: value for key, value in (("tenantId", tenant_id), ("companyFileId", company_file_id)) if value}
+    with engine.begin() as connection:
+        state = oauth_states.create(
+            connection, user_id, chosen.integration_type, integration_name or "", requested, settings.oauth_state_ttl_s
+        )
+    with oauth_client(
+        app, settings, scope=" ".join(app.scopes), redirect_uri=redirect_uri(settings.public_url, chosen)
+    ) as client:
+        url, _ = client.create_authorization_url(app.authorize_url, state=state, **chosen.authorize_params())
+    body = AuthorizationRedirect(authorization_url=url).model_dump(by_alias=True)
+    return JSONResponse(body, status_code=status.HTTP_302_FOUND, headers={"Location": url})
+
+
+@router.get(
+    "/{provider}/callback",
+    operation_id="completeConnection",
+    summary="Finish connecting an account (the provider redirects here)",
+    response_model=IntegrationEnvelope,
+    responses=documented_errors(400, 422, 429, 503),
+)
+def callback(
+    request: Request,
+    provider: OAuthProvider,
+    engine: DatabaseEngine,
+    box: Secrets,
+    settings: AppSettings,
+    state: Annotated[str, Query(min_length=1, max_length=200)],
+    code: Annotated[str | None, Query(min_length=1, max_length=2000)] = None,
+    error: Annotated[str | None, Query(max_length=200)] = None,
+    realm_id: Annotated[str | None, Query(alias="realmId", max_length=40)] = None,
+) -> IntegrationEnvelope:
+    chosen = _provider(request, provider.value)
+    with engine.begin() as connection:
+        pending = oauth_states.consume(connection, state, chosen.integration_type)
+    if pending is None:
+        raise BadRequest("the authorisation state is unknown, already used or expired; start connecting again")
+    if error is not None or code is None:
+        raise BadRequest(f"the provider did not authorise the connection ({error or 'no code'})")
+    app = chosen.oauth_app()
+    try:
+        with oauth_client(app, settings, redirect_uri=redirect_uri(settings.public_url, chosen)) as client:
+            tokens = TokenSet.from_response(dict(client.fetch_token(app.token_url, code=code)))
+    except OAUTH_FAILURES as exc:
+        raise BadRequest(f"exchanging the authorisation code failed: {describe_oauth_failure(exc)}") from None
+    callback_params = {"realmId": realm_id} if realm_id else {}
+    linked = Linked(None, pending["user_id"])
+    session = ProviderSession(
+        chosen, linked, request.app.state.http, fixed_token(tokens.access_token), RetryPolicy.from_settings(settings)
+    )
+    try:
+        details: dict[str, Any] = chosen.connection_details(session, callback_params, pending["custom_data"])
+    except ProviderError as exc:
+        raise BadRequest(f"connected, but {exc.message}") from None
+    name = pending["integration_name"] or _default_name(chosen, details)
+    with engine.begin() as connection:
+        row = credentials.upsert_connection(
+            connection,
+            pending["user_id"],
+            chosen.integration_type,
+            name,
+            {**tokens.columns(box), "custom_data": details},
+        )
+    return IntegrationEnvelope(integration=IntegrationPublic.model_validate(dict(row)))
+
+
+def _default_name(provider: AccountingProvider, details: dict[str, Any]) -> str:
+    label = details.get("tenantName") or details.get("companyFileName") or details.get("realmId") or "account"
+    return f"{provider.slug} {label}"[:200]

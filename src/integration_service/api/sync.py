@@ -1,0 +1,82 @@
+"""`POST /api/integrations/sync`: run a sync now and report what it did, in the seed's result shape."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import Field
+
+from integration_service.api.dependencies import CurrentUser
+from integration_service.api.errors import Conflict, InvalidInput, NotFound, ServiceError, documented_errors
+from integration_service.api.models import ApiModel, InputModel
+from integration_service.sync.engine import SyncEngine, SyncRefused, SyncResult
+
+router = APIRouter(prefix="/api/integrations", tags=["sync"])
+
+
+class SyncRequest(InputModel):
+    integration_id: uuid.UUID
+    data_type: Literal["invoices", "contacts", "all"]
+    full_resync: bool = Field(default=False, description="Ignore the last sync and fetch everything")
+
+
+class SyncOutcome(ApiModel):
+    success: bool
+    status: Literal["success", "partial", "failed"]
+    total_records: int
+    synced_records: int
+    failed_records: int
+    errors: list[str]
+    duration: int = Field(description="milliseconds")
+    message: str
+    sql_statements: int = Field(description="SQL statements the run issued (grows with pages, not records)")
+
+
+class SyncResponse(ApiModel):
+    result: SyncOutcome
+
+
+_REFUSALS: dict[str, type[ServiceError]] = {
+    "not_found": NotFound,
+    "running": Conflict,
+    "inactive": Conflict,
+    "unsupported": InvalidInput,
+}
+
+
+def _outcome(result: SyncResult) -> SyncOutcome:
+    return SyncOutcome(
+        success=result.success,
+        status=result.status,
+        total_records=result.total_records,
+        synced_records=result.synced_records,
+        failed_records=result.failed_records,
+        errors=result.errors,
+        duration=result.duration_ms,
+        message=result.message,
+        sql_statements=result.sql_statements,
+    )
+
+
+@router.post(
+    "/sync",
+    operation_id="syncIntegration",
+    summary="Sync an integration's invoices and/or contacts now",
+    response_model=SyncResponse,
+    responses={
+        502: {"model": SyncResponse, "description": "The provider failed: the result says what was stored"},
+        **documented_errors(400, 401, 404, 409, 413, 422, 429),
+    },
+)
+def sync(payload: SyncRequest, request: Request, user_id: CurrentUser) -> JSONResponse:
+    """200 when everything was stored; 502 with the same body when the provider stopped the run part-way."""
+    engine: SyncEngine = request.app.state.sync_engine
+    try:
+        result = engine.run(user_id, payload.integration_id, payload.data_type, payload.full_resync)
+    except SyncRefused as refused:
+        raise _REFUSALS[refused.reason](refused.message) from None
+    body = SyncResponse(result=_outcome(result)).model_dump(by_alias=True)
+    return JSONResponse(body, status_code=200 if result.success else 502)

@@ -1,0 +1,150 @@
+"""OAuth tokens of a connected integration: exchanged, stored encrypted, refreshed safely.
+
+A refresh happens under a row lock (SELECT ... FOR UPDATE) on the integration, so concurrent
+requests never race two refreshes: the second one waits, then finds the fresh token and uses it.
+The rotated refresh token is written in the same transaction as the refresh, before the new access
+token is used, so that a crash can never leave us holding only a refresh token the provider has
+already retired. A refresh that fails marks the integration ERROR and stops; it never loops.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import structlog
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.httpx_client import OAuth2Client
+from sqlalchemy import Connection, Engine, select
+
+from integration_service.db.schema import integrations_credentials as credentials
+from integration_service.providers.base import OAuthApp
+from integration_service.providers.errors import ProviderAuthError, ProviderUnavailable
+from integration_service.security.encryption import SecretBox
+from integration_service.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    access_token: str
+    refresh_token: str | None
+    expires_at: datetime | None
+
+    @classmethod
+    def from_response(cls, token: dict[str, Any], previous_refresh_token: str | None = None) -> TokenSet:
+        expires_at = None
+        if token.get("expires_in") is not None:
+            expires_at = datetime.now(UTC) + timedelta(seconds=float(token["expires_in"]))
+        return cls(
+            access_token=str(token["access_token"]),
+            refresh_token=str(token.get("refresh_token") or previous_refresh_token or "") or None,
+            expires_at=expires_at,
+        )
+
+    def columns(self, box: SecretBox) -> dict[str, Any]:
+        return {
+            "access_token_encrypted": box.encrypt(self.access_token),
+            "refresh_token_encrypted": box.encrypt_optional(self.refresh_token),
+            "token_expires_at": self.expires_at,
+        }
+
+
+def oauth_client(app: OAuthApp, settings: Settings, **kwargs: Any) -> OAuth2Client:
+    return OAuth2Client(
+        client_id=app.client_id,
+        client_secret=app.client_secret.get_secret_value(),
+        token_endpoint_auth_method=app.token_auth_method,
+        timeout=httpx.Timeout(settings.http_read_timeout_s, connect=settings.http_connect_timeout_s),
+        **kwargs,
+    )
+
+
+def describe_oauth_failure(exc: Exception) -> str:
+    if isinstance(exc, OAuthError):
+        return f"the provider refused the token request ({exc.error})"
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"the token endpoint answered HTTP {exc.response.status_code}"
+    return f"the token endpoint could not be reached ({type(exc).__name__})"
+
+
+OAUTH_FAILURES = (OAuthError, httpx.HTTPError, ValueError)
+
+
+class TokenManager:
+    """Valid access tokens for one provider's integrations."""
+
+    def __init__(self, engine: Engine, box: SecretBox, app: OAuthApp, settings: Settings) -> None:
+        self.engine = engine
+        self.box = box
+        self.app = app
+        self.settings = settings
+        self.margin = timedelta(seconds=settings.token_refresh_margin_s)
+
+    def access_token(self, integration_id: uuid.UUID, rejected: str | None = None) -> str:
+        """A token to call the API with. `rejected`: a token the provider just answered 401 to."""
+        with self.engine.connect() as connection:
+            row = self._tokens(connection, integration_id, lock=False)
+        if row.access_token_encrypted is None:
+            raise ProviderAuthError("the integration is not connected: run the connect flow first")
+        current = self.box.decrypt(row.access_token_encrypted)
+        if current != rejected and not self._expiring(row.token_expires_at):
+            return current
+        return self._refresh(integration_id, rejected)
+
+    def _expiring(self, expires_at: datetime | None) -> bool:
+        return expires_at is not None and expires_at - self.margin <= datetime.now(UTC)
+
+    def _tokens(self, connection: Connection, integration_id: uuid.UUID, *, lock: bool) -> Any:
+        statement = select(
+            credentials.c.access_token_encrypted,
+            credentials.c.refresh_token_encrypted,
+            credentials.c.token_expires_at,
+        ).where(credentials.c.id == integration_id)
+        row = connection.execute(statement.with_for_update() if lock else statement).one_or_none()
+        if row is None:
+            raise ProviderAuthError("the integration no longer exists")
+        return row
+
+    def _refresh(self, integration_id: uuid.UUID, rejected: str | None) -> str:
+        failure: str | None = None
+        with self.engine.begin() as connection:
+            row = self._tokens(connection, integration_id, lock=True)
+            current = self.box.decrypt(row.access_token_encrypted)
+            if current != rejected and not self._expiring(row.token_expires_at):
+                return current  # another request refreshed while we waited for the lock
+            if row.refresh_token_encrypted is None:
+                failure = "the access token expired and there is no refresh token: reconnect the integration"
+            else:
+                refresh_token = self.box.decrypt(row.refresh_token_encrypted)
+                try:
+                    with oauth_client(self.app, self.settings) as client:
+                        response = client.refresh_token(self.app.token_url, refresh_token=refresh_token)
+                except OAUTH_FAILURES as exc:
+                    failure = f"token refresh failed: {describe_oauth_failure(exc)}; reconnect the integration"
+                    if isinstance(exc, httpx.TransportError):
+                        raise ProviderUnavailable(failure) from None
+                else:
+                    fresh = TokenSet.from_response(dict(response), previous_refresh_token=refresh_token)
+                    connection.execute(
+                        credentials.update()
+                        .where(credentials.c.id == integration_id)
+                        .values(**fresh.columns(self.box), sync_error=None)
+                    )
+                    log.info("token refreshed", integration_id=str(integration_id), provider=self.app.token_url)
+                    return fresh.access_token
+        self.mark_failed(integration_id, failure)
+        raise ProviderAuthError(failure)
+
+    def mark_failed(self, integration_id: uuid.UUID, reason: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                credentials.update()
+                .where(credentials.c.id == integration_id)
+                .values(sync_status="ERROR", sync_error=reason)
+            )
+        log.warning("integration authorization failed", integration_id=str(integration_id), reason=reason)

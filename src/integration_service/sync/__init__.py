@@ -1,0 +1,1 @@
+"""The sync engine: paginate, upsert, incremental, retry, lock, log."""

@@ -1,0 +1,267 @@
+"""Run one sync of one integration and tell the truth about it.
+
+Pages are fetched until the provider says there is no more; each page is upserted in its own
+transaction, so progress survives a failure later on and the counts stay true. The run writes one
+`integrations_sync_logs` row (`running` → `success` | `partial` | `failed`) and updates the
+integration's `sync_status`, `sync_error` and `last_synced_at`. Nothing stored because of an error
+is never a success; an error in one integration touches no other.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import structlog
+from sqlalchemy import Engine, RowMapping, func, select
+
+from integration_service.db.engine import StatementCounter
+from integration_service.db.schema import integrations_credentials as credentials
+from integration_service.db.schema import integrations_sync_logs as sync_logs
+from integration_service.providers.base import AccountingProvider, Linked, Record, RecordSet
+from integration_service.providers.errors import ProviderAuthError, ProviderError
+from integration_service.providers.http import RetryPolicy
+from integration_service.providers.session import ProviderSession
+from integration_service.providers.tokens import TokenManager
+from integration_service.security.encryption import SecretBox
+from integration_service.settings import Settings
+from integration_service.sync.locks import sync_lock
+from integration_service.sync.upsert import upsert_rows
+
+log = structlog.get_logger(__name__)
+
+# Incremental syncs ask for a little more than strictly new: clocks differ, upserts make overlap harmless.
+INCREMENTAL_OVERLAP = timedelta(minutes=5)
+MAX_REPORTED_ERRORS = 10
+
+
+class SyncRefused(Exception):
+    """The sync cannot start; `reason` says why (`running`, `inactive`, `unsupported`, `not_found`)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass
+class SyncResult:
+    status: str = "running"
+    total_records: int = 0
+    synced_records: int = 0
+    failed_records: int = 0
+    errors: list[str] = field(default_factory=list)
+    duration_ms: int = 0
+    sql_statements: int = 0
+    message: str = ""
+
+    @property
+    def success(self) -> bool:
+        return self.status == "success"
+
+    def record_error(self, message: str) -> None:
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(message)
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        engine: Engine,
+        box: SecretBox,
+        settings: Settings,
+        providers: dict[str, AccountingProvider],
+        http: httpx.Client,
+        statements: StatementCounter,
+    ) -> None:
+        self.engine = engine
+        self.box = box
+        self.settings = settings
+        self.providers = providers
+        self.http = http
+        self.statements = statements
+
+    def run(self, user_id: str, integration_id: uuid.UUID, data_type: str, full: bool = False) -> SyncResult:
+        integration = self._integration(user_id, integration_id)
+        provider = self.providers.get(integration["integration_type"])
+        if provider is None:
+            raise SyncRefused("unsupported", f"{integration['integration_type']} integrations have no data sync")
+        record_sets = provider.record_sets()
+        wanted = list(record_sets) if data_type == "all" else [data_type]
+        if any(name not in record_sets for name in wanted):
+            raise SyncRefused(
+                "unsupported", f"{provider.slug} syncs {', '.join(record_sets)} (or all), not {data_type}"
+            )
+        if not integration["is_active"]:
+            raise SyncRefused("inactive", "the integration is disabled; enable it (isActive) to sync")
+        with sync_lock(self.engine, integration_id) as acquired:
+            if not acquired:
+                raise SyncRefused("running", "a sync of this integration is already running")
+            with self.statements.counting() as statements:
+                result = self._run_locked(integration, provider, {n: record_sets[n] for n in wanted}, data_type, full)
+            result.sql_statements = statements[0]
+        log.info(
+            "sync finished",
+            integration_id=str(integration_id),
+            provider=provider.slug,
+            status=result.status,
+            total=result.total_records,
+            synced=result.synced_records,
+            failed=result.failed_records,
+            duration_ms=result.duration_ms,
+            sql_statements=result.sql_statements,
+        )
+        return result
+
+    def _integration(self, user_id: str, integration_id: uuid.UUID) -> RowMapping:
+        with self.engine.connect() as connection:
+            row = (
+                connection.execute(
+                    select(
+                        credentials.c.id,
+                        credentials.c.user_id,
+                        credentials.c.integration_type,
+                        credentials.c.is_active,
+                        credentials.c.custom_data,
+                    ).where(credentials.c.id == integration_id, credentials.c.user_id == user_id)
+                )
+                .mappings()
+                .one_or_none()
+            )
+        if row is None:
+            raise SyncRefused("not_found", f"integration {integration_id} not found")
+        return row
+
+    def _run_locked(
+        self,
+        integration: RowMapping,
+        provider: AccountingProvider,
+        record_sets: dict[str, RecordSet],
+        data_type: str,
+        full: bool,
+    ) -> SyncResult:
+        started = time.monotonic()
+        result = SyncResult()
+        integration_id: uuid.UUID = integration["id"]
+        log_id = self._open_log(integration, data_type)
+        linked = Linked(integration_id, integration["user_id"], dict(integration["custom_data"]))
+        tokens = TokenManager(self.engine, self.box, provider.oauth_app(), self.settings)
+        session = ProviderSession(
+            provider,
+            linked,
+            self.http,
+            lambda rejected: tokens.access_token(integration_id, rejected),
+            RetryPolicy.from_settings(self.settings),
+        )
+        failure: ProviderError | None = None
+        try:
+            for name, records in record_sets.items():
+                since = None if full else self._last_success(integration_id, (name, "all"))
+                for page in provider.pages(session, name, since):
+                    self._store_page(page, records, linked, result)
+        except ProviderError as exc:
+            failure = exc
+            result.record_error(exc.message)
+        except Exception:
+            log.exception("sync crashed", integration_id=str(integration_id))
+            failure = ProviderError("the sync stopped on an internal error; it has been logged")
+            result.record_error(failure.message)
+        finally:
+            result.duration_ms = round((time.monotonic() - started) * 1000)
+            result.status = _status(result, failure)
+            result.message = _message(result, failure)
+            self._close_log(log_id, integration_id, result, failure)
+        return result
+
+    def _store_page(self, page: list[Record], records: RecordSet, linked: Linked, result: SyncResult) -> None:
+        rows = []
+        for record in page:
+            try:
+                row = records.to_row(record, linked.custom_data)
+            except (KeyError, ValueError, TypeError, ProviderError) as exc:
+                result.failed_records += 1
+                result.record_error(f"a record could not be read ({type(exc).__name__}: {str(exc)[:120]})")
+                continue
+            rows.append({**row, "integration_id": linked.integration_id, "user_id": linked.user_id})
+        result.total_records += len(page)
+        if rows:
+            with self.engine.begin() as connection:
+                upsert_rows(connection, records, rows, self.settings.sync_page_batch_size)
+        result.synced_records += len(rows)
+
+    def _last_success(self, integration_id: uuid.UUID, sync_types: tuple[str, ...]) -> datetime | None:
+        with self.engine.connect() as connection:
+            last: datetime | None = connection.execute(
+                select(func.max(sync_logs.c.created_at)).where(
+                    sync_logs.c.integration_id == integration_id,
+                    sync_logs.c.sync_type.in_(sync_types),
+                    sync_logs.c.status == "success",
+                )
+            ).scalar_one()
+        return None if last is None else last - INCREMENTAL_OVERLAP
+
+    def _open_log(self, integration: RowMapping, data_type: str) -> uuid.UUID:
+        with self.engine.begin() as connection:
+            log_id: uuid.UUID = connection.execute(
+                sync_logs.insert()
+                .values(
+                    integration_id=integration["id"],
+                    user_id=integration["user_id"],
+                    integration_type=integration["integration_type"],
+                    sync_type=data_type,
+                    status="running",
+                )
+                .returning(sync_logs.c.id)
+            ).scalar_one()
+            connection.execute(
+                credentials.update().where(credentials.c.id == integration["id"]).values(sync_status="SYNCING")
+            )
+        return log_id
+
+    def _close_log(
+        self, log_id: uuid.UUID, integration_id: uuid.UUID, result: SyncResult, failure: ProviderError | None
+    ) -> None:
+        error_text = "; ".join(result.errors) or None
+        values: dict[str, Any] = {
+            "sync_status": "SUCCESS" if result.success else "ERROR",
+            "sync_error": None if result.success else result.message,
+            "updated_at": func.now(),
+        }
+        if result.success:
+            values["last_synced_at"] = func.now()
+        with self.engine.begin() as connection:
+            connection.execute(
+                sync_logs.update()
+                .where(sync_logs.c.id == log_id)
+                .values(
+                    status=result.status,
+                    total_records=result.total_records,
+                    synced_records=result.synced_records,
+                    failed_records=result.failed_records,
+                    error_message=error_text,
+                    duration_ms=result.duration_ms,
+                    completed_at=func.now(),
+                )
+            )
+            connection.execute(credentials.update().where(credentials.c.id == integration_id).values(**values))
+        if isinstance(failure, ProviderAuthError):
+            log.warning("sync stopped: authorization failed", integration_id=str(integration_id))
+
+
+def _status(result: SyncResult, failure: ProviderError | None) -> str:
+    if failure is None and result.failed_records == 0:
+        return "success"
+    return "partial" if result.synced_records > 0 else "failed"
+
+
+def _message(result: SyncResult, failure: ProviderError | None) -> str:
+    counts = f"{result.synced_records} of {result.total_records} records stored"
+    if failure is not None:
+        return f"{counts}; stopped: {failure.message}"
+    if result.failed_records:
+        return f"{counts}; {result.failed_records} could not be read"
+    return f"{counts} in {result.duration_ms} ms"
