@@ -59,13 +59,9 @@ class PytestGate:
         counts = junit_counts(junit_path) if junit_path.exists() else None
         summary = "no JUnit report was written" if counts is None else counts.summary()
         if exit_code == PYTEST_NO_TESTS_COLLECTED or (counts is not None and counts.tests == 0):
-            return GateResult(
-                "failed", f"pytest collected no tests ({summary}): nothing was proved", evidence
-            )
+            return GateResult("failed", f"pytest collected no tests ({summary}): nothing was proved", evidence)
         if exit_code != 0:
-            return GateResult(
-                "failed", f"pytest exited {exit_code}: {summary}\n{log_tail(log_path)}", evidence
-            )
+            return GateResult("failed", f"pytest exited {exit_code}: {summary}\n{log_tail(log_path)}", evidence)
         return GateResult("passed", summary, evidence)
 
 
@@ -79,8 +75,7 @@ class JunitCounts:
     def summary(self) -> str:
         passed = self.tests - self.failures - self.errors - self.skipped
         return (
-            f"{self.tests} tests: {passed} passed, {self.failures} failed, "
-            f"{self.errors} errors, {self.skipped} skipped"
+            f"{self.tests} tests: {passed} passed, {self.failures} failed, {self.errors} errors, {self.skipped} skipped"
         )
 
 
@@ -102,7 +97,7 @@ def run_logged(command: tuple[str, ...], log_path: Path, cwd: Path, timeout_s: f
         log.write(f"$ {' '.join(command)}\n".encode())
         log.flush()
         try:
-            completed = subprocess.run(  # noqa: S603 - fixed tool commands, no shell
+            completed = subprocess.run(
                 command,
                 cwd=cwd,
                 stdout=log,

@@ -94,5 +94,5 @@ def git_state(project_root: Path) -> tuple[str, bool]:
 def _git(project_root: Path, *args: str) -> str:
     # "git" from PATH, as a developer's shell would find it; fixed arguments, no shell.
     command = ["git", *args]
-    completed = subprocess.run(command, cwd=project_root, capture_output=True, text=True, check=True)  # noqa: S603
+    completed = subprocess.run(command, cwd=project_root, capture_output=True, text=True, check=True)
     return completed.stdout
