@@ -47,6 +47,10 @@ def create_app(config: SandboxConfig, simulators: Sequence[type[ProviderSimulato
     for provider in sandbox.providers.values():
         app.include_router(provider.router(), prefix=provider.prefix)
     app.include_router(build_control_router(sandbox), prefix="/_sandbox")
+    for provider in sandbox.providers.values():
+        extra = provider.control_router()
+        if extra is not None:
+            app.include_router(extra, prefix=f"/_sandbox/{provider.name}")
 
     @app.exception_handler(ControlError)
     async def control_error(request: Request, error: ControlError) -> Response:

@@ -50,6 +50,21 @@ class ProviderSimulator(ABC):
     def rate_limit_response(self, rule: FaultRule) -> Response:
         """How the provider signals throttling (status, headers, body)."""
 
+    def reset(self) -> None:
+        """(Re)seed this provider's state; called on start and by `POST /_sandbox/reset`.
+
+        The default gives every provider a default and a secondary tenant of generic records.
+        Providers whose data is not invoices/contacts (Stripe, PayPal) override it.
+        """
+        default_name, secondary_name = self.tenant_names
+        config = self.sandbox.config
+        self.create_tenant("default", default_name, config.invoices_per_tenant, config.contacts_per_tenant)
+        self.create_tenant("secondary", secondary_name, config.secondary_invoices, config.secondary_contacts)
+
+    def control_router(self) -> APIRouter | None:
+        """Provider-specific control routes, mounted under `/_sandbox/<name>` (None: none)."""
+        return None
+
     def page_number(self, request: Request) -> int | None:
         """Which page of a listing this request asks for, so faults can target page k."""
         return None
@@ -133,13 +148,7 @@ class Sandbox:
         self.tenants = TenantStore()
         self._tenant_labels = 0
         for provider in self.providers.values():
-            default_name, secondary_name = provider.tenant_names
-            provider.create_tenant(
-                "default", default_name, self.config.invoices_per_tenant, self.config.contacts_per_tenant
-            )
-            provider.create_tenant(
-                "secondary", secondary_name, self.config.secondary_invoices, self.config.secondary_contacts
-            )
+            provider.reset()
 
     def next_tenant_label(self) -> str:
         self._tenant_labels += 1
