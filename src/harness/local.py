@@ -61,6 +61,7 @@ def show_urls(info: StackInfo, console: Console) -> None:
     console.print(f"  health    {info.service_url}/api/health")
     console.print(f"  OpenAPI   {info.service_url}/openapi.json  (interactive: {info.service_url}/docs)")
     console.print(f"  database  {printable_url(info.database_url)}")
+    console.print(f"  sandbox   {info.sandbox_url}  (offline provider APIs the service talks to)")
     console.print(f"  urls in   {STACK_DIR / 'stack.json'}")
     console.print("Press Ctrl-C to stop.")
 

@@ -83,6 +83,7 @@ def test_ctrl_c_stops_the_stack_and_counts_as_success(stack: LocalStack, tmp_pat
     printed = output.getvalue()
     assert "/api/health" in printed
     assert "/openapi.json" in printed
+    assert "sandbox" in printed
     assert "Local stack stopped." in printed
 
 
