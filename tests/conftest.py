@@ -1,3 +1,8 @@
 """Fixture plugins shared by every test directory."""
 
-pytest_plugins = ["tests.fixtures.database", "tests.fixtures.sandbox", "tests.fixtures.service"]
+pytest_plugins = [
+    "tests.fixtures.database",
+    "tests.fixtures.sandbox",
+    "tests.fixtures.service",
+    "tests.fixtures.connections",
+]

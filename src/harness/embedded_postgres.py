@@ -9,6 +9,7 @@ system user created for it.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.util
 import os
@@ -16,6 +17,8 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -102,6 +105,26 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         if self.is_running():
             self._pg_ctl("stop", "-m", "fast", "-w", "-t", "60")
+
+    @contextmanager
+    def shared(self) -> Iterator[str]:
+        """Use the server alongside other processes; the last one to leave stops it.
+
+        Each user holds a shared lock on a file beside the data directory; leaving, a user stops
+        the server only if it can take the lock exclusively, i.e. nobody else is still using it.
+        """
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.data_dir.with_suffix(".lock"), "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_SH)
+            try:
+                yield self.start()
+            finally:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    pass  # still in use elsewhere
+                else:
+                    self.stop()
 
     def _initdb(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

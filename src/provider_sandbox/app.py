@@ -33,9 +33,15 @@ from provider_sandbox.framework import ProviderSimulator, Sandbox, json_response
 from provider_sandbox.myob import MyobSimulator
 from provider_sandbox.quickbooks import QuickBooksSimulator
 from provider_sandbox.recorder import redact_query
+from provider_sandbox.stripe_api import StripeSimulator
 from provider_sandbox.xero import XeroSimulator
 
-SIMULATORS: tuple[type[ProviderSimulator], ...] = (XeroSimulator, MyobSimulator, QuickBooksSimulator)
+SIMULATORS: tuple[type[ProviderSimulator], ...] = (
+    XeroSimulator,
+    MyobSimulator,
+    QuickBooksSimulator,
+    StripeSimulator,
+)
 
 logger = logging.getLogger("provider_sandbox")
 

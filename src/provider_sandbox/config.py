@@ -10,6 +10,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from provider_sandbox.payments_config import PaymentsConfig, payments_config_from_env
+
 PROVIDERS = ("xero", "myob", "quickbooks")
 
 
@@ -37,6 +39,7 @@ class SandboxConfig:
     secondary_contacts: int = 30
     clients: tuple[ClientConfig, ...] = field(default_factory=lambda: default_clients({}))
     max_recorded_requests: int = 5000
+    payments: PaymentsConfig = field(default_factory=PaymentsConfig)
 
 
 def default_clients(env: Mapping[str, str]) -> tuple[ClientConfig, ...]:
@@ -76,4 +79,5 @@ def config_from_env(env: Mapping[str, str] | None = None) -> SandboxConfig:
         secondary_contacts=_int_env(source, "SANDBOX_SECONDARY_CONTACTS", 30),
         clients=default_clients(source),
         max_recorded_requests=_int_env(source, "SANDBOX_MAX_RECORDED_REQUESTS", 5000),
+        payments=payments_config_from_env(source),
     )

@@ -41,6 +41,10 @@ async def _body(request: Request) -> dict[str, Any]:
     return data
 
 
+# Provider control routers (webhook_control, stripe_control, ...) parse bodies the same way.
+read_json_body = _body
+
+
 def _count(data: dict[str, Any], name: str, default: int, limit: int = MAX_RECORDS_PER_TENANT) -> int:
     value = data.get(name, default)
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= limit:

@@ -42,9 +42,7 @@ def test_local_stage_runs_on_development_defaults() -> None:
 
 
 def test_a_valid_deployment_configuration_is_accepted() -> None:
-    accepted = deployed(
-        stage="production", cors_allowed_origins="https://crm.example.com, https://admin.example.com"
-    )
+    accepted = deployed(stage="production", cors_allowed_origins="https://crm.example.com, https://admin.example.com")
     assert accepted.cors_allowed_origins == ["https://crm.example.com", "https://admin.example.com"]
     assert accepted.provider_base_urls()["XERO_API_BASE_URL"] == "https://api.xero.com"
     assert all(url.startswith("https://") for url in accepted.provider_base_urls().values())

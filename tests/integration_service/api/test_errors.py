@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from tests.fixtures.service import ApiUser
 
 from harness.processes import ServerProcess
+from tests.fixtures.service import ApiUser
 
 pytestmark = pytest.mark.db
 
@@ -77,9 +77,7 @@ def test_oversized_body_is_413(make_user: Callable[[], ApiUser]) -> None:
         for _ in range(40):
             yield b"x" * 65_536
 
-    streamed = client.post(
-        "/api/integrations", content=chunks(), headers={"Content-Type": "application/json"}
-    )
+    streamed = client.post("/api/integrations", content=chunks(), headers={"Content-Type": "application/json"})
     assert_error(streamed, 413, "payload_too_large")
 
 

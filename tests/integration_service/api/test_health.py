@@ -22,9 +22,7 @@ def test_healthy(anonymous: httpx.Client) -> None:
     assert body["checks"]["migrations"] == f"at head ({migrations.head_revision()})"
 
 
-def test_unmigrated_database_is_503(
-    service_factory: Callable[..., ServerProcess], empty_database_url: str
-) -> None:
+def test_unmigrated_database_is_503(service_factory: Callable[..., ServerProcess], empty_database_url: str) -> None:
     service = service_factory(database=empty_database_url, ready_path="/openapi.json")
     response = httpx.get(service.url + "/api/health")
     assert response.status_code == 503

@@ -8,10 +8,10 @@ from collections.abc import Callable
 import psycopg
 import pytest
 from pydantic import SecretStr
-from tests.fixtures.service import ApiUser, RunningService
 
 from integration_service.security.encryption import SecretBox
 from integration_service.settings import DEVELOPMENT_ENCRYPTION_KEY
+from tests.fixtures.service import ApiUser, RunningService
 
 pytestmark = pytest.mark.db
 
@@ -91,9 +91,7 @@ def test_secrets_never_leave_the_service_in_plain_text(
     assert box.decrypt(str(secret_ciphertext)) == CANARY_SECRET
 
 
-def test_a_secret_in_invalid_input_is_not_echoed(
-    make_user: Callable[[], ApiUser], service: RunningService
-) -> None:
+def test_a_secret_in_invalid_input_is_not_echoed(make_user: Callable[[], ApiUser], service: RunningService) -> None:
     user = make_user()
     response = user.client.post(
         "/api/integrations",
@@ -113,9 +111,7 @@ def test_a_secret_in_invalid_input_is_not_echoed(
 def test_patch_replaces_and_removes_secrets(make_user: Callable[[], ApiUser]) -> None:
     user = make_user()
     created = create(user, apiKey="first-key", apiSecret="first-secret")
-    patched = user.client.patch(
-        f"/api/integrations/{created['id']}", json={"apiKey": "second-key", "apiSecret": None}
-    )
+    patched = user.client.patch(f"/api/integrations/{created['id']}", json={"apiKey": "second-key", "apiSecret": None})
     assert patched.status_code == 200, patched.text
     integration = patched.json()["integration"]
     assert integration["hasApiKey"] is True
@@ -138,9 +134,7 @@ def test_another_users_integration_is_not_found(
     # Identical to an id that does not exist at all: nothing confirms the integration is there.
     missing = stranger.client.request(method, f"/api/integrations/{uuid.uuid4()}", json=body)
     assert missing.status_code == 404
-    assert (
-        owner.client.get(f"/api/integrations/{integration['id']}").json()["integration"]["isActive"] is True
-    )
+    assert owner.client.get(f"/api/integrations/{integration['id']}").json()["integration"]["isActive"] is True
 
 
 def test_list_shows_only_the_callers_integrations(make_user: Callable[[], ApiUser]) -> None:
@@ -168,9 +162,7 @@ def test_list_is_paginated(make_user: Callable[[], ApiUser]) -> None:
 def test_the_same_name_twice_is_a_conflict(make_user: Callable[[], ApiUser]) -> None:
     user = make_user()
     create(user, integrationName="books")
-    again = user.client.post(
-        "/api/integrations", json={"integrationType": "STRIPE", "integrationName": "books"}
-    )
+    again = user.client.post("/api/integrations", json={"integrationType": "STRIPE", "integrationName": "books"})
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "conflict"
     # Another user may use the same name.

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import psycopg
 import pytest
+
 from tests.fixtures.service import ApiUser
 
 pytestmark = pytest.mark.db
@@ -50,9 +51,7 @@ def test_a_user_sees_only_their_own_logs(
     assert probe.json()["total"] == 0
 
 
-def test_filters_and_pagination(
-    make_user: Callable[[], ApiUser], sql: psycopg.Connection[tuple[object, ...]]
-) -> None:
+def test_filters_and_pagination(make_user: Callable[[], ApiUser], sql: psycopg.Connection[tuple[object, ...]]) -> None:
     user = make_user()
     integration_with_logs(user, sql, ["success", "failed", "failed", "partial"])
     integration_with_logs(user, sql, ["success"], sync_type="webhook")
@@ -80,9 +79,7 @@ def test_filters_and_pagination(
         {"since": "2025-01-01T00:00:00"},
     ],
 )
-def test_bad_filters_are_422_naming_the_problem(
-    make_user: Callable[[], ApiUser], params: dict[str, object]
-) -> None:
+def test_bad_filters_are_422_naming_the_problem(make_user: Callable[[], ApiUser], params: dict[str, object]) -> None:
     response = make_user().client.get("/api/integrations/logs", params=params)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_failed"

@@ -52,9 +52,7 @@ def test_upgrade_check_downgrade_upgrade(empty_database_url: str) -> None:
     assert tables(empty_database_url) <= {"alembic_version"}
     migrations.upgrade(empty_database_url)
     with psycopg.connect(empty_database_url) as connection:
-        assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == (
-            migrations.head_revision(),
-        )
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == (migrations.head_revision(),)
 
 
 @pytest.mark.parametrize("statement", CHECKLIST_SQL, ids=lambda s: " ".join(s.split())[:60])

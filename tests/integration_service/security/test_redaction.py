@@ -55,9 +55,7 @@ def test_configured_logging_redacts_structlog_stdlib_and_exceptions(
 ) -> None:
     configure_logging("INFO")
     try:
-        structlog.get_logger("t").info(
-            "refreshing", refresh_token="rt-secret-1", url="https://x/cb?code=c0de1"
-        )
+        structlog.get_logger("t").info("refreshing", refresh_token="rt-secret-1", url="https://x/cb?code=c0de1")
         logging.getLogger("uvicorn.error").info("Bearer isk_fromthestdlibpath123")
         try:
             raise RuntimeError("failed with password=pw-secret-2")

@@ -1,0 +1,144 @@
+"""Stripe webhook signing and the Stripe control routes under `/_sandbox/stripe`.
+
+Signing is exactly Stripe's: `Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`
+with the endpoint's `whsec_...` secret, so `stripe.Webhook.construct_event` accepts genuine
+deliveries. Timestamps are real wall-clock time, never the sandbox clock: the receiver compares
+them with its own clock.
+
+    GET  /accounts                    [{"id", "secret_key_hint", "charges", "customers", "default"}]
+    POST /accounts                    {"charges": 1200, "customers": 10, "secret_key": "sk_test_..."?}
+                                      -> 201 {"id", "secret_key", ...} (the key is shown once)
+    + the webhook routes of webhook_control.py; register with {"url", "secret"?, "account"?,
+      "enabled_events"?, "max_attempts"?, "retry_delay_ms"?} -> 201 {"id": "we_...", "secret": "whsec_..."}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request, Response
+
+from provider_sandbox.control import ControlError, read_json_body
+from provider_sandbox.framework import json_response
+from provider_sandbox.oauth import hint
+from provider_sandbox.stripe_store import Account
+from provider_sandbox.webhook_control import build_webhook_routes, endpoint_options
+from provider_sandbox.webhooks import COMMON_VARIANTS, Endpoint, Transmission, WebhookDispatcher, tamper
+
+if TYPE_CHECKING:
+    from provider_sandbox.stripe_api import StripeSimulator
+
+STALE_BY_S = 3600  # well past the SDK's default 300 s tolerance
+MAX_SEED_CHARGES = 100_000
+
+# Which object type each on-demand event type is about.
+_EVENT_OBJECTS = {
+    "charge.": "charge",
+    "customer.subscription.": "subscription",
+    "payment_intent.": "payment_intent",
+    "refund.": "refund",
+    "customer.": "customer",
+}
+
+
+def stripe_signature(secret: str, timestamp: int, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+class StripeSigner:
+    variants: tuple[str, ...] = COMMON_VARIANTS
+
+    def sign(self, endpoint: Endpoint, event: dict[str, Any], body: bytes, variant: str) -> Transmission:
+        timestamp = int(time.time())
+        secret = endpoint.secret
+        if variant == "stale_timestamp":
+            timestamp -= STALE_BY_S
+        if variant == "wrong_secret":
+            secret = f"whsec_{secrets.token_hex(16)}"
+        header = stripe_signature(secret, timestamp, body)
+        if variant == "tampered_body":
+            body = tamper(body)
+        headers = {} if variant == "missing_signature" else {"Stripe-Signature": header}
+        return Transmission(headers, body)
+
+
+class StripeWebhooks:
+    """The `WebhookSource` the shared control routes drive."""
+
+    def __init__(self, sim: StripeSimulator) -> None:
+        self.sim = sim
+
+    @property
+    def dispatcher(self) -> WebhookDispatcher:
+        return self.sim.dispatcher
+
+    def register_endpoint(self, data: dict[str, Any]) -> tuple[Endpoint, dict[str, Any]]:
+        options = endpoint_options(data)
+        secret = data.get("secret") or f"whsec_{secrets.token_urlsafe(32)}"
+        if not isinstance(secret, str) or not secret.startswith("whsec_"):
+            raise ControlError(400, "invalid_field", "secret must be a string starting with whsec_")
+        account_id = data.get("account") or self.sim.default_account().id
+        if account_id not in self.sim.accounts:
+            raise ControlError(404, "not_found", f"no Stripe account {account_id!r}")
+        endpoint = self.dispatcher.register(options.pop("url"), secret, account_id, **options)
+        return endpoint, {**endpoint.to_json(with_secret=True), "account": account_id}
+
+    def events(self) -> list[dict[str, Any]]:
+        return [e for a in self.sim.accounts.values() for e in reversed(a.all("event"))]
+
+    def event_on_demand(self, event_type: str, object_id: str, deliver: bool) -> dict[str, Any]:
+        found = self.sim.find_object(object_id)
+        if found is None:
+            raise ControlError(404, "not_found", f"no Stripe object {object_id!r}")
+        account, obj = found
+        wanted = next((kind for prefix, kind in _EVENT_OBJECTS.items() if event_type.startswith(prefix)), None)
+        if wanted != obj["object"]:
+            raise ControlError(400, "invalid_field", f"{event_type} is not about a {obj['object']} ({object_id})")
+        return self.sim.emit(None, account, event_type, obj, deliver=deliver)
+
+
+def _account_json(sim: StripeSimulator, account: Account, with_key: bool = False) -> dict[str, Any]:
+    key = account.secret_keys[0]
+    return {
+        "id": account.id,
+        "secret_key": key if with_key else None,
+        "secret_key_hint": hint(key),
+        "charges": len(account.by_type.get("charge", [])),
+        "customers": len(account.by_type.get("customer", [])),
+        "default": account.id == sim.default_account().id,
+    }
+
+
+def build_stripe_control(sim: StripeSimulator) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/accounts")
+    async def list_accounts() -> Response:
+        return json_response([_account_json(sim, a) for a in sim.accounts.values()])
+
+    @router.post("/accounts")
+    async def create_account(request: Request) -> Response:
+        data = await read_json_body(request)
+        sizes = {}
+        for name, default in (("charges", 0), ("customers", 5)):
+            value = data.get(name, default)
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SEED_CHARGES:
+                raise ControlError(400, "invalid_field", f"{name} must be an integer between 0 and {MAX_SEED_CHARGES}")
+            sizes[name] = value
+        key = data.get("secret_key")
+        if key is not None and (not isinstance(key, str) or not key.startswith("sk_test_")):
+            raise ControlError(400, "invalid_field", "secret_key must be a string starting with sk_test_")
+        if key is not None and sim.key_in_use(key):
+            raise ControlError(409, "conflict", "that secret_key already belongs to an account")
+        account = sim.create_account(
+            f"created-{len(sim.accounts) + 1}-{secrets.token_hex(4)}", key, sizes["charges"], sizes["customers"]
+        )
+        return json_response(_account_json(sim, account, with_key=True), 201)
+
+    build_webhook_routes(router, StripeWebhooks(sim))
+    return router
