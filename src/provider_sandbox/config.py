@@ -10,9 +10,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from provider_sandbox.marketing_config import MarketingConfig, marketing_config_from_env
+
 from provider_sandbox.payments_config import PaymentsConfig, payments_config_from_env
 
-PROVIDERS = ("xero", "myob", "quickbooks")
+PROVIDERS = ("xero", "myob", "quickbooks", "mautic")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class SandboxConfig:
     secondary_contacts: int = 30
     clients: tuple[ClientConfig, ...] = field(default_factory=lambda: default_clients({}))
     max_recorded_requests: int = 5000
+    marketing: MarketingConfig = field(default_factory=MarketingConfig)
     payments: PaymentsConfig = field(default_factory=PaymentsConfig)
 
 
@@ -79,5 +82,6 @@ def config_from_env(env: Mapping[str, str] | None = None) -> SandboxConfig:
         secondary_contacts=_int_env(source, "SANDBOX_SECONDARY_CONTACTS", 30),
         clients=default_clients(source),
         max_recorded_requests=_int_env(source, "SANDBOX_MAX_RECORDED_REQUESTS", 5000),
+        marketing=marketing_config_from_env(source),
         payments=payments_config_from_env(source),
     )

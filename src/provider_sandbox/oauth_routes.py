@@ -45,8 +45,13 @@ def add_oauth_routes(
     exchange_path: str,
     revoke_path: str | None = None,
     redirect_extras: Callable[[tuple[str, ...]], Mapping[str, str]] | None = None,
+    error_renderer: Callable[[OAuthError], Response] = oauth_error_response,
 ) -> None:
-    """Register authorize (GET), token (POST) and optionally revocation (POST) endpoints."""
+    """Register authorize (GET), token (POST) and optionally revocation (POST) endpoints.
+
+    `error_renderer` lets a provider that reshapes RFC 6749 errors (Mautic wraps them in its
+    `{"errors": [...]}` list) answer in its own format; the default is the RFC shape.
+    """
 
     async def authorize(request: Request) -> Response:
         params = dict(request.query_params)
@@ -54,12 +59,12 @@ def add_oauth_routes(
         try:
             oauth.check_authorize_request(simulator.name, params)
         except OAuthError as error:
-            return oauth_error_response(error)
+            return error_renderer(error)
         requested = [t.strip() for t in params.get(TENANT_PARAM, "").split(",") if t.strip()]
         if requested:
             unknown = [t for t in requested if simulator.tenant(t) is None]
             if unknown:
-                return oauth_error_response(
+                return error_renderer(
                     OAuthError(400, "invalid_request", f"unknown {TENANT_PARAM}: {', '.join(unknown)}")
                 )
             tenant_ids = tuple(requested)
@@ -75,7 +80,7 @@ def add_oauth_routes(
         try:
             body = simulator.sandbox.oauth.token(simulator.name, form, request.headers.get("authorization"))
         except OAuthError as error:
-            return oauth_error_response(error)
+            return error_renderer(error)
         return json_response(body, 200, dict(_NO_STORE))
 
     async def revoke(request: Request) -> Response:
@@ -84,9 +89,9 @@ def add_oauth_routes(
         try:
             oauth.authenticate_client(simulator.name, form, request.headers.get("authorization"))
         except OAuthError as error:
-            return oauth_error_response(error)
+            return error_renderer(error)
         if not form.get("token"):
-            return oauth_error_response(OAuthError(400, "invalid_request", "token is required"))
+            return error_renderer(OAuthError(400, "invalid_request", "token is required"))
         oauth.revoke_token(simulator.name, form["token"])  # RFC 7009: unknown tokens still get 200
         return Response(status_code=200)
 

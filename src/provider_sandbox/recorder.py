@@ -27,8 +27,9 @@ RECORDED_HEADERS = (
     "user-agent",
     "idempotency-key",
     "intuit_tid",
+    "x-api-key",  # recorded (as a hint) so a service sending BillionMail's key the wrong way shows up
 )
-_SECRET_HEADERS = {"authorization", "x-myobapi-cftoken"}
+_SECRET_HEADERS = {"authorization", "x-myobapi-cftoken", "x-api-key"}
 _SECRET_PARAMS = {"code", "client_secret", "refresh_token", "access_token", "token"}
 
 
