@@ -27,9 +27,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from provider_sandbox.billionmail import BillionMailSimulator
 from provider_sandbox.config import SandboxConfig, config_from_env
 from provider_sandbox.control import ControlError, build_control_router
 from provider_sandbox.framework import ProviderSimulator, Sandbox, json_response
+from provider_sandbox.mautic import MauticSimulator
 from provider_sandbox.myob import MyobSimulator
 from provider_sandbox.quickbooks import QuickBooksSimulator
 from provider_sandbox.recorder import redact_query
@@ -41,6 +43,8 @@ SIMULATORS: tuple[type[ProviderSimulator], ...] = (
     MyobSimulator,
     QuickBooksSimulator,
     StripeSimulator,
+    BillionMailSimulator,
+    MauticSimulator,
 )
 
 logger = logging.getLogger("provider_sandbox")
