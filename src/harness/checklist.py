@@ -46,7 +46,5 @@ def load_checklist(path: Path = CHECKLIST_PATH) -> list[ChecklistItem]:
         if kind not in _KINDS:
             raise ChecklistError(f"{path}: item {item_id} has kind {kind!r}, expected one of {_KINDS}")
         seen.add(item_id)
-        items.append(
-            ChecklistItem(id=item_id, section=str(entry["section"]), kind=kind, text=str(entry["text"]))
-        )
+        items.append(ChecklistItem(id=item_id, section=str(entry["section"]), kind=kind, text=str(entry["text"])))
     return items

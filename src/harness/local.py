@@ -32,9 +32,7 @@ def local_stack(port: int | None = None) -> LocalStack:
     if external is None:
         return LocalStack(state_dir=STACK_DIR, port=port)
     url = external.get_secret_value()
-    return LocalStack(
-        state_dir=STACK_DIR, database_name=database_name(url), external_database_url=url, port=port
-    )
+    return LocalStack(state_dir=STACK_DIR, database_name=database_name(url), external_database_url=url, port=port)
 
 
 def printable_url(url: str) -> str:
@@ -50,9 +48,7 @@ def ensure_port_free(port: int, host: str = "127.0.0.1") -> None:
         try:
             probe.bind((host, port))
         except OSError:
-            raise PortInUseError(
-                f"port {port} on {host} is in use: stop what uses it or pass --port"
-            ) from None
+            raise PortInUseError(f"port {port} on {host} is in use: stop what uses it or pass --port") from None
 
 
 def show_urls(info: StackInfo, console: Console) -> None:

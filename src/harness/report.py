@@ -141,9 +141,7 @@ def _pending_detail(item: ChecklistItem) -> str:
     return "not automated yet: no gate or scenario checks this item"
 
 
-def decide_verdict(
-    stage: Stage, entries: list[ChecklistEntry], gate_runs: list[GateRun]
-) -> tuple[Verdict, list[str]]:
+def decide_verdict(stage: Stage, entries: list[ChecklistEntry], gate_runs: list[GateRun]) -> tuple[Verdict, list[str]]:
     """The verdict and every reason it is not `pass` (empty when it is)."""
     reasons = [f"gate {run.name} {run.status}" for run in gate_runs if run.status in _BLOCKING_GATE_STATUSES]
     failed_items = [entry.id for entry in entries if entry.status == "failed"]
@@ -165,12 +163,8 @@ def coverage_summary(entries: list[ChecklistEntry]) -> dict[str, Any]:
     return {
         "items": len(entries),
         "automated": automated,
-        "by_status": {
-            status: statuses[status] for status in ("passed", "failed", "skipped", "attested", "pending")
-        },
-        "summary": (
-            f"{automated} of {len(entries)} checklist items automated yet; {statuses['pending']} pending"
-        ),
+        "by_status": {status: statuses[status] for status in ("passed", "failed", "skipped", "attested", "pending")},
+        "summary": (f"{automated} of {len(entries)} checklist items automated yet; {statuses['pending']} pending"),
     }
 
 

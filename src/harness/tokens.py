@@ -37,6 +37,4 @@ def _issue(database_url: str, stage: Stage, user_name: str, label: str) -> str:
         # The driver's own message (first line) says what went wrong; it does not carry the password.
         cause = exc.orig if isinstance(exc, DBAPIError) else exc
         reason = (str(cause).splitlines() or ["(no message)"])[0]
-        raise TokenError(
-            f"could not issue a token on the {stage} database: {type(exc).__name__}: {reason}"
-        ) from None
+        raise TokenError(f"could not issue a token on the {stage} database: {type(exc).__name__}: {reason}") from None

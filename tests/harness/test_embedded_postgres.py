@@ -106,9 +106,7 @@ def test_start_reuse_and_stop(tmp_path: Path) -> None:
 
 
 @pytest.mark.db
-def test_the_local_binaries_fallback_really_starts_a_server(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_local_binaries_fallback_really_starts_a_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     without_pgserver_wheel(monkeypatch)
     try:
         bin_dir = find_postgres_binaries()

@@ -31,9 +31,7 @@ def quiet() -> Console:
 
 
 def test_run_qa_writes_the_report_folder_and_latest(tmp_path: Path) -> None:
-    outcome = run_qa(
-        "local", gates=[StaticGate("pytest", "passed", ("CQ-01",))], reports_dir=tmp_path, console=quiet()
-    )
+    outcome = run_qa("local", gates=[StaticGate("pytest", "passed", ("CQ-01",))], reports_dir=tmp_path, console=quiet())
     assert outcome.report.verdict == "pass"
     assert outcome.run_dir.parent == tmp_path
     document = json.loads((tmp_path / "latest" / "release-report.json").read_text())

@@ -85,9 +85,7 @@ def test_an_item_nothing_proves_is_pending_never_passed() -> None:
         (["passed", "skipped"], "skipped"),
     ],
 )
-def test_an_item_takes_the_worst_status_of_the_gates_that_prove_it(
-    statuses: list[str], expected: str
-) -> None:
+def test_an_item_takes_the_worst_status_of_the_gates_that_prove_it(statuses: list[str], expected: str) -> None:
     runs = [gate(f"gate-{n}", status, ("CQ-01",)) for n, status in enumerate(statuses)]
     assert checklist_entry(ITEMS[0], runs).status == expected
 
@@ -124,9 +122,7 @@ def test_pending_items_block_a_release_stage(stage: Stage) -> None:
 
 def test_release_stage_passes_only_when_every_item_is_proved() -> None:
     items = ITEMS[:2]
-    report = report_for(
-        "production", [gate("pytest", "passed", ("CQ-01",)), gate("ruff", "passed", ("CQ-03",))], items
-    )
+    report = report_for("production", [gate("pytest", "passed", ("CQ-01",)), gate("ruff", "passed", ("CQ-03",))], items)
     assert report.verdict == "pass"
 
 
@@ -138,9 +134,7 @@ def test_html_escapes_values_and_needs_nothing_from_outside(tmp_path: Path) -> N
     hostile = "<script>alert('x')</script>"
     items = [ChecklistItem(id="CQ-01", section="Code <b>Quality</b>", kind="check", text=hostile)]
     report = report_for("local", [gate("pytest", "failed", ("CQ-01",))], items)
-    report.gates[0] = GateRun(
-        name="pytest", status="failed", duration_s=1.0, detail=hostile, proves=("CQ-01",)
-    )
+    report.gates[0] = GateRun(name="pytest", status="failed", duration_s=1.0, detail=hostile, proves=("CQ-01",))
     _, html_path = write_report(report, tmp_path / "run")
 
     html = html_path.read_text()

@@ -32,11 +32,7 @@ def test_the_environment_wins_over_the_stage_file(tmp_path: Path, monkeypatch: p
     assert required_database_url("staging", tmp_path) == "postgresql://app@elsewhere/integrations"
 
 
-def test_a_missing_database_url_names_the_file_to_fill(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_missing_database_url_names_the_file_to_fill(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    with pytest.raises(
-        StageError, match=r"DATABASE_URL is not set for stage 'production'.*\.env\.production"
-    ):
+    with pytest.raises(StageError, match=r"DATABASE_URL is not set for stage 'production'.*\.env\.production"):
         required_database_url("production", tmp_path)

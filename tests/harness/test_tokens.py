@@ -22,17 +22,13 @@ def owner_of(database_url: str, token: str) -> str | None:
             user_id = user_for_token(connection, token)
             if user_id is None:
                 return None
-            return connection.execute(
-                text("SELECT name FROM users WHERE id = :id"), {"id": user_id}
-            ).scalar_one()
+            return connection.execute(text("SELECT name FROM users WHERE id = :id"), {"id": user_id}).scalar_one()
     finally:
         engine.dispose()
 
 
 @pytest.mark.db
-def test_a_release_stage_token_goes_to_that_stage_database(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_release_stage_token_goes_to_that_stage_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
     token = issue_stage_token("staging", "release-bot", label="ci")
     assert token.startswith(TOKEN_PREFIX)
@@ -40,9 +36,7 @@ def test_a_release_stage_token_goes_to_that_stage_database(
 
 
 @pytest.mark.db
-def test_local_tokens_migrate_a_fresh_database_first(
-    empty_database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_local_tokens_migrate_a_fresh_database_first(empty_database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", empty_database_url)
     token = issue_stage_token("local", "developer")
     assert owner_of(empty_database_url, token) == "developer"
@@ -53,9 +47,7 @@ def test_an_unmigrated_release_database_is_a_clear_error(
     empty_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", empty_database_url)
-    with pytest.raises(
-        TokenError, match="could not issue a token on the production database: ProgrammingError"
-    ):
+    with pytest.raises(TokenError, match="could not issue a token on the production database: ProgrammingError"):
         issue_stage_token("production", "someone")
 
 
