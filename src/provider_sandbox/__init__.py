@@ -9,6 +9,8 @@ Each provider keeps its real paths under a per-host prefix, so the service only 
                 /quickbooks/oauth/...     (oauth.platform.intuit.com)
                 /quickbooks/developer/... (developer.api.intuit.com)
                 /quickbooks/api/...       (quickbooks.api.intuit.com)
+    BillionMail /billionmail/api/...      (self-hosted: https://<instance>/api/...)
+    Mautic      /mautic/oauth/v2/..., /mautic/api/...  (self-hosted: https://<instance>/...)
     Control     /_sandbox/...
 
 The full table is in app.py and README.md. This package must not import `integration_service` or
