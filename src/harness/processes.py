@@ -75,6 +75,7 @@ class ServerProcess:
         last_error = "no answer yet"
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
+                self.stop()  # closes the log
                 raise ServerStartError(
                     f"{self.name} exited with code {self.process.returncode}:\n{self.log_tail()}"
                 )
