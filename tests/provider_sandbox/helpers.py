@@ -65,9 +65,7 @@ def basic(client_id: str, secret: str) -> str:
     return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
-def authorize(
-    http: httpx.Client, provider: str, tenant: str | None = None, **overrides: str
-) -> httpx.Response:
+def authorize(http: httpx.Client, provider: str, tenant: str | None = None, **overrides: str) -> httpx.Response:
     app = APPS[provider]
     params = {
         "client_id": app.client_id,
@@ -109,9 +107,7 @@ def exchange_code(http: httpx.Client, provider: str, code: str, **kwargs: Any) -
 
 
 def refresh(http: httpx.Client, provider: str, refresh_token: str, **kwargs: Any) -> httpx.Response:
-    return token_request(
-        http, provider, {"grant_type": "refresh_token", "refresh_token": refresh_token}, **kwargs
-    )
+    return token_request(http, provider, {"grant_type": "refresh_token", "refresh_token": refresh_token}, **kwargs)
 
 
 def connect(http: httpx.Client, provider: str, tenant: str | None = None) -> Tokens:
@@ -123,9 +119,7 @@ def connect(http: httpx.Client, provider: str, tenant: str | None = None) -> Tok
 
 
 def new_tenant(http: httpx.Client, provider: str, invoices: int, contacts: int = 20) -> str:
-    response = http.post(
-        "/_sandbox/tenants", json={"provider": provider, "invoices": invoices, "contacts": contacts}
-    )
+    response = http.post("/_sandbox/tenants", json={"provider": provider, "invoices": invoices, "contacts": contacts})
     assert response.status_code == 201, response.text
     return str(response.json()["tenant_id"])
 

@@ -36,9 +36,7 @@ def test_config_defaults_and_overrides() -> None:
 
 def test_create_app_seeds_each_provider() -> None:
     app = create_app(
-        SandboxConfig(
-            invoices_per_tenant=5, contacts_per_tenant=2, secondary_invoices=1, secondary_contacts=1
-        )
+        SandboxConfig(invoices_per_tenant=5, contacts_per_tenant=2, secondary_invoices=1, secondary_contacts=1)
     )
     tenants = app.state.sandbox.tenants
     assert sorted(t.provider for t in tenants.all() if t.provider in ("myob", "quickbooks", "xero")) == [
@@ -62,7 +60,5 @@ def test_sandbox_imports_nothing_from_the_service_or_the_harness() -> None:
                 if isinstance(node, ast.Import)
                 else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             )
-            offenders += [
-                f"{path.name}: {n}" for n in names if n.split(".")[0] in ("integration_service", "harness")
-            ]
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in ("integration_service", "harness")]
     assert offenders == []

@@ -52,9 +52,7 @@ def test_tenant_endpoints_reject_bad_input(http: httpx.Client) -> None:
 
 def test_mutations_report_ids_in_provider_vocabulary(http: httpx.Client) -> None:
     tenant = new_tenant(http, "quickbooks", invoices=30)
-    change = http.post(
-        f"/_sandbox/tenants/quickbooks/{tenant}/mutations", json={"modify": 2, "add": 1}
-    ).json()
+    change = http.post(f"/_sandbox/tenants/quickbooks/{tenant}/mutations", json={"modify": 2, "add": 1}).json()
     assert change["modified_ids"] == ["1", "2"]
     assert change["added_ids"] == ["31"]
     assert change["invoices"] == 31
@@ -133,9 +131,7 @@ def test_unknown_control_path_is_json_404(http: httpx.Client) -> None:
 def test_reset_restores_the_seeded_start(http: httpx.Client, default_tenants: dict[str, str]) -> None:
     tenant = new_tenant(http, "xero", invoices=3)
     tokens = connect(http, "xero")
-    http.post(
-        "/_sandbox/clients", json={"provider": "myob", "client_id": "temp-client", "client_secret": "t"}
-    )
+    http.post("/_sandbox/clients", json={"provider": "myob", "client_id": "temp-client", "client_secret": "t"})
     assert http.post("/_sandbox/reset").status_code == 200
     tenants = http.get("/_sandbox/tenants").json()
     assert tenant not in {t["tenant_id"] for t in tenants}

@@ -89,9 +89,7 @@ def test_quickbooks_and_myob_rate_limits(http: httpx.Client, default_tenants: di
     assert "Retry-After" not in myob.headers  # MYOB documents none unless a rule asks for one
 
 
-def test_delay_slows_then_succeeds_and_can_trip_client_timeouts(
-    http: httpx.Client, xero: tuple[str, str]
-) -> None:
+def test_delay_slows_then_succeeds_and_can_trip_client_timeouts(http: httpx.Client, xero: tuple[str, str]) -> None:
     token, tenant = xero
     fault(http, provider="xero", path="/Contacts", kind="delay", delay_ms=300)
     started = time.monotonic()
@@ -118,9 +116,7 @@ def test_malformed_body(http: httpx.Client, xero: tuple[str, str]) -> None:
 
 def test_token_endpoint_faults_and_method_matching(http: httpx.Client) -> None:
     tokens = connect(http, "quickbooks")
-    fault(
-        http, provider="quickbooks", path="/tokens/bearer", method="GET", status=500
-    )  # never matches a POST
+    fault(http, provider="quickbooks", path="/tokens/bearer", method="GET", status=500)  # never matches a POST
     fault(http, provider="quickbooks", path="/tokens/bearer", method="POST", status=503)
     assert refresh(http, "quickbooks", tokens.refresh).status_code == 503
     assert refresh(http, "quickbooks", tokens.refresh).status_code == 200  # the failed call rotated nothing

@@ -57,9 +57,7 @@ def test_filter_on_last_modified_finds_exactly_the_changes(http: httpx.Client) -
     high_water = max(datetime.fromisoformat(i["LastModified"]).replace(tzinfo=UTC) for i in items)
     change = http.post(f"/_sandbox/tenants/myob/{cf}/mutations", json={"modify": 4, "add": 3}).json()
     stamp = (high_water + timedelta(milliseconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-    body = myob_get(
-        http, token, f"/{cf}/Sale/Invoice", {"$filter": f"LastModified gt datetime'{stamp}'"}
-    ).json()
+    body = myob_get(http, token, f"/{cf}/Sale/Invoice", {"$filter": f"LastModified gt datetime'{stamp}'"}).json()
     assert body["Count"] == 7
     assert {i["UID"] for i in body["Items"]} == set(change["modified_ids"]) | set(change["added_ids"])
     both = myob_get(
@@ -94,13 +92,9 @@ def test_required_headers(http: httpx.Client, myob: tuple[str, str]) -> None:
     assert myob_get(http, token, path, {"$top": 1}, headers=with_cftoken).status_code == 200
 
 
-def test_api_key_must_be_the_client_the_token_was_issued_to(
-    http: httpx.Client, myob: tuple[str, str]
-) -> None:
+def test_api_key_must_be_the_client_the_token_was_issued_to(http: httpx.Client, myob: tuple[str, str]) -> None:
     token, cf = myob
-    http.post(
-        "/_sandbox/clients", json={"provider": "myob", "client_id": "other-myob-key", "client_secret": "x"}
-    )
+    http.post("/_sandbox/clients", json={"provider": "myob", "client_id": "other-myob-key", "client_secret": "x"})
     response = myob_get(http, token, f"/{cf}/Sale/Invoice", headers=myob_headers(token, key="other-myob-key"))
     assert response.status_code == 401
     assert response.json()["Errors"][0]["Name"] == "OAuthTokenIsInvalid"

@@ -40,9 +40,7 @@ def test_authorize_redirects_with_code_and_state(http: httpx.Client, provider: s
     assert len(params["code"]) >= 20
 
 
-def test_quickbooks_redirect_carries_the_realm_chosen(
-    http: httpx.Client, default_tenants: dict[str, str]
-) -> None:
+def test_quickbooks_redirect_carries_the_realm_chosen(http: httpx.Client, default_tenants: dict[str, str]) -> None:
     assert redirect_params(authorize(http, "quickbooks"))["realmId"] == default_tenants["quickbooks"]
     other = next(
         t["tenant_id"]
@@ -223,18 +221,14 @@ def test_registered_client_redirect_uris_are_matched_exactly(http: httpx.Client)
     assert created.status_code == 201
     good = authorize(http, "quickbooks", client_id="strict-qbo", redirect_uri="https://crm.example/callback")
     assert good.status_code == 302
-    assert (
-        authorize(http, "quickbooks", client_id="strict-qbo").status_code == 400
-    )  # localhost not registered
+    assert authorize(http, "quickbooks", client_id="strict-qbo").status_code == 400  # localhost not registered
     again = http.post(
         "/_sandbox/clients", json={"provider": "quickbooks", "client_id": "strict-qbo", "client_secret": "x"}
     )
     assert again.status_code == 409
 
 
-def test_xero_connections_list_the_consented_tenants(
-    http: httpx.Client, default_tenants: dict[str, str]
-) -> None:
+def test_xero_connections_list_the_consented_tenants(http: httpx.Client, default_tenants: dict[str, str]) -> None:
     tenants = http.get("/_sandbox/tenants", params={"provider": "xero"}).json()
     both = ",".join(t["tenant_id"] for t in tenants)
     tokens = connect(http, "xero", tenant=both)
@@ -254,13 +248,9 @@ def test_xero_connections_list_the_consented_tenants(
     assert [c["id"] for c in remaining] == [connections[1]["id"]]
 
 
-def test_xero_default_consent_is_the_default_tenant(
-    http: httpx.Client, default_tenants: dict[str, str]
-) -> None:
+def test_xero_default_consent_is_the_default_tenant(http: httpx.Client, default_tenants: dict[str, str]) -> None:
     tokens = connect(http, "xero")
-    connections = http.get(
-        "/xero/api/connections", headers={"Authorization": f"Bearer {tokens.access}"}
-    ).json()
+    connections = http.get("/xero/api/connections", headers={"Authorization": f"Bearer {tokens.access}"}).json()
     assert [c["tenantId"] for c in connections] == [default_tenants["xero"]]
 
 
@@ -284,9 +274,7 @@ def test_revocation_endpoint_ends_the_consent(
     assert response.status_code == 200
     assert api_status(http, provider, tokens.access, default_tenants[provider]) == 401
     assert refresh(http, provider, tokens.refresh).json()["error"] == "invalid_grant"
-    assert (
-        http.post(path, data={"token": "x"}, auth=httpx.BasicAuth(app.client_id, "wrong")).status_code == 401
-    )
+    assert http.post(path, data={"token": "x"}, auth=httpx.BasicAuth(app.client_id, "wrong")).status_code == 401
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

@@ -36,9 +36,7 @@ def test_projection_and_order_by_spelling() -> None:
 
 
 def test_escaped_quote_in_string() -> None:
-    assert parse_query(r"select * from Customer where DisplayName = 'Craig\'s'").where[0].values == (
-        "Craig's",
-    )
+    assert parse_query(r"select * from Customer where DisplayName = 'Craig\'s'").where[0].values == ("Craig's",)
 
 
 @pytest.mark.parametrize(

@@ -44,9 +44,7 @@ def test_count_and_customers(http: httpx.Client, qbo: tuple[str, str]) -> None:
     assert "time" in count
     customers = qbo_query(http, token, realm, "select count(*) from Customer").json()["QueryResponse"]
     assert customers["totalCount"] == SEED_CONTACTS
-    named = qbo_query(
-        http, token, realm, "select * from Customer where DisplayName LIKE '%#7' maxresults 5"
-    ).json()
+    named = qbo_query(http, token, realm, "select * from Customer where DisplayName LIKE '%#7' maxresults 5").json()
     assert [c["Id"] for c in named["QueryResponse"]["Customer"]] == ["7"]
 
 
@@ -64,8 +62,7 @@ def test_last_updated_time_filter_is_incremental(http: httpx.Client) -> None:
     token = connect(http, "quickbooks", tenant=realm).access
     everything = qbo_query(http, token, realm, "select * from Invoice maxresults 1000").json()
     high_water = max(
-        datetime.fromisoformat(i["MetaData"]["LastUpdatedTime"])
-        for i in everything["QueryResponse"]["Invoice"]
+        datetime.fromisoformat(i["MetaData"]["LastUpdatedTime"]) for i in everything["QueryResponse"]["Invoice"]
     )
     since = (high_water + timedelta(seconds=1)).isoformat()
     incremental = f"select * from Invoice where Metadata.LastUpdatedTime > '{since}'"  # noqa: S608 - QBO, not SQL
@@ -128,9 +125,7 @@ def test_without_accept_json_the_answer_is_not_json(http: httpx.Client, qbo: tup
 
 
 def test_two_consents_give_two_realms(http: httpx.Client) -> None:
-    realms = [
-        t["tenant_id"] for t in http.get("/_sandbox/tenants", params={"provider": "quickbooks"}).json()
-    ][:2]
+    realms = [t["tenant_id"] for t in http.get("/_sandbox/tenants", params={"provider": "quickbooks"}).json()][:2]
     first = connect(http, "quickbooks", tenant=realms[0])
     second = connect(http, "quickbooks", tenant=realms[1])
     assert first.redirect_params["realmId"] == realms[0]

@@ -41,9 +41,7 @@ def test_invoices_are_consistent_and_before_the_anchor() -> None:
 def test_mutation_stamps_are_after_everything_else() -> None:
     t = tenant("t3", 30, 3)
     before = t.latest_change()
-    change = t.mutate(
-        datetime(2020, 1, 1, tzinfo=UTC), modify=2, add=1, modify_contacts=1
-    )  # a clock in the past
+    change = t.mutate(datetime(2020, 1, 1, tzinfo=UTC), modify=2, add=1, modify_contacts=1)  # a clock in the past
     assert change.stamp > before
     assert [inv.version for inv in change.modified] == [1, 1]
     assert change.added[0].seq == 31

@@ -56,9 +56,7 @@ def test_page_size_parameter_and_its_limit(http: httpx.Client, xero: tuple[str, 
     assert too_big.json()["Type"] == "ValidationException"
 
 
-def test_unpaged_request_returns_everything_without_line_items(
-    http: httpx.Client, xero: tuple[str, str]
-) -> None:
+def test_unpaged_request_returns_everything_without_line_items(http: httpx.Client, xero: tuple[str, str]) -> None:
     token, tenant = xero
     body = xero_get(http, token, tenant, "Invoices").json()
     assert "pagination" not in body
@@ -106,9 +104,7 @@ def test_if_modified_since_returns_only_changed_records(http: httpx.Client) -> N
     contacts = xero_get(http, token, tenant, "Contacts", None, since).json()["Contacts"]
     assert {c["ContactID"] for c in contacts} == set(change["modified_contact_ids"])
     # RFC 1123 dates (what some HTTP clients send) work too.
-    http_date = {
-        "If-Modified-Since": (high_water + timedelta(seconds=1)).strftime("%a, %d %b %Y %H:%M:%S GMT")
-    }
+    http_date = {"If-Modified-Since": (high_water + timedelta(seconds=1)).strftime("%a, %d %b %Y %H:%M:%S GMT")}
     assert len(xero_get(http, token, tenant, "Invoices", None, http_date).json()["Invoices"]) == 12
 
 

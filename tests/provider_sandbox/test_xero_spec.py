@@ -27,11 +27,7 @@ XERO_API_HOST = "https://api.xero.com"
 
 def specs_dir() -> Path:
     configured = os.environ.get("PROVIDER_SPECS_DIR")
-    return (
-        Path(configured)
-        if configured
-        else Path(__file__).resolve().parents[2].parent / "shared" / "provider-specs"
-    )
+    return Path(configured) if configured else Path(__file__).resolve().parents[2].parent / "shared" / "provider-specs"
 
 
 def load_spec(name: str) -> dict[str, Any]:
