@@ -94,6 +94,8 @@ class LocalStack:
     port: int | None = None
     durable: bool = True
     service_env: dict[str, str] = field(default_factory=dict)
+    sandbox_env: dict[str, str] = field(default_factory=dict)  # e.g. SANDBOX_SEED_INVOICES
+    data_dir: Path | None = None  # the embedded server's data; state_dir/pgdata by default
     embedded: EmbeddedPostgres | None = None
     service: ServerProcess | None = None
     sandbox: ServerProcess | None = None
@@ -103,7 +105,7 @@ class LocalStack:
     def start(self) -> StackInfo:
         database_url = self.start_database()
         migrations.upgrade(database_url)
-        self.sandbox = sandbox_process(self.state_dir / "logs").start()
+        self.sandbox = sandbox_process(self.state_dir / "logs", env=self.sandbox_env).start()
         self.service = service_process(
             database_url,
             self.state_dir / "logs",
@@ -119,7 +121,7 @@ class LocalStack:
         if self.external_database_url is not None:
             server_url = self.external_database_url
         else:
-            self.embedded = EmbeddedPostgres(self.state_dir / "pgdata", durable=self.durable)
+            self.embedded = EmbeddedPostgres(self.data_dir or self.state_dir / "pgdata", durable=self.durable)
             # A server another stack (or `invoke up`) already runs is shared, not ours to stop.
             self.started_embedded = not self.embedded.is_running()
             server_url = self.embedded.start()
