@@ -33,6 +33,7 @@ from provider_sandbox.control import ControlError, build_control_router
 from provider_sandbox.framework import ProviderSimulator, Sandbox, json_response
 from provider_sandbox.mautic import MauticSimulator
 from provider_sandbox.myob import MyobSimulator
+from provider_sandbox.paypal import PayPalSimulator
 from provider_sandbox.quickbooks import QuickBooksSimulator
 from provider_sandbox.recorder import redact_query
 from provider_sandbox.stripe_api import StripeSimulator
@@ -43,6 +44,7 @@ SIMULATORS: tuple[type[ProviderSimulator], ...] = (
     MyobSimulator,
     QuickBooksSimulator,
     StripeSimulator,
+    PayPalSimulator,
     BillionMailSimulator,
     MauticSimulator,
 )

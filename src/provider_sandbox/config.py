@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from provider_sandbox.marketing_config import MarketingConfig, marketing_config_from_env
 from provider_sandbox.payments_config import PaymentsConfig, payments_config_from_env
 
-PROVIDERS = ("xero", "myob", "quickbooks", "mautic")
+PROVIDERS = ("xero", "myob", "quickbooks", "mautic", "paypal")
 
 
 @dataclass(frozen=True)

@@ -227,6 +227,27 @@ class OAuthServer:
             raise OAuthError(400, "unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
         return self._issue(grant)
 
+    def client_credentials(
+        self, provider: str, form: Mapping[str, str], authorization: str | None
+    ) -> dict[str, Any]:
+        """RFC 6749 section 4.4: a token for the client itself (PayPal REST apps); no refresh token
+        unless the profile's refresh_scope is requested."""
+        client = self.authenticate_client(provider, form, authorization)
+        grant_type = form.get("grant_type", "")
+        if grant_type != "client_credentials":
+            raise OAuthError(400, "unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
+        grant = Grant(
+            grant_id=secrets.token_hex(16),
+            provider=provider,
+            client_id=client.client_id,
+            tenant_ids=(),
+            scope=form.get("scope", ""),
+            created_at=self.clock.now(),
+            user_id=client.client_id,
+        )
+        self._grants[grant.grant_id] = grant
+        return self._issue(grant)
+
     def _redeem_code(self, client: Client, form: Mapping[str, str]) -> Grant:
         record = self._codes.get(form.get("code", ""))
         if record is None or record.grant.client_id != client.client_id:

@@ -77,7 +77,7 @@ class StripeWebhooks:
     def dispatcher(self) -> WebhookDispatcher:
         return self.sim.dispatcher
 
-    def register_endpoint(self, data: dict[str, Any]) -> tuple[Endpoint, dict[str, Any]]:
+    def register_endpoint(self, data: dict[str, Any], origin: str) -> tuple[Endpoint, dict[str, Any]]:
         options = endpoint_options(data)
         secret = data.get("secret") or f"whsec_{secrets.token_urlsafe(32)}"
         if not isinstance(secret, str) or not secret.startswith("whsec_"):

@@ -27,8 +27,9 @@ class WebhookSource(Protocol):
     @property
     def dispatcher(self) -> WebhookDispatcher: ...
 
-    def register_endpoint(self, data: dict[str, Any]) -> tuple[Endpoint, dict[str, Any]]:
-        """Validate and register; return the endpoint and the 201 body (may show the secret once)."""
+    def register_endpoint(self, data: dict[str, Any], origin: str) -> tuple[Endpoint, dict[str, Any]]:
+        """Validate and register; return the endpoint and the 201 body (may show the secret once).
+        `origin` is the sandbox's base URL as the caller reached it (for URLs inside deliveries)."""
         ...
 
     def events(self) -> list[dict[str, Any]]: ...
@@ -73,7 +74,7 @@ def build_webhook_routes(router: APIRouter, source: WebhookSource) -> None:
 
     @router.post("/webhooks")
     async def register(request: Request) -> Response:
-        _, body = source.register_endpoint(await read_json_body(request))
+        _, body = source.register_endpoint(await read_json_body(request), str(request.base_url).rstrip("/"))
         return json_response(body, 201)
 
     @router.get("/webhooks")

@@ -41,6 +41,7 @@ class Endpoint:
     max_attempts: int = 3
     retry_delay_ms: int = 200
     created: int = 0
+    origin: str = ""  # the sandbox base URL the registrant used (PayPal builds its cert URL from it)
 
     def wants(self, event_type: str) -> bool:
         return any(
