@@ -130,8 +130,16 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._hand_over(self.data_dir)
         result = self._run(
-            [str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres",
-             "--auth=trust", "--encoding=UTF8", "--locale=C"],
+            [
+                str(self.bin_dir / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+            ],
             check=False,
         )
         if result.returncode != 0:
@@ -147,8 +155,15 @@ class EmbeddedPostgres:
             return subprocess.run(command, capture_output=True, text=True, check=check, env=env)
         env["HOME"] = str(self.data_dir)
         return subprocess.run(
-            command, capture_output=True, text=True, check=check, env=env, cwd=self.data_dir,
-            user=account.pw_uid, group=account.pw_gid, extra_groups=[],
+            command,
+            capture_output=True,
+            text=True,
+            check=check,
+            env=env,
+            cwd=self.data_dir,
+            user=account.pw_uid,
+            group=account.pw_gid,
+            extra_groups=[],
         )
 
     def _hand_over(self, directory: Path) -> None:
@@ -174,6 +189,7 @@ def _server_account() -> pwd.struct_passwd | None:
     except KeyError:
         subprocess.run(
             ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVER_USER],
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
         )
         return pwd.getpwnam(SERVER_USER)

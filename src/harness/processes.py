@@ -33,8 +33,18 @@ def free_port(host: str = "127.0.0.1") -> int:
 def uvicorn_command(app_factory: str, port: int, host: str = "127.0.0.1") -> list[str]:
     """The command that serves `module:factory` (an app factory) with uvicorn from this Python."""
     return [
-        sys.executable, "-m", "uvicorn", app_factory, "--factory",
-        "--host", host, "--port", str(port), "--no-access-log", "--timeout-graceful-shutdown", "5",
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app_factory,
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "5",
     ]
 
 
@@ -76,9 +86,7 @@ class ServerProcess:
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 self.stop()  # closes the log
-                raise ServerStartError(
-                    f"{self.name} exited with code {self.process.returncode}:\n{self.log_tail()}"
-                )
+                raise ServerStartError(f"{self.name} exited with code {self.process.returncode}:\n{self.log_tail()}")
             try:
                 response = httpx.get(self.url + self.ready_path, timeout=2.0)
                 if response.status_code < 500:

@@ -13,9 +13,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8900)
     args = parser.parse_args(argv)
     # No access log: the authorize redirect and token calls carry codes in their URLs.
-    uvicorn.run(
-        "provider_sandbox.app:app_from_env", factory=True, host=args.host, port=args.port, access_log=False
-    )
+    uvicorn.run("provider_sandbox.app:app_from_env", factory=True, host=args.host, port=args.port, access_log=False)
 
 
 if __name__ == "__main__":

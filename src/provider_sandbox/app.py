@@ -89,15 +89,11 @@ def create_app(config: SandboxConfig, simulators: Sequence[type[ProviderSimulato
         return json_response({"error": "internal", "detail": type(error).__name__}, 500)
 
     @app.middleware("http")
-    async def faults_and_recording(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+    async def faults_and_recording(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         provider = sandbox.provider_for_path(request.url.path)
         if provider is None:
             return await call_next(request)
-        rule = sandbox.faults.take(
-            provider.name, request.method, request.url.path, provider.page_number(request)
-        )
+        rule = sandbox.faults.take(provider.name, request.method, request.url.path, provider.page_number(request))
         if rule is not None and rule.delay_ms:
             await asyncio.sleep(rule.delay_ms / 1000)
         if rule is not None and rule.kind != "delay":

@@ -90,9 +90,7 @@ def build_control_router(sandbox: Sandbox) -> APIRouter:
 
     @router.get("/clock")
     async def clock() -> Response:
-        return json_response(
-            {"now": sandbox.clock.now().isoformat(), "offset_seconds": sandbox.clock.offset_seconds}
-        )
+        return json_response({"now": sandbox.clock.now().isoformat(), "offset_seconds": sandbox.clock.offset_seconds})
 
     @router.post("/clock/advance")
     async def advance(request: Request) -> Response:
@@ -138,9 +136,7 @@ def build_control_router(sandbox: Sandbox) -> APIRouter:
                 str(data.get("app_name", "Sandbox Registered App")),
             )
         )
-        return json_response(
-            {"provider": provider.name, "client_id": client_id, "redirect_uris": redirects}, 201
-        )
+        return json_response({"provider": provider.name, "client_id": client_id, "redirect_uris": redirects}, 201)
 
     @router.get("/tenants")
     async def list_tenants(provider: str | None = None) -> Response:
@@ -170,9 +166,7 @@ def build_control_router(sandbox: Sandbox) -> APIRouter:
     async def resize_tenant(request: Request, provider_name: str, tenant_id: str) -> Response:
         provider, tenant = tenant_of(provider_name, tenant_id)
         data = await _body(request)
-        tenant.resize(
-            _count(data, "invoices", len(tenant.invoices)), _count(data, "contacts", len(tenant.contacts))
-        )
+        tenant.resize(_count(data, "invoices", len(tenant.invoices)), _count(data, "contacts", len(tenant.contacts)))
         return json_response(tenant_json(provider, tenant))
 
     @router.post("/tenants/{provider_name}/{tenant_id}/mutations")

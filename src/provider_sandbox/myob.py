@@ -83,9 +83,7 @@ class MyobSimulator(ProviderSimulator):
     name = "myob"
     tenant_spec = TenantSpec(id_factory=stable_uuid, currency="AUD", country="AU")
     tenant_names: ClassVar[tuple[str, str]] = ("Clearwater Pty Ltd", "Bayside Joinery")
-    oauth_profile = OAuthProfile(
-        provider="myob", access_ttl_s=1200, refresh_ttl_s=365 * 86400, decorate=_token_fields
-    )
+    oauth_profile = OAuthProfile(provider="myob", access_ttl_s=1200, refresh_ttl_s=365 * 86400, decorate=_token_fields)
 
     def router(self) -> APIRouter:
         router = APIRouter()
@@ -98,9 +96,7 @@ class MyobSimulator(ProviderSimulator):
         router.add_api_route("/api/accountright/", self.company_files, methods=["GET"])
         router.add_api_route("/api/accountright", self.company_files, methods=["GET"])
         router.add_api_route("/api/accountright/{cf_uid}/Sale/Invoice", self.invoices, methods=["GET"])
-        router.add_api_route(
-            "/api/accountright/{cf_uid}/Sale/Invoice/{invoice_type}", self.invoices, methods=["GET"]
-        )
+        router.add_api_route("/api/accountright/{cf_uid}/Sale/Invoice/{invoice_type}", self.invoices, methods=["GET"])
         return router
 
     def error_response(self, status: int, message: str) -> Response:
@@ -118,9 +114,7 @@ class MyobSimulator(ProviderSimulator):
         """API key first (the gateway checks it before anything else), then token, then version."""
         api_key = request.headers.get("x-myobapi-key", "")
         if not api_key or self.client_of(api_key) is None:
-            return None, errors(
-                403, "DeveloperInactive", "API key is missing or inactive", "Header: x-myobapi-key"
-            )
+            return None, errors(403, "DeveloperInactive", "API key is missing or inactive", "Header: x-myobapi-key")
         check = self.check_bearer(request)
         if check.grant is None:
             reason = "has expired" if check.problem == "expired" else "is not valid"
@@ -200,9 +194,7 @@ class MyobSimulator(ProviderSimulator):
             page, total, top, skip = apply_odata(records, request.query_params)
         except ODataError as error:
             return errors(400, "InvalidQuery", str(error), "Query string", 0)
-        base = f"{self._file_uri(request, tenant)}/Sale/Invoice" + (
-            f"/{invoice_type}" if invoice_type else ""
-        )
+        base = f"{self._file_uri(request, tenant)}/Sale/Invoice" + (f"/{invoice_type}" if invoice_type else "")
         next_link = None
         if skip + top < total:
             params = {k: v for k, v in request.query_params.items() if k not in ("$top", "$skip")}

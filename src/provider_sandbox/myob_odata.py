@@ -116,11 +116,7 @@ def apply_odata(records: list[Invoice], params: Mapping[str, str]) -> tuple[list
         selected = [inv for inv in selected if keep(inv)]
     if params.get("$orderby"):
         parts = params["$orderby"].split()
-        if (
-            len(parts) not in (1, 2)
-            or parts[0] not in _FIELDS
-            or (len(parts) == 2 and parts[1] not in ("asc", "desc"))
-        ):
+        if len(parts) not in (1, 2) or parts[0] not in _FIELDS or (len(parts) == 2 and parts[1] not in ("asc", "desc")):
             raise ODataError(f"unsupported $orderby {params['$orderby']!r}")
         selected = sorted(selected, key=_FIELDS[parts[0]], reverse=parts[-1] == "desc")
     return selected[skip : skip + top], len(selected), top, skip

@@ -155,13 +155,9 @@ class OAuthServer:
         if client is None:
             raise OAuthError(400, "unauthorized_client", "unknown client_id")
         redirect_uri = params.get("redirect_uri", "")
-        allowed = (
-            redirect_uri in client.redirect_uris if client.redirect_uris else is_local_redirect(redirect_uri)
-        )
+        allowed = redirect_uri in client.redirect_uris if client.redirect_uris else is_local_redirect(redirect_uri)
         if not redirect_uri or not allowed:
-            raise OAuthError(
-                400, "invalid_request", "redirect_uri is missing or not registered for this client"
-            )
+            raise OAuthError(400, "invalid_request", "redirect_uri is missing or not registered for this client")
         return client
 
     def authorize(
@@ -198,9 +194,7 @@ class OAuthServer:
 
     # --- token ---------------------------------------------------------------------------------
 
-    def authenticate_client(
-        self, provider: str, form: Mapping[str, str], authorization: str | None
-    ) -> Client:
+    def authenticate_client(self, provider: str, form: Mapping[str, str], authorization: str | None) -> Client:
         basic = bool(authorization and authorization.lower().startswith("basic "))
         if basic and authorization:
             try:
@@ -227,9 +221,7 @@ class OAuthServer:
             raise OAuthError(400, "unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
         return self._issue(grant)
 
-    def client_credentials(
-        self, provider: str, form: Mapping[str, str], authorization: str | None
-    ) -> dict[str, Any]:
+    def client_credentials(self, provider: str, form: Mapping[str, str], authorization: str | None) -> dict[str, Any]:
         """RFC 6749 section 4.4: a token for the client itself (PayPal REST apps); no refresh token
         unless the profile's refresh_scope is requested."""
         client = self.authenticate_client(provider, form, authorization)
@@ -278,9 +270,7 @@ class OAuthServer:
     def _issue(self, grant: Grant) -> dict[str, Any]:
         profile = self.profiles[grant.provider]
         now = self.clock.now()
-        access = AccessToken(
-            token=secrets.token_urlsafe(32), expires_at=now + timedelta(seconds=profile.access_ttl_s)
-        )
+        access = AccessToken(token=secrets.token_urlsafe(32), expires_at=now + timedelta(seconds=profile.access_ttl_s))
         grant.access_tokens.append(access)
         self._access[access.token] = (grant, access)
         body: dict[str, Any] = {
@@ -392,9 +382,7 @@ class OAuthServer:
                     }
                     for r in grant.refresh_tokens
                 ],
-                "current_refresh_sha256": fingerprint(grant.current_refresh.token)
-                if grant.current_refresh
-                else None,
+                "current_refresh_sha256": fingerprint(grant.current_refresh.token) if grant.current_refresh else None,
             }
             for grant in self._grants.values()
             if provider is None or grant.provider == provider

@@ -171,16 +171,12 @@ def _coerce(kind: str, raw: str | float, name: str) -> Any:
         try:
             return float(raw)
         except ValueError:
-            raise QueryValidationError(
-                f"QueryValidationError: value '{raw}' is not valid for {name}"
-            ) from None
+            raise QueryValidationError(f"QueryValidationError: value '{raw}' is not valid for {name}") from None
     if kind in ("datetime", "date"):
         try:
             parsed = datetime.fromisoformat(str(raw))
         except ValueError:
-            raise QueryValidationError(
-                f"QueryValidationError: value '{raw}' is not a valid date for {name}"
-            ) from None
+            raise QueryValidationError(f"QueryValidationError: value '{raw}' is not a valid date for {name}") from None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=PACIFIC if kind == "datetime" else UTC)
     return str(raw)
 
@@ -203,9 +199,7 @@ def run_query(query: Query, tenant: Tenant) -> tuple[str, list[dict[str, Any]] |
     """Returns the entity's response key and either the rendered page or the total count."""
     entity = ENTITIES.get(query.entity.lower())
     if entity is None:
-        raise QueryValidationError(
-            f"QueryValidationError: Entity '{query.entity}' is not supported by the sandbox"
-        )
+        raise QueryValidationError(f"QueryValidationError: Entity '{query.entity}' is not supported by the sandbox")
     records = list(entity.records(tenant))
     for condition in query.where:
         keep = _matcher(entity, condition)

@@ -89,9 +89,7 @@ def tokenize(text: str) -> list[Token]:
         match = _TOKEN.match(text, position)
         if match is None or match.end() == position:
             column = position + 1 + (len(text[position:]) - len(text[position:].lstrip()))
-            raise QueryParseError(
-                f'QueryParserError: Encountered " "{text[column - 1]}" at line 1, column {column}.'
-            )
+            raise QueryParseError(f'QueryParserError: Encountered " "{text[column - 1]}" at line 1, column {column}.')
         kind = match.lastgroup or "word"
         value = match.group(kind)
         tokens.append(Token(kind, value, match.start(kind) + 1))
@@ -237,8 +235,7 @@ class _Parser:
             else:
                 if value > MAX_RESULTS_LIMIT:
                     raise QueryValidationError(
-                        f"QueryValidationError: value {value} is too large. "
-                        f"Max allowed value is {MAX_RESULTS_LIMIT}"
+                        f"QueryValidationError: value {value} is too large. Max allowed value is {MAX_RESULTS_LIMIT}"
                     )
                 query.max_results = value
 

@@ -106,9 +106,7 @@ class QuickBooksSimulator(ProviderSimulator):
                 "10000",
             )
         if status == 401:
-            return self.fault(
-                401, "message=AuthenticationFailed; errorCode=003200; statusCode=401", message, "3200"
-            )
+            return self.fault(401, "message=AuthenticationFailed; errorCode=003200; statusCode=401", message, "3200")
         return self.fault(status, "Request failed", message, str(status))
 
     def rate_limit_response(self, rule: FaultRule) -> Response:

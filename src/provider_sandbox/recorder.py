@@ -82,9 +82,7 @@ class RequestRecorder:
             method=method,
             path=path,
             query=redact_query(query),
-            headers={
-                name: redact_header(name, headers[name]) for name in RECORDED_HEADERS if name in headers
-            },
+            headers={name: redact_header(name, headers[name]) for name in RECORDED_HEADERS if name in headers},
             status=status,
             fault_id=fault_id,
         )

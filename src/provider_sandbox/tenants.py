@@ -66,9 +66,7 @@ class Tenant:
             invoice.updated_at = stamp
             invoice.version += 1
             invoice.reference = f"{invoice.reference.split(' rev')[0]} rev{invoice.version}"
-            invoice.lines.append(
-                LineItem(description=f"Adjustment {invoice.version}", quantity=1.0, unit_amount=10.0)
-            )
+            invoice.lines.append(LineItem(description=f"Adjustment {invoice.version}", quantity=1.0, unit_amount=10.0))
             if invoice.status == "DRAFT":
                 invoice.status = "AUTHORISED"
         touched_contacts = self.contacts[:modify_contacts]
