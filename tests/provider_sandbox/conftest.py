@@ -7,22 +7,16 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from harness.processes import ServerProcess, free_port, uvicorn_command
+from harness.processes import ServerProcess
+from harness.stack import sandbox_process as new_sandbox_process
 from tests.provider_sandbox.helpers import SEED_CONTACTS, SEED_INVOICES
 
 
 @pytest.fixture(scope="session")
 def sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    port = free_port()
-    process = ServerProcess(
-        name="provider-sandbox",
-        command=uvicorn_command("provider_sandbox.app:app_from_env", port),
-        port=port,
-        log_path=tmp_path_factory.mktemp("provider-sandbox") / "sandbox.log",
-        env={"SANDBOX_SEED_INVOICES": str(SEED_INVOICES), "SANDBOX_SEED_CONTACTS": str(SEED_CONTACTS)},
-        ready_path="/_sandbox/health",
-    )
-    with process:
+    """A sandbox of these tests' own: they reset and reshape its state, which the service tests must not see."""
+    env = {"SANDBOX_SEED_INVOICES": str(SEED_INVOICES), "SANDBOX_SEED_CONTACTS": str(SEED_CONTACTS)}
+    with new_sandbox_process(tmp_path_factory.mktemp("provider-sandbox"), env=env) as process:
         yield process
 
 
