@@ -21,7 +21,7 @@ from integration_service.api.middleware import (
 from integration_service.db import migrations
 from integration_service.db.engine import StatementCounter, create_database_engine
 from integration_service.providers.http import timeouts
-from integration_service.providers.registry import accounting_providers
+from integration_service.providers.registry import sync_providers
 from integration_service.security.encryption import SecretBox
 from integration_service.security.rate_limit import RateLimiter
 from integration_service.security.redaction import configure_logging
@@ -67,9 +67,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.secret_box = SecretBox(settings.encryption_keys)
     app.state.http = http
-    app.state.accounting_providers = accounting_providers(settings)
+    app.state.sync_providers = sync_providers(settings)
     app.state.sync_engine = SyncEngine(
-        engine, app.state.secret_box, settings, app.state.accounting_providers, http, StatementCounter(engine)
+        engine, app.state.secret_box, settings, app.state.sync_providers, http, StatementCounter(engine)
     )
     app.state.head_revision = migrations.head_revision()
     app.state.redis = (

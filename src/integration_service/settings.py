@@ -87,16 +87,33 @@ class Settings(BaseSettings):
     quickbooks_oauth_base_url: str = "https://oauth.platform.intuit.com"
     quickbooks_api_base_url: str = "https://quickbooks.api.intuit.com"
 
-    @field_validator("encryption_keys", mode="before")
-    @classmethod
-    def _split_keys(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+    # Stripe: each STRIPE integration carries its account's secret key (apiKey). Webhooks arrive at one
+    # endpoint, signed with the endpoint's secret; several are accepted while one is being rotated.
+    stripe_api_base_url: str = "https://api.stripe.com"
+    stripe_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    stripe_webhook_tolerance_s: int = Field(default=300, ge=1, le=3600)
 
-    @field_validator("cors_allowed_origins", mode="before")
+    # PayPal: each PAYPAL integration carries its REST app's client id (apiKey) and secret (apiSecret).
+    paypal_mode: Literal["sandbox", "live"] = "sandbox"
+    paypal_sandbox_base_url: str = "https://api-m.sandbox.paypal.com"
+    paypal_live_base_url: str = "https://api-m.paypal.com"
+    paypal_webhook_id: str = ""
+    # Webhook signing certificates are fetched only from these hosts (PayPal's own, by default).
+    paypal_cert_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            "api.paypal.com",
+            "api.sandbox.paypal.com",
+            "api-m.paypal.com",
+            "api-m.sandbox.paypal.com",
+        ]
+    )
+    paypal_webhook_tolerance_s: int = Field(default=300, ge=1, le=3600)
+
+    @field_validator(
+        "encryption_keys", "cors_allowed_origins", "stripe_webhook_secrets", "paypal_cert_hosts", mode="before"
+    )
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
@@ -128,6 +145,8 @@ class Settings(BaseSettings):
         for name, url in {**self.provider_base_urls(), "PUBLIC_URL": self.public_url}.items():
             if not url.startswith("https://"):
                 problems.append(f"{name} must be an https:// URL")
+        if self.paypal_mode == "live" and not self.paypal_webhook_id:
+            problems.append("PAYPAL_MODE=live needs PAYPAL_WEBHOOK_ID (live events cannot be verified without it)")
         if problems:
             raise ConfigurationError(f"refusing to start in stage {self.stage!r}: " + "; ".join(problems))
         return self
@@ -137,6 +156,10 @@ class Settings(BaseSettings):
         return {
             name.upper(): str(getattr(self, name)) for name in type(self).model_fields if name.endswith("_base_url")
         }
+
+    @property
+    def paypal_base_url(self) -> str:
+        return self.paypal_live_base_url if self.paypal_mode == "live" else self.paypal_sandbox_base_url
 
     @cached_property
     def sqlalchemy_database_url(self) -> str:

@@ -19,15 +19,16 @@ from integration_service.api.errors import BadRequest, Unavailable, documented_e
 from integration_service.api.integrations import IntegrationEnvelope, IntegrationPublic
 from integration_service.api.models import ApiModel, Name
 from integration_service.db import credentials, oauth_states
-from integration_service.providers.base import AccountingProvider, Linked
+from integration_service.providers.base import Linked, OAuthProvider
 from integration_service.providers.errors import ProviderError
 from integration_service.providers.http import RetryPolicy
+from integration_service.providers.registry import oauth_providers
 from integration_service.providers.session import ProviderSession, fixed_token
 from integration_service.providers.tokens import OAUTH_FAILURES, TokenSet, describe_oauth_failure, oauth_client
 
 router = APIRouter(prefix="/api/integrations", tags=["connections"])
 
-OAuthProvider = StrEnum("OAuthProvider", {"xero": "xero", "myob": "myob", "quickbooks": "quickbooks"})
+ConnectableProvider = StrEnum("ConnectableProvider", {"xero": "xero", "myob": "myob", "quickbooks": "quickbooks"})
 ChoiceId = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 
 
@@ -35,12 +36,11 @@ class AuthorizationRedirect(ApiModel):
     authorization_url: str
 
 
-def _provider(request: Request, slug: str) -> AccountingProvider:
-    providers: dict[str, AccountingProvider] = request.app.state.accounting_providers
-    return next(p for p in providers.values() if p.slug == slug)
+def _provider(request: Request, slug: str) -> OAuthProvider:
+    return oauth_providers(request.app.state.sync_providers)[slug]
 
 
-def redirect_uri(public_url: str, provider: AccountingProvider) -> str:
+def redirect_uri(public_url: str, provider: OAuthProvider) -> str:
     return f"{public_url}/api/integrations/{provider.slug}/callback"
 
 
@@ -57,7 +57,7 @@ def redirect_uri(public_url: str, provider: AccountingProvider) -> str:
 )
 def connect(
     request: Request,
-    provider: OAuthProvider,
+    provider: ConnectableProvider,
     user_id: CurrentUser,
     engine: DatabaseEngine,
     settings: AppSettings,
@@ -92,7 +92,7 @@ def connect(
 )
 def callback(
     request: Request,
-    provider: OAuthProvider,
+    provider: ConnectableProvider,
     engine: DatabaseEngine,
     box: Secrets,
     settings: AppSettings,
@@ -135,6 +135,6 @@ def callback(
     return IntegrationEnvelope(integration=IntegrationPublic.model_validate(dict(row)))
 
 
-def _default_name(provider: AccountingProvider, details: dict[str, Any]) -> str:
+def _default_name(provider: OAuthProvider, details: dict[str, Any]) -> str:
     label = details.get("tenantName") or details.get("companyFileName") or details.get("realmId") or "account"
     return f"{provider.slug} {label}"[:200]

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/integrations", tags=["sync"])
 
 class SyncRequest(InputModel):
     integration_id: uuid.UUID
-    data_type: Literal["invoices", "contacts", "all"]
+    data_type: Literal["invoices", "contacts", "payments", "subscriptions", "campaigns", "all"]
     full_resync: bool = Field(default=False, description="Ignore the last sync and fetch everything")
 
 
@@ -64,7 +64,7 @@ def _outcome(result: SyncResult) -> SyncOutcome:
 @router.post(
     "/sync",
     operation_id="syncIntegration",
-    summary="Sync an integration's invoices and/or contacts now",
+    summary="Sync an integration's records (invoices, contacts, payments, subscriptions, campaigns) now",
     response_model=SyncResponse,
     responses={
         502: {"model": SyncResponse, "description": "The provider failed: the result says what was stored"},

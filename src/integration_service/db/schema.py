@@ -225,6 +225,126 @@ quickbooks_invoices = provider_records_table(
     Column("due_date", DateTime(timezone=True)),
 )
 
+# Payments. Stripe amounts are integers in the currency's minor unit (cents), exactly as Stripe sends
+# them, kept in NUMERIC(18, 0); PayPal sends decimal strings, kept in NUMERIC(18, 4).
+MINOR_UNITS = Numeric(18, 0)
+
+stripe_payments = provider_records_table(
+    "stripe_payments",
+    "stripe_charge_id",
+    Column("payment_intent_id", Text),
+    Column("customer_id", Text),
+    Column("amount", MINOR_UNITS),
+    Column("amount_refunded", MINOR_UNITS, nullable=False, server_default="0"),
+    Column("currency", Text),
+    Column("status", Text),
+    Column("refunded", Boolean, nullable=False, server_default=text("false")),
+    Column("failure_code", Text),
+    Column("failure_message", Text),
+    Column("description", Text),
+    # When the state in this row was true at Stripe (the newest event or object seen), so that an
+    # older event arriving late never overwrites a newer state.
+    Column("state_at", DateTime(timezone=True)),
+    Index(None, "payment_intent_id"),
+    Index(None, "status"),
+)
+
+stripe_subscriptions = provider_records_table(
+    "stripe_subscriptions",
+    "stripe_subscription_id",
+    Column("customer_id", Text),
+    Column("price_id", Text),
+    Column("status", Text),
+    Column("cancel_at_period_end", Boolean),
+    Column("current_period_end", DateTime(timezone=True)),
+    Column("canceled_at", DateTime(timezone=True)),
+    Column("state_at", DateTime(timezone=True)),
+    Index(None, "status"),
+)
+
+paypal_payments = provider_records_table(
+    "paypal_payments",
+    "paypal_payment_id",
+    Column("sale_id", Text),
+    Column("intent", Text),
+    Column("state", Text),
+    Column("amount", MONEY),
+    Column("currency", Text),
+    Column("payer_id", Text),
+    Column("refunded_amount", MONEY, nullable=False, server_default="0"),
+    Column("state_at", DateTime(timezone=True)),
+    Index(None, "sale_id"),
+    Index(None, "state"),
+)
+
+paypal_subscriptions = provider_records_table(
+    "paypal_subscriptions",
+    "paypal_subscription_id",
+    Column("plan_id", Text),
+    Column("status", Text),
+    Column("subscriber_email", Text),
+    Column("start_time", DateTime(timezone=True)),
+    Column("state_at", DateTime(timezone=True)),
+    Index(None, "status"),
+)
+
+# Marketing.
+billionmail_campaigns = provider_records_table(
+    "billionmail_campaigns",
+    "billionmail_task_id",
+    Column("task_name", Text),
+    Column("subject", Text),
+    Column("addresser", Text),
+    Column("template_id", Text),
+    Column("group_ids", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("status", Text),
+    Column("recipient_count", Integer),
+    Column("sent_count", Integer),
+    Column("start_time", DateTime(timezone=True)),
+    Index(None, "status"),
+)
+
+mautic_campaigns = provider_records_table(
+    "mautic_campaigns",
+    "mautic_campaign_id",
+    Column("name", Text),
+    Column("description", Text),
+    Column("is_published", Boolean),
+    Column("category", Text),
+    Column("publish_up", DateTime(timezone=True)),
+    Column("publish_down", DateTime(timezone=True)),
+)
+
+# Every webhook event received, verified or not: stored once by the provider's event id, which is what
+# makes a redelivery harmless. `outcome` says what it did.
+WEBHOOK_OUTCOMES = ("applied", "duplicate", "ignored", "unmatched", "rejected")
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("provider", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column(
+        "integration_id",
+        UUID(as_uuid=True),
+        ForeignKey("integrations_credentials.id", ondelete="SET NULL"),
+        index=True,
+    ),
+    Column("outcome", Text, nullable=False),
+    Column("detail", Text),
+    Column("payload", JSONB, nullable=False),
+    # Provider's event time, our receive time and our apply time: the latency the monitor watches.
+    Column("occurred_at", DateTime(timezone=True)),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("applied_at", DateTime(timezone=True)),
+    UniqueConstraint("provider", "event_id"),
+    CheckConstraint(_one_of("outcome", WEBHOOK_OUTCOMES), name="outcome"),
+    Index(None, "received_at"),
+    Index(None, "event_type"),
+)
+
+
 # A pending OAuth authorisation: random, single-use (deleted when used), expiring, bound to a user.
 oauth_states = Table(
     "oauth_states",

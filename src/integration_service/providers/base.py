@@ -13,6 +13,7 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy import Table
 
+from integration_service.providers.errors import ProviderRequestError
 from integration_service.providers.http import default_is_retryable
 from integration_service.settings import Settings
 
@@ -60,12 +61,45 @@ class ProviderApi(ABC):
     ) -> Any: ...
 
 
-class AccountingProvider(ABC):
+class SyncProvider(ABC):
+    """A provider whose records the sync engine pages through and stores."""
+
     integration_type: ClassVar[str]  # as stored in integrations_credentials.integration_type
-    slug: ClassVar[str]  # as it appears in URLs: /api/integrations/{slug}/connect
+    slug: ClassVar[str]  # as it appears in URLs: /api/integrations/{slug}/...
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+
+    @abstractmethod
+    def record_sets(self) -> dict[str, RecordSet]:
+        """The data types this provider syncs (`invoices`, `payments`, ...), by name."""
+
+    @abstractmethod
+    def pages(self, api: Any, data_type: str, modified_since: datetime | None) -> Iterator[list[Record]]:
+        """Every page of records, following the provider's own pagination until it says there is no more.
+
+        `api` is what `OAuthProvider` sessions or `ApiKeyProvider.client` give this provider.
+        """
+
+
+@dataclass(frozen=True)
+class ApiCredentials:
+    """An API-key integration's decrypted credentials: held only while a call needs them."""
+
+    api_key: str
+    api_secret: str | None
+
+
+class ApiKeyProvider(SyncProvider):
+    """A provider the user connects by handing over API credentials (apiKey, apiSecret)."""
+
+    @abstractmethod
+    def client(self, linked: Linked, credentials: ApiCredentials, http: httpx.Client) -> Any:
+        """What `pages` and the provider's actions call the API through, for one integration."""
+
+
+class OAuthProvider(SyncProvider):
+    """A provider the user connects through OAuth 2.0 (connect / callback, refreshed tokens)."""
 
     @abstractmethod
     def oauth_app(self) -> OAuthApp: ...
@@ -75,18 +109,10 @@ class AccountingProvider(ABC):
         return {}
 
     @abstractmethod
-    def record_sets(self) -> dict[str, RecordSet]:
-        """The data types this provider syncs (`invoices`, `contacts`), by name."""
-
-    @abstractmethod
     def connection_details(
         self, api: ProviderApi, callback: Mapping[str, str], requested: Mapping[str, Any]
     ) -> dict[str, Any]:
         """After consent: which tenant / company file / realm this connection uses (into custom_data)."""
-
-    @abstractmethod
-    def pages(self, api: ProviderApi, data_type: str, modified_since: datetime | None) -> Iterator[list[Record]]:
-        """Every page of records, following the provider's own pagination until it says there is no more."""
 
     def api_headers(self, custom_data: Mapping[str, Any]) -> dict[str, str]:
         """Headers every API call of this integration needs besides Authorization."""
@@ -102,8 +128,6 @@ class AccountingProvider(ABC):
 
 def choose_one(requested: str | None, options: Mapping[str, str], what: str) -> str:
     """The id the user asked for, or the only one there is; otherwise a clear error listing the choices."""
-    from integration_service.providers.errors import ProviderRequestError
-
     if requested is not None:
         if requested not in options:
             raise ProviderRequestError(f"{what} {requested!r} is not available to this connection")

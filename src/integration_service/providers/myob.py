@@ -17,8 +17,8 @@ import httpx
 
 from integration_service.db.schema import myob_invoices
 from integration_service.providers.base import (
-    AccountingProvider,
     OAuthApp,
+    OAuthProvider,
     ProviderApi,
     Record,
     RecordSet,
@@ -58,7 +58,7 @@ def _invoice_row(record: Record, custom_data: Mapping[str, Any]) -> Record:
     }
 
 
-class Myob(AccountingProvider):
+class Myob(OAuthProvider):
     integration_type: ClassVar[str] = "MYOB"
     slug: ClassVar[str] = "myob"
 

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import httpx
 
 from integration_service.db.schema import quickbooks_invoices
-from integration_service.providers.base import AccountingProvider, OAuthApp, ProviderApi, Record, RecordSet
+from integration_service.providers.base import OAuthApp, OAuthProvider, ProviderApi, Record, RecordSet
 from integration_service.providers.errors import ProviderRequestError, ProviderResponseError
 
 PAGE_SIZE = 500  # MAXRESULTS may be at most 1000
@@ -47,7 +47,7 @@ def _invoice_row(record: Record, custom_data: Mapping[str, Any]) -> Record:
     }
 
 
-class QuickBooks(AccountingProvider):
+class QuickBooks(OAuthProvider):
     integration_type: ClassVar[str] = "QUICKBOOKS"
     slug: ClassVar[str] = "quickbooks"
 

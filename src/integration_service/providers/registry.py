@@ -1,16 +1,21 @@
-"""The providers by URL slug and by integration type."""
+"""Every provider the service knows, and the OAuth ones among them."""
 
 from __future__ import annotations
 
-from integration_service.providers.base import AccountingProvider
+from integration_service.providers.base import OAuthProvider, SyncProvider
 from integration_service.providers.myob import Myob
 from integration_service.providers.quickbooks import QuickBooks
 from integration_service.providers.xero import Xero
 from integration_service.settings import Settings
 
-ACCOUNTING_PROVIDERS: tuple[type[AccountingProvider], ...] = (Xero, Myob, QuickBooks)
+SYNC_PROVIDERS: tuple[type[SyncProvider], ...] = (Xero, Myob, QuickBooks)
 
 
-def accounting_providers(settings: Settings) -> dict[str, AccountingProvider]:
-    """One instance of each accounting provider, keyed by integration type (XERO, MYOB, QUICKBOOKS)."""
-    return {cls.integration_type: cls(settings) for cls in ACCOUNTING_PROVIDERS}
+def sync_providers(settings: Settings) -> dict[str, SyncProvider]:
+    """One instance of each provider, keyed by integration type (XERO, MYOB, QUICKBOOKS, ...)."""
+    return {cls.integration_type: cls(settings) for cls in SYNC_PROVIDERS}
+
+
+def oauth_providers(providers: dict[str, SyncProvider]) -> dict[str, OAuthProvider]:
+    """The providers connected through OAuth, keyed by their URL slug."""
+    return {p.slug: p for p in providers.values() if isinstance(p, OAuthProvider)}

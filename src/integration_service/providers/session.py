@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from integration_service.providers.base import AccountingProvider, Linked, ProviderApi
+from integration_service.providers.base import Linked, OAuthProvider, ProviderApi
 from integration_service.providers.errors import (
     ProviderAuthError,
     ProviderRequestError,
@@ -27,7 +27,7 @@ TokenSource = Callable[[str | None], str]
 class ProviderSession(ProviderApi):
     def __init__(
         self,
-        provider: AccountingProvider,
+        provider: OAuthProvider,
         linked: Linked,
         client: httpx.Client,
         tokens: TokenSource,

@@ -16,8 +16,8 @@ import httpx
 
 from integration_service.db.schema import xero_contacts, xero_invoices
 from integration_service.providers.base import (
-    AccountingProvider,
     OAuthApp,
+    OAuthProvider,
     ProviderApi,
     Record,
     RecordSet,
@@ -72,7 +72,7 @@ def _contact_row(record: Record, _custom_data: Mapping[str, Any]) -> Record:
     }
 
 
-class Xero(AccountingProvider):
+class Xero(OAuthProvider):
     integration_type: ClassVar[str] = "XERO"
     slug: ClassVar[str] = "xero"
     _ENDPOINTS: ClassVar[dict[str, str]] = {"invoices": "Invoices", "contacts": "Contacts"}

@@ -22,7 +22,15 @@ from sqlalchemy import Engine, RowMapping, func, select
 from integration_service.db.engine import StatementCounter
 from integration_service.db.schema import integrations_credentials as credentials
 from integration_service.db.schema import integrations_sync_logs as sync_logs
-from integration_service.providers.base import AccountingProvider, Linked, Record, RecordSet
+from integration_service.providers.base import (
+    ApiCredentials,
+    ApiKeyProvider,
+    Linked,
+    OAuthProvider,
+    Record,
+    RecordSet,
+    SyncProvider,
+)
 from integration_service.providers.errors import ProviderAuthError, ProviderError
 from integration_service.providers.http import RetryPolicy
 from integration_service.providers.session import ProviderSession
@@ -74,7 +82,7 @@ class SyncEngine:
         engine: Engine,
         box: SecretBox,
         settings: Settings,
-        providers: dict[str, AccountingProvider],
+        providers: dict[str, SyncProvider],
         http: httpx.Client,
         statements: StatementCounter,
     ) -> None:
@@ -139,7 +147,7 @@ class SyncEngine:
     def _run_locked(
         self,
         integration: RowMapping,
-        provider: AccountingProvider,
+        provider: SyncProvider,
         record_sets: dict[str, RecordSet],
         data_type: str,
         full: bool,
@@ -149,19 +157,12 @@ class SyncEngine:
         integration_id: uuid.UUID = integration["id"]
         log_id = self._open_log(integration, data_type)
         linked = Linked(integration_id, integration["user_id"], dict(integration["custom_data"]))
-        tokens = TokenManager(self.engine, self.box, provider.oauth_app(), self.settings)
-        session = ProviderSession(
-            provider,
-            linked,
-            self.http,
-            lambda rejected: tokens.access_token(integration_id, rejected),
-            RetryPolicy.from_settings(self.settings),
-        )
         failure: ProviderError | None = None
         try:
+            api = self._api(provider, linked)
             for name, records in record_sets.items():
                 since = None if full else self._last_success(integration_id, (name, "all"))
-                for page in provider.pages(session, name, since):
+                for page in provider.pages(api, name, since):
                     self._store_page(page, records, linked, result)
         except ProviderError as exc:
             failure = exc
@@ -176,6 +177,35 @@ class SyncEngine:
             result.message = _message(result, failure)
             self._close_log(log_id, integration_id, result, failure)
         return result
+
+    def _api(self, provider: SyncProvider, linked: Linked) -> Any:
+        """How this run talks to the provider: a refreshing OAuth session, or the provider's API-key client."""
+        integration_id = linked.integration_id
+        assert integration_id is not None
+        if isinstance(provider, OAuthProvider):
+            tokens = TokenManager(self.engine, self.box, provider.oauth_app(), self.settings)
+            return ProviderSession(
+                provider,
+                linked,
+                self.http,
+                lambda rejected: tokens.access_token(integration_id, rejected),
+                RetryPolicy.from_settings(self.settings),
+            )
+        assert isinstance(provider, ApiKeyProvider)
+        return provider.client(linked, self.api_credentials(integration_id), self.http)
+
+    def api_credentials(self, integration_id: uuid.UUID) -> ApiCredentials:
+        """The integration's decrypted API key and secret; ProviderAuthError when no key is stored."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(credentials.c.api_key_encrypted, credentials.c.api_secret_encrypted).where(
+                    credentials.c.id == integration_id
+                )
+            ).one()
+        if row.api_key_encrypted is None:
+            raise ProviderAuthError("the integration has no API key: set apiKey (PATCH /api/integrations/{id})")
+        secret = None if row.api_secret_encrypted is None else self.box.decrypt(row.api_secret_encrypted)
+        return ApiCredentials(self.box.decrypt(row.api_key_encrypted), secret)
 
     def _store_page(self, page: list[Record], records: RecordSet, linked: Linked, result: SyncResult) -> None:
         rows = []

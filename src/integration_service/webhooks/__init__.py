@@ -1,0 +1,1 @@
+"""Webhook signature verification (one module per provider) and idempotent event application."""
