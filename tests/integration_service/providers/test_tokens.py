@@ -17,7 +17,7 @@ from sqlalchemy import create_engine
 from harness.processes import ServerProcess
 from harness.stack import sandbox_service_env
 from integration_service.providers.errors import ProviderAuthError
-from integration_service.providers.registry import accounting_providers
+from integration_service.providers.registry import sync_providers
 from integration_service.providers.tokens import TokenManager
 from integration_service.security.encryption import SecretBox
 from integration_service.settings import DEVELOPMENT_ENCRYPTION_KEY, Settings, sqlalchemy_url
@@ -129,7 +129,7 @@ def test_many_requests_needing_a_refresh_at_once_refresh_once(
     tokens = TokenManager(
         engine,
         SecretBox([SecretStr(DEVELOPMENT_ENCRYPTION_KEY)]),
-        accounting_providers(settings)["XERO"].oauth_app(),
+        sync_providers(settings)["XERO"].oauth_app(),
         settings,
     )
     since = last_seq(sandbox_control)
@@ -150,7 +150,7 @@ def test_a_missing_integration_is_an_auth_error(database_url: str) -> None:
     tokens = TokenManager(
         engine,
         SecretBox([SecretStr(DEVELOPMENT_ENCRYPTION_KEY)]),
-        accounting_providers(settings)["XERO"].oauth_app(),
+        sync_providers(settings)["XERO"].oauth_app(),
         settings,
     )
     with pytest.raises(ProviderAuthError, match="no longer exists"):
