@@ -8,8 +8,11 @@ developer runs. Its URLs are written to `.stack/stack.json` for other tools (loa
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import httpx
 
 from harness.database import create_database, with_database
 from harness.embedded_postgres import EmbeddedPostgres
@@ -51,7 +54,26 @@ def sandbox_service_env(sandbox_url: str) -> dict[str, str]:
         "QUICKBOOKS_APPCENTER_BASE_URL": f"{sandbox_url}/quickbooks/appcenter",
         "QUICKBOOKS_OAUTH_BASE_URL": f"{sandbox_url}/quickbooks/oauth",
         "QUICKBOOKS_API_BASE_URL": f"{sandbox_url}/quickbooks/api",
+        "STRIPE_API_BASE_URL": f"{sandbox_url}/stripe",
+        "PAYPAL_SANDBOX_BASE_URL": f"{sandbox_url}/paypal",
+        "PAYPAL_CERT_URL_PREFIXES": f"{sandbox_url}/paypal/certs/",
     }
+
+
+def register_sandbox_webhooks(sandbox_url: str, service_url: str) -> dict[str, str]:
+    """Point the sandbox's Stripe and PayPal webhooks at the service; the settings the service needs.
+
+    The Stripe signing secret is generated here (as Stripe's dashboard would show it); PayPal assigns
+    the webhook id, which is part of every PayPal signature.
+    """
+    secret = "whsec_" + secrets.token_urlsafe(24)
+    receiver = f"{service_url}/api/integrations"
+    with httpx.Client(base_url=f"{sandbox_url}/_sandbox", timeout=30) as control:
+        stripe = control.post("/stripe/webhooks", json={"url": f"{receiver}/stripe/webhook", "secret": secret})
+        stripe.raise_for_status()
+        paypal = control.post("/paypal/webhooks", json={"url": f"{receiver}/paypal/webhook"})
+        paypal.raise_for_status()
+    return {"STRIPE_WEBHOOK_SECRETS": secret, "PAYPAL_WEBHOOK_ID": paypal.json()["webhook_id"]}
 
 
 def service_process(
@@ -106,11 +128,13 @@ class LocalStack:
         database_url = self.start_database()
         migrations.upgrade(database_url)
         self.sandbox = sandbox_process(self.state_dir / "logs", env=self.sandbox_env).start()
+        port = self.port or free_port()
+        webhooks = register_sandbox_webhooks(self.sandbox.url, f"http://127.0.0.1:{port}")
         self.service = service_process(
             database_url,
             self.state_dir / "logs",
-            port=self.port,
-            env={**sandbox_service_env(self.sandbox.url), **self.service_env},
+            port=port,
+            env={**sandbox_service_env(self.sandbox.url), **webhooks, **self.service_env},
         ).start()
         self.info = StackInfo(service_url=self.service.url, database_url=database_url, sandbox_url=self.sandbox.url)
         self._write_stack_file()

@@ -98,19 +98,17 @@ class Settings(BaseSettings):
     paypal_sandbox_base_url: str = "https://api-m.sandbox.paypal.com"
     paypal_live_base_url: str = "https://api-m.paypal.com"
     paypal_webhook_id: str = ""
-    # Webhook signing certificates are fetched only from these hosts (PayPal's own, by default).
-    paypal_cert_hosts: Annotated[list[str], NoDecode] = Field(
+    # Webhook signing certificates are fetched only from URLs under these prefixes (PayPal's own).
+    paypal_cert_url_prefixes: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: [
-            "api.paypal.com",
-            "api.sandbox.paypal.com",
-            "api-m.paypal.com",
-            "api-m.sandbox.paypal.com",
+            "https://api.paypal.com/v1/notifications/certs/",
+            "https://api.sandbox.paypal.com/v1/notifications/certs/",
         ]
     )
     paypal_webhook_tolerance_s: int = Field(default=300, ge=1, le=3600)
 
     @field_validator(
-        "encryption_keys", "cors_allowed_origins", "stripe_webhook_secrets", "paypal_cert_hosts", mode="before"
+        "encryption_keys", "cors_allowed_origins", "stripe_webhook_secrets", "paypal_cert_url_prefixes", mode="before"
     )
     @classmethod
     def _split_comma_separated(cls, value: object) -> object:
