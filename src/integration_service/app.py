@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware import Middleware
 from fastapi.middleware.cors import CORSMiddleware
 
-from integration_service.api import connections, health, integrations, logs, records, sync
+from integration_service.api import connections, health, integrations, logs, records, stripe, sync
 from integration_service.api.errors import install_error_handlers
 from integration_service.api.middleware import (
     BodySizeLimitMiddleware,
@@ -83,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(logs.router)
     app.include_router(sync.router)
     app.include_router(records.router)
+    app.include_router(stripe.router)
     app.include_router(connections.router)
     app.include_router(integrations.router)
     return app

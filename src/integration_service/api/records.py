@@ -18,7 +18,14 @@ from sqlalchemy import Boolean, DateTime, Numeric, Table, func, select
 from integration_service.api.dependencies import CurrentUser, DatabaseEngine
 from integration_service.api.errors import InvalidInput, documented_errors
 from integration_service.api.models import ApiModel, Page
-from integration_service.db.schema import myob_invoices, quickbooks_invoices, xero_contacts, xero_invoices
+from integration_service.db.schema import (
+    myob_invoices,
+    quickbooks_invoices,
+    stripe_payments,
+    stripe_subscriptions,
+    xero_contacts,
+    xero_invoices,
+)
 
 router = APIRouter(prefix="/api/integrations", tags=["synced records"])
 
@@ -104,3 +111,5 @@ _add_route(xero_invoices, "/xero/invoices", "invoices", "Xero invoices synced to
 _add_route(xero_contacts, "/xero/contacts", "contacts", "Xero contacts synced to your integrations")
 _add_route(myob_invoices, "/myob/invoices", "invoices", "MYOB invoices synced to your integrations")
 _add_route(quickbooks_invoices, "/quickbooks/invoices", "invoices", "QuickBooks invoices synced to your integrations")
+_add_route(stripe_payments, "/stripe/payments", "payments", "Stripe charges synced to your integrations")
+_add_route(stripe_subscriptions, "/stripe/subscriptions", "subscriptions", "Stripe subscriptions of your integrations")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from integration_service.providers.base import OAuthProvider, SyncProvider
 from integration_service.providers.myob import Myob
 from integration_service.providers.quickbooks import QuickBooks
+from integration_service.providers.stripe import Stripe
 from integration_service.providers.xero import Xero
 from integration_service.settings import Settings
 
-SYNC_PROVIDERS: tuple[type[SyncProvider], ...] = (Xero, Myob, QuickBooks)
+SYNC_PROVIDERS: tuple[type[SyncProvider], ...] = (Xero, Myob, QuickBooks, Stripe)
 
 
 def sync_providers(settings: Settings) -> dict[str, SyncProvider]:

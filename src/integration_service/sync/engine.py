@@ -23,7 +23,6 @@ from integration_service.db.engine import StatementCounter
 from integration_service.db.schema import integrations_credentials as credentials
 from integration_service.db.schema import integrations_sync_logs as sync_logs
 from integration_service.providers.base import (
-    ApiCredentials,
     ApiKeyProvider,
     Linked,
     OAuthProvider,
@@ -31,6 +30,7 @@ from integration_service.providers.base import (
     RecordSet,
     SyncProvider,
 )
+from integration_service.providers.credentials import load_api_credentials
 from integration_service.providers.errors import ProviderAuthError, ProviderError
 from integration_service.providers.http import RetryPolicy
 from integration_service.providers.session import ProviderSession
@@ -192,20 +192,7 @@ class SyncEngine:
                 RetryPolicy.from_settings(self.settings),
             )
         assert isinstance(provider, ApiKeyProvider)
-        return provider.client(linked, self.api_credentials(integration_id), self.http)
-
-    def api_credentials(self, integration_id: uuid.UUID) -> ApiCredentials:
-        """The integration's decrypted API key and secret; ProviderAuthError when no key is stored."""
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                select(credentials.c.api_key_encrypted, credentials.c.api_secret_encrypted).where(
-                    credentials.c.id == integration_id
-                )
-            ).one()
-        if row.api_key_encrypted is None:
-            raise ProviderAuthError("the integration has no API key: set apiKey (PATCH /api/integrations/{id})")
-        secret = None if row.api_secret_encrypted is None else self.box.decrypt(row.api_secret_encrypted)
-        return ApiCredentials(self.box.decrypt(row.api_key_encrypted), secret)
+        return provider.client(linked, load_api_credentials(self.engine, self.box, integration_id), self.http)
 
     def _store_page(self, page: list[Record], records: RecordSet, linked: Linked, result: SyncResult) -> None:
         rows = []

@@ -25,20 +25,24 @@ def receive(
     payload: dict[str, Any],
     occurred_at: datetime | None,
 ) -> int | None:
-    """The stored event's row id, or None when this event id was received before (a redelivery)."""
-    statement = (
-        insert(webhook_events)
-        .values(
-            provider=provider,
-            event_id=event_id,
-            event_type=event_type,
-            payload=payload,
-            occurred_at=occurred_at,
-            outcome="ignored",
-        )
-        .on_conflict_do_nothing(index_elements=["provider", "event_id"])
-        .returning(webhook_events.c.id)
+    """The stored event's row id, or None when this event was received and dealt with before.
+
+    An event that matched nothing (it came before the row it changes existed) may be applied by a
+    redelivery; one that was applied or ignored never again.
+    """
+    new = insert(webhook_events).values(
+        provider=provider,
+        event_id=event_id,
+        event_type=event_type,
+        payload=payload,
+        occurred_at=occurred_at,
+        outcome="ignored",
     )
+    statement = new.on_conflict_do_update(
+        index_elements=["provider", "event_id"],
+        set_={"received_at": func.now()},
+        where=webhook_events.c.outcome == "unmatched",
+    ).returning(webhook_events.c.id)
     row_id: int | None = connection.execute(statement).scalar_one_or_none()
     return row_id
 
@@ -49,7 +53,7 @@ def settle(
     outcome: str,
     duration_ms: int,
     detail: str | None = None,
-    integration: Mapping[str, Any] | None = None,
+    integration: Mapping[Any, Any] | None = None,
 ) -> None:
     """Record what the event did; an event applied to an integration also writes a `webhook` sync log
     row for it (the checklist's daily checks count those)."""
