@@ -19,7 +19,6 @@ from pathlib import Path
 import httpx
 
 from harness.stack import PROJECT_ROOT, LocalStack
-from integration_service.security.api_tokens import issue_token_at
 
 
 def main() -> None:
@@ -36,7 +35,7 @@ def main() -> None:
     )
     info = stack.start()
     try:
-        token = issue_token_at(info.database_url, "benchmark")
+        token = stack.issue_token("benchmark")
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=info.service_url, headers=headers, timeout=600) as api, httpx.Client() as browser:
             consent = browser.get(api.get("/api/integrations/xero/connect").headers["Location"])

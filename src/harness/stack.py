@@ -18,6 +18,7 @@ from harness.database import create_database, with_database
 from harness.embedded_postgres import EmbeddedPostgres
 from harness.processes import ServerProcess, free_port, uvicorn_command
 from integration_service.db import migrations
+from integration_service.security.api_tokens import issue_token_at
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SERVICE_APP = "integration_service.app:app_from_env"
@@ -151,6 +152,11 @@ class LocalStack:
             server_url = self.embedded.start()
         create_database(server_url, self.database_name, exist_ok=True)
         return with_database(server_url, self.database_name)
+
+    def issue_token(self, user_name: str, label: str = "") -> str:
+        """A new API token on this stack's database (load generators and benchmarks log in with it)."""
+        assert self.info is not None, "start the stack first"
+        return issue_token_at(self.info.database_url, user_name, label)
 
     def stop(self, *, stop_database: bool = True) -> None:
         for process in (self.service, self.sandbox):
