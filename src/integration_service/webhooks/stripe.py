@@ -11,6 +11,7 @@ only grows (refunded amounts); a cancelled subscription stays cancelled.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -43,12 +44,21 @@ def verify(payload: bytes, signature: str | None, secrets: list[SecretStr], tole
         raise SignatureRejected("no webhook signing secret is configured (STRIPE_WEBHOOK_SECRETS)")
     for secret in secrets:
         try:
-            event = stripe.Webhook.construct_event(payload, signature, secret.get_secret_value(), tolerance_s)
+            stripe.Webhook.construct_event(payload, signature, secret.get_secret_value(), tolerance_s)
         except stripe.SignatureVerificationError:
             continue
         except ValueError:
             raise SignatureRejected("the body is not a JSON Stripe event") from None
-        verified: dict[str, Any] = event.to_dict()
+        # The event exactly as Stripe sent it (the SDK's object turns *_decimal fields into Decimals).
+        verified = json.loads(payload)
+        if not (
+            isinstance(verified, dict)
+            and isinstance(verified.get("id"), str)
+            and isinstance(verified.get("type"), str)
+            and isinstance(verified.get("created"), int)
+            and isinstance(verified.get("data"), dict)
+        ):
+            raise SignatureRejected("the body is not a Stripe event (id, type, created and data are required)")
         return verified
     raise SignatureRejected("the signature does not match, or its timestamp is outside the tolerance")
 
