@@ -1,0 +1,384 @@
+"""`/api/integrations/paypal`: payments, billing plans and subscriptions through a PAYPAL integration,
+the synced rows, and (api/paypal_webhook.py) the webhook.
+
+Every action names the integration (`integrationId`); another user's integration is a 404. What an
+action creates is stored at once (upserted on the PayPal id, merged so that a webhook that arrived
+first is never overwritten by an older answer).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Path, Query, Request, status
+from sqlalchemy import Engine, RowMapping, Table, func, select
+
+from integration_service.api import paypal_webhook
+from integration_service.api.dependencies import CurrentUser, DatabaseEngine
+from integration_service.api.errors import (
+    Conflict,
+    ErrorResponse,
+    NotFound,
+    ServiceError,
+    Unavailable,
+    documented_errors,
+)
+from integration_service.api.paypal_models import (
+    PATH_ID,
+    PaymentCreate,
+    PaymentCreated,
+    PaymentEnvelope,
+    PaymentExecute,
+    PaymentList,
+    PayPalPayment,
+    PayPalPlan,
+    PayPalSubscription,
+    PlanActivate,
+    PlanCreate,
+    PlanEnvelope,
+    SubscriptionCancel,
+    SubscriptionCreate,
+    SubscriptionCreated,
+    SubscriptionEnvelope,
+    SubscriptionList,
+)
+from integration_service.db import paypal_rows
+from integration_service.db.schema import integrations_credentials as credentials
+from integration_service.db.schema import paypal_payments, paypal_subscriptions
+from integration_service.providers.base import Linked
+from integration_service.providers.credentials import load_api_credentials
+from integration_service.providers.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderRequestError,
+    ProviderUnavailable,
+)
+from integration_service.providers.paypal import PayPal, payment_row, subscription_row
+from integration_service.providers.paypal_client import PayPalClient
+
+router = APIRouter(prefix="/api/integrations/paypal", tags=["paypal"])
+router.include_router(paypal_webhook.router)
+
+
+class ProviderRejected(ServiceError):
+    status_code, code = 422, "provider_rejected"
+
+
+class ProviderFailed(ServiceError):
+    status_code, code = 502, "provider_error"
+
+
+ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
+    **documented_errors(400, 401, 404, 409, 413, 422, 429, 503),
+    502: {"model": ErrorResponse, "description": "PayPal failed, or refused the integration's credentials"},
+}
+PaymentId = Annotated[str, Path(pattern=PATH_ID, description="PayPal payment id (PAYID-...)")]
+PlanId = Annotated[str, Path(pattern=PATH_ID, description="PayPal plan id (P-...)")]
+SubscriptionId = Annotated[str, Path(pattern=PATH_ID, description="PayPal subscription id (I-...)")]
+
+
+@contextmanager
+def paypal_errors() -> Iterator[None]:
+    """PayPal's failures in the API's one error shape; their messages carry PayPal's name and message."""
+    try:
+        yield
+    except ProviderAuthError as exc:
+        raise ProviderFailed(f"{exc.message}; update the integration's apiKey/apiSecret") from None
+    except ProviderUnavailable as exc:
+        raise Unavailable(exc.message, headers={"Retry-After": "30"}) from None
+    except ProviderRequestError as exc:
+        if exc.status_code == 404:
+            raise NotFound(exc.message) from None
+        if exc.status_code is not None and 400 <= exc.status_code < 500:
+            raise ProviderRejected(exc.message) from None
+        raise ProviderFailed(exc.message) from None
+    except ProviderError as exc:
+        raise ProviderFailed(exc.message) from None
+
+
+def _integration(engine: Engine, user_id: str, integration_id: uuid.UUID) -> RowMapping:
+    with engine.connect() as connection:
+        row = (
+            connection.execute(
+                select(
+                    credentials.c.id, credentials.c.user_id, credentials.c.is_active, credentials.c.custom_data
+                ).where(
+                    credentials.c.id == integration_id,
+                    credentials.c.user_id == user_id,
+                    credentials.c.integration_type == PayPal.integration_type,
+                )
+            )
+            .mappings()
+            .one_or_none()
+        )
+    if row is None:
+        raise NotFound(f"PayPal integration {integration_id} not found")
+    if not row["is_active"]:
+        raise Conflict("the integration is disabled; enable it (isActive) to use it")
+    return row
+
+
+def _client(request: Request, integration: RowMapping) -> PayPalClient:
+    provider: PayPal = request.app.state.sync_providers[PayPal.integration_type]
+    http: httpx.Client = request.app.state.http
+    with paypal_errors():
+        api_credentials = load_api_credentials(
+            request.app.state.engine, request.app.state.secret_box, integration["id"]
+        )
+    linked = Linked(integration["id"], integration["user_id"], dict(integration["custom_data"]))
+    return provider.client(linked, api_credentials, http)
+
+
+def _store(
+    engine: Engine, lifecycle: paypal_rows.Lifecycle, integration: RowMapping, row: dict[str, Any]
+) -> RowMapping:
+    table = lifecycle.table
+    with engine.begin() as connection:
+        paypal_rows.save(connection, lifecycle, integration["id"], integration["user_id"], row)
+        return (
+            connection.execute(
+                select(table).where(
+                    table.c.integration_id == integration["id"], table.c[lifecycle.key] == row[lifecycle.key]
+                )
+            )
+            .mappings()
+            .one()
+        )
+
+
+def _link(obj: Any, *rels: str) -> str:
+    for item in obj.get("links") or [] if isinstance(obj, dict) else []:
+        if isinstance(item, dict) and item.get("rel") in rels:
+            return str(item["href"])
+    raise ProviderFailed(f"PayPal's answer has no {' or '.join(rels)} link")
+
+
+@router.post(
+    "/payments",
+    operation_id="createPayPalPayment",
+    summary="Create a PayPal payment (intent sale); send the buyer to approvalUrl",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PaymentCreated,
+    responses=ACTION_ERRORS,
+)
+def create_payment(payload: PaymentCreate, request: Request, user_id: CurrentUser, engine: DatabaseEngine) -> Any:
+    integration = _integration(engine, user_id, payload.integration_id)
+    transaction: dict[str, Any] = {"amount": {"total": f"{payload.amount:.2f}", "currency": payload.currency}}
+    if payload.description:
+        transaction["description"] = payload.description
+    body = {
+        "intent": "sale",
+        "payer": {"payment_method": "paypal"},
+        "transactions": [transaction],
+        "redirect_urls": {"return_url": str(payload.return_url), "cancel_url": str(payload.cancel_url)},
+    }
+    with paypal_errors():
+        created = _client(request, integration).call("POST", "/v1/payments/payment", body=body)
+        approval_url = _link(created, "approval_url")
+        row = payment_row(created)
+    stored = _store(engine, paypal_rows.PAYMENTS, integration, row)
+    return PaymentCreated(payment=PayPalPayment.model_validate(dict(stored)), approval_url=approval_url)
+
+
+@router.post(
+    "/payments/{payment_id}/execute",
+    operation_id="executePayPalPayment",
+    summary="Execute a payment the buyer approved (completes the sale)",
+    response_model=PaymentEnvelope,
+    responses=ACTION_ERRORS,
+)
+def execute_payment(
+    payment_id: PaymentId, payload: PaymentExecute, request: Request, user_id: CurrentUser, engine: DatabaseEngine
+) -> Any:
+    integration = _integration(engine, user_id, payload.integration_id)
+    with paypal_errors():
+        executed = _client(request, integration).call(
+            "POST", f"/v1/payments/payment/{payment_id}/execute", body={"payer_id": payload.payer_id}
+        )
+        row = payment_row(executed)
+    stored = _store(engine, paypal_rows.PAYMENTS, integration, row)
+    return PaymentEnvelope(payment=PayPalPayment.model_validate(dict(stored)))
+
+
+@router.post(
+    "/plans",
+    operation_id="createPayPalPlan",
+    summary="Create a billing plan (and activate it unless activate is false)",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PlanEnvelope,
+    responses=ACTION_ERRORS,
+)
+def create_plan(payload: PlanCreate, request: Request, user_id: CurrentUser, engine: DatabaseEngine) -> Any:
+    integration = _integration(engine, user_id, payload.integration_id)
+    body: dict[str, Any] = {
+        "product_id": payload.product_id,
+        "name": payload.name,
+        "status": "CREATED",  # activated explicitly below, as PayPal's lifecycle has it
+        "billing_cycles": [
+            {
+                "frequency": {"interval_unit": payload.interval_unit, "interval_count": payload.interval_count},
+                "tenure_type": "REGULAR",
+                "sequence": 1,
+                "total_cycles": payload.total_cycles,
+                "pricing_scheme": {
+                    "fixed_price": {"value": f"{payload.amount:.2f}", "currency_code": payload.currency}
+                },
+            }
+        ],
+        "payment_preferences": {"auto_bill_outstanding": True, "payment_failure_threshold": 3},
+    }
+    if payload.description:
+        body["description"] = payload.description
+    with paypal_errors():
+        client = _client(request, integration)
+        plan = client.call("POST", "/v1/billing/plans", body=body)
+        if payload.activate:
+            client.call("POST", f"/v1/billing/plans/{plan['id']}/activate")
+            plan = client.get_json(f"/v1/billing/plans/{plan['id']}")
+        return PlanEnvelope(plan=PayPalPlan.from_paypal(plan))
+
+
+@router.post(
+    "/plans/{plan_id}/activate",
+    operation_id="activatePayPalPlan",
+    summary="Activate a billing plan so that subscriptions can use it",
+    response_model=PlanEnvelope,
+    responses=ACTION_ERRORS,
+)
+def activate_plan(
+    plan_id: PlanId, payload: PlanActivate, request: Request, user_id: CurrentUser, engine: DatabaseEngine
+) -> Any:
+    integration = _integration(engine, user_id, payload.integration_id)
+    with paypal_errors():
+        client = _client(request, integration)
+        client.call("POST", f"/v1/billing/plans/{plan_id}/activate")
+        return PlanEnvelope(plan=PayPalPlan.from_paypal(client.get_json(f"/v1/billing/plans/{plan_id}")))
+
+
+@router.post(
+    "/subscriptions",
+    operation_id="createPayPalSubscription",
+    summary="Subscribe to an active plan; send the subscriber to approvalUrl",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SubscriptionCreated,
+    responses=ACTION_ERRORS,
+)
+def create_subscription(
+    payload: SubscriptionCreate, request: Request, user_id: CurrentUser, engine: DatabaseEngine
+) -> Any:
+    integration = _integration(engine, user_id, payload.integration_id)
+    body: dict[str, Any] = {
+        "plan_id": payload.plan_id,
+        "application_context": {
+            "return_url": str(payload.return_url),
+            "cancel_url": str(payload.cancel_url),
+            "user_action": "SUBSCRIBE_NOW",
+        },
+    }
+    if payload.subscriber_email:
+        body["subscriber"] = {"email_address": payload.subscriber_email}
+    if payload.custom_id:
+        body["custom_id"] = payload.custom_id
+    with paypal_errors():
+        created = _client(request, integration).call("POST", "/v1/billing/subscriptions", body=body)
+        approval_url = _link(created, "approve")
+        row = subscription_row(created)
+    stored = _store(engine, paypal_rows.SUBSCRIPTIONS, integration, row)
+    return SubscriptionCreated(subscription=PayPalSubscription.model_validate(dict(stored)), approval_url=approval_url)
+
+
+@router.post(
+    "/subscriptions/{subscription_id}/cancel",
+    operation_id="cancelPayPalSubscription",
+    summary="Cancel an active or suspended subscription",
+    response_model=SubscriptionEnvelope,
+    responses=ACTION_ERRORS,
+)
+def cancel_subscription(
+    subscription_id: SubscriptionId,
+    payload: SubscriptionCancel,
+    request: Request,
+    user_id: CurrentUser,
+    engine: DatabaseEngine,
+) -> Any:
+    integration = _integration(engine, user_id, payload.integration_id)
+    with paypal_errors():
+        client = _client(request, integration)
+        client.call("POST", f"/v1/billing/subscriptions/{subscription_id}/cancel", body={"reason": payload.reason})
+        row = subscription_row(client.get_json(f"/v1/billing/subscriptions/{subscription_id}"))
+    stored = _store(engine, paypal_rows.SUBSCRIPTIONS, integration, row)
+    return SubscriptionEnvelope(subscription=PayPalSubscription.model_validate(dict(stored)))
+
+
+def _page(
+    engine: Engine,
+    table: Table,
+    user_id: str,
+    integration_id: uuid.UUID | None,
+    state: tuple[str, str | None],
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    conditions = [table.c.user_id == user_id]
+    if integration_id is not None:
+        conditions.append(table.c.integration_id == integration_id)
+    column, value = state
+    if value is not None:
+        conditions.append(table.c[column] == value)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(table).where(*conditions).order_by(table.c.integration_id, table.c.id).limit(limit).offset(offset)
+        ).mappings()
+        found = [dict(row) for row in rows]
+        total = connection.execute(select(func.count()).select_from(table).where(*conditions)).scalar_one()
+    return found, total
+
+
+IntegrationFilter = Annotated[uuid.UUID | None, Query(alias="integrationId")]
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+StateFilter = Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z_]+$")]
+
+
+@router.get(
+    "/payments",
+    operation_id="listPayPalPayments",
+    summary="PayPal payments stored for your integrations (synced, created here, or updated by webhooks)",
+    response_model=PaymentList,
+    responses=documented_errors(401, 422, 429),
+)
+def list_payments(
+    user_id: CurrentUser,
+    engine: DatabaseEngine,
+    integration_id: IntegrationFilter = None,
+    state: StateFilter = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> PaymentList:
+    rows, total = _page(engine, paypal_payments, user_id, integration_id, ("state", state), limit, offset)
+    payments = [PayPalPayment.model_validate(row) for row in rows]
+    return PaymentList(payments=payments, total=total, limit=limit, offset=offset)
+
+
+@router.get(
+    "/subscriptions",
+    operation_id="listPayPalSubscriptions",
+    summary="PayPal subscriptions stored for your integrations",
+    response_model=SubscriptionList,
+    responses=documented_errors(401, 422, 429),
+)
+def list_subscriptions(
+    user_id: CurrentUser,
+    engine: DatabaseEngine,
+    integration_id: IntegrationFilter = None,
+    status: StateFilter = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> SubscriptionList:
+    rows, total = _page(engine, paypal_subscriptions, user_id, integration_id, ("status", status), limit, offset)
+    subscriptions = [PayPalSubscription.model_validate(row) for row in rows]
+    return SubscriptionList(subscriptions=subscriptions, total=total, limit=limit, offset=offset)

@@ -1,0 +1,147 @@
+"""Request and response models of the PayPal routes (camelCase on the wire)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AnyHttpUrl, Field, StringConstraints, UrlConstraints
+
+from integration_service.api.models import ApiModel, InputModel, Page
+
+Amount = Annotated[Decimal, Field(gt=0, le=Decimal("9999999.99"), max_digits=9, decimal_places=2)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Text127 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=127, pattern=r"^[^\x00]*$")]
+WebUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2000)]
+Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")]
+# PayPal ids are letters, digits and dashes (PAYID-..., P-..., I-...); anything else never reaches a URL.
+PayPalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+PATH_ID = r"^[A-Za-z0-9-]{1,64}$"
+
+
+class _ForIntegration(InputModel):
+    integration_id: uuid.UUID = Field(description="A PAYPAL integration of yours")
+
+
+class PaymentCreate(_ForIntegration):
+    amount: Amount = Field(description="The total, at most two decimals, e.g. 10.50")
+    currency: Currency = Field(description="ISO 4217 code, e.g. USD")
+    description: Text127 | None = None
+    return_url: WebUrl = Field(description="Where PayPal sends the buyer after approval (with paymentId, PayerID)")
+    cancel_url: WebUrl = Field(description="Where PayPal sends the buyer who cancels")
+
+
+class PaymentExecute(_ForIntegration):
+    payer_id: PayPalId = Field(description="The PayerID PayPal appended to the return URL")
+
+
+class PlanCreate(_ForIntegration):
+    product_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{6,50}$")] = Field(
+        description="The catalog product the plan sells (PROD-...)"
+    )
+    name: Text127
+    description: Text127 | None = None
+    amount: Amount = Field(description="Price per billing cycle")
+    currency: Currency
+    interval_unit: Literal["DAY", "WEEK", "MONTH", "YEAR"] = "MONTH"
+    interval_count: int = Field(default=1, ge=1, le=365)
+    total_cycles: int = Field(default=0, ge=0, le=999, description="0 = until cancelled")
+    activate: bool = Field(default=True, description="Activate the plan right after creating it")
+
+
+class PlanActivate(_ForIntegration):
+    pass
+
+
+class SubscriptionCreate(_ForIntegration):
+    plan_id: PayPalId
+    subscriber_email: Email | None = None
+    custom_id: Text127 | None = Field(default=None, description="Your own reference, e.g. the CRM account id")
+    return_url: WebUrl
+    cancel_url: WebUrl
+
+
+class SubscriptionCancel(_ForIntegration):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)] = Field(
+        description="Shown to the subscriber"
+    )
+
+
+class PayPalPayment(ApiModel):
+    integration_id: uuid.UUID
+    paypal_payment_id: str
+    sale_id: str | None
+    intent: str | None
+    state: str | None
+    amount: Decimal | None
+    currency: str | None
+    payer_id: str | None
+    refunded_amount: Decimal
+    state_at: datetime | None
+    provider_updated_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PayPalSubscription(ApiModel):
+    integration_id: uuid.UUID
+    paypal_subscription_id: str
+    plan_id: str | None
+    status: str | None
+    subscriber_email: str | None
+    start_time: datetime | None
+    state_at: datetime | None
+    provider_updated_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PaymentEnvelope(ApiModel):
+    payment: PayPalPayment
+
+
+class PaymentCreated(PaymentEnvelope):
+    approval_url: str = Field(description="Send the buyer here to approve the payment")
+
+
+class SubscriptionEnvelope(ApiModel):
+    subscription: PayPalSubscription
+
+
+class SubscriptionCreated(SubscriptionEnvelope):
+    approval_url: str = Field(description="Send the subscriber here to approve the subscription")
+
+
+class PayPalPlan(ApiModel):
+    id: str
+    product_id: str | None = None
+    name: str | None = None
+    status: str | None = None
+    create_time: datetime | None = None
+    update_time: datetime | None = None
+
+    @classmethod
+    def from_paypal(cls, plan: dict[str, Any]) -> PayPalPlan:
+        return cls.model_validate({key: plan.get(key) for key in cls.model_fields})
+
+
+class PlanEnvelope(ApiModel):
+    plan: PayPalPlan
+
+
+class PaymentList(Page):
+    payments: list[PayPalPayment]
+
+
+class SubscriptionList(Page):
+    subscriptions: list[PayPalSubscription]
+
+
+class WebhookAck(ApiModel):
+    received: bool = True
+    duplicate: bool = False
+    outcome: Literal["applied", "ignored", "unmatched"] | None = Field(
+        default=None, description="What the event did (absent for a duplicate)"
+    )

@@ -1,0 +1,149 @@
+"""Writing PayPal payment and subscription rows so that a newer state is never overwritten by an older one.
+
+Actions, webhooks and syncs learn about the same PayPal objects in any order. A payment's sale and a
+subscription move forward through a lifecycle (created → completed → partially refunded → refunded;
+APPROVAL_PENDING → ACTIVE ⇄ SUSPENDED → CANCELLED); a state further along always wins, and between
+states equally far along the one with the later PayPal time (`state_at`) wins. Descriptive fields
+(amount, payer, plan, ...) are filled in when learnt and never erased. Rows are locked while merged.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Engine, RowMapping, Table, func, select
+from sqlalchemy.dialects.postgresql import insert
+
+from integration_service.db.schema import paypal_payments, paypal_subscriptions
+from integration_service.providers.base import SyncProvider
+from integration_service.providers.paypal import PayPal
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    table: Table
+    key: str  # the PayPal id column
+    state: str  # the state column
+    ranks: Mapping[str, int]  # how far along each state is; unknown states rank lowest
+    descriptive: tuple[str, ...]
+
+    def rank(self, state: object) -> int:
+        return self.ranks.get(str(state), -1)
+
+
+PAYMENTS = Lifecycle(
+    paypal_payments,
+    "paypal_payment_id",
+    "state",
+    {
+        "created": 0,
+        "approved": 1,
+        "pending": 1,
+        "completed": 2,
+        "denied": 2,
+        "failed": 2,
+        "partially_refunded": 3,
+        "refunded": 4,
+    },
+    ("sale_id", "intent", "amount", "currency", "payer_id"),
+)
+SUBSCRIPTIONS = Lifecycle(
+    paypal_subscriptions,
+    "paypal_subscription_id",
+    "status",
+    {"APPROVAL_PENDING": 0, "APPROVED": 1, "ACTIVE": 2, "SUSPENDED": 2, "CANCELLED": 3, "EXPIRED": 3},
+    ("plan_id", "subscriber_email", "start_time"),
+)
+
+
+def _later(first: datetime | None, second: datetime | None) -> datetime | None:
+    if first is None or second is None:
+        return first or second
+    return max(first, second)
+
+
+def changes(lifecycle: Lifecycle, old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """The column values to set on `old` given what `new` says; empty when it says nothing newer."""
+    values: dict[str, Any] = {}
+    for name in lifecycle.descriptive:
+        if new.get(name) is not None and new[name] != old[name]:
+            values[name] = new[name]
+    new_state, new_at = new.get(lifecycle.state), new.get("state_at")
+    if new_state is not None:
+        old_rank, new_rank = lifecycle.rank(old[lifecycle.state]), lifecycle.rank(new_state)
+        newer = new_rank > old_rank or (
+            new_rank == old_rank and (old["state_at"] is None or (new_at is not None and new_at >= old["state_at"]))
+        )
+        if newer and new_state != old[lifecycle.state]:
+            values[lifecycle.state] = new_state
+        if newer and _later(old["state_at"], new_at) != old["state_at"]:
+            values["state_at"] = _later(old["state_at"], new_at)
+    if "refunded_amount" in new and new["refunded_amount"] > old["refunded_amount"]:
+        values["refunded_amount"] = new["refunded_amount"]  # an absolute total: it only grows
+    later = _later(old["provider_updated_at"], new.get("provider_updated_at"))
+    if values and later != old["provider_updated_at"]:
+        values["provider_updated_at"] = later
+    return values
+
+
+def lock(connection: Connection, lifecycle: Lifecycle, *where: ColumnElement[bool]) -> Sequence[RowMapping]:
+    table = lifecycle.table
+    statement = select(table).where(*where).order_by(table.c.integration_id).with_for_update()
+    return connection.execute(statement).mappings().all()
+
+
+def merge(
+    connection: Connection, lifecycle: Lifecycle, rows: Sequence[RowMapping], new: Mapping[str, Any]
+) -> list[Any]:
+    """Apply `new` to each locked row; the integration ids of the rows it changed."""
+    changed = []
+    for row in rows:
+        values = changes(lifecycle, dict(row), new)
+        if values:
+            table = lifecycle.table
+            connection.execute(table.update().where(table.c.id == row["id"]).values(**values, updated_at=func.now()))
+            changed.append(row["integration_id"])
+    return changed
+
+
+def save(
+    connection: Connection, lifecycle: Lifecycle, integration_id: uuid.UUID, user_id: str, new: Mapping[str, Any]
+) -> None:
+    """Insert the row an action learnt about, or merge it into the one already there."""
+    table = lifecycle.table
+    inserted = connection.execute(
+        insert(table)
+        .values(integration_id=integration_id, user_id=user_id, **new)
+        .on_conflict_do_nothing(index_elements=["integration_id", lifecycle.key])
+        .returning(table.c.id)
+    ).scalar_one_or_none()
+    if inserted is None:
+        rows = lock(
+            connection,
+            lifecycle,
+            table.c.integration_id == integration_id,
+            table.c[lifecycle.key] == new[lifecycle.key],
+        )
+        merge(connection, lifecycle, rows, new)
+
+
+def bind_known_subscriptions(providers: Mapping[str, SyncProvider], engine: Engine) -> None:
+    """Give the PayPal provider the database lookup its subscription sync needs (PayPal cannot list them)."""
+
+    def known(integration_id: uuid.UUID) -> list[str]:
+        with engine.connect() as connection:
+            return list(
+                connection.execute(
+                    select(paypal_subscriptions.c.paypal_subscription_id)
+                    .where(paypal_subscriptions.c.integration_id == integration_id)
+                    .order_by(paypal_subscriptions.c.id)
+                ).scalars()
+            )
+
+    provider = providers.get(PayPal.integration_type)
+    if isinstance(provider, PayPal):
+        provider.known_subscriptions = known
