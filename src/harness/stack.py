@@ -123,6 +123,7 @@ class LocalStack:
     service: ServerProcess | None = None
     sandbox: ServerProcess | None = None
     info: StackInfo | None = None
+    webhook_settings: dict[str, str] = field(default_factory=dict)  # the signing secret and webhook id in use
     started_embedded: bool = False
 
     def start(self) -> StackInfo:
@@ -130,12 +131,12 @@ class LocalStack:
         migrations.upgrade(database_url)
         self.sandbox = sandbox_process(self.state_dir / "logs", env=self.sandbox_env).start()
         port = self.port or free_port()
-        webhooks = register_sandbox_webhooks(self.sandbox.url, f"http://127.0.0.1:{port}")
+        self.webhook_settings = register_sandbox_webhooks(self.sandbox.url, f"http://127.0.0.1:{port}")
         self.service = service_process(
             database_url,
             self.state_dir / "logs",
             port=port,
-            env={**sandbox_service_env(self.sandbox.url), **webhooks, **self.service_env},
+            env={**sandbox_service_env(self.sandbox.url), **self.webhook_settings, **self.service_env},
         ).start()
         self.info = StackInfo(service_url=self.service.url, database_url=database_url, sandbox_url=self.sandbox.url)
         self._write_stack_file()
