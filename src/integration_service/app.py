@@ -75,7 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.redis = (
         None
         if settings.redis_url is None
-        else redis.Redis.from_url(settings.redis_url.get_secret_value(), socket_timeout=2)
+        else redis.Redis.from_url(settings.redis_url.get_secret_value(), socket_timeout=2, socket_connect_timeout=2)
     )
     install_error_handlers(app)
     app.include_router(health.router)
