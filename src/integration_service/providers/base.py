@@ -13,7 +13,7 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy import Table
 
-from integration_service.providers.errors import ProviderRequestError
+from integration_service.providers.errors import ConnectionTestUnsupported, ProviderRequestError
 from integration_service.providers.http import default_is_retryable
 from integration_service.settings import Settings
 
@@ -81,6 +81,14 @@ class SyncProvider(ABC):
         `api` is what `OAuthProvider` sessions or `ApiKeyProvider.client` give this provider.
         """
 
+    def test_connection(self, api: Any) -> None:
+        """One cheap authenticated call proving the connection works; a `ProviderError` when it does not.
+
+        `POST /api/integrations/{id}/test` calls it, and so does creating an API-key integration (where
+        "not supported" skips the test). Override it in each provider.
+        """
+        raise ConnectionTestUnsupported(f"{self.slug} integrations have no connection test yet")
+
 
 @dataclass(frozen=True)
 class ApiCredentials:
@@ -97,12 +105,23 @@ class ApiKeyProvider(SyncProvider):
     def client(self, linked: Linked, credentials: ApiCredentials, http: httpx.Client) -> Any:
         """What `pages` and the provider's actions call the API through, for one integration."""
 
+    def check_custom_data(self, custom_data: Mapping[str, Any]) -> dict[str, Any]:
+        """A new integration's customData, checked and normalised; `ProviderRequestError` names the problem."""
+        return dict(custom_data)
+
 
 class OAuthProvider(SyncProvider):
     """A provider the user connects through OAuth 2.0 (connect / callback, refreshed tokens)."""
 
     @abstractmethod
     def oauth_app(self) -> OAuthApp: ...
+
+    def missing_settings(self) -> list[str]:
+        """Settings this provider needs that are unset: connecting answers 503 naming them."""
+        app = self.oauth_app()
+        if app.client_id and app.client_secret.get_secret_value():
+            return []
+        return [f"{self.slug.upper()}_CLIENT_ID", f"{self.slug.upper()}_CLIENT_SECRET"]
 
     def authorize_params(self) -> dict[str, str]:
         """Extra query parameters of the authorization request."""

@@ -29,3 +29,7 @@ class ProviderUnavailable(ProviderError):
 
 class ProviderResponseError(ProviderError):
     """The provider's answer did not have the documented shape."""
+
+
+class ConnectionTestUnsupported(ProviderError):
+    """The provider has no connection test (yet): `SyncProvider.test_connection` is not implemented."""

@@ -7,6 +7,7 @@ provider has revoked the connection, which is reported, never retried in a loop.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -42,11 +43,25 @@ class ProviderSession(ProviderApi):
     def get_json(
         self, url: str, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None
     ) -> Any:
+        return self.send_json("GET", url, params=params, headers=headers)
+
+    def send_json(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """One call, its JSON answer. Writes are sent once (a retry after a timeout could repeat them);
+        a 401 is still retried once with a refreshed token, since the provider did nothing with it."""
+        policy = self.policy if method == "GET" else replace(self.policy, attempts=1)
         token = self.tokens(None)
-        response = self._send(url, params, headers, token)
+        response = self._send(method, url, params, headers, body, token, policy)
         if response.status_code == 401:
             token = self.tokens(token)
-            response = self._send(url, params, headers, token)
+            response = self._send(method, url, params, headers, body, token, policy)
             if response.status_code == 401:
                 raise ProviderAuthError(
                     "the provider rejected a freshly refreshed token: the connection was revoked; "
@@ -67,7 +82,14 @@ class ProviderSession(ProviderApi):
             ) from None
 
     def _send(
-        self, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None, token: str
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        body: Mapping[str, Any] | None,
+        token: str,
+        policy: RetryPolicy,
     ) -> httpx.Response:
         all_headers = {
             **self.provider.api_headers(self.linked.custom_data),
@@ -76,8 +98,8 @@ class ProviderSession(ProviderApi):
         }
         return send_with_retries(
             self.client,
-            lambda: self.client.build_request("GET", url, params=params, headers=all_headers),
-            self.policy,
+            lambda: self.client.build_request(method, url, params=params, headers=all_headers, json=body),
+            policy,
             self.provider.is_retryable,
         )
 

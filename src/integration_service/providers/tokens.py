@@ -21,6 +21,7 @@ from authlib.integrations.base_client.errors import OAuthError
 from sqlalchemy import Connection, Engine, select
 
 from integration_service.db.schema import integrations_credentials as credentials
+from integration_service.metrics import TOKEN_REFRESHES
 from integration_service.providers.base import OAuthApp
 from integration_service.providers.errors import ProviderAuthError, ProviderUnavailable
 from integration_service.security.encryption import SecretBox
@@ -35,6 +36,17 @@ with warnings.catch_warnings():
 log = structlog.get_logger(__name__)
 
 
+class TokenRefused(ValueError):
+    """A token answer without an access token: Mautic, for one, sends its `{"errors": [...]}` list with a
+    400 that Authlib does not recognise as an OAuth error. `error` is the provider's error type."""
+
+    def __init__(self, token: dict[str, Any]) -> None:
+        errors = token.get("errors")
+        first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+        self.error = str(first.get("type") or token.get("error") or "no access token in the answer")[:80]
+        super().__init__(self.error)
+
+
 @dataclass(frozen=True)
 class TokenSet:
     access_token: str
@@ -43,6 +55,8 @@ class TokenSet:
 
     @classmethod
     def from_response(cls, token: dict[str, Any], previous_refresh_token: str | None = None) -> TokenSet:
+        if not token.get("access_token"):
+            raise TokenRefused(token)
         expires_at = None
         if token.get("expires_in") is not None:
             expires_at = datetime.now(UTC) + timedelta(seconds=float(token["expires_in"]))
@@ -71,7 +85,7 @@ def oauth_client(app: OAuthApp, settings: Settings, **kwargs: Any) -> OAuth2Clie
 
 
 def describe_oauth_failure(exc: Exception) -> str:
-    if isinstance(exc, OAuthError):
+    if isinstance(exc, OAuthError | TokenRefused):
         return f"the provider refused the token request ({exc.error})"
     if isinstance(exc, httpx.HTTPStatusError):
         return f"the token endpoint answered HTTP {exc.response.status_code}"
@@ -130,17 +144,19 @@ class TokenManager:
                 try:
                     with oauth_client(self.app, self.settings) as client:
                         response = client.refresh_token(self.app.token_url, refresh_token=refresh_token)
+                    fresh = TokenSet.from_response(dict(response), previous_refresh_token=refresh_token)
                 except OAUTH_FAILURES as exc:
                     failure = f"token refresh failed: {describe_oauth_failure(exc)}; reconnect the integration"
+                    TOKEN_REFRESHES.labels("failure").inc()
                     if isinstance(exc, httpx.TransportError):
                         raise ProviderUnavailable(failure) from None
                 else:
-                    fresh = TokenSet.from_response(dict(response), previous_refresh_token=refresh_token)
                     connection.execute(
                         credentials.update()
                         .where(credentials.c.id == integration_id)
                         .values(**fresh.columns(self.box), sync_error=None)
                     )
+                    TOKEN_REFRESHES.labels("success").inc()
                     log.info("token refreshed", integration_id=str(integration_id), provider=self.app.token_url)
                     return fresh.access_token
         self.mark_failed(integration_id, failure)

@@ -159,7 +159,7 @@ class SyncEngine:
         linked = Linked(integration_id, integration["user_id"], dict(integration["custom_data"]))
         failure: ProviderError | None = None
         try:
-            api = self._api(provider, linked)
+            api = self.api_for(provider, linked)
             for name, records in record_sets.items():
                 since = None if full else self._last_success(integration_id, (name, "all"))
                 for page in provider.pages(api, name, since):
@@ -178,7 +178,7 @@ class SyncEngine:
             self._close_log(log_id, integration_id, result, failure)
         return result
 
-    def _api(self, provider: SyncProvider, linked: Linked) -> Any:
+    def api_for(self, provider: SyncProvider, linked: Linked) -> Any:
         """How this run talks to the provider: a refreshing OAuth session, or the provider's API-key client."""
         integration_id = linked.integration_id
         assert integration_id is not None
