@@ -58,6 +58,10 @@ def sandbox_service_env(sandbox_url: str) -> dict[str, str]:
         "STRIPE_API_BASE_URL": f"{sandbox_url}/stripe",
         "PAYPAL_SANDBOX_BASE_URL": f"{sandbox_url}/paypal",
         "PAYPAL_CERT_URL_PREFIXES": f"{sandbox_url}/paypal/certs/",
+        # BillionMail has no setting: each integration brings customData.baseUrl = f"{sandbox_url}/billionmail".
+        "MAUTIC_CLIENT_ID": "sandbox-mautic-client",
+        "MAUTIC_CLIENT_SECRET": "sandbox-mautic-secret",
+        "MAUTIC_BASE_URL": f"{sandbox_url}/mautic",
     }
 
 

@@ -22,6 +22,10 @@ Stage = Literal["local", "staging", "production"]
 DEVELOPMENT_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcmVhbC11c2U="
 
 
+# Base URLs of providers that a deployment may leave out (empty = the provider is not offered).
+OPTIONAL_BASE_URLS = frozenset({"MAUTIC_BASE_URL"})
+
+
 class ConfigurationError(ValueError):
     """Settings that must not be used for the chosen stage."""
 
@@ -107,6 +111,13 @@ class Settings(BaseSettings):
     )
     paypal_webhook_tolerance_s: int = Field(default=300, ge=1, le=3600)
 
+    # Mautic is self-hosted: the service connects to ONE instance (its OAuth 2 app and its URL, without
+    # /api). Empty base URL: Mautic is not offered (connecting answers 503). BillionMail needs nothing
+    # here: each BILLIONMAIL integration names its own instance (customData.baseUrl) and key (apiKey).
+    mautic_client_id: str = ""
+    mautic_client_secret: SecretStr = SecretStr("")
+    mautic_base_url: str = ""
+
     @field_validator(
         "encryption_keys", "cors_allowed_origins", "stripe_webhook_secrets", "paypal_cert_url_prefixes", mode="before"
     )
@@ -141,7 +152,7 @@ class Settings(BaseSettings):
         if "*" in self.cors_allowed_origins:
             problems.append("CORS_ALLOWED_ORIGINS must list origins explicitly, not '*'")
         for name, url in {**self.provider_base_urls(), "PUBLIC_URL": self.public_url}.items():
-            if not url.startswith("https://"):
+            if not url.startswith("https://") and not (name in OPTIONAL_BASE_URLS and url == ""):
                 problems.append(f"{name} must be an https:// URL")
         if self.paypal_mode == "live" and not self.paypal_webhook_id:
             problems.append("PAYPAL_MODE=live needs PAYPAL_WEBHOOK_ID (live events cannot be verified without it)")

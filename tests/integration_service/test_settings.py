@@ -45,7 +45,16 @@ def test_a_valid_deployment_configuration_is_accepted() -> None:
     accepted = deployed(stage="production", cors_allowed_origins="https://crm.example.com, https://admin.example.com")
     assert accepted.cors_allowed_origins == ["https://crm.example.com", "https://admin.example.com"]
     assert accepted.provider_base_urls()["XERO_API_BASE_URL"] == "https://api.xero.com"
-    assert all(url.startswith("https://") for url in accepted.provider_base_urls().values())
+    assert all(
+        url.startswith("https://") for name, url in accepted.provider_base_urls().items() if name != "MAUTIC_BASE_URL"
+    )
+    assert accepted.mautic_base_url == ""  # Mautic left out: optional, not an error
+
+
+def test_a_configured_mautic_instance_must_be_https_outside_local() -> None:
+    assert deployed(mautic_base_url="https://mautic.example.com").mautic_base_url == "https://mautic.example.com"
+    with pytest.raises(ValidationError, match="MAUTIC_BASE_URL must be an https:// URL"):
+        deployed(mautic_base_url="http://mautic.example.com")
 
 
 @pytest.mark.parametrize("stage", ["staging", "production"])

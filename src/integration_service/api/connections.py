@@ -28,7 +28,9 @@ from integration_service.providers.tokens import OAUTH_FAILURES, TokenSet, descr
 
 router = APIRouter(prefix="/api/integrations", tags=["connections"])
 
-ConnectableProvider = StrEnum("ConnectableProvider", {"xero": "xero", "myob": "myob", "quickbooks": "quickbooks"})
+ConnectableProvider = StrEnum(
+    "ConnectableProvider", {"xero": "xero", "myob": "myob", "quickbooks": "quickbooks", "mautic": "mautic"}
+)
 ChoiceId = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 
 
@@ -66,10 +68,11 @@ def connect(
     company_file_id: Annotated[ChoiceId | None, Query(alias="companyFileId", description="MYOB file")] = None,
 ) -> JSONResponse:
     chosen = _provider(request, provider.value)
+    missing = chosen.missing_settings()
+    if missing:
+        names = " and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 1 else missing)
+        raise Unavailable(f"{names} {'are' if len(missing) > 1 else 'is'} not configured on this service")
     app = chosen.oauth_app()
-    if not app.client_id or not app.client_secret.get_secret_value():
-        name = chosen.slug.upper()
-        raise Unavailable(f"{name}_CLIENT_ID and {name}_CLIENT_SECRET are not configured on this service")
     requested = {key: value for key, value in (("tenantId", tenant_id), ("companyFileId", company_file_id)) if value}
     with engine.begin() as connection:
         state = oauth_states.create(

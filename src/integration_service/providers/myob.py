@@ -85,6 +85,11 @@ class Myob(OAuthProvider):
         file_id = choose_one(requested.get("companyFileId"), options, "MYOB company file (companyFileId)")
         return {"companyFileId": file_id, "companyFileName": options[file_id]}
 
+    def test_connection(self, api: ProviderApi) -> None:
+        files = api.get_json(f"{self.settings.myob_api_base_url}/accountright/")
+        if not isinstance(files, list):
+            raise ProviderResponseError("myob /accountright/ did not answer with a list of company files")
+
     def api_headers(self, custom_data: Mapping[str, Any]) -> dict[str, str]:
         return {
             "Accept": "application/json",

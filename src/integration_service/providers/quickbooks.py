@@ -71,6 +71,17 @@ class QuickBooks(OAuthProvider):
             raise ProviderRequestError("QuickBooks did not name the company (realmId) in its callback")
         return {"realmId": realm_id}
 
+    def test_connection(self, api: ProviderApi) -> None:
+        realm_id = str(api.linked.custom_data.get("realmId", ""))
+        if not realm_id.isdigit():
+            raise ProviderRequestError("customData.realmId must be the QuickBooks company's numeric realm id")
+        body = api.get_json(
+            f"{self.settings.quickbooks_api_base_url}/v3/company/{realm_id}/query",
+            params={"query": "select count(*) from Invoice", "minorversion": MINOR_VERSION},
+        )
+        if not isinstance(body, dict) or not isinstance(body.get("QueryResponse"), dict):
+            raise ProviderResponseError("a QuickBooks query answer has no QueryResponse")
+
     def pages(self, api: ProviderApi, data_type: str, modified_since: datetime | None) -> Iterator[list[Record]]:
         realm_id = str(api.linked.custom_data.get("realmId", ""))
         if not realm_id.isdigit():

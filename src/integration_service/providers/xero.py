@@ -113,6 +113,12 @@ class Xero(OAuthProvider):
         tenant_id = choose_one(requested.get("tenantId"), tenants, "Xero organisation (tenantId)")
         return {"tenantId": tenant_id, "tenantName": tenants[tenant_id]}
 
+    def test_connection(self, api: ProviderApi) -> None:
+        connections = api.get_json(f"{self.settings.xero_api_base_url}/connections")
+        tenant_id = api.linked.custom_data.get("tenantId")
+        if not isinstance(connections, list) or all(c.get("tenantId") != tenant_id for c in connections):
+            raise ProviderResponseError("xero no longer lists this integration's organisation: reconnect it")
+
     def api_headers(self, custom_data: Mapping[str, Any]) -> dict[str, str]:
         headers = {"Accept": "application/json"}
         if "tenantId" in custom_data:
