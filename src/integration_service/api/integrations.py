@@ -10,14 +10,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import Field, field_validator, model_validator
 
+from integration_service.api.connection_tests import verify_new_integration
 from integration_service.api.dependencies import CurrentUser, DatabaseEngine, Secrets
 from integration_service.api.errors import NotFound, documented_errors
 from integration_service.api.models import ApiModel, CustomData, InputModel, Name, Page, Secret
 from integration_service.db import credentials
 from integration_service.db.schema import INTEGRATION_TYPES
+from integration_service.providers.base import ApiKeyProvider
 from integration_service.security.encryption import SecretBox
 from integration_service.security.redaction import scrub
 
@@ -115,13 +117,22 @@ def _encrypted_secrets(payload: IntegrationCreate | IntegrationUpdate, box: Secr
     responses=documented_errors(400, 401, 409, 413, 422, 429),
 )
 def create_integration(
-    payload: IntegrationCreate, user_id: CurrentUser, engine: DatabaseEngine, box: Secrets
+    payload: IntegrationCreate, request: Request, user_id: CurrentUser, engine: DatabaseEngine, box: Secrets
 ) -> IntegrationEnvelope:
-    """Store an integration's credentials, encrypted. Secrets are accepted here and never returned."""
+    """Store an integration's credentials, encrypted. Secrets are accepted here and never returned.
+
+    API-key providers check customData and test the key first (422 `connection_failed` if refused).
+    """
+    custom_data = payload.custom_data
+    provider = request.app.state.sync_providers.get(payload.integration_type.value)
+    if isinstance(provider, ApiKeyProvider):
+        custom_data = verify_new_integration(
+            request, provider, user_id, custom_data, payload.api_key, payload.api_secret
+        )
     values = {
         "integration_type": payload.integration_type.value,
         "integration_name": payload.integration_name,
-        "custom_data": payload.custom_data,
+        "custom_data": custom_data,
         **_encrypted_secrets(payload, box),
     }
     with engine.begin() as connection:
