@@ -11,7 +11,18 @@ from fastapi import FastAPI
 from fastapi.middleware import Middleware
 from fastapi.middleware.cors import CORSMiddleware
 
-from integration_service.api import connections, health, integrations, logs, records, stripe, sync
+from integration_service.api import (
+    connection_tests,
+    connections,
+    health,
+    integrations,
+    logs,
+    marketing,
+    paypal,
+    records,
+    stripe,
+    sync,
+)
 from integration_service.api.errors import install_error_handlers
 from integration_service.api.middleware import (
     BodySizeLimitMiddleware,
@@ -20,6 +31,7 @@ from integration_service.api.middleware import (
 )
 from integration_service.db import migrations
 from integration_service.db.engine import StatementCounter, create_database_engine
+from integration_service.db.paypal_rows import bind_known_subscriptions
 from integration_service.providers.http import timeouts
 from integration_service.providers.registry import sync_providers
 from integration_service.security.encryption import SecretBox
@@ -68,6 +80,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.secret_box = SecretBox(settings.encryption_keys)
     app.state.http = http
     app.state.sync_providers = sync_providers(settings)
+    bind_known_subscriptions(app.state.sync_providers, engine)  # PayPal cannot list subscriptions
     app.state.sync_engine = SyncEngine(
         engine, app.state.secret_box, settings, app.state.sync_providers, http, StatementCounter(engine)
     )
@@ -84,7 +97,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(sync.router)
     app.include_router(records.router)
     app.include_router(stripe.router)
+    app.include_router(paypal.router)
+    app.include_router(marketing.router)
     app.include_router(connections.router)
+    app.include_router(connection_tests.router)  # /{integration_id}/test: a sub-path, safe after
     app.include_router(integrations.router)
     return app
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from integration_service.providers.base import OAuthProvider, SyncProvider
+from integration_service.providers.billionmail import BillionMail
+from integration_service.providers.mautic import Mautic
 from integration_service.providers.myob import Myob
+from integration_service.providers.paypal import PayPal
 from integration_service.providers.quickbooks import QuickBooks
 from integration_service.providers.stripe import Stripe
 from integration_service.providers.xero import Xero
 from integration_service.settings import Settings
 
-SYNC_PROVIDERS: tuple[type[SyncProvider], ...] = (Xero, Myob, QuickBooks, Stripe)
+SYNC_PROVIDERS: tuple[type[SyncProvider], ...] = (Xero, Myob, QuickBooks, Stripe, PayPal, BillionMail, Mautic)
 
 
 def sync_providers(settings: Settings) -> dict[str, SyncProvider]:
