@@ -76,3 +76,44 @@ def qa(c: Context, stage: str = "local") -> None:
     console.print(f"Report: {outcome.html_path}")
     if report.verdict != "pass":
         raise Exit(code=1)
+
+
+@task(
+    help={
+        "stage": STAGE_HELP + " Only local today (the users connect sandbox organisations).",
+        "profile": "smoke | gate | full | stress | sync-burst (load/profiles.toml). Default: gate.",
+        "workers": "Run Locust distributed: a master plus N worker processes (default 0: one process).",
+        "thresholds": "Thresholds file (default load/thresholds.toml).",
+        "sandbox_fault": "A sandbox fault rule (JSON) injected for the run, e.g. a delay, to see the gate fail.",
+    }
+)
+def load(
+    c: Context,
+    stage: str = "local",
+    profile: str = "gate",
+    workers: int = 0,
+    thresholds: str = "",
+    sandbox_fault: str = "",
+) -> None:
+    """Run a Locust load profile against a stack of its own; exit 1 naming any breached threshold.
+
+    Locust's CSV/HTML output, the service's CPU/RSS and the database's connections go to reports/<run-id>/load/.
+    """
+    from harness.load import LoadError, run_load_task
+
+    with explained_errors():
+        try:
+            outcome = run_load_task(
+                parse_stage(stage),
+                profile,
+                workers=workers,
+                thresholds=thresholds,
+                sandbox_fault=sandbox_fault,
+                echo=lambda line: console.print(line, highlight=False, markup=False),
+            )
+        except LoadError as error:
+            console.print(f"[bold red]LoadError:[/] {error}", highlight=False)
+            raise Exit(code=2) from None
+    console.print(f"Report: {outcome.report_dir}", highlight=False)
+    if not outcome.passed:
+        raise Exit(code=1)

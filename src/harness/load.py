@@ -1,0 +1,449 @@
+"""`invoke load`: run a Locust profile against the stack, sample the service's resources, judge thresholds.
+
+Locust runs in its own process (it patches the standard library with gevent), started here with the
+run's settings in environment variables and a private setup file (tokens, the Stripe signing secret)
+that lives outside the report folder and is deleted afterwards. While it runs, a thread samples the
+service's CPU and RSS (psutil on its process) and the database's connections (`pg_stat_activity`;
+the service exposes no pool metrics, so its pool usage is its connection count against the pool's
+limit). Everything lands in the report folder beside Locust's CSV and HTML output.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tomllib
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import psycopg
+from sqlalchemy import create_engine
+
+from harness.database import drop_database
+from harness.paths import PROJECT_ROOT
+from harness.report import Benchmark
+from harness.stack import LocalStack
+from harness.stages import Stage, StageError
+from integration_service.security.api_tokens import issue_token
+from integration_service.settings import sqlalchemy_url
+
+LOAD_DIR = PROJECT_ROOT / "load"
+LOCUSTFILE = LOAD_DIR / "locustfile.py"
+PROFILES_FILE = LOAD_DIR / "profiles.toml"
+DEFAULT_THRESHOLDS = LOAD_DIR / "thresholds.toml"
+SANDBOX_STRIPE_KEY = "sk_test_sandbox_default_51Sandbox"  # the sandbox's default account (its README)
+MONITOR_APPLICATION = "load-monitor"
+LOAD_QUERY_APPLICATION = "load-database-query"
+BENCHMARKS_FILE = "benchmarks.json"
+# The service's own defaults (DATABASE_POOL_SIZE + DATABASE_POOL_MAX_OVERFLOW).
+DEFAULT_POOL_LIMIT = 20
+
+
+class LoadError(RuntimeError):
+    """The load run could not be set up; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class LoadOutcome:
+    exit_code: int
+    report_dir: Path
+    results: dict[str, Any] | None  # load-results.json, written by the Locust master
+    resources: dict[str, Any]
+    breaches: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0 and self.results is not None and not self.breaches
+
+
+def profile_users(name: str, path: Path = PROFILES_FILE) -> tuple[int, float]:
+    """(most users, expected seconds) of a profile, read from the file the locustfile reads."""
+    document = tomllib.loads(path.read_text(encoding="utf-8"))
+    if name not in document:
+        raise LoadError(f"unknown load profile {name!r}; profiles in {path.name}: {', '.join(document)}")
+    raw = document[name]
+    users = int(raw.get("max_users", raw.get("users", 1)))
+    if raw.get("kind") == "stress":
+        steps = 1 + -(-(users - int(raw["start_users"])) // int(raw["step_users"]))
+        return users, steps * float(raw["step_s"])
+    return users, float(raw.get("warmup_s", 0)) + float(raw.get("steady_s", raw.get("max_s", 0)))
+
+
+def run_load(
+    stage: Stage,
+    profile: str,
+    report_dir: Path,
+    *,
+    workers: int = 0,
+    thresholds: Path = DEFAULT_THRESHOLDS,
+    sandbox_faults: Sequence[dict[str, Any]] = (),
+    log: Any = None,
+) -> LoadOutcome:
+    """Start the local stack, run the profile, and return what it measured. Only the local stage today."""
+    if stage != "local":
+        raise StageError(
+            f"invoke load targets the local stage only: its users connect sandbox organisations of 100 "
+            f"invoices, which {stage} (real providers) does not have"
+        )
+    if not thresholds.exists():
+        raise LoadError(f"thresholds file {thresholds} does not exist")
+    users, expected_s = profile_users(profile)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    say = log or (lambda message: None)
+    with _local_stack(report_dir) as stack:
+        assert stack.info is not None
+        assert stack.service is not None
+        assert stack.service.process is not None
+        say(f"stack up: service {stack.info.service_url}; issuing {users} user tokens")
+        for fault in sandbox_faults:
+            httpx.post(f"{stack.info.sandbox_url}/_sandbox/faults", json=fault, timeout=10).raise_for_status()
+        setup = {
+            "service_url": stack.info.service_url,
+            "sandbox_url": stack.info.sandbox_url,
+            "database_url": stack.info.database_url,
+            "stripe_webhook_secret": stack.webhook_settings["STRIPE_WEBHOOK_SECRETS"],
+            "stripe_api_key": SANDBOX_STRIPE_KEY,
+            "tokens": issue_tokens(stack.info.database_url, users),
+        }
+        with _private_file(setup) as setup_path, ResourceSampler(
+            stack.service.process.pid, stack.info.database_url, report_dir / "resources.csv"
+        ) as sampler:
+            say(f"locust: profile {profile}, {users} users, ~{expected_s:.0f} s, report in {report_dir}")
+            exit_code = run_locust(
+                profile, setup_path, report_dir, workers=workers, thresholds=thresholds, timeout_s=expected_s + 180
+            )
+        resources = sampler.summary()
+    results_path = report_dir / "load-results.json"
+    results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.exists() else None
+    breaches = list(results["breaches"]) if results else ["Locust wrote no results (see locust.log)"]
+    (report_dir / "resources-summary.json").write_text(json.dumps(resources, indent=2) + "\n", encoding="utf-8")
+    if results:
+        write_benchmarks(results, report_dir / BENCHMARKS_FILE)
+    return LoadOutcome(exit_code, report_dir, results, resources, breaches)
+
+
+def run_locust(
+    profile: str, setup_path: Path, report_dir: Path, *, workers: int, thresholds: Path, timeout_s: float
+) -> int:
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--csv",
+        str(report_dir / "locust"),
+        "--csv-full-history",
+        "--html",
+        str(report_dir / "locust.html"),
+        "--logfile",
+        str(report_dir / "locust.log"),
+        "--only-summary",
+        "--stop-timeout",
+        "30",
+        # Failed requests are judged by the fail_rate thresholds, not by Locust's any-error rule.
+        "--exit-code-on-error",
+        "0",
+    ]
+    if workers > 0:
+        command += ["--processes", str(workers)]
+    env = {
+        **os.environ,
+        "LOAD_SETUP": str(setup_path),
+        "LOAD_PROFILE": profile,
+        "LOAD_THRESHOLDS": str(thresholds.resolve()),
+        "LOAD_REPORT_DIR": str(report_dir.resolve()),
+        "LOAD_WORKERS": str(workers),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    with (report_dir / "locust-output.log").open("wb") as output:
+        try:
+            completed = subprocess.run(
+                command,
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=timeout_s,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            output.write(f"\n[harness] Locust killed after {timeout_s:.0f}s\n".encode())
+            return -1
+    return completed.returncode
+
+
+def issue_tokens(database_url: str, count: int) -> list[str]:
+    """One API token for each simulated user (`load-user-N`), issued on one connection."""
+    engine = create_engine(sqlalchemy_url(database_url))
+    try:
+        with engine.begin() as connection:
+            return [issue_token(connection, f"load-user-{number}", "load test") for number in range(count)]
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _local_stack(report_dir: Path) -> Iterator[LocalStack]:
+    """A stack of the run's own: a fresh database on the load server, the sandbox, the service."""
+    stack = LocalStack(
+        state_dir=Path(tempfile.mkdtemp(prefix="load-stack-")),
+        database_name=f"load_{uuid.uuid4().hex[:8]}",
+        data_dir=PROJECT_ROOT / ".stack" / "pgdata-load",
+        sandbox_env={"SANDBOX_SEED_INVOICES": "100"},
+        # One load generator stands in for Stripe's whole delivery fleet, from one address.
+        service_env={"WEBHOOK_RATE_LIMIT": "20000/minute"},
+    )
+    stack.start()
+    try:
+        yield stack
+    finally:
+        server_url = None
+        if stack.info is not None and stack.embedded is not None:
+            server_url = stack.info.database_url
+        for process in (stack.service, stack.sandbox):
+            if process is not None:
+                process.stop()
+                with suppress(OSError):
+                    (report_dir / f"{process.name.replace(' ', '-')}.log").write_bytes(process.log_path.read_bytes())
+        if server_url is not None:
+            with suppress(Exception):  # a leftover database is harmless; the run's result matters more
+                drop_database(server_url, stack.database_name)
+        stack.stop()
+
+
+@contextmanager
+def _private_file(document: dict[str, Any]) -> Iterator[Path]:
+    """A 0600 file outside the report folder for the tokens and the signing secret; deleted afterwards."""
+    descriptor, name = tempfile.mkstemp(prefix="load-setup-", suffix=".json")
+    path = Path(name)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(document, handle)
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+RESOURCE_COLUMNS = (
+    "elapsed_s",
+    "service_cpu_percent",
+    "service_rss_mb",
+    "db_connections",
+    "service_db_connections",
+    "service_db_active",
+    "pool_limit",
+    "pool_usage_percent",
+)
+
+
+class ResourceSampler:
+    """Samples the service process and `pg_stat_activity` every `interval_s` into a CSV file."""
+
+    def __init__(self, pid: int, database_url: str, csv_path: Path, interval_s: float = 2.0) -> None:
+        self.process = psutil.Process(pid)
+        self.database_url = database_url
+        self.csv_path = csv_path
+        self.interval_s = interval_s
+        self.pool_limit = DEFAULT_POOL_LIMIT
+        self.rows: list[dict[str, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="resource-sampler", daemon=True)
+
+    def __enter__(self) -> ResourceSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _processes(self) -> list[psutil.Process]:
+        return [self.process, *self.process.children(recursive=True)]
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        with suppress(psutil.Error):
+            for process in self._processes():
+                process.cpu_percent(None)  # the first call only starts psutil's measurement
+        with self.csv_path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=RESOURCE_COLUMNS)
+            writer.writeheader()
+            connection = self._connect()
+            try:
+                while not self._stop.wait(self.interval_s):
+                    row = {"elapsed_s": round(time.monotonic() - started, 1), **self._sample(connection)}
+                    self.rows.append(row)
+                    writer.writerow(row)
+                    handle.flush()
+            finally:
+                if connection is not None:
+                    connection.close()
+
+    def _connect(self) -> psycopg.Connection[Any] | None:
+        try:
+            return psycopg.connect(self.database_url, autocommit=True, application_name=MONITOR_APPLICATION)
+        except psycopg.Error:
+            return None
+
+    def _sample(self, connection: psycopg.Connection[Any] | None) -> dict[str, float]:
+        cpu = rss = 0.0
+        with suppress(psutil.Error):
+            for process in self._processes():
+                cpu += process.cpu_percent(None)
+                rss += process.memory_info().rss / 2**20
+        total = service = active = 0
+        if connection is not None:
+            with suppress(psycopg.Error):
+                row = connection.execute(
+                    "SELECT count(*),"
+                    " count(*) FILTER (WHERE application_name NOT IN (%(monitor)s, %(load)s)),"
+                    " count(*) FILTER (WHERE application_name NOT IN (%(monitor)s, %(load)s) AND state <> 'idle')"
+                    " FROM pg_stat_activity WHERE datname = current_database()",
+                    {"monitor": MONITOR_APPLICATION, "load": LOAD_QUERY_APPLICATION},
+                ).fetchone()
+                if row is not None:
+                    total, service, active = int(row[0]), int(row[1]), int(row[2])
+        return {
+            "service_cpu_percent": round(cpu, 1),
+            "service_rss_mb": round(rss, 1),
+            "db_connections": total,
+            "service_db_connections": service,
+            "service_db_active": active,
+            "pool_limit": self.pool_limit,
+            "pool_usage_percent": round(100 * service / self.pool_limit, 1),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        if not self.rows:
+            return {"samples": 0}
+
+        def column(name: str) -> list[float]:
+            return [row[name] for row in self.rows]
+
+        cpu = column("service_cpu_percent")
+        return {
+            "samples": len(self.rows),
+            "cpu_cores": psutil.cpu_count(),
+            "service_cpu_percent_avg": round(sum(cpu) / len(cpu), 1),
+            "service_cpu_percent_peak": max(cpu),
+            "service_rss_mb_peak": max(column("service_rss_mb")),
+            "db_connections_peak": max(column("db_connections")),
+            "service_db_connections_peak": max(column("service_db_connections")),
+            "service_db_active_peak": max(column("service_db_active")),
+            "pool_limit": self.pool_limit,
+            "pool_usage_percent_peak": max(column("pool_usage_percent")),
+        }
+
+
+def benchmarks_from_results(results: dict[str, Any]) -> list[Benchmark]:
+    """One benchmark per operation with a checklist target; its status is its thresholds' verdict."""
+    benchmarks = []
+    for operation, target in results.get("targets_ms", {}).items():
+        stats = results["operations"].get(operation)
+        verdicts = [v for v in results["thresholds"] if v["target"] == operation]
+        passed = stats is not None and all(v["passed"] for v in verdicts)
+        benchmarks.append(
+            Benchmark(
+                operation=operation,
+                target_ms=float(target),
+                p50_ms=float(stats["p50"]) if stats else 0.0,
+                p95_ms=float(stats["p95"]) if stats else 0.0,
+                p99_ms=float(stats["p99"]) if stats else 0.0,
+                status="passed" if passed else "failed",
+            )
+        )
+    return benchmarks
+
+
+def write_benchmarks(results: dict[str, Any], path: Path) -> None:
+    document = [asdict(benchmark) for benchmark in benchmarks_from_results(results)]
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+def collect_benchmarks(run_dir: Path) -> list[Benchmark]:
+    """The benchmarks a load gate left in `<run>/load/`, for the release report (none if it did not run)."""
+    path = run_dir / "load" / BENCHMARKS_FILE
+    if not path.exists():
+        return []
+    return [Benchmark(**entry) for entry in json.loads(path.read_text(encoding="utf-8"))]
+
+
+def summarize(outcome: LoadOutcome) -> str:
+    """Per-operation figures, the breaches and the resources, as lines for a console or a gate's detail."""
+    lines = []
+    if outcome.results:
+        window = outcome.results["window_s"]
+        lines.append(f"profile {outcome.results['profile']}: measured window {window} s")
+        for name, stats in outcome.results["operations"].items():
+            lines.append(
+                f"  {name}: {stats['requests']} requests, {100 * stats['fail_rate']:.2f} % failed, "
+                f"p50 {stats['p50']:g} ms, p95 {stats['p95']:g} ms, p99 {stats['p99']:g} ms"
+            )
+        if outcome.results.get("knee_users") is not None or outcome.results.get("steps"):
+            lines.append(f"  stress knee: {outcome.results.get('knee_users')} users (last step that held)")
+    resources = outcome.resources
+    if resources.get("samples"):
+        lines.append(
+            f"  service: peak RSS {resources['service_rss_mb_peak']} MB, "
+            f"CPU avg {resources['service_cpu_percent_avg']} % "
+            f"/ peak {resources['service_cpu_percent_peak']} % (of {resources['cpu_cores']} cores x 100); database "
+            f"connections peak {resources['db_connections_peak']} (service {resources['service_db_connections_peak']}"
+            f" of its pool's {resources['pool_limit']})"
+        )
+    lines += [f"THRESHOLD BREACHED: {breach}" for breach in outcome.breaches]
+    if outcome.exit_code not in (0, 1):
+        lines.append(f"Locust exited {outcome.exit_code}: see {outcome.report_dir / 'locust-output.log'}")
+    return "\n".join(lines)
+
+
+def run_load_task(
+    stage: Stage,
+    profile: str,
+    *,
+    workers: int = 0,
+    thresholds: str = "",
+    sandbox_fault: str = "",
+    reports_dir: Path | None = None,
+    echo: Any = None,
+) -> LoadOutcome:
+    """`invoke load`: a new `reports/<run-id>/load/` folder, the run, and its summary echoed."""
+    from datetime import UTC, datetime
+
+    from harness.paths import REPORTS_DIR
+    from harness.qa import git_state, new_run_dir
+
+    say = echo or (lambda message: None)
+    faults: list[dict[str, Any]] = []
+    if sandbox_fault:
+        try:
+            parsed = json.loads(sandbox_fault)
+        except json.JSONDecodeError as error:
+            raise LoadError(f"--sandbox-fault must be a JSON object (a sandbox fault rule): {error}") from None
+        faults = parsed if isinstance(parsed, list) else [parsed]
+    run_dir = new_run_dir(reports_dir or REPORTS_DIR, datetime.now(UTC), git_state(PROJECT_ROOT)[0])
+    outcome = run_load(
+        stage,
+        profile,
+        run_dir / "load",
+        workers=workers,
+        thresholds=Path(thresholds) if thresholds else DEFAULT_THRESHOLDS,
+        sandbox_faults=faults,
+        log=say,
+    )
+    say(summarize(outcome))
+    return outcome
