@@ -76,7 +76,10 @@ def test_every_foreign_key_has_an_index_and_a_delete_rule(
     assert unindexed == []
     rules = sql.execute("SELECT conname, confdeltype FROM pg_constraint WHERE contype = 'f'").fetchall()
     assert rules
-    assert all(rule == "c" for _, rule in rules), rules  # 'c' = ON DELETE CASCADE, chosen explicitly
+    # Chosen explicitly: 'c' CASCADE (owned data) or 'n' SET NULL (the webhook log outlives an integration),
+    # never the default 'a' NO ACTION, which would make deleting a user fail half-way.
+    assert {name: rule for name, rule in rules if rule not in ("c", "n")} == {}
+    assert dict(rules)["fk_webhook_events_integration_id_integrations_credentials"] == "n"
 
 
 def test_money_is_numeric_and_time_has_a_zone(sql: psycopg.Connection[tuple[object, ...]]) -> None:
