@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from integration_service.api.connection_tests import verify_new_integration
 from integration_service.api.dependencies import CurrentUser, DatabaseEngine, Secrets
@@ -48,9 +49,10 @@ class IntegrationCreate(_AcceptsAnyCaseType):
 class IntegrationUpdate(InputModel):
     """Only the fields sent are changed; a secret sent as null is removed."""
 
-    integration_name: Name | None = None
-    is_active: bool | None = None
-    custom_data: CustomData | None = None
+    # Not nullable in the schema: null is refused for these three (found by fuzzing: the schema said nullable).
+    integration_name: Name | SkipJsonSchema[None] = None
+    is_active: bool | SkipJsonSchema[None] = None
+    custom_data: CustomData | SkipJsonSchema[None] = None
     access_token: Secret | None = None
     refresh_token: Secret | None = None
     api_key: Secret | None = None
@@ -108,13 +110,26 @@ def _encrypted_secrets(payload: IntegrationCreate | IntegrationUpdate, box: Secr
     return values
 
 
+_CREATED_ID = "$response.body#/integration/id"
+# OpenAPI links: what a client (and Schemathesis's stateful phase) can do next with a new integration.
+_CREATED_LINKS = {
+    "GetIntegration": {"operationId": "getIntegration", "parameters": {"integration_id": _CREATED_ID}},
+    "UpdateIntegration": {"operationId": "updateIntegration", "parameters": {"integration_id": _CREATED_ID}},
+    "SyncIntegration": {
+        "operationId": "syncIntegration",
+        "requestBody": {"integrationId": _CREATED_ID, "dataType": "invoices"},
+    },
+    "DeleteIntegration": {"operationId": "deleteIntegration", "parameters": {"integration_id": _CREATED_ID}},
+}
+
+
 @router.post(
     "",
     operation_id="createIntegration",
     summary="Connect an integration",
     status_code=status.HTTP_201_CREATED,
     response_model=IntegrationEnvelope,
-    responses=documented_errors(400, 401, 409, 413, 422, 429),
+    responses={201: {"links": _CREATED_LINKS}, **documented_errors(400, 401, 409, 413, 422, 429)},
 )
 def create_integration(
     payload: IntegrationCreate, request: Request, user_id: CurrentUser, engine: DatabaseEngine, box: Secrets

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from integration_service.api.dependencies import CurrentUser, DatabaseEngine
 from integration_service.api.errors import InvalidInput, documented_errors
 from integration_service.api.integrations import IntegrationType
-from integration_service.api.models import ApiModel, Page
+from integration_service.api.models import ApiModel, IsoDateTime, Page
 from integration_service.db import sync_logs
 from integration_service.db.schema import SYNC_LOG_STATUSES
 
@@ -53,8 +53,8 @@ def list_sync_logs(
     integration_type: Annotated[IntegrationType | None, Query(alias="integrationType")] = None,
     status: Annotated[SyncLogStatus | None, Query()] = None,
     sync_type: Annotated[str | None, Query(alias="syncType", min_length=1, max_length=50, pattern=r"^[a-z_]+$")] = None,
-    since: Annotated[datetime | None, Query(description="created at or after (ISO 8601)")] = None,
-    until: Annotated[datetime | None, Query(description="created before (ISO 8601)")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="created at or after (ISO 8601)")] = None,
+    until: Annotated[IsoDateTime | None, Query(description="created before (ISO 8601)")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> SyncLogList:

@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, StringConstraints
 from pydantic.alias_generators import to_camel
 
 MAX_CUSTOM_DATA_BYTES = 16_384
 _SECRET_LOOKING_KEY = re.compile(r"pass(word)?|secret|token|api[_-]?key|private", re.IGNORECASE)
+
+
+_NUMBER = re.compile(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?")
+
+
+def _iso_8601_only(value: object) -> object:
+    # pydantic's lax mode reads numbers as Unix timestamps; the schema promises an ISO 8601 date-time,
+    # so a number is refused, as the schema says (found by fuzzing: `?until=0.5` was accepted).
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
+        raise ValueError("must be an ISO 8601 date-time, e.g. 2025-01-31T00:00:00Z")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601_only)]
 
 
 def _no_nul(value: str) -> str:

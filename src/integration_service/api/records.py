@@ -17,7 +17,7 @@ from sqlalchemy import Boolean, DateTime, Numeric, Table, func, select
 
 from integration_service.api.dependencies import CurrentUser, DatabaseEngine
 from integration_service.api.errors import InvalidInput, documented_errors
-from integration_service.api.models import ApiModel, Page
+from integration_service.api.models import ApiModel, IsoDateTime, Page
 from integration_service.db.schema import (
     myob_invoices,
     quickbooks_invoices,
@@ -67,7 +67,7 @@ def _add_route(table: Table, path: str, collection: str, summary: str) -> None:
         engine: DatabaseEngine,
         integration_id: Annotated[uuid.UUID | None, Query(alias="integrationId")] = None,
         status: Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z_]+$")] = None,
-        updated_since: Annotated[datetime | None, Query(alias="updatedSince")] = None,
+        updated_since: Annotated[IsoDateTime | None, Query(alias="updatedSince")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     ) -> Any:
