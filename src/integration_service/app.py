@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware import Middleware
 from fastapi.middleware.cors import CORSMiddleware
 
+from integration_service import metrics
 from integration_service.api import (
     connection_tests,
     connections,
@@ -91,6 +92,7 @@ def create_app(settings: Settings) -> FastAPI:
         else redis.Redis.from_url(settings.redis_url.get_secret_value(), socket_timeout=2, socket_connect_timeout=2)
     )
     install_error_handlers(app)
+    metrics.install(app, engine, settings.database_pool_size + settings.database_pool_max_overflow)
     app.include_router(health.router)
     # Fixed paths before /api/integrations/{integration_id}, which would otherwise claim them.
     app.include_router(logs.router)

@@ -1,0 +1,99 @@
+"""Prometheus metrics at `/metrics`: what `invoke monitor` and a Prometheus server watch.
+
+One ASGI middleware observes every response (so requests, sync runs, webhook latency and rate-limit
+rejections need no edits in the routes); token refreshes are counted where they happen; the database
+pool is read when scraped. Like `/api/health`, `/metrics` needs no token and is not rate limited:
+expose it to the monitoring network only.
+"""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import FastAPI
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import Engine
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUESTS = Counter(
+    "integration_http_requests_total", "HTTP requests by method, route and status", ["method", "route", "status"]
+)
+REQUEST_SECONDS = Histogram("integration_http_request_seconds", "HTTP request duration", ["method", "route"])
+SYNC_RUNS = Counter(
+    "integration_sync_runs_total", "Sync requests by outcome (success, failed, conflict, error)", ["status"]
+)
+WEBHOOK_SECONDS = Histogram(
+    "integration_webhook_processing_seconds",
+    "Time from receiving a webhook to answering it (verify, store, apply)",
+    ["provider"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+TOKEN_REFRESHES = Counter("integration_token_refreshes_total", "OAuth token refreshes by result", ["result"])
+RATE_LIMITED = Counter("integration_rate_limit_rejections_total", "Requests refused with 429 by the rate limiter")
+POOL_IN_USE = Gauge("integration_db_pool_in_use", "Database connections checked out of the pool")
+POOL_SIZE = Gauge("integration_db_pool_size", "Database pool capacity (pool size + max overflow)")
+
+_SYNC_OUTCOMES = {200: "success", 502: "failed", 409: "conflict"}
+
+
+def track_pool(engine: Engine, capacity: int) -> None:
+    """Read the pool at scrape time (the last app created in a process is the one reported)."""
+    pool = engine.pool
+    POOL_IN_USE.set_function(lambda: float(getattr(pool, "checkedout", lambda: 0)()))
+    POOL_SIZE.set(capacity)
+
+
+def route_label(path: str) -> str:
+    """A bounded label: ids in paths would make one time series per integration."""
+    parts = [part for part in path.split("/") if part]
+    return "/" + "/".join(":id" if any(ch.isdigit() for ch in part) and len(part) > 12 else part for part in parts)
+
+
+class MetricsMiddleware:
+    """Count and time every HTTP response; outermost, so it sees 413s and 429s too."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == "/metrics":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def observe(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observe)
+        finally:
+            self._record(scope["method"], scope["path"], status, time.perf_counter() - started)
+
+    @staticmethod
+    def _record(method: str, path: str, status: int, seconds: float) -> None:
+        route = route_label(path)
+        REQUESTS.labels(method, route, str(status)).inc()
+        REQUEST_SECONDS.labels(method, route).observe(seconds)
+        if status == 429:
+            RATE_LIMITED.inc()
+        if method == "POST" and path == "/api/integrations/sync":
+            SYNC_RUNS.labels(_SYNC_OUTCOMES.get(status, "error")).inc()
+        if method == "POST" and path.endswith("/webhook"):
+            WEBHOOK_SECONDS.labels(path.rstrip("/").split("/")[-2]).observe(seconds)
+
+
+async def _scrape(_request: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def install(app: FastAPI, engine: Engine, pool_capacity: int) -> None:
+    """Serve `/metrics` (no token, like health) and observe every response."""
+    track_pool(engine, pool_capacity)
+    app.add_middleware(MetricsMiddleware)  # added last: the outermost layer
+    app.add_route("/metrics", _scrape, include_in_schema=False)
