@@ -117,3 +117,144 @@ def load(
     console.print(f"Report: {outcome.report_dir}", highlight=False)
     if not outcome.passed:
         raise Exit(code=1)
+
+# Operations: the checklist's deployment, rollback and monitoring sections as safe tasks (src/harness/ops/).
+OPS_HELP = {
+    "stage": STAGE_HELP,
+    "yes": "Do not ask for confirmation (staging/production).",
+    "dry_run": "Print the plan; change nothing.",
+}
+
+
+@contextlib.contextmanager
+def ops_errors() -> Iterator[None]:
+    from harness.ops.common import OpsError
+
+    with explained_errors():
+        try:
+            yield
+        except OpsError as error:
+            console.print(f"[bold red]Failed:[/] {error}", highlight=False)
+            raise Exit(code=1) from None
+
+
+def _target(stage: str):  # type: ignore[no-untyped-def]
+    from harness.ops.targets import stage_target
+
+    return stage_target(parse_stage(stage))
+
+
+@task(
+    help={
+        "stage": STAGE_HELP,
+        "verify": "Also restore into a scratch database and compare row counts.",
+        "keep": "Retention: keep only the newest N backups of the stage.",
+    }
+)
+def backup(c: Context, stage: str = "local", verify: bool = False, keep: int = 0) -> None:
+    """Deployment 1/2: back up the database (pg_dump -Fc + manifest), verified with pg_restore --list."""
+    from harness.ops.backup import create_backup
+
+    with ops_errors():
+        create_backup(_target(stage), verify=verify, keep=keep or None)
+
+
+@task(
+    help={**OPS_HELP, "backup": "A backup file with its manifest, or 'latest' (newest manifest; must be unambiguous)."}
+)
+def restore(c: Context, backup: str, stage: str = "local", yes: bool = False, dry_run: bool = False) -> None:
+    """Rollback: restore a checked backup in one transaction (safety backup first), then compare row counts."""
+    from harness.ops.restore import restore as run
+
+    with ops_errors():
+        run(_target(stage), backup, yes=yes, dry_run=dry_run)
+
+
+@task(help={**OPS_HELP, "down": "Downgrade to this revision instead of upgrading to head."})
+def migrate(c: Context, stage: str = "local", down: str = "", yes: bool = False, dry_run: bool = False) -> None:
+    """Deployment 1: backup, alembic upgrade head (or --down REV), verify revision, drift and no data loss."""
+    from harness.ops.migrate import migrate as run
+
+    with ops_errors():
+        run(_target(stage), down=down or None, yes=yes, dry_run=dry_run)
+
+
+@task(help={"stage": STAGE_HELP})
+def smoke(c: Context, stage: str = "local") -> None:
+    """Deployment 4/5: smoke and post-deploy checks (health, metrics, sync, signed webhook, sync logs)."""
+    from harness.ops.smoke import smoke as run
+
+    with ops_errors():
+        if not run(_target(stage)).passed:
+            raise Exit(code=1)
+
+
+@task(help=OPS_HELP)
+def deploy(c: Context, stage: str = "local", yes: bool = False, dry_run: bool = False) -> None:
+    """Deployment 3: deploy the checkout (local: restart the service) and record sha and time in the deploy log."""
+    from harness.ops.deploy import deploy as run
+
+    with ops_errors():
+        run(_target(stage), yes=yes, dry_run=dry_run)
+
+
+@task(help=OPS_HELP)
+def release(c: Context, stage: str = "local", yes: bool = False, dry_run: bool = False) -> None:
+    """Production 1-5: (gate + sign-offs) backup, migrate, deploy, smoke; rolls back automatically on failure."""
+    from harness.ops.release import release as run
+    from harness.paths import REPORTS_DIR
+
+    with ops_errors():
+        run(_target(stage), reports_dir=REPORTS_DIR, yes=yes, dry_run=dry_run)
+
+
+@task(help={**OPS_HELP, "disable": "Comma-separated integration types to disable, e.g. XERO,MYOB."})
+def rollback(c: Context, stage: str = "local", disable: str = "", yes: bool = False, dry_run: bool = False) -> None:
+    """Rollback procedure: revert, restore the pre-release backup, redeploy, clear this stage's cache, verify."""
+    from harness.ops.rollback import rollback as run
+
+    with ops_errors():
+        run(_target(stage), disable=[d for d in disable.split(",") if d], yes=yes, dry_run=dry_run)
+
+
+@task(help={"stage": STAGE_HELP, "json": "Print the result as JSON (for machines)."})
+def monitor(c: Context, stage: str = "local", json: bool = False) -> None:
+    """Monitoring: the daily checks as tables and the seven alert rules; exit 1 when an alert fires."""
+    import json as json_module
+
+    from harness.ops.monitor import evaluate, show
+
+    with ops_errors():
+        target = _target(stage)
+        result = evaluate(target)
+        if json:
+            print(json_module.dumps(result.as_json(), indent=2, default=str))
+        else:
+            show(target, result)
+    if result.firing:
+        raise Exit(code=1)
+
+
+@task(help={"role": "qa | security | devops | product", "name": "Who signs off.", "stage": STAGE_HELP})
+def signoff(c: Context, role: str, name: str, stage: str = "local") -> None:
+    """Sign-off: record a qa/security/devops/product attestation for the current git sha."""
+    from harness.ops.common import Target
+    from harness.ops.signoff import record_signoff
+
+    with ops_errors():
+        record_signoff(Target(stage=parse_stage(stage), database_url=""), role, name)
+
+
+@task(help={"period": "weekly | monthly", "stage": STAGE_HELP})
+def report(c: Context, period: str, stage: str = "local") -> None:
+    """Weekly/monthly checks: error patterns, refresh rate, rate limits, usage, trends, pip-audit."""
+    import json as json_module
+
+    from harness.ops.reports import build_report
+
+    if period not in ("weekly", "monthly"):
+        console.print("[bold red]period must be weekly or monthly[/]")
+        raise Exit(code=2)
+    with ops_errors():
+        print(json_module.dumps(build_report(_target(stage), period), indent=2, default=str))
+

@@ -1,0 +1,141 @@
+"""What every operation shares: the target it acts on, confirmation, progress, git, masking."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from sqlalchemy.engine import make_url
+
+from harness.paths import PROJECT_ROOT, STACK_DIR
+from harness.stages import Stage, stage_env_file
+
+
+class OpsError(RuntimeError):
+    """An operation refused or failed; the message says what happened and what to do next."""
+
+
+class OpsSettings(BaseSettings):
+    """A stage's operational settings: environment variables win over `.env` / `.env.<stage>`."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    database_url: SecretStr | None = None
+    service_url: str | None = None  # where the stage's service answers (local: the deployed process)
+    redis_url: SecretStr | None = None
+    redis_key_prefix: str | None = None
+    deploy_command: str | None = None  # staging/production: e.g. a CI trigger; gets DEPLOY_SHA
+    smoke_api_token: SecretStr | None = None
+    smoke_integration_id: str | None = None
+    stripe_webhook_secrets: SecretStr | None = None
+    database_pool_size: int = 10
+    database_pool_max_overflow: int = 10
+
+
+@dataclass
+class Target:
+    """The system an operation acts on. Tasks build it from the stage's settings; tests build it directly."""
+
+    stage: Stage
+    database_url: str
+    checkout: Path = PROJECT_ROOT  # the git working tree the stage's code is deployed from
+    state_dir: Path = STACK_DIR / "ops"  # deploy log, release and rollback records
+    backups_dir: Path = PROJECT_ROOT / "backups"
+    service_url: str | None = None
+    redis_url: str | None = None
+    redis_key_prefix: str = ""
+    deploy_command: str | None = None
+    service_env: dict[str, str] = field(default_factory=dict)  # local deploys: extra service settings
+    smoke_api_token: str | None = None
+    smoke_integration_id: str | None = None
+    stripe_webhook_secret: str | None = None
+    pool_capacity: int = 20
+    console: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
+
+    @property
+    def protected(self) -> bool:
+        return self.stage in ("staging", "production")
+
+    def say(self, message: str) -> None:
+        self.console.print(message, highlight=False)
+
+
+def load_settings(stage: Stage, project_root: Path = PROJECT_ROOT) -> OpsSettings:
+    return OpsSettings(_env_file=stage_env_file(stage, project_root))
+
+
+def mask(url: str) -> str:
+    """A URL with its password hidden, fit for a terminal, a log or a record."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a database URL (e.g. redis://): mask by hand
+        if "@" in url and ":" in url.split("@", 1)[0].split("//", 1)[-1]:
+            scheme, rest = url.split("//", 1)
+            user = rest.split("@", 1)[0].split(":", 1)[0]
+            return f"{scheme}//{user}:***@{rest.split('@', 1)[1]}"
+        return url
+
+
+def confirm(target: Target, action: str, *, yes: bool, ask: Callable[[str], str] = input) -> None:
+    """Staging and production changes need a typed confirmation (or --yes); local ones do not."""
+    if not target.protected or yes:
+        return
+    try:
+        answer = ask(f"{action} on {target.stage.upper()}. Type the stage name to continue: ")
+    except EOFError:
+        answer = ""
+    if answer.strip() != target.stage:
+        raise OpsError(f"not confirmed: nothing was changed on {target.stage} (pass --yes in automation)")
+
+
+@contextmanager
+def step(target: Target, description: str) -> Iterator[None]:
+    """A long step with a spinner and elapsed time; the outcome is printed when it ends."""
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=target.console, transient=True
+    ) as progress:
+        progress.add_task(description, total=None)
+        yield
+    target.say(f"  [green]✓[/] {description}")
+
+
+def git(checkout: Path, *args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=checkout, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise OpsError(f"git {' '.join(args)} failed in {checkout}: {result.stderr.strip()[-500:]}")
+    return result.stdout.strip()
+
+
+def git_sha(checkout: Path) -> str:
+    return git(checkout, "rev-parse", "HEAD")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def timestamp(moment: datetime) -> str:
+    return moment.strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def append_record(path: Path, record: dict[str, Any]) -> None:
+    """One JSON object per line: the deploy log, release and rollback records."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as log:
+        log.write(json.dumps(record, default=str) + "\n")
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,150 @@
+"""`invoke deploy`: put the checkout's code live and record what was deployed (sha, time) in a deploy log.
+
+Local stage: (re)start the service from the checkout (its `src/` first on PYTHONPATH) as a detached
+process, stopping only the process the previous local deploy recorded. Other stages: run the stage's
+DEPLOY_COMMAND with DEPLOY_SHA and DEPLOY_STAGE in its environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import psutil
+
+from harness.ops.common import OpsError, Target, append_record, confirm, git_sha, read_records, step, utc_now
+from harness.processes import ServerProcess, ServerStartError, free_port, uvicorn_command
+from harness.stack import SERVICE_APP
+
+# Services this process started, kept so that stopping one reaps it (no zombie, no ResourceWarning).
+_STARTED: dict[int, subprocess.Popen[bytes]] = {}
+
+
+@dataclass(frozen=True)
+class Deployment:
+    stage: str
+    sha: str
+    url: str | None
+
+
+def deploy_log(target: Target) -> Any:
+    return target.state_dir / "deploy-log.jsonl"
+
+
+def last_deploy(target: Target) -> dict[str, Any] | None:
+    """The newest successful deploy of the stage, from the deploy log."""
+    records = [r for r in read_records(deploy_log(target)) if r["stage"] == target.stage and r["result"] == "ok"]
+    return records[-1] if records else None
+
+
+def deploy(target: Target, *, yes: bool = False, dry_run: bool = False, reason: str = "manual") -> Deployment:
+    sha = git_sha(target.checkout)
+    where = "restart the local service" if target.stage == "local" else f"run DEPLOY_COMMAND ({target.deploy_command})"
+    target.say(f"Deploy {sha[:10]} from {target.checkout} to {target.stage}: {where}")
+    if dry_run:
+        target.say("[yellow]Dry run[/]: nothing was deployed.")
+        return Deployment(target.stage, sha, target.service_url)
+    confirm(target, f"Deploy {sha[:10]}", yes=yes)
+    record: dict[str, Any] = {"stage": target.stage, "sha": sha, "time": utc_now().isoformat(), "reason": reason}
+    try:
+        url = _restart_local(target, sha) if target.stage == "local" else _run_deploy_command(target, sha)
+    except OpsError as exc:
+        append_record(deploy_log(target), {**record, "result": "failed", "error": str(exc)[:500]})
+        raise
+    append_record(deploy_log(target), {**record, "result": "ok", "url": url})
+    target.service_url = url
+    target.say(f"[green]Deployed[/] {sha[:10]} to {target.stage}" + (f" at {url}" if url else ""))
+    return Deployment(target.stage, sha, url)
+
+
+def _run_deploy_command(target: Target, sha: str) -> str | None:
+    if not target.deploy_command:
+        raise OpsError(
+            f"no DEPLOY_COMMAND for stage {target.stage!r}: set it in the environment or .env.{target.stage}"
+        )
+    with step(target, f"DEPLOY_COMMAND for {sha[:10]}"):
+        ran = subprocess.run(  # noqa: S602 - the operator's own configured command
+            target.deploy_command,
+            shell=True,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "DEPLOY_SHA": sha, "DEPLOY_STAGE": target.stage},
+        )
+    if ran.returncode != 0:
+        raise OpsError(f"DEPLOY_COMMAND exited with {ran.returncode}: {ran.stderr.strip()[-800:]}")
+    return target.service_url
+
+
+def _state_file(target: Target) -> Any:
+    return target.state_dir / f"service-{target.stage}.json"
+
+
+def stop_local(target: Target) -> None:
+    """Stop the service the last local deploy started (checked by pid and start time, nothing else)."""
+    state_file = _state_file(target)
+    if not state_file.exists():
+        return
+    state = json.loads(state_file.read_text())
+    child = _STARTED.pop(state["pid"], None)  # our own child: reaped by waiting on it
+    try:
+        process = psutil.Process(state["pid"])
+        if abs(process.create_time() - state["create_time"]) < 1:
+            os.killpg(process.pid, signal.SIGTERM)
+            if child is not None:
+                child.wait(15)
+            else:
+                process.wait(15)
+    except (psutil.NoSuchProcess, ProcessLookupError):
+        pass
+    except (psutil.TimeoutExpired, subprocess.TimeoutExpired):
+        os.killpg(state["pid"], signal.SIGKILL)
+        if child is not None:
+            child.wait(15)
+    state_file.unlink()
+
+
+def _restart_local(target: Target, sha: str) -> str:
+    previous = json.loads(_state_file(target).read_text()) if _state_file(target).exists() else {}
+    port = previous.get("port") or (urlsplit(target.service_url).port if target.service_url else None) or free_port()
+    stop_local(target)
+    env = {
+        "PYTHONPATH": str(target.checkout / "src"),  # the checkout's code, not the harness's copy
+        "STAGE": "local",
+        "DATABASE_URL": target.database_url,
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "REDIS_KEY_PREFIX": target.redis_key_prefix or "integrations:local",
+        **({"REDIS_URL": target.redis_url} if target.redis_url else {}),
+        **target.service_env,
+    }
+    log_path = target.state_dir / "logs" / f"service-{target.stage}-{sha[:10]}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = uvicorn_command(SERVICE_APP, port)
+    with step(target, f"start the service from {target.checkout.name} on port {port}"), log_path.open("ab") as log:
+        # Detached (own session): it outlives this command, and only its recorded pid is ever stopped.
+        child = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env}, start_new_session=True
+        )
+        _STARTED[child.pid] = child
+        process = ServerProcess(f"integration service {sha[:10]}", command, port, log_path, env, "/api/health")
+        process.process = child
+        try:
+            process.wait_ready(60)
+        except ServerStartError as exc:
+            raise OpsError(f"the service did not start: {exc}") from None
+    assert process.process is not None
+    state = {
+        "pid": process.process.pid,
+        "create_time": psutil.Process(process.process.pid).create_time(),
+        "port": port,
+        "sha": sha,
+        "url": process.url,
+        "log": str(process.log_path),
+    }
+    _state_file(target).write_text(json.dumps(state, indent=2) + "\n")
+    return process.url

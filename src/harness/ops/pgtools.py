@@ -1,0 +1,115 @@
+"""pg_dump and pg_restore of the server's major version, and the database facts ops compare.
+
+A custom-format archive is read only by a pg_restore at least as new as the pg_dump that wrote it,
+and pg_dump refuses a server newer than itself: the tools are chosen to match the server's major
+version (the embedded server's own binaries first), and the choice is stated, never guessed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from harness.embedded_postgres import EmbeddedPostgresError, find_postgres_binaries
+from harness.ops.common import OpsError
+
+
+@dataclass(frozen=True)
+class PgTools:
+    bin_dir: Path
+    major: int
+
+    @property
+    def pg_dump(self) -> str:
+        return str(self.bin_dir / "pg_dump")
+
+    @property
+    def pg_restore(self) -> str:
+        return str(self.bin_dir / "pg_restore")
+
+
+def server_major(database_url: str) -> int:
+    with psycopg.connect(database_url) as connection:
+        number = connection.execute("SHOW server_version_num").fetchone()
+    assert number is not None
+    return int(str(number[0])) // 10000
+
+
+def tools_major(bin_dir: Path) -> int | None:
+    if not (bin_dir / "pg_dump").exists() or not (bin_dir / "pg_restore").exists():
+        return None
+    shown = subprocess.run([str(bin_dir / "pg_dump"), "--version"], capture_output=True, text=True, check=False)
+    found = re.search(r"(\d+)(?:\.\d+)?", shown.stdout)
+    return int(found.group(1)) if found else None
+
+
+def candidate_dirs() -> list[Path]:
+    """The embedded server's binaries, then those on PATH, then Debian's per-version directories."""
+    candidates: list[Path] = []
+    with contextlib.suppress(EmbeddedPostgresError):
+        candidates.append(find_postgres_binaries())
+    on_path = shutil.which("pg_dump")
+    if on_path:
+        candidates.append(Path(on_path).resolve().parent)
+    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    return candidates
+
+
+def find_tools(database_url: str, candidates: list[Path] | None = None) -> PgTools:
+    """The first tools of the server's major version; else the oldest newer one; else a clear error."""
+    major = server_major(database_url)
+    found = [(tools_major(directory), directory) for directory in candidates or candidate_dirs()]
+    usable = [(version, directory) for version, directory in found if version is not None and version >= major]
+    exact = [directory for version, directory in usable if version == major]
+    if exact:
+        return PgTools(exact[0], major)
+    if usable:
+        version, directory = min(usable, key=lambda item: item[0])
+        return PgTools(directory, version)
+    seen = ", ".join(f"{directory} ({version})" for version, directory in found) or "none"
+    raise OpsError(
+        f"no pg_dump/pg_restore for PostgreSQL {major} found (looked at: {seen}); install the client "
+        f"tools of that version (e.g. `apt-get install postgresql-client-{major}`)"
+    )
+
+
+def libpq_args(database_url: str) -> list[str]:
+    """The URL as pg_dump/pg_restore's --dbname, in the libpq form (no SQLAlchemy driver suffix)."""
+    url = make_url(database_url).set(drivername="postgresql")
+    return ["--dbname", url.render_as_string(hide_password=False)]
+
+
+def public_tables(connection: psycopg.Connection[tuple[object, ...]]) -> list[str]:
+    rows = connection.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version' "
+        "ORDER BY tablename"
+    ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def row_counts(database_url: str) -> dict[str, int]:
+    """Rows of every table of the service's schema (the integration tables and their owners)."""
+    with psycopg.connect(database_url) as connection:
+        counts: dict[str, int] = {}
+        for table in public_tables(connection):
+            row = connection.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()
+            assert row is not None
+            counts[table] = int(str(row[0]))
+        return counts
+
+
+def alembic_revision(database_url: str) -> str | None:
+    with psycopg.connect(database_url) as connection:
+        exists = connection.execute("SELECT to_regclass('public.alembic_version') IS NOT NULL").fetchone()
+        if not exists or not exists[0]:
+            return None
+        row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        return None if row is None else str(row[0])

@@ -1,0 +1,42 @@
+"""A stage's Target from its settings: the local stage's database and deployed service are found here."""
+
+from __future__ import annotations
+
+import json
+
+from harness.database import create_database
+from harness.embedded_postgres import EmbeddedPostgres
+from harness.ops.common import OpsError, Target, load_settings
+from harness.paths import STACK_DIR
+from harness.stages import Stage
+
+
+def stage_target(stage: Stage) -> Target:
+    settings = load_settings(stage)
+    if settings.database_url is not None:
+        database_url = settings.database_url.get_secret_value()
+    elif stage == "local":  # the embedded server `invoke up` uses, its `integrations` database
+        server = EmbeddedPostgres(STACK_DIR / "pgdata").start()
+        database_url = create_database(server, "integrations", exist_ok=True)
+    else:
+        raise OpsError(f"DATABASE_URL is not set for stage {stage!r}: export it or put it in .env.{stage}")
+    service_url = settings.service_url
+    deployed = STACK_DIR / "ops" / f"service-{stage}.json"
+    if service_url is None and stage == "local" and deployed.exists():
+        service_url = json.loads(deployed.read_text())["url"]
+    return Target(
+        stage=stage,
+        database_url=database_url,
+        service_url=service_url,
+        redis_url=settings.redis_url.get_secret_value() if settings.redis_url else None,
+        redis_key_prefix=settings.redis_key_prefix or f"integrations:{stage}",
+        deploy_command=settings.deploy_command,
+        smoke_api_token=settings.smoke_api_token.get_secret_value() if settings.smoke_api_token else None,
+        smoke_integration_id=settings.smoke_integration_id,
+        stripe_webhook_secret=(
+            settings.stripe_webhook_secrets.get_secret_value().split(",")[0].strip()
+            if settings.stripe_webhook_secrets
+            else None
+        ),
+        pool_capacity=settings.database_pool_size + settings.database_pool_max_overflow,
+    )
