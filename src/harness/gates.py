@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.gate import Gate, GateContext, GateResult
+from harness.perf_gates import FuzzGate, LoadGate
 from harness.stages import ALL_STAGES, Stage
 
 # Generous: a hung tool must not hang CI forever, but a slow shared machine must not fail the gate.
@@ -142,4 +143,6 @@ def quality_gates() -> list[Gate]:
         ),
         CommandGate("mypy", (python, "-m", "mypy"), proves=("CQ-02",)),
         PytestGate(),
+        LoadGate(),  # Locust, profile `gate` (~2 minutes): fills the report's benchmarks
+        FuzzGate(),  # Schemathesis on every operation
     ]

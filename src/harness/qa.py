@@ -13,6 +13,7 @@ from rich.console import Console
 from harness.checklist import CHECKLIST_PATH, load_checklist
 from harness.gate import Gate, GateContext, GateRun, run_gates
 from harness.gates import quality_gates
+from harness.load import collect_benchmarks
 from harness.paths import PROJECT_ROOT, REPORTS_DIR
 from harness.report import ReleaseReport, build_report, write_report
 from harness.stages import Stage
@@ -62,6 +63,7 @@ def run_qa(
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
         items=items,
         gate_runs=gate_runs,
+        benchmarks=collect_benchmarks(run_dir),  # left by the load gate, if it ran
     )
     json_path, html_path = write_report(report, run_dir)
     return QaOutcome(report=report, run_dir=run_dir, json_path=json_path, html_path=html_path)
