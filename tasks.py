@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 
 from invoke import Context, Exit, task
 from rich.console import Console
@@ -258,3 +259,29 @@ def report(c: Context, period: str, stage: str = "local") -> None:
     with ops_errors():
         print(json_module.dumps(build_report(_target(stage), period), indent=2, default=str))
 
+
+@task(
+    help={
+        "stage": STAGE_HELP + " local: a stack of its own; staging: bounded in requests; production: refused.",
+        "max_examples": "Test cases per operation and phase (default: contract/schemathesis.toml's).",
+    }
+)
+def fuzz(c: Context, stage: str = "local", max_examples: int = 0) -> None:
+    """Fuzz every operation of the service's OpenAPI with Schemathesis (config: contract/schemathesis.toml).
+
+    JUnit, a VCR cassette (replayable) and the log go to reports/<run-id>/fuzz/. Exits 1 on any failure.
+    """
+    from harness.fuzz import run_fuzz_task
+
+    with explained_errors():
+        outcome = run_fuzz_task(parse_stage(stage), max_examples=max_examples or None)
+    style = "bold green" if outcome.passed else "bold red"
+    console.print(f"[{style}]{outcome.summary()}[/]", highlight=False)
+    if not outcome.passed:
+        console.print(log_tail_of(outcome.report_dir / "schemathesis.log"), highlight=False, markup=False)
+        raise Exit(code=1)
+
+
+def log_tail_of(path: Path, characters: int = 6000) -> str:
+    text = path.read_text(errors="replace") if path.exists() else "(no log)"
+    return text[-characters:]
