@@ -119,6 +119,7 @@ def load(
     if not outcome.passed:
         raise Exit(code=1)
 
+
 # Operations: the checklist's deployment, rollback and monitoring sections as safe tasks (src/harness/ops/).
 OPS_HELP = {
     "stage": STAGE_HELP,
