@@ -117,9 +117,12 @@ def run_load(
             "stripe_api_key": SANDBOX_STRIPE_KEY,
             "tokens": issue_tokens(stack.info.database_url, users),
         }
-        with _private_file(setup) as setup_path, ResourceSampler(
-            stack.service.process.pid, stack.info.database_url, report_dir / "resources.csv"
-        ) as sampler:
+        with (
+            _private_file(setup) as setup_path,
+            ResourceSampler(
+                stack.service.process.pid, stack.info.database_url, report_dir / "resources.csv"
+            ) as sampler,
+        ):
             say(f"locust: profile {profile}, {users} users, ~{expected_s:.0f} s, report in {report_dir}")
             exit_code = run_locust(
                 profile, setup_path, report_dir, workers=workers, thresholds=thresholds, timeout_s=expected_s + 180
