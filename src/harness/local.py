@@ -55,7 +55,7 @@ def show_urls(info: StackInfo, console: Console) -> None:
     console.print(f"[bold green]Local stack is up[/] (state in {STACK_DIR})")
     console.print(f"  service   {info.service_url}")
     console.print(f"  health    {info.service_url}/api/health")
-    console.print(f"  OpenAPI   {info.service_url}/openapi.json  (interactive: {info.service_url}/docs)")
+    console.print(f"  OpenAPI   {info.service_url}/openapi.json")
     console.print(f"  database  {printable_url(info.database_url)}")
     console.print(f"  sandbox   {info.sandbox_url}  (offline provider APIs the service talks to)")
     console.print(f"  urls in   {STACK_DIR / 'stack.json'}")
