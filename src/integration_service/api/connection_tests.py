@@ -119,7 +119,7 @@ class ConnectionTest(ApiModel):
 
 
 @router.post(
-    "/{integration_id}/test",
+    "/{integration_id:uuid}/test",
     operation_id="testIntegrationConnection",
     summary="Test an integration's connection with one cheap authenticated call to the provider",
     response_model=ConnectionTest,

@@ -17,7 +17,7 @@ from pydantic.json_schema import SkipJsonSchema
 from integration_service.api.connection_tests import verify_new_integration
 from integration_service.api.dependencies import CurrentUser, DatabaseEngine, Secrets
 from integration_service.api.errors import NotFound, documented_errors
-from integration_service.api.models import ApiModel, CustomData, InputModel, Name, Page, Secret
+from integration_service.api.models import ApiModel, CustomData, Flag, InputModel, Name, Page, Secret
 from integration_service.db import credentials
 from integration_service.db.schema import INTEGRATION_TYPES
 from integration_service.providers.base import ApiKeyProvider
@@ -51,7 +51,7 @@ class IntegrationUpdate(InputModel):
 
     # Not nullable in the schema: null is refused for these three (found by fuzzing: the schema said nullable).
     integration_name: Name | SkipJsonSchema[None] = None
-    is_active: bool | SkipJsonSchema[None] = None
+    is_active: Flag | SkipJsonSchema[None] = None
     custom_data: CustomData | SkipJsonSchema[None] = None
     access_token: Secret | None = None
     refresh_token: Secret | None = None
@@ -183,7 +183,7 @@ def _not_found(integration_id: uuid.UUID) -> NotFound:
 
 
 @router.get(
-    "/{integration_id}",
+    "/{integration_id:uuid}",
     operation_id="getIntegration",
     summary="Read one integration",
     response_model=IntegrationEnvelope,
@@ -198,7 +198,7 @@ def get_integration(integration_id: uuid.UUID, user_id: CurrentUser, engine: Dat
 
 
 @router.patch(
-    "/{integration_id}",
+    "/{integration_id:uuid}",
     operation_id="updateIntegration",
     summary="Rename, disable or re-key an integration",
     response_model=IntegrationEnvelope,
@@ -225,7 +225,7 @@ def update_integration(
 
 
 @router.delete(
-    "/{integration_id}",
+    "/{integration_id:uuid}",
     operation_id="deleteIntegration",
     summary="Delete an integration and everything synced from it",
     status_code=status.HTTP_204_NO_CONTENT,

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, Table, func, select
 from integration_service.api.connection_tests import PROVIDER_FAILED, owned_integration, provider_failure
 from integration_service.api.dependencies import CurrentUser, DatabaseEngine
 from integration_service.api.errors import Conflict, InvalidInput, documented_errors
-from integration_service.api.models import ApiModel, InputModel, Name, Page
+from integration_service.api.models import ApiModel, Flag, InputModel, Name, Page
 from integration_service.db.schema import billionmail_campaigns, mautic_campaigns
 from integration_service.providers.base import Linked, Record, SyncProvider
 from integration_service.providers.billionmail import BillionMail, NewTask
@@ -33,7 +33,7 @@ Email = Annotated[
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 EntityId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 PathId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-ACTION_ERRORS = {**documented_errors(401, 404, 409, 413, 422, 429, 503), **PROVIDER_FAILED}
+ACTION_ERRORS = {**documented_errors(400, 401, 404, 409, 413, 422, 429, 503), **PROVIDER_FAILED}
 P = TypeVar("P", bound=SyncProvider)
 
 
@@ -189,7 +189,7 @@ class MauticCampaign(ApiModel):
     mautic_campaign_id: str
     name: str | None = None
     description: str | None = None
-    is_published: bool | None = None
+    is_published: Flag | None = None
     category: str | None = None
     publish_up: datetime | None = None
     publish_down: datetime | None = None
@@ -202,11 +202,11 @@ class MauticCampaignCreate(InputModel):
     segment_ids: list[EntityId] = Field(
         default_factory=list, max_length=100, description="segments it draws contacts from"
     )
-    is_published: bool = Field(False, description="publish at once (or later: .../publish)")
+    is_published: Flag = Field(False, description="publish at once (or later: .../publish)")
 
 
 class MauticPublish(InputModel):
-    is_published: bool = True
+    is_published: Flag = True
 
 
 class MauticSegmentMembers(InputModel):

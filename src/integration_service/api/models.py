@@ -7,7 +7,16 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    Strict,
+    StringConstraints,
+)
 from pydantic.alias_generators import to_camel
 
 MAX_CUSTOM_DATA_BYTES = 16_384
@@ -35,8 +44,14 @@ def _no_nul(value: str) -> str:
     return value
 
 
-def _secret_no_nul(value: SecretStr) -> SecretStr:
-    _no_nul(value.get_secret_value())
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
+
+
+def _credential_shape(value: SecretStr) -> SecretStr:
+    # Keys and tokens travel in HTTP headers: visible ASCII only, so nothing (not a CR/LF, not a
+    # character the header cannot carry) can break or inject into a request made with them later.
+    if not _VISIBLE_ASCII.fullmatch(value.get_secret_value()):
+        raise ValueError("must be visible ASCII characters only (no spaces, control or non-ASCII characters)")
     return value
 
 
@@ -66,8 +81,10 @@ def _custom_data_is_safe(value: dict[str, Any]) -> dict[str, Any]:
 
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_no_nul)]
-Secret = Annotated[SecretStr, Field(min_length=1, max_length=8192), AfterValidator(_secret_no_nul)]
+Secret = Annotated[SecretStr, Field(min_length=1, max_length=8192), AfterValidator(_credential_shape)]
 CustomData = Annotated[dict[str, Any], AfterValidator(_custom_data_is_safe)]
+# A request's booleans are JSON booleans: "yes" or 1 is a mistake to report, not a value to guess at.
+Flag = Annotated[bool, Strict()]
 
 
 class ApiModel(BaseModel):

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, Field, StringConstraints, UrlConstraints
 
-from integration_service.api.models import ApiModel, InputModel, Page
+from integration_service.api.models import ApiModel, Flag, InputModel, Page
 
 Amount = Annotated[Decimal, Field(gt=0, le=Decimal("9999999.99"), max_digits=9, decimal_places=2)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
@@ -48,7 +48,7 @@ class PlanCreate(_ForIntegration):
     interval_unit: Literal["DAY", "WEEK", "MONTH", "YEAR"] = "MONTH"
     interval_count: int = Field(default=1, ge=1, le=365)
     total_cycles: int = Field(default=0, ge=0, le=999, description="0 = until cancelled")
-    activate: bool = Field(default=True, description="Activate the plan right after creating it")
+    activate: Flag = Field(default=True, description="Activate the plan right after creating it")
 
 
 class PlanActivate(_ForIntegration):

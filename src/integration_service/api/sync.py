@@ -11,7 +11,7 @@ from pydantic import Field
 
 from integration_service.api.dependencies import CurrentUser
 from integration_service.api.errors import Conflict, InvalidInput, NotFound, ServiceError, documented_errors
-from integration_service.api.models import ApiModel, InputModel
+from integration_service.api.models import ApiModel, Flag, InputModel
 from integration_service.sync.engine import SyncEngine, SyncRefused, SyncResult
 
 router = APIRouter(prefix="/api/integrations", tags=["sync"])
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/integrations", tags=["sync"])
 class SyncRequest(InputModel):
     integration_id: uuid.UUID
     data_type: Literal["invoices", "contacts", "payments", "subscriptions", "campaigns", "all"]
-    full_resync: bool = Field(default=False, description="Ignore the last sync and fetch everything")
+    full_resync: Flag = Field(default=False, description="Ignore the last sync and fetch everything")
 
 
 class SyncOutcome(ApiModel):
@@ -43,6 +43,7 @@ _REFUSALS: dict[str, type[ServiceError]] = {
     "not_found": NotFound,
     "running": Conflict,
     "inactive": Conflict,
+    "not_connected": Conflict,
     "unsupported": InvalidInput,
 }
 

@@ -106,6 +106,10 @@ class SyncEngine:
             )
         if not integration["is_active"]:
             raise SyncRefused("inactive", "the integration is disabled; enable it (isActive) to sync")
+        oauth = isinstance(provider, OAuthProvider)
+        if not integration["has_access_token" if oauth else "has_api_key"]:
+            how = "run the connect flow" if oauth else "set its apiKey"
+            raise SyncRefused("not_connected", f"the integration has no credentials yet: {how} first")
         with sync_lock(self.engine, integration_id) as acquired:
             if not acquired:
                 raise SyncRefused("running", "a sync of this integration is already running")
@@ -135,6 +139,8 @@ class SyncEngine:
                         credentials.c.integration_type,
                         credentials.c.is_active,
                         credentials.c.custom_data,
+                        credentials.c.access_token_encrypted.is_not(None).label("has_access_token"),
+                        credentials.c.api_key_encrypted.is_not(None).label("has_api_key"),
                     ).where(credentials.c.id == integration_id, credentials.c.user_id == user_id)
                 )
                 .mappings()

@@ -63,8 +63,15 @@ def test_an_empty_patch_is_422(make_user: Callable[[], ApiUser]) -> None:
     assert_error(response, 422, "validation_failed")
 
 
-def test_invalid_integration_id_is_422(make_user: Callable[[], ApiUser]) -> None:
-    assert_error(make_user().client.get("/api/integrations/xero-staging"), 422, "validation_failed")
+def test_an_integration_id_that_is_not_a_uuid_names_no_resource(make_user: Callable[[], ApiUser]) -> None:
+    # Ids are UUIDs: anything else is a path that names nothing (and never collides with /logs or /sync).
+    assert_error(make_user().client.get("/api/integrations/xero-staging"), 404, "not_found")
+
+
+def test_a_405_names_the_methods_the_path_serves(make_user: Callable[[], ApiUser]) -> None:
+    client = make_user().client
+    assert client.put("/api/integrations/logs").headers["Allow"] == "GET"
+    assert client.get("/api/integrations/sync").headers["Allow"] == "POST"
 
 
 def test_oversized_body_is_413(make_user: Callable[[], ApiUser]) -> None:

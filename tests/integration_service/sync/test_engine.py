@@ -284,3 +284,19 @@ def test_another_users_integration_cannot_be_synced(
     integration = connect(owner, "xero")
     assert sync(stranger, integration["id"]).status_code == 404
     assert stored(sql, XERO, integration["id"]) == (0, 0)
+
+
+@pytest.mark.parametrize(("integration_type", "data_type"), [("XERO", "invoices"), ("STRIPE", "payments")])
+def test_an_integration_without_credentials_is_refused_before_any_call(
+    user: ApiUser, integration_type: str, data_type: str, sql: SQL
+) -> None:
+    created = user.client.post(
+        "/api/integrations", json={"integrationType": integration_type, "integrationName": "not yet"}
+    )
+    response = sync(user, created.json()["integration"]["id"], data_type)
+    assert response.status_code == 409
+    assert "no credentials yet" in response.json()["error"]["message"]
+    logs = sql.execute(
+        "SELECT count(*) FROM integrations_sync_logs WHERE integration_id = %s", [created.json()["integration"]["id"]]
+    ).fetchone()
+    assert logs == (0,)  # refused, not run: nothing to report as a failed sync
