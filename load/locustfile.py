@@ -29,12 +29,13 @@ from urllib.parse import urlencode
 
 import gevent
 import psycopg
-from load import profiles, thresholds
 from locust import FastHttpUser, LoadTestShape, events, task
 from locust.env import Environment
 from locust.runners import WorkerRunner
 from locust.stats import RequestStats, StatsEntry
 from psycopg_pool import ConnectionPool
+
+from load import profiles, thresholds
 
 log = logging.getLogger("load")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from load.profiles import load_profile, profile_names
-from load.thresholds import OVERALL, ThresholdError, WindowStats, judge, load_table, table_from_document
 
 from load import thresholds
+from load.profiles import load_profile, profile_names
+from load.thresholds import OVERALL, ThresholdError, WindowStats, judge, load_table, table_from_document
 
 
 def stats(requests: int = 100, failures: int = 0, p50: float = 10, p95: float = 20, p99: float = 30) -> WindowStats:
