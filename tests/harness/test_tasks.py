@@ -9,6 +9,8 @@ import pytest
 
 from harness.paths import PROJECT_ROOT
 
+OPERATIONS = ("backup", "restore", "migrate", "smoke", "deploy", "release", "rollback", "monitor", "signoff", "report")
+
 
 def invoke(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -19,7 +21,7 @@ def invoke(*args: str) -> subprocess.CompletedProcess[str]:
 def test_the_tasks_are_listed() -> None:
     listed = invoke("--list")
     assert listed.returncode == 0, listed.stderr
-    for name in ("up", "token", "qa"):
+    for name in ("up", "token", "qa", "load", "fuzz", *OPERATIONS):
         assert f"  {name} " in listed.stdout
 
 
@@ -29,6 +31,12 @@ def test_the_tasks_are_listed() -> None:
         ("up", ["--port", "8000"]),
         ("token", ["--user", "--stage", "--label"]),
         ("qa", ["--stage", "local | staging | production"]),
+        ("load", ["--profile", "--workers"]),
+        ("fuzz", ["--stage"]),
+        *((task, ["--stage"]) for task in OPERATIONS),
+        ("restore", ["--backup"]),
+        ("signoff", ["--role", "--name"]),
+        ("rollback", ["--dry-run"]),
     ],
 )
 def test_each_task_explains_itself(task: str, options: list[str]) -> None:
