@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from harness.checklist import CHECKLIST_PATH, load_checklist
 from harness.gate import GateContext
 from harness.gates import CommandGate, PytestGate, junit_counts, quality_gates
 
@@ -94,7 +95,11 @@ def test_quality_gates_prove_the_code_quality_items() -> None:
         "no-debug-prints": ("CQ-04",),
         "mypy": ("CQ-02",),
         "pytest": ("CQ-01",),
+        "load": ("OPS-PERF-TARGETS", "OPS-LOAD", "PERF-06"),
+        "fuzz": ("DOC-03",),
     }
+    known = {item.id for item in load_checklist(CHECKLIST_PATH)}
+    assert {item for ids in proved.values() for item in ids} <= known
 
 
 def test_the_debug_print_gate_catches_a_print(tmp_path: Path) -> None:
