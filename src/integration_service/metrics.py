@@ -45,10 +45,11 @@ def track_pool(engine: Engine, capacity: int) -> None:
     POOL_SIZE.set(capacity)
 
 
-def route_label(path: str) -> str:
-    """A bounded label: ids in paths would make one time series per integration."""
-    parts = [part for part in path.split("/") if part]
-    return "/" + "/".join(":id" if any(ch.isdigit() for ch in part) and len(part) > 12 else part for part in parts)
+def route_label(scope: Scope) -> str:
+    """The matched route's template: a bounded label. Paths that match no route share one label, so a
+    scanner requesting random paths cannot grow the metrics without limit."""
+    route = scope.get("route")
+    return str(getattr(route, "path", "<unmatched>"))
 
 
 class MetricsMiddleware:
@@ -73,11 +74,10 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, observe)
         finally:
-            self._record(scope["method"], scope["path"], status, time.perf_counter() - started)
+            self._record(scope["method"], scope["path"], route_label(scope), status, time.perf_counter() - started)
 
     @staticmethod
-    def _record(method: str, path: str, status: int, seconds: float) -> None:
-        route = route_label(path)
+    def _record(method: str, path: str, route: str, status: int, seconds: float) -> None:
         REQUESTS.labels(method, route, str(status)).inc()
         REQUEST_SECONDS.labels(method, route).observe(seconds)
         if status == 429:
