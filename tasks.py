@@ -61,14 +61,20 @@ def token(c: Context, user: str, label: str = "", stage: str = "local") -> None:
         print(issue_stage_token(target, user, label))
 
 
-@task(help={"stage": STAGE_HELP})
-def qa(c: Context, stage: str = "local") -> None:
+@task(
+    help={
+        "stage": STAGE_HELP,
+        "pytest_junit": "CI: the JUnit report of the pytest run it just made on this checkout, judged instead "
+        "of running the suite again.",
+    }
+)
+def qa(c: Context, stage: str = "local", pytest_junit: str = "") -> None:
     """Run the release gate: every gate of the stage, then reports/<run-id>/release-report.{json,html}.
 
     Exits 0 only when the verdict is pass; the report states the verdict rule and the reasons.
     """
     with explained_errors():
-        outcome = run_qa(parse_stage(stage), console=console)
+        outcome = run_qa(parse_stage(stage), console=console, pytest_junit=Path(pytest_junit) if pytest_junit else None)
     report = outcome.report
     style = "bold green" if report.verdict == "pass" else "bold red"
     console.print(f"[{style}]Verdict: {report.verdict.upper()}[/]  ({report.coverage['summary']})")

@@ -37,6 +37,7 @@ def run_qa(
     checklist_path: Path = CHECKLIST_PATH,
     project_root: Path = PROJECT_ROOT,
     console: Console | None = None,
+    pytest_junit: Path | None = None,
 ) -> QaOutcome:
     console = console or Console(stderr=True)
     items = load_checklist(checklist_path)  # read first: a broken catalogue should stop us before the gates
@@ -53,7 +54,8 @@ def run_qa(
         console.print(f"  [{style}]{run.status:>7}[/] {run.name} ({run.duration_s:.1f} s)")
 
     context = GateContext(stage=stage, run_dir=run_dir, project_root=project_root)
-    gate_runs = run_gates(quality_gates() if gates is None else gates, context, announce, show)
+    chosen = quality_gates(pytest_junit) if gates is None else gates
+    gate_runs = run_gates(chosen, context, announce, show)
     report = build_report(
         run_id=run_dir.name,
         stage=stage,

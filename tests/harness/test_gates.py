@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness.checklist import CHECKLIST_PATH, load_checklist
 from harness.gate import GateContext
 from harness.gates import CommandGate, PytestGate, junit_counts, quality_gates
@@ -112,3 +114,27 @@ def test_the_debug_print_gate_catches_a_print(tmp_path: Path) -> None:
     result = gate.run(context(tmp_path, tmp_path))
     assert result.status == "failed"
     assert "T201" in result.detail
+
+
+def write_junit(path: Path, tests: int, failures: int = 0) -> Path:
+    suite = f'<testsuite name="pytest" tests="{tests}" failures="{failures}" errors="0" skipped="0"/>'
+    path.write_text(f"<testsuites>{suite}</testsuites>")
+    return path
+
+
+@pytest.mark.parametrize(("tests", "failures", "status"), [(12, 0, "passed"), (12, 1, "failed"), (0, 0, "failed")])
+def test_the_pytest_gate_can_judge_an_earlier_run(tmp_path: Path, tests: int, failures: int, status: str) -> None:
+    report = write_junit(tmp_path / "earlier.xml", tests, failures)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    result = PytestGate(junit_from=report).run(GateContext(stage="local", run_dir=run_dir, project_root=tmp_path))
+    assert result.status == status
+    assert str(report) in result.detail
+    assert (run_dir / "junit.xml").exists()  # the evidence travels with the report
+
+
+def test_a_missing_earlier_report_fails_the_gate(tmp_path: Path) -> None:
+    result = PytestGate(junit_from=tmp_path / "absent.xml").run(
+        GateContext(stage="local", run_dir=tmp_path, project_root=tmp_path)
+    )
+    assert result.status == "failed"
