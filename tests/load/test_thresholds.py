@@ -71,3 +71,14 @@ def test_every_profile_loads_and_the_gate_is_about_two_minutes() -> None:
     assert profiles["full"].steady_s == 300
     assert profiles["stress"].steps > 1
     assert profiles["sync-burst"].kind == "burst"
+
+
+def test_the_colocated_gate_keeps_every_checklist_number_and_drops_only_per_operation_tails() -> None:
+    default = load_table()
+    colocated = load_table(Path(__file__).resolve().parents[2] / "load" / "thresholds-colocated.toml")
+    assert colocated.targets_ms == default.targets_ms
+    kept = {(t.target, t.expression) for t in colocated.thresholds}
+    dropped = {(t.target, t.expression) for t in default.thresholds} - kept
+    assert {expression.split("<")[0] for _, expression in dropped} == {"p95"}  # nothing but per-operation p95s
+    assert all(target != OVERALL for target, _ in dropped)
+    assert {(operation, f"p50<{target:g}") for operation, target in default.targets_ms.items()} <= kept
