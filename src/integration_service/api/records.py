@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import create_model
-from sqlalchemy import Boolean, DateTime, Numeric, Table, func, select
+from sqlalchemy import Boolean, DateTime, Numeric, Table, Uuid, func, select
 
 from integration_service.api.dependencies import CurrentUser, DatabaseEngine
 from integration_service.api.errors import InvalidInput, documented_errors
@@ -41,7 +41,7 @@ def _python_type(table: Table, name: str) -> Any:
         python = datetime
     elif isinstance(column_type, Boolean):
         python = bool
-    elif name == "integration_id":
+    elif isinstance(column_type, Uuid):  # derived from the column, not its name
         python = uuid.UUID
     return python
 

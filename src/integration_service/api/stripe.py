@@ -19,7 +19,7 @@ import stripe
 import structlog
 from fastapi import APIRouter, Header, Query, Request, status
 from pydantic import Field, model_validator
-from sqlalchemy import Engine, RowMapping
+from sqlalchemy import Engine, RowMapping, select
 from starlette.concurrency import run_in_threadpool
 
 from integration_service.api.dependencies import AppSettings, CurrentUser
@@ -151,7 +151,10 @@ def _account(request: Request, user_id: str, integration_id: uuid.UUID) -> Strip
     with engine.connect() as connection:
         row = (
             connection.execute(
-                credentials.select().where(credentials.c.id == integration_id, credentials.c.user_id == user_id)
+                # Only what the actions need: the ciphertexts are read by load_api_credentials alone.
+                select(
+                    credentials.c.id, credentials.c.user_id, credentials.c.integration_type, credentials.c.is_active
+                ).where(credentials.c.id == integration_id, credentials.c.user_id == user_id)
             )
             .mappings()
             .one_or_none()
