@@ -93,6 +93,8 @@ def test_a_state_is_bound_to_its_provider(make_user: Callable[[], ApiUser], serv
     state = parse_qs(urlsplit(started.headers["Location"]).query)["state"][0]
     crossed = httpx.get(f"{service.url}/api/integrations/myob/callback", params={"code": "c", "state": state})
     assert crossed.status_code == 400
+    # Refused for the state, not later for the made-up code: a state issued for Xero means nothing to MYOB.
+    assert "state" in crossed.json()["error"]["message"]
 
 
 def test_a_declined_consent_is_a_clear_error(make_user: Callable[[], ApiUser], service: Any) -> None:
