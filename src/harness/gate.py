@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
+from harness.scenario_results import ScenarioOutcome
 from harness.stages import Stage
 
 GateStatus = Literal["passed", "failed", "skipped", "error"]
@@ -35,6 +36,7 @@ class GateResult:
     status: GateStatus
     detail: str
     evidence: tuple[Path, ...] = ()
+    scenarios: tuple[ScenarioOutcome, ...] = ()  # the scenario gate: each scenario with the ids it carries
 
 
 class Gate(Protocol):
@@ -62,6 +64,7 @@ class GateRun:
     detail: str
     proves: tuple[str, ...] = ()
     evidence: tuple[str, ...] = field(default=())  # paths relative to the run folder
+    scenarios: tuple[ScenarioOutcome, ...] = ()
 
 
 def run_gate(gate: Gate, context: GateContext) -> GateRun:
@@ -86,6 +89,7 @@ def run_gate(gate: Gate, context: GateContext) -> GateRun:
         detail=result.detail,
         proves=gate.proves,
         evidence=tuple(_relative(path, context.run_dir) for path in result.evidence),
+        scenarios=result.scenarios,
     )
 
 

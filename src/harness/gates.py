@@ -13,8 +13,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.gate import Gate, GateContext, GateResult
-from harness.perf_gates import FuzzGate, LoadGate
+from harness.gate import GateContext, GateResult
 from harness.stages import ALL_STAGES, Stage
 
 # Generous: a hung tool must not hang CI forever, but a slow shared machine must not fail the gate.
@@ -137,35 +136,3 @@ def log_tail(path: Path, characters: int = _LOG_TAIL_CHARACTERS) -> str:
         return "(no output)"
     text = path.read_text(encoding="utf-8", errors="replace")
     return text if len(text) <= characters else "…" + text[-characters:]
-
-
-def quality_gates(pytest_junit: Path | None = None) -> list[Gate]:
-    """The gates of `invoke qa` today, in the order they run (fast feedback first).
-
-    `pytest_junit`: the JUnit report of a pytest run made just before on this checkout (CI), judged
-    instead of running the suite again.
-    """
-    python = sys.executable
-    return [
-        CommandGate("ruff", (python, "-m", "ruff", "check", "."), proves=("CQ-03",)),
-        # Production code must not print (it logs through structlog); ruff's T20 rules find print()
-        # and pprint() calls, selected explicitly here so that the proof does not depend on config.
-        CommandGate(
-            "no-debug-prints",
-            (
-                python,
-                "-m",
-                "ruff",
-                "check",
-                "--select",
-                "T20",
-                "src/integration_service",
-                "src/provider_sandbox",
-            ),
-            proves=("CQ-04",),
-        ),
-        CommandGate("mypy", (python, "-m", "mypy"), proves=("CQ-02",)),
-        PytestGate(junit_from=pytest_junit),
-        LoadGate(),  # Locust, profile `gate` (~2 minutes): fills the report's benchmarks
-        FuzzGate(),  # Schemathesis on every operation
-    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,10 +13,12 @@ from rich.console import Console
 
 from harness.checklist import CHECKLIST_PATH, load_checklist
 from harness.gate import Gate, GateContext, GateRun, run_gates
-from harness.gates import quality_gates
+from harness.gates import CommandGate, PytestGate
 from harness.load import collect_benchmarks
 from harness.paths import PROJECT_ROOT, REPORTS_DIR
+from harness.perf_gates import FuzzGate, LoadGate
 from harness.report import ReleaseReport, build_report, write_report
+from harness.scenarios import ScenarioGate
 from harness.stages import Stage
 
 _STATUS_STYLES = {"passed": "green", "failed": "bold red", "error": "bold red", "skipped": "yellow"}
@@ -54,7 +57,7 @@ def run_qa(
         console.print(f"  [{style}]{run.status:>7}[/] {run.name} ({run.duration_s:.1f} s)")
 
     context = GateContext(stage=stage, run_dir=run_dir, project_root=project_root)
-    chosen = quality_gates(pytest_junit) if gates is None else gates
+    chosen = release_gates(pytest_junit) if gates is None else gates
     gate_runs = run_gates(chosen, context, announce, show)
     report = build_report(
         run_id=run_dir.name,
@@ -100,3 +103,37 @@ def _git(project_root: Path, *args: str) -> str:
     command = ["git", *args]
     completed = subprocess.run(command, cwd=project_root, capture_output=True, text=True, check=True)
     return completed.stdout
+
+
+def release_gates(pytest_junit: Path | None = None, only_ids: frozenset[str] | None = None) -> list[Gate]:
+    """The gates of `invoke qa`, in the order they run: static checks first (fast feedback), then load
+    (whose measurements the scenarios about benchmarks read), fuzzing, and the checklist scenarios.
+
+    `pytest_junit`: the JUnit report of a pytest run made just before on this checkout (CI), judged
+    instead of running the suite again. `only_ids`: run only the scenarios carrying these ids.
+    """
+    python = sys.executable
+    return [
+        CommandGate("ruff", (python, "-m", "ruff", "check", "."), proves=("CQ-03",)),
+        # Production code must not print (it logs through structlog); ruff's T20 rules find print()
+        # and pprint() calls, selected explicitly here so that the proof does not depend on config.
+        CommandGate(
+            "no-debug-prints",
+            (
+                python,
+                "-m",
+                "ruff",
+                "check",
+                "--select",
+                "T20",
+                "src/integration_service",
+                "src/provider_sandbox",
+            ),
+            proves=("CQ-04",),
+        ),
+        CommandGate("mypy", (python, "-m", "mypy"), proves=("CQ-02",)),
+        PytestGate(junit_from=pytest_junit),
+        LoadGate(),  # Locust, profile `gate` (~2 minutes): fills the report's benchmarks
+        FuzzGate(),  # Schemathesis on every operation
+        ScenarioGate(only_ids=only_ids),  # the checklist, scenario by scenario
+    ]

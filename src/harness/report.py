@@ -55,7 +55,7 @@ class ChecklistEntry:
     kind: str
     text: str
     status: ItemStatus
-    scenarios: list[str]
+    scenarios: list[ScenarioEvidence]
     gates: list[str]
     detail: str
 
@@ -86,59 +86,91 @@ class ReleaseReport:
     gates: list[GateRun]
     benchmarks: list[Benchmark] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    partial: str | None = None  # what a partial run left out; None for a full run
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
         for gate in document["gates"]:
             gate["proves"] = list(gate["proves"])
             gate["evidence"] = list(gate["evidence"])
+            gate["scenarios"] = len(gate["scenarios"])  # each one is shown under the ids it carries
         return document
 
 
-def checklist_entry(item: ChecklistItem, gate_runs: list[GateRun]) -> ChecklistEntry:
-    """An item's status from the gates that claim to prove it (scenarios join here later)."""
+@dataclass(frozen=True)
+class ScenarioEvidence:
+    """A scenario as the report shows it under each id it carries."""
+
+    feature: str
+    name: str
+    status: str
+    steps: list[dict[str, str]]
+    failure: str
+
+
+def checklist_entry(
+    item: ChecklistItem,
+    gate_runs: list[GateRun],
+    attestation: str | None = None,
+    stage: Stage = "local",
+) -> ChecklistEntry:
+    """An item's status from what claims to prove it: gates, the scenarios tagged with its id and, for
+    `attest` items, the recorded attestation (a scenario can prove the recording works, never the decision).
+
+    Anything that failed fails the item; it passes only when something ran and everything that ran passed.
+    """
     provers = [run for run in gate_runs if item.id in run.proves]
-    names = [run.name for run in provers]
-    if not provers:
+    outcomes = [outcome for run in gate_runs for outcome in run.scenarios if item.id in outcome.tags]
+    evidence = [
+        ScenarioEvidence(
+            feature=outcome.feature,
+            name=outcome.name,
+            status=outcome.status,
+            steps=[{"text": step.text, "status": step.status} for step in outcome.steps],
+            failure=outcome.failure,
+        )
+        for outcome in outcomes
+    ]
+
+    def entry(status: ItemStatus, detail: str) -> ChecklistEntry:
         return ChecklistEntry(
             id=item.id,
             section=item.section,
             kind=item.kind,
             text=item.text,
-            status="pending",
-            scenarios=[],
-            gates=[],
-            detail=_pending_detail(item),
+            status=status,
+            scenarios=evidence,
+            gates=[run.name for run in provers],
+            detail=detail,
         )
-    statuses = Counter(run.status for run in provers)
-    status: ItemStatus
-    if statuses["failed"] or statuses["error"]:
-        status = "failed"
-        broken = [run.name for run in provers if run.status in _BLOCKING_GATE_STATUSES]
-        detail = f"gate {', '.join(broken)} did not pass"
-    elif statuses["passed"] == len(provers):
-        status, detail = "passed", f"proved by gate {', '.join(names)}"
-    else:
-        status = "skipped"
-        detail = f"gate {', '.join(run.name for run in provers if run.status == 'skipped')} did not run"
-    return ChecklistEntry(
-        id=item.id,
-        section=item.section,
-        kind=item.kind,
-        text=item.text,
-        status=status,
-        scenarios=[],
-        gates=names,
-        detail=detail,
-    )
 
-
-def _pending_detail(item: ChecklistItem) -> str:
+    broken_gates = [run.name for run in provers if run.status in _BLOCKING_GATE_STATUSES]
+    failed_scenarios = [outcome.name for outcome in outcomes if outcome.status == "failed"]
+    if broken_gates or failed_scenarios:
+        reasons = [f"gate {name} did not pass" for name in broken_gates]
+        reasons += [f"scenario failed: {name}" for name in failed_scenarios]
+        return entry("failed", "; ".join(reasons))
+    passed = [f"gate {run.name}" for run in provers if run.status == "passed"]
+    passed += [f"scenario “{outcome.name}”" for outcome in outcomes if outcome.status == "passed"]
+    not_run = [f"gate {run.name}" for run in provers if run.status == "skipped"]
+    not_run += [f"scenario “{outcome.name}” ({outcome.failure})" for outcome in outcomes if outcome.status == "skipped"]
     if item.kind == "attest":
-        return "not automated yet: needs a recorded human attestation, which the harness cannot record yet"
-    if item.kind == "procedure":
-        return "not automated yet: no Invoke task or scenario exercises this procedure"
-    return "not automated yet: no gate or scenario checks this item"
+        checked = f" The recording and the gating were checked by {', '.join(passed)}." if passed else ""
+        if attestation is not None:
+            return entry("attested", f"attested: {attestation}.{checked}")
+        return entry("pending", f"no attestation recorded for this commit (`invoke signoff`).{checked}")
+    if not_run:
+        ran = f"; passed: {', '.join(passed)}" if passed else ""
+        return entry("skipped", f"did not run: {', '.join(not_run)}{ran}")
+    if passed:
+        return entry("passed", "proved by " + ", ".join(passed))
+    return entry("pending", _pending_detail(stage))
+
+
+def _pending_detail(stage: Stage) -> str:
+    return (
+        f"nothing ran that proves it in stage {stage}: no gate of this run and no scenario tagged @{stage} carries it"
+    )
 
 
 def decide_verdict(stage: Stage, entries: list[ChecklistEntry], gate_runs: list[GateRun]) -> tuple[Verdict, list[str]]:
@@ -164,7 +196,10 @@ def coverage_summary(entries: list[ChecklistEntry]) -> dict[str, Any]:
         "items": len(entries),
         "automated": automated,
         "by_status": {status: statuses[status] for status in ("passed", "failed", "skipped", "attested", "pending")},
-        "summary": (f"{automated} of {len(entries)} checklist items automated yet; {statuses['pending']} pending"),
+        "summary": (
+            f"{statuses['passed']} of {len(entries)} checklist items passed, {statuses['attested']} attested, "
+            f"{statuses['failed']} failed, {statuses['skipped']} skipped, {statuses['pending']} pending"
+        ),
     }
 
 
@@ -179,12 +214,22 @@ def build_report(
     items: list[ChecklistItem],
     gate_runs: list[GateRun],
     benchmarks: list[Benchmark] | None = None,
+    attestations: dict[str, str] | None = None,
+    partial: str | None = None,
 ) -> ReleaseReport:
-    entries = [checklist_entry(item, gate_runs) for item in items]
+    """`attestations`: checklist id → who attested and when, for this commit. `partial`: what a partial
+    run (`--only`, `--skip`) left out; its verdict says so and never approves a release."""
+    attestations = attestations or {}
+    entries = [checklist_entry(item, gate_runs, attestations.get(item.id), stage) for item in items]
     verdict, reasons = decide_verdict(stage, entries, gate_runs)
     notes = []
+    if partial:
+        notes.append(f"Partial run: {partial}. Items outside it are pending or skipped, not proved.")
+        if stage != "local":
+            verdict = "fail"
+            reasons.append(f"partial run ({partial}): it cannot approve a release")
     if not benchmarks:
-        notes.append("No benchmarks yet: the load gate (Locust) is not part of the QA job yet.")
+        notes.append("No benchmarks in this run: the load gate did not run or measured nothing.")
     return ReleaseReport(
         run_id=run_id,
         stage=stage,
@@ -200,6 +245,7 @@ def build_report(
         gates=gate_runs,
         benchmarks=list(benchmarks or []),
         notes=notes,
+        partial=partial,
     )
 
 

@@ -20,17 +20,18 @@ def issue_stage_token(stage: Stage, user_name: str, label: str = "") -> str:
     if not user_name.strip():
         raise TokenError("the user name must not be empty")
     if stage != "local":
-        return _issue(required_database_url(stage), stage, user_name, label)
+        return issue_token_on(required_database_url(stage), stage, user_name, label)
     stack = local_stack()
     try:
         database_url = stack.start_database()
         migrations.upgrade(database_url)
-        return _issue(database_url, stage, user_name, label)
+        return issue_token_on(database_url, stage, user_name, label)
     finally:
         stack.stop()
 
 
-def _issue(database_url: str, stage: Stage, user_name: str, label: str) -> str:
+def issue_token_on(database_url: str, stage: Stage | str, user_name: str, label: str = "") -> str:
+    """A token for `user_name` (created if needed) on the database at `database_url`, already migrated."""
     try:
         return issue_token_at(database_url, user_name, label)
     except SQLAlchemyError as exc:

@@ -9,7 +9,8 @@ import pytest
 
 from harness.checklist import CHECKLIST_PATH, load_checklist
 from harness.gate import GateContext
-from harness.gates import CommandGate, PytestGate, junit_counts, quality_gates
+from harness.gates import CommandGate, PytestGate, junit_counts
+from harness.qa import release_gates
 
 
 def context(tmp_path: Path, project_root: Path) -> GateContext:
@@ -90,8 +91,8 @@ def test_junit_counts_sum_every_suite(tmp_path: Path) -> None:
     assert (counts.tests, counts.failures, counts.errors, counts.skipped) == (5, 1, 1, 1)
 
 
-def test_quality_gates_prove_the_code_quality_items() -> None:
-    proved = {gate.name: gate.proves for gate in quality_gates()}
+def test_release_gates_prove_the_code_quality_items() -> None:
+    proved = {gate.name: gate.proves for gate in release_gates()}
     assert proved == {
         "ruff": ("CQ-03",),
         "no-debug-prints": ("CQ-04",),
@@ -110,7 +111,7 @@ def test_the_debug_print_gate_catches_a_print(tmp_path: Path) -> None:
     (tmp_path / "src" / "provider_sandbox").mkdir()
     (tmp_path / "pyproject.toml").write_text("[tool.ruff]\n")
     (source / "module.py").write_text("def handler() -> None:\n    print('debugging')\n")
-    gate = next(gate for gate in quality_gates() if gate.name == "no-debug-prints")
+    gate = next(gate for gate in release_gates() if gate.name == "no-debug-prints")
     result = gate.run(context(tmp_path, tmp_path))
     assert result.status == "failed"
     assert "T201" in result.detail

@@ -1,0 +1,1 @@
+"""Steps of the accounting scenarios (to be written)."""

@@ -1,0 +1,25 @@
+"""The checklist scenarios' pytest configuration: the step modules (each imported once, here) and the
+tags a scenario may carry, registered as markers so that `--strict-markers` rejects a misspelt one."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.checklist import load_checklist
+from harness.features import known_tags
+
+pytest_plugins = [
+    "harness.scenario_results",
+    "steps.common",
+    "steps.pre_deployment",
+    "steps.accounting",
+    "steps.payments",
+    "steps.marketing",
+    "steps.security",
+    "steps.operations",
+]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for tag in sorted(known_tags(load_checklist())):
+        config.addinivalue_line("markers", f"{tag}: a checklist id, stage or provider carried by a scenario")

@@ -1,0 +1,1 @@
+"""Steps of the marketing scenarios (to be written)."""

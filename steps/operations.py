@@ -1,0 +1,1 @@
+"""Steps of the operations scenarios (to be written)."""

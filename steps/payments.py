@@ -1,0 +1,1 @@
+"""Steps of the payments scenarios (to be written)."""

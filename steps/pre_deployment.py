@@ -1,0 +1,1 @@
+"""Steps of the pre_deployment scenarios (to be written)."""

@@ -1,0 +1,1 @@
+"""Steps of the security scenarios (to be written)."""
