@@ -67,15 +67,13 @@ class GateRun:
     scenarios: tuple[ScenarioOutcome, ...] = ()
 
 
+def skipped_run(gate: Gate, detail: str) -> GateRun:
+    return GateRun(name=gate.name, status="skipped", duration_s=0.0, proves=gate.proves, detail=detail)
+
+
 def run_gate(gate: Gate, context: GateContext) -> GateRun:
     if context.stage not in gate.stages:
-        return GateRun(
-            name=gate.name,
-            status="skipped",
-            duration_s=0.0,
-            proves=gate.proves,
-            detail=f"not part of the {context.stage} gate (runs in: {', '.join(sorted(gate.stages))})",
-        )
+        return skipped_run(gate, f"not part of the {context.stage} gate (runs in: {', '.join(sorted(gate.stages))})")
     started = time.monotonic()
     try:
         result = gate.run(context)
@@ -98,13 +96,19 @@ def run_gates(
     context: GateContext,
     on_start: Callable[[Gate], None] | None = None,
     on_result: Callable[[GateRun], None] | None = None,
+    hold: Callable[[Gate, list[GateRun]], str | None] | None = None,
 ) -> list[GateRun]:
-    """Every gate runs, even after a failure: the report should show everything that is wrong."""
-    runs = []
+    """Every gate runs, even after a failure: the report should show everything that is wrong.
+
+    `hold(gate, runs so far)` may return why a gate must not run (a failed preflight, `--skip`); the
+    gate is then recorded as skipped with that reason.
+    """
+    runs: list[GateRun] = []
     for gate in gates:
-        if on_start is not None:
+        reason = hold(gate, runs) if hold is not None else None
+        if reason is None and on_start is not None:
             on_start(gate)
-        outcome = run_gate(gate, context)
+        outcome = skipped_run(gate, reason) if reason is not None else run_gate(gate, context)
         if on_result is not None:
             on_result(outcome)
         runs.append(outcome)

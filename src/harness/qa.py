@@ -11,13 +11,17 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness.checklist import CHECKLIST_PATH, load_checklist
+from harness.checklist import CHECKLIST_PATH, ChecklistItem, load_checklist
+from harness.features import ids_of_section
 from harness.gate import Gate, GateContext, GateRun, run_gates
 from harness.gates import CommandGate, PytestGate
 from harness.load import collect_benchmarks
+from harness.ops.common import Target
+from harness.ops.signoff import recorded_attestations
 from harness.paths import PROJECT_ROOT, REPORTS_DIR
 from harness.perf_gates import FuzzGate, LoadGate
-from harness.report import ReleaseReport, build_report, write_report
+from harness.preflight import PreflightGate
+from harness.report import ReleaseReport, build_report, collect_resources, write_report
 from harness.scenarios import ScenarioGate
 from harness.stages import Stage
 
@@ -32,6 +36,10 @@ class QaOutcome:
     html_path: Path
 
 
+class QaOptionError(ValueError):
+    """`--only` or `--skip` names something that does not exist; the message lists what does."""
+
+
 def run_qa(
     stage: Stage,
     *,
@@ -41,9 +49,18 @@ def run_qa(
     project_root: Path = PROJECT_ROOT,
     console: Console | None = None,
     pytest_junit: Path | None = None,
+    only_section: str | None = None,
+    skip: Sequence[str] = (),
+    attestations: dict[str, str] | None = None,
 ) -> QaOutcome:
+    """`only_section`: run the scenarios of one checklist section and the gates that prove its items;
+    `skip`: gates not to run. Either makes the run partial, and the report says so.
+    `attestations`: checklist id → who attested (default: the sign-offs recorded for this commit)."""
     console = console or Console(stderr=True)
     items = load_checklist(checklist_path)  # read first: a broken catalogue should stop us before the gates
+    only_ids = _section_ids(items, only_section)
+    chosen = release_gates(pytest_junit, only_ids) if gates is None else list(gates)
+    _check_skips(chosen, skip)
     started = datetime.now(UTC)
     git_sha, git_dirty = git_state(project_root)
     run_dir = new_run_dir(reports_dir, started, git_sha)
@@ -56,9 +73,21 @@ def run_qa(
         style = _STATUS_STYLES.get(run.status, "")
         console.print(f"  [{style}]{run.status:>7}[/] {run.name} ({run.duration_s:.1f} s)")
 
+    def hold(gate: Gate, earlier: list[GateRun]) -> str | None:
+        if any(run.name == PreflightGate.name and run.status != "passed" for run in earlier):
+            return "not run: preflight failed (see the preflight gate)"
+        if gate.name in skip:
+            return "skipped on request (--skip)"
+        if only_ids is not None and gate.proves and not only_ids & set(gate.proves):
+            return f"outside this partial run (--only {only_section})"
+        return None
+
     context = GateContext(stage=stage, run_dir=run_dir, project_root=project_root)
-    chosen = release_gates(pytest_junit) if gates is None else gates
-    gate_runs = run_gates(chosen, context, announce, show)
+    gate_runs = run_gates(chosen, context, announce, show, hold)
+    if attestations is None:
+        # Sign-offs are records in the operations folder; no database is involved in reading them.
+        records = Target(stage=stage, database_url="", state_dir=project_root / ".stack" / "ops")
+        attestations = recorded_attestations(records, git_sha)
     report = build_report(
         run_id=run_dir.name,
         stage=stage,
@@ -69,9 +98,36 @@ def run_qa(
         items=items,
         gate_runs=gate_runs,
         benchmarks=collect_benchmarks(run_dir),  # left by the load gate, if it ran
+        resources=collect_resources(run_dir),
+        attestations=attestations,
+        partial=_partial(only_section, skip),
     )
     json_path, html_path = write_report(report, run_dir)
     return QaOutcome(report=report, run_dir=run_dir, json_path=json_path, html_path=html_path)
+
+
+def _section_ids(items: list[ChecklistItem], only_section: str | None) -> frozenset[str] | None:
+    if only_section is None:
+        return None
+    ids = ids_of_section(items, only_section)
+    if not ids:
+        sections = ", ".join(dict.fromkeys(item.section for item in items))
+        raise QaOptionError(f"no checklist section matches {only_section!r}; the sections are: {sections}")
+    return ids
+
+
+def _check_skips(gates: Sequence[Gate], skip: Sequence[str]) -> None:
+    names = [gate.name for gate in gates]
+    unknown = [name for name in skip if name not in names]
+    if unknown:
+        raise QaOptionError(f"--skip names no gate: {', '.join(unknown)}; the gates are: {', '.join(names)}")
+
+
+def _partial(only_section: str | None, skip: Sequence[str]) -> str | None:
+    parts = ([f"only section {only_section!r}"] if only_section else []) + (
+        [f"gates skipped: {', '.join(skip)}"] if skip else []
+    )
+    return "; ".join(parts) or None
 
 
 def new_run_dir(reports_dir: Path, started: datetime, git_sha: str) -> Path:
@@ -114,6 +170,7 @@ def release_gates(pytest_junit: Path | None = None, only_ids: frozenset[str] | N
     """
     python = sys.executable
     return [
+        PreflightGate(),
         CommandGate("ruff", (python, "-m", "ruff", "check", "."), proves=("CQ-03",)),
         # Production code must not print (it logs through structlog); ruff's T20 rules find print()
         # and pprint() calls, selected explicitly here so that the proof does not depend on config.

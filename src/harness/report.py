@@ -7,6 +7,7 @@ ran and proved it; an item nothing proves yet is `pending` and says so.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from collections import Counter
@@ -38,12 +39,13 @@ VERDICT_RULES: dict[Stage, str] = {
         "approve a release."
     ),
     "staging": (
-        "staging: pass only when every gate passed and every checklist item is passed or attested; "
-        "a failed, skipped or pending item blocks the release."
+        "staging: pass only when every gate passed and every checklist item is passed; a failed, skipped "
+        "or pending item blocks the release. Sign-offs (attest items) are listed but do not block: people "
+        "sign off after reading this report."
     ),
     "production": (
         "production: pass only when every gate passed and every checklist item is passed or attested; "
-        "a failed, skipped or pending item blocks the release."
+        "a failed, skipped or pending item, a missing sign-off included, blocks the release."
     ),
 }
 
@@ -87,6 +89,7 @@ class ReleaseReport:
     benchmarks: list[Benchmark] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     partial: str | None = None  # what a partial run left out; None for a full run
+    resources: dict[str, Any] = field(default_factory=dict)  # the service under load: summary and samples
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
@@ -180,7 +183,9 @@ def decide_verdict(stage: Stage, entries: list[ChecklistEntry], gate_runs: list[
     if failed_items:
         reasons.append(f"{len(failed_items)} checklist item(s) failed: {', '.join(failed_items)}")
     if stage != "local":
-        unproved = Counter(entry.status for entry in entries if entry.status not in _RELEASABLE_ITEM_STATUSES)
+        # Staging is where people read the evidence they then sign off on: only production needs the sign-offs.
+        judged = [entry for entry in entries if stage == "production" or entry.kind != "attest"]
+        unproved = Counter(entry.status for entry in judged if entry.status not in _RELEASABLE_ITEM_STATUSES)
         for status in ("pending", "skipped"):
             if unproved[status]:
                 reasons.append(f"{unproved[status]} checklist item(s) {status}: not proved in stage {stage}")
@@ -216,6 +221,7 @@ def build_report(
     benchmarks: list[Benchmark] | None = None,
     attestations: dict[str, str] | None = None,
     partial: str | None = None,
+    resources: dict[str, Any] | None = None,
 ) -> ReleaseReport:
     """`attestations`: checklist id → who attested and when, for this commit. `partial`: what a partial
     run (`--only`, `--skip`) left out; its verdict says so and never approves a release."""
@@ -246,7 +252,35 @@ def build_report(
         benchmarks=list(benchmarks or []),
         notes=notes,
         partial=partial,
+        resources=resources or {},
     )
+
+
+def collect_resources(run_dir: Path) -> dict[str, Any]:
+    """What the load gate sampled of the service and the database (`<run>/load/`): its summary and the
+    samples over time, for the report's resource chart. Empty when the load gate did not run."""
+    summary_path = run_dir / "load" / "resources-summary.json"
+    samples_path = run_dir / "load" / "resources.csv"
+    if not summary_path.exists():
+        return {}
+    resources: dict[str, Any] = {"summary": json.loads(summary_path.read_text(encoding="utf-8")), "samples": []}
+    if samples_path.exists():
+        with samples_path.open(newline="", encoding="utf-8") as handle:
+            resources["samples"] = [
+                {key: float(value) for key, value in row.items() if value not in ("", None)}
+                for row in csv.DictReader(handle)
+            ]
+    return resources
+
+
+def chart_points(samples: list[dict[str, float]], column: str, width: float, height: float) -> str:
+    """An SVG polyline's points for one sampled column, scaled to width by height (y grows downwards)."""
+    values = [(sample.get("elapsed_s", 0.0), sample[column]) for sample in samples if column in sample]
+    if len(values) < 2:
+        return ""
+    last_x = max(x for x, _ in values) or 1.0
+    top = max(y for _, y in values) or 1.0
+    return " ".join(f"{x / last_x * width:.1f},{height - y / top * height:.1f}" for x, y in values)
 
 
 def render_html(report: ReleaseReport) -> str:
@@ -258,7 +292,11 @@ def render_html(report: ReleaseReport) -> str:
     sections: dict[str, list[ChecklistEntry]] = {}
     for entry in report.checklist:
         sections.setdefault(entry.section, []).append(entry)
-    return environment.get_template("release-report.html.j2").render(report=report, sections=sections)
+    environment.globals["chart_points"] = chart_points
+    scale = max([1.0] + [max(b.target_ms, b.p99_ms) for b in report.benchmarks])
+    return environment.get_template("release-report.html.j2").render(
+        report=report, sections=sections, latency_scale=scale
+    )
 
 
 def write_report(report: ReleaseReport, run_dir: Path) -> tuple[Path, Path]:

@@ -72,9 +72,7 @@ class _Recorder:
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         # The item's markers hold every tag: the feature's, the scenario's and its Examples block's.
-        self.tags = {
-            item.nodeid: {marker.name for marker in item.iter_markers()} - _PYTEST_MARKERS for item in items
-        }
+        self.tags = {item.nodeid: {marker.name for marker in item.iter_markers()} - _PYTEST_MARKERS for item in items}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         context = test_report_context_registry.get(report)  # pytest-bdd's record of the scenario

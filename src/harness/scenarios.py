@@ -50,6 +50,8 @@ class ScenarioGate:
     extra_pytest_args: tuple[str, ...] = ()
     timeout_s: float = COMMAND_TIMEOUT_S
     service_env: dict[str, str] = field(default_factory=dict)
+    # The PostgreSQL server the local stack creates its database on: DATABASE_URL's, else an embedded one.
+    database_server_url: str | None = None
 
     def run(self, context: GateContext) -> GateResult:
         with self._target(context) as target:
@@ -83,7 +85,7 @@ class ScenarioGate:
         stack = LocalStack(
             state_dir=Path(tempfile.mkdtemp(prefix="scenario-stack-")),
             database_name=f"qa_{uuid.uuid4().hex[:8]}",
-            external_database_url=os.environ.get("DATABASE_URL") or None,
+            external_database_url=self.database_server_url or os.environ.get("DATABASE_URL") or None,
             data_dir=PROJECT_ROOT / ".stack" / "pgdata-scenarios",
             service_env=service_env,
         )

@@ -8,11 +8,12 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from harness.gate import GateContext, GateResult
 from harness.paths import PROJECT_ROOT
-from harness.qa import git_state, new_run_dir, run_qa
+from harness.qa import QaOptionError, git_state, new_run_dir, run_qa
 from harness.stages import ALL_STAGES
 
 
@@ -80,3 +81,62 @@ def test_git_state_sees_uncommitted_changes(tmp_path: Path) -> None:
     assert dirty is False
     (tmp_path / "file.txt").write_text("two")
     assert git_state(tmp_path) == (sha, True)
+
+
+def test_a_failed_preflight_stops_every_other_gate(tmp_path: Path) -> None:
+    gates = [StaticGate("preflight", "failed", ()), StaticGate("pytest", "passed", ("CQ-01",))]
+    outcome = run_qa("local", gates=gates, reports_dir=tmp_path, console=quiet(), attestations={})
+    runs = {run.name: run for run in outcome.report.gates}
+    assert runs["pytest"].status == "skipped"
+    assert "preflight failed" in runs["pytest"].detail
+    assert outcome.report.verdict == "fail"
+
+
+def test_skip_leaves_a_gate_out_and_marks_the_run_partial(tmp_path: Path) -> None:
+    gates = [StaticGate("pytest", "passed", ("CQ-01",)), StaticGate("mypy", "failed", ("CQ-02",))]
+    outcome = run_qa("local", gates=gates, reports_dir=tmp_path, console=quiet(), skip=["mypy"], attestations={})
+    runs = {run.name: run for run in outcome.report.gates}
+    assert runs["mypy"].status == "skipped"
+    assert runs["mypy"].detail == "skipped on request (--skip)"
+    assert outcome.report.partial == "gates skipped: mypy"
+    assert outcome.report.verdict == "pass"  # a local partial run may pass; it says it is partial
+
+
+def test_only_runs_the_gates_that_prove_the_section(tmp_path: Path) -> None:
+    gates = [StaticGate("pytest", "passed", ("CQ-01",)), StaticGate("load", "failed", ("OPS-LOAD",))]
+    outcome = run_qa(
+        "local", gates=gates, reports_dir=tmp_path, console=quiet(), only_section="code quality", attestations={}
+    )
+    runs = {run.name: run for run in outcome.report.gates}
+    assert runs["pytest"].status == "passed"
+    assert runs["load"].status == "skipped"
+    assert outcome.report.partial == "only section 'code quality'"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"skip": ["nope"]}, "--skip names no gate: nope; the gates are: pytest"),
+        ({"only_section": "astrology"}, "no checklist section matches 'astrology'"),
+    ],
+)
+def test_unknown_only_or_skip_is_refused_before_anything_runs(
+    tmp_path: Path, options: dict[str, object], message: str
+) -> None:
+    gates = [StaticGate("pytest", "passed", ("CQ-01",))]
+    with pytest.raises(QaOptionError, match=message):
+        run_qa("local", gates=gates, reports_dir=tmp_path, console=quiet(), **options)  # type: ignore[arg-type]
+    assert not list(tmp_path.iterdir())  # no half-made run folder
+
+
+def test_recorded_sign_offs_become_attested_items(tmp_path: Path) -> None:
+    outcome = run_qa(
+        "local",
+        gates=[StaticGate("pytest", "passed", ("CQ-01",))],
+        reports_dir=tmp_path,
+        console=quiet(),
+        attestations={"SIGN-01": "Grace Hopper at 2026-11-25T10:00:00Z"},
+    )
+    entries = {entry.id: entry for entry in outcome.report.checklist}
+    assert entries["SIGN-01"].status == "attested"
+    assert entries["SIGN-02"].status == "pending"

@@ -11,6 +11,7 @@ from markupsafe import escape
 from harness.checklist import CHECKLIST_PATH, ChecklistItem, load_checklist
 from harness.gate import GateRun
 from harness.report import build_report, checklist_entry, decide_verdict, write_report
+from harness.scenario_results import ScenarioOutcome, StepOutcome
 from harness.stages import Stage
 
 ITEMS = [
@@ -58,6 +59,7 @@ def test_json_has_the_designed_shape_and_every_checklist_id(tmp_path: Path) -> N
             "detail": "pytest passed",
             "proves": ["CQ-01"],
             "evidence": [],
+            "scenarios": 0,
         }
     ]
     assert document["benchmarks"] == []
@@ -69,11 +71,11 @@ def test_an_item_nothing_proves_is_pending_never_passed() -> None:
     statuses = {entry.id: (entry.status, entry.detail) for entry in report.checklist}
     assert statuses["CQ-03"][0] == "passed"
     assert statuses["CQ-01"][0] == "pending"
-    assert "not automated yet" in statuses["CQ-01"][1]
+    assert "nothing ran that proves it in stage local" in statuses["CQ-01"][1]
     assert statuses["SIGN-01"][0] == "pending"
-    assert "attestation" in statuses["SIGN-01"][1]
+    assert "no attestation recorded" in statuses["SIGN-01"][1]
     assert report.coverage["automated"] == 1
-    assert report.coverage["summary"] == "1 of 3 checklist items automated yet; 2 pending"
+    assert report.coverage["summary"] == ("1 of 3 checklist items passed, 0 attested, 0 failed, 0 skipped, 2 pending")
 
 
 @pytest.mark.parametrize(
@@ -114,10 +116,19 @@ def test_a_failed_item_fails_the_verdict() -> None:
 
 
 @pytest.mark.parametrize("stage", ["staging", "production"])
-def test_pending_items_block_a_release_stage(stage: Stage) -> None:
-    report = report_for(stage, [gate("pytest", "passed", ("CQ-01",)), gate("ruff", "passed", ("CQ-03",))])
+def test_pending_checks_block_a_release_stage(stage: Stage) -> None:
+    report = report_for(stage, [gate("pytest", "passed", ("CQ-01",))])  # CQ-03 pending
     assert report.verdict == "fail"
-    assert report.verdict_reasons == [f"1 checklist item(s) pending: not proved in stage {stage}"]
+    expected = 2 if stage == "production" else 1  # and SIGN-01, whose sign-off only production needs
+    assert report.verdict_reasons == [f"{expected} checklist item(s) pending: not proved in stage {stage}"]
+
+
+def test_sign_offs_are_needed_in_production_not_in_staging() -> None:
+    runs = [gate("pytest", "passed", ("CQ-01",)), gate("ruff", "passed", ("CQ-03",))]
+    assert report_for("staging", runs).verdict == "pass"
+    production = report_for("production", runs)
+    assert production.verdict == "fail"
+    assert production.verdict_reasons == ["1 checklist item(s) pending: not proved in stage production"]
 
 
 def test_release_stage_passes_only_when_every_item_is_proved() -> None:
@@ -156,3 +167,85 @@ def test_latest_points_at_the_newest_run(tmp_path: Path) -> None:
     assert latest.is_symlink()
     assert latest.resolve() == (tmp_path / "run-2").resolve()
     assert (latest / "release-report.json").exists()
+
+
+def scenario(name: str, status: str, tags: tuple[str, ...], failure: str = "") -> ScenarioOutcome:
+    steps = (StepOutcome("Given a thing", "passed"), StepOutcome("Then it holds", status))
+    return ScenarioOutcome(feature="x.feature", name=name, tags=tags, status=status, steps=steps, failure=failure)
+
+
+def scenario_gate(*outcomes: ScenarioOutcome) -> GateRun:
+    failed = any(outcome.status == "failed" for outcome in outcomes)
+    return GateRun("scenarios", "failed" if failed else "passed", 2.0, "", scenarios=outcomes)
+
+
+def test_an_item_takes_its_status_from_the_scenarios_tagged_with_it() -> None:
+    runs = [
+        scenario_gate(scenario("tests green", "passed", ("CQ-01", "local")), scenario("lint", "failed", ("CQ-03",)))
+    ]
+    passed, failed = checklist_entry(ITEMS[0], runs), checklist_entry(ITEMS[1], runs)
+    assert (passed.status, failed.status) == ("passed", "failed")
+    assert [evidence.name for evidence in passed.scenarios] == ["tests green"]
+    assert "scenario failed: lint" in failed.detail
+    assert failed.scenarios[0].steps[-1] == {"text": "Then it holds", "status": "failed"}
+
+
+def test_a_passing_gate_does_not_hide_a_failing_scenario() -> None:
+    runs = [gate("pytest", "passed", ("CQ-01",)), scenario_gate(scenario("tests green", "failed", ("CQ-01",)))]
+    assert checklist_entry(ITEMS[0], runs).status == "failed"
+
+
+def test_a_skipped_scenario_leaves_the_item_skipped_with_the_reason() -> None:
+    runs = [scenario_gate(scenario("junit read", "skipped", ("CQ-01",), failure="the pytest gate did not run"))]
+    entry = checklist_entry(ITEMS[0], runs)
+    assert entry.status == "skipped"
+    assert "the pytest gate did not run" in entry.detail
+
+
+def test_an_attest_item_is_attested_only_by_a_recorded_attestation() -> None:
+    runs = [scenario_gate(scenario("sign-off recorded and required", "passed", ("SIGN-01",)))]
+    pending = checklist_entry(ITEMS[2], runs)
+    attested = checklist_entry(ITEMS[2], runs, attestation="Ada Lovelace at 2026-01-01T00:00:00+00:00")
+    assert pending.status == "pending"
+    assert "recording and the gating were checked" in pending.detail
+    assert attested.status == "attested"
+    assert "Ada Lovelace" in attested.detail
+
+
+def test_local_verdict_is_not_blocked_by_unattested_items() -> None:
+    report = report_for("local", [gate("pytest", "passed", ("CQ-01",)), gate("ruff", "passed", ("CQ-03",))])
+    assert report.verdict == "pass"
+
+
+def test_a_partial_run_says_so_and_never_approves_a_release() -> None:
+    runs = [gate("pytest", "passed", ("CQ-01",)), gate("ruff", "passed", ("CQ-03",))]
+    attested = {"SIGN-01": "Ada at noon"}
+    local = build_report(**common_fields("local"), items=ITEMS, gate_runs=runs, attestations=attested, partial="only x")
+    production = build_report(
+        **common_fields("production"), items=ITEMS, gate_runs=runs, attestations=attested, partial="only x"
+    )
+    assert local.verdict == "pass"
+    assert local.partial == "only x"
+    assert any("Partial run" in note for note in local.notes)
+    assert production.verdict == "fail"
+    assert "partial run (only x): it cannot approve a release" in production.verdict_reasons
+
+
+def test_html_shows_scenarios_with_their_steps_and_failure(tmp_path: Path) -> None:
+    runs = [scenario_gate(scenario("lint <clean>", "failed", ("CQ-03",), failure="assert 'E501' == ''"))]
+    _, html_path = write_report(report_for("local", runs), tmp_path / "run")
+    html = html_path.read_text()
+    assert "lint &lt;clean&gt;" in html
+    assert "Then it holds — failed" in html
+    assert "assert &#39;E501&#39; == &#39;&#39;" in html
+
+
+def common_fields(stage: Stage) -> dict[str, object]:
+    return {
+        "run_id": "r",
+        "stage": stage,
+        "git_sha": "abc",
+        "git_dirty": False,
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "finished_at": "2026-01-01T00:01:00+00:00",
+    }
