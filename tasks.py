@@ -66,18 +66,36 @@ def token(c: Context, user: str, label: str = "", stage: str = "local") -> None:
         "stage": STAGE_HELP,
         "pytest_junit": "CI: the JUnit report of the pytest run it just made on this checkout, judged instead "
         "of running the suite again.",
-    }
+        "only": "Partial run: one checklist section (e.g. 'Stripe Integration' or 'stripe'): its scenarios and "
+        "the gates that prove its items.",
+        "skip": "Partial run: a gate not to run (repeatable), e.g. --skip load --skip fuzz.",
+    },
+    iterable=["skip"],
 )
-def qa(c: Context, stage: str = "local", pytest_junit: str = "") -> None:
-    """Run the release gate: every gate of the stage, then reports/<run-id>/release-report.{json,html}.
+def qa(c: Context, stage: str = "local", pytest_junit: str = "", only: str = "", skip: list[str] | None = None) -> None:
+    """Run the release gate: preflight, static gates, tests, load, fuzz, the checklist scenarios, sign-offs;
+    then reports/<run-id>/release-report.{json,html} (reports/latest points at the newest run).
 
     Exits 0 only when the verdict is pass; the report states the verdict rule and the reasons.
     """
+    from harness.qa import QaOptionError
+
     with explained_errors():
-        outcome = run_qa(parse_stage(stage), console=console, pytest_junit=Path(pytest_junit) if pytest_junit else None)
+        try:
+            outcome = run_qa(
+                parse_stage(stage),
+                console=console,
+                pytest_junit=Path(pytest_junit) if pytest_junit else None,
+                only_section=only or None,
+                skip=skip or [],
+            )
+        except QaOptionError as error:
+            console.print(f"[bold red]QaOptionError:[/] {error}", highlight=False)
+            raise Exit(code=2) from None
     report = outcome.report
     style = "bold green" if report.verdict == "pass" else "bold red"
-    console.print(f"[{style}]Verdict: {report.verdict.upper()}[/]  ({report.coverage['summary']})")
+    partial = f" PARTIAL ({report.partial})" if report.partial else ""
+    console.print(f"[{style}]Verdict: {report.verdict.upper()}{partial}[/]  ({report.coverage['summary']})")
     for reason in report.verdict_reasons:
         console.print(f"  - {reason}")
     console.print(f"Report: {outcome.html_path}")
@@ -178,7 +196,12 @@ def restore(c: Context, backup: str, stage: str = "local", yes: bool = False, dr
         run(_target(stage), backup, yes=yes, dry_run=dry_run)
 
 
-@task(help={**OPS_HELP, "down": "Downgrade to this revision instead of upgrading to head."})
+@task(
+    help={
+        **OPS_HELP,
+        "down": "Downgrade to this revision (older than the database's, known to the checkout) instead of upgrading.",
+    }
+)
 def migrate(c: Context, stage: str = "local", down: str = "", yes: bool = False, dry_run: bool = False) -> None:
     """Deployment 1: backup, alembic upgrade head (or --down REV), verify revision, drift and no data loss."""
     from harness.ops.migrate import migrate as run
@@ -189,7 +212,11 @@ def migrate(c: Context, stage: str = "local", down: str = "", yes: bool = False,
 
 @task(help={"stage": STAGE_HELP})
 def smoke(c: Context, stage: str = "local") -> None:
-    """Deployment 4/5: smoke and post-deploy checks (health, metrics, sync, signed webhook, sync logs)."""
+    """Deployment 4/5: smoke and post-deploy checks (health, metrics, sync, Stripe and PayPal webhooks, logs).
+
+    Local: the provider sandbox of `invoke up` signs a PayPal event. Staging/production: an unsigned PayPal
+    event must be refused. Production is read-only or self-cleaning: the smoke integration is read, not synced.
+    """
     from harness.ops.smoke import smoke as run
 
     with ops_errors():
@@ -243,9 +270,19 @@ def monitor(c: Context, stage: str = "local", json: bool = False) -> None:
         raise Exit(code=1)
 
 
-@task(help={"role": "qa | security | devops | product", "name": "Who signs off.", "stage": STAGE_HELP})
+@task(
+    help={
+        "role": "qa (SIGN-01) | security (SIGN-02) | devops (SIGN-03) | product (SIGN-04) | maintenance (MONTH-04: "
+        "maintenance windows planned, or none needed).",
+        "name": "Who signs off.",
+        "stage": STAGE_HELP,
+    }
+)
 def signoff(c: Context, role: str, name: str, stage: str = "local") -> None:
-    """Sign-off: record a qa/security/devops/product attestation for the current git sha."""
+    """Sign-off: record an attestation (qa/security/devops/product/maintenance) for the current git sha.
+
+    A production release needs all five for the sha it releases; the release report shows them.
+    """
     from harness.ops.common import Target
     from harness.ops.signoff import record_signoff
 
@@ -255,7 +292,10 @@ def signoff(c: Context, role: str, name: str, stage: str = "local") -> None:
 
 @task(help={"period": "weekly | monthly", "stage": STAGE_HELP})
 def report(c: Context, period: str, stage: str = "local") -> None:
-    """Weekly/monthly checks: error patterns, refresh rate, rate limits, usage, trends, pip-audit."""
+    """Weekly/monthly checks: error patterns, refresh rate, rate limits, usage, trends, pip-audit.
+
+    Prints JSON. Vulnerabilities are "unknown" (with the reason) when pip-audit cannot reach its database.
+    """
     import json as json_module
 
     from harness.ops.reports import build_report

@@ -59,6 +59,7 @@ class Target:
     smoke_api_token: str | None = None
     smoke_integration_id: str | None = None
     stripe_webhook_secret: str | None = None
+    sandbox_url: str | None = None  # local stage: the provider sandbox (the PayPal signer), from .stack/stack.json
     pool_capacity: int = 20
     console: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
 

@@ -1,7 +1,8 @@
 """`invoke deploy`: put the checkout's code live and record what was deployed (sha, time) in a deploy log.
 
 Local stage: (re)start the service from the checkout (its `src/` first on PYTHONPATH) as a detached
-process, stopping only the process the previous local deploy recorded. Other stages: run the stage's
+process, stopping only the process the previous local deploy recorded; when `invoke up`'s provider
+sandbox answers, the service is pointed at it and its PayPal webhook registered there. Other stages: run the stage's
 DEPLOY_COMMAND with DEPLOY_SHA and DEPLOY_STAGE in its environment.
 """
 
@@ -18,8 +19,9 @@ from urllib.parse import urlsplit
 import psutil
 
 from harness.ops.common import OpsError, Target, append_record, confirm, git_sha, read_records, step, utc_now
+from harness.ops.sandbox import ensure_paypal_webhook, sandbox_answers
 from harness.processes import ServerProcess, ServerStartError, free_port, uvicorn_command
-from harness.stack import SERVICE_APP
+from harness.stack import SERVICE_APP, sandbox_service_env
 
 # Services this process started, kept so that stopping one reaps it (no zombie, no ResourceWarning).
 _STARTED: dict[int, subprocess.Popen[bytes]] = {}
@@ -109,6 +111,18 @@ def stop_local(target: Target) -> None:
     state_file.unlink()
 
 
+def sandbox_settings(target: Target, service_url: str) -> dict[str, str]:
+    """Local stage with a running provider sandbox (`invoke up`): the service talks to the sandbox's providers
+    and its PayPal webhook is registered there (PayPal's webhook id is part of every signature), so that
+    `invoke smoke` can have a PayPal event signed and delivered. Without a sandbox: nothing changes."""
+    if not sandbox_answers(target.sandbox_url):
+        return {}
+    assert target.sandbox_url is not None
+    webhook_id = ensure_paypal_webhook(target.sandbox_url, service_url)
+    target.say(f"  provider sandbox at {target.sandbox_url}: PayPal webhook {webhook_id} delivers to this service")
+    return {**sandbox_service_env(target.sandbox_url), "PAYPAL_WEBHOOK_ID": webhook_id}
+
+
 def _restart_local(target: Target, sha: str) -> str:
     previous = json.loads(_state_file(target).read_text()) if _state_file(target).exists() else {}
     port = previous.get("port") or (urlsplit(target.service_url).port if target.service_url else None) or free_port()
@@ -120,6 +134,7 @@ def _restart_local(target: Target, sha: str) -> str:
         "PUBLIC_URL": f"http://127.0.0.1:{port}",
         "REDIS_KEY_PREFIX": target.redis_key_prefix or "integrations:local",
         **({"REDIS_URL": target.redis_url} if target.redis_url else {}),
+        **sandbox_settings(target, f"http://127.0.0.1:{port}"),
         **target.service_env,
     }
     log_path = target.state_dir / "logs" / f"service-{target.stage}-{sha[:10]}.log"

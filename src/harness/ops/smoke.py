@@ -2,8 +2,19 @@
 
 Health; Prometheus metrics; a sync of the stage's smoke integration; a Stripe webhook signed with the
 stage's real endpoint secret (an event for a charge nobody has, deleted afterwards: self-cleaning);
-the sync-log route; no failed sync in the last 15 minutes. A check without what it needs is reported
-`skipped` with the setting to add, never `passed`.
+a PayPal webhook verified the way the service verifies; the sync-log route; no failed sync in the
+last 15 minutes. A check without what it needs is reported `skipped` with what to add, never `passed`.
+
+PayPal: only PayPal can sign PayPal's events. In the local stage the provider sandbox is PayPal: it
+signs a fresh event (a sale nobody has) and delivers it to the service's registered webhook, which
+must accept it, and a forged copy, which must be refused; the event's row is deleted afterwards.
+Without a reachable sandbox the check says "no PayPal signer for this stage". In staging and
+production nobody can forge PayPal's signature, so the check proves the other half, read-only: an
+unsigned PayPal event is refused (HTTP 400/401).
+
+Production smoke is read-only or self-cleaning: it does not run a sync (a sync writes a sync-log
+row and calls the provider); it reads the smoke integration instead (`GET /api/integrations/{id}`:
+reachable through the API, active, not in error). The webhook events it sends are deleted.
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ import psycopg
 from rich.table import Table
 
 from harness.ops.common import OpsError, Target
+from harness.ops.sandbox import PAYPAL_RECEIVER, deliver, drain, new_paypal_event, paypal_endpoint_id, sandbox_answers
 
 SMOKE_USER = "ops-smoke"
 
@@ -54,15 +66,16 @@ def smoke(target: Target) -> SmokeResult:
         checks: list[tuple[str, Callable[[], tuple[str, str]]]] = [
             ("health", lambda: _health(client)),
             ("metrics", lambda: _metrics(client)),
-            ("sync", lambda: _sync(client, target, token)),
+            sync_check(client, target, token),
             ("stripe webhook", lambda: _stripe_webhook(client, target)),
+            ("paypal webhook", lambda: paypal_webhook(client, target)),
             ("sync logs route", lambda: _logs_route(client, token)),
             ("no recent failed syncs", lambda: _recent_failures(target)),
         ]
         for name, run in checks:
             try:
                 status, detail = run()
-            except (httpx.HTTPError, psycopg.Error, ValueError) as exc:
+            except (httpx.HTTPError, psycopg.Error, ValueError, KeyError, OpsError) as exc:
                 status, detail = "failed", f"{type(exc).__name__}: {exc}"
             result.checks.append(Check(name, status, detail))
     show(target, result)
@@ -99,6 +112,28 @@ def _metrics(client: httpx.Client) -> tuple[str, str]:
     answer = client.get("/metrics")
     ok = answer.status_code == 200 and "integration_db_pool_in_use" in answer.text
     return ("passed" if ok else "failed"), f"HTTP {answer.status_code}"
+
+
+def sync_check(client: httpx.Client, target: Target, token: str | None) -> tuple[str, Callable[[], tuple[str, str]]]:
+    """A sync of the smoke integration; in production a read of it instead (read-only smoke)."""
+    if target.stage == "production":
+        return "smoke integration (read-only)", lambda: _read_integration(client, target, token)
+    return "sync", lambda: _sync(client, target, token)
+
+
+def _read_integration(client: httpx.Client, target: Target, token: str | None) -> tuple[str, str]:
+    if not (target.smoke_integration_id and token):
+        return "skipped", "set SMOKE_INTEGRATION_ID and SMOKE_API_TOKEN to read the smoke integration"
+    answer = client.get(
+        f"/api/integrations/{target.smoke_integration_id}", headers={"Authorization": f"Bearer {token}"}
+    )
+    if answer.status_code != 200:
+        return "failed", f"HTTP {answer.status_code} {answer.text[:200]}"
+    integration = answer.json()["integration"]
+    state = f"isActive={integration['isActive']}, syncStatus={integration['syncStatus']}"
+    ok = integration["isActive"] and str(integration["syncStatus"]).upper() != "ERROR"
+    note = "production smoke is read-only: no sync run (it would write a sync-log row)"
+    return ("passed" if ok else "failed"), f"{state}; {note}"
 
 
 def _sync(client: httpx.Client, target: Target, token: str | None) -> tuple[str, str]:
@@ -143,10 +178,71 @@ def _stripe_webhook(client: httpx.Client, target: Target) -> tuple[str, str]:
             },
         )
     finally:
-        with psycopg.connect(target.database_url) as connection:  # self-cleaning, in every stage
-            connection.execute("DELETE FROM webhook_events WHERE provider = 'stripe' AND event_id = %s", [event_id])
+        _delete_event(target, "stripe", event_id)  # self-cleaning, in every stage
     ok = answer.status_code == 200 and answer.json().get("received") is True
     return ("passed" if ok else "failed"), f"HTTP {answer.status_code} {answer.text[:200]}"
+
+
+def paypal_webhook(client: httpx.Client, target: Target) -> tuple[str, str]:
+    if target.stage != "local":
+        return _paypal_refuses_unsigned(client, target)
+    if not sandbox_answers(target.sandbox_url):
+        where = target.sandbox_url or "none in .stack/stack.json"
+        return "skipped", (
+            f"no PayPal signer for this stage: no provider sandbox answers (sandbox: {where}); "
+            "start the local stack with `invoke up`, then `invoke deploy`"
+        )
+    assert target.sandbox_url is not None
+    assert target.service_url is not None
+    receiver = f"{target.service_url}{PAYPAL_RECEIVER}"
+    with httpx.Client(base_url=target.sandbox_url, timeout=30) as sandbox:
+        endpoint = paypal_endpoint_id(sandbox, receiver)
+        if endpoint is None:
+            return "skipped", (
+                f"no PayPal signer for this stage: the sandbox at {target.sandbox_url} has no PayPal webhook "
+                f"for {receiver} (`invoke deploy` registers one)"
+            )
+        event_id = new_paypal_event(sandbox)
+        try:
+            genuine = deliver(sandbox, endpoint, event_id, "valid")
+            forged = deliver(sandbox, endpoint, event_id, "wrong_secret")
+        finally:
+            drain(sandbox)  # the sandbox's own background delivery of the event, before the clean-up
+            _delete_event(target, "paypal", event_id)
+    ok = genuine.status_code == 200 and forged.status_code == 400
+    return ("passed" if ok else "failed"), (
+        f"event {event_id} signed by the sandbox (webhook {endpoint}): {genuine.describe()}; "
+        f"the same event with a forged signature: {forged.describe()}"
+    )
+
+
+def _paypal_refuses_unsigned(client: httpx.Client, target: Target) -> tuple[str, str]:
+    """PayPal's real events cannot be forged: prove the other half, that an unsigned one is refused."""
+    event_id = f"WH-SMOKE-{uuid.uuid4().hex.upper()}"
+    event = {
+        "id": event_id,
+        "event_version": "1.0",
+        "create_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "event_type": "PAYMENT.SALE.COMPLETED",
+        "resource_type": "sale",
+        "resource": {"id": f"SMOKE{uuid.uuid4().hex[:12].upper()}", "state": "completed"},
+    }
+    try:
+        answer = client.post(PAYPAL_RECEIVER, json=event)
+    finally:
+        if target.database_url:  # nothing should have been stored; if it was, it does not stay
+            _delete_event(target, "paypal", event_id)
+    detail = f"an unsigned PayPal event was answered HTTP {answer.status_code} {answer.text[:160]}"
+    if answer.status_code in (400, 401):
+        return "passed", f"{detail}: refused, as it must be (PayPal's own events cannot be forged to test more)"
+    if answer.status_code == 503:
+        return "failed", f"{detail}: the service cannot verify PayPal webhooks (is PAYPAL_WEBHOOK_ID set?)"
+    return "failed", f"{detail}: the service must refuse an unsigned PayPal webhook"
+
+
+def _delete_event(target: Target, provider: str, event_id: str) -> None:
+    with psycopg.connect(target.database_url) as connection:
+        connection.execute("DELETE FROM webhook_events WHERE provider = %s AND event_id = %s", [provider, event_id])
 
 
 def _logs_route(client: httpx.Client, token: str | None) -> tuple[str, str]:

@@ -4,11 +4,33 @@ from __future__ import annotations
 
 import json
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from harness.database import create_database
 from harness.embedded_postgres import EmbeddedPostgres
 from harness.ops.common import OpsError, Target, load_settings
 from harness.paths import STACK_DIR
 from harness.stages import Stage
+
+
+def local_stack_file() -> dict[str, str]:
+    """What `invoke up` wrote to .stack/stack.json (service, database and sandbox URLs); {} without a stack."""
+    path = STACK_DIR / "stack.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return {key: value for key, value in data.items() if isinstance(value, str)}
+
+
+def same_database(one: str | None, other: str) -> bool:
+    try:
+        return one is not None and make_url(one).set(drivername="postgresql") == make_url(other).set(
+            drivername="postgresql"
+        )
+    except ArgumentError:
+        return False
 
 
 def stage_target(stage: Stage) -> Target:
@@ -22,8 +44,11 @@ def stage_target(stage: Stage) -> Target:
         raise OpsError(f"DATABASE_URL is not set for stage {stage!r}: export it or put it in .env.{stage}")
     service_url = settings.service_url
     deployed = STACK_DIR / "ops" / f"service-{stage}.json"
+    stack = local_stack_file() if stage == "local" else {}
     if service_url is None and stage == "local" and deployed.exists():
         service_url = json.loads(deployed.read_text())["url"]
+    if service_url is None and same_database(stack.get("database_url"), database_url):  # `invoke up`'s service
+        service_url = stack.get("service_url")
     return Target(
         stage=stage,
         database_url=database_url,
@@ -38,5 +63,6 @@ def stage_target(stage: Stage) -> Target:
             if settings.stripe_webhook_secrets
             else None
         ),
+        sandbox_url=stack.get("sandbox_url"),
         pool_capacity=settings.database_pool_size + settings.database_pool_max_overflow,
     )
