@@ -15,6 +15,7 @@ pytest_plugins = [
     "steps.accounting",
     "steps.payments",
     "steps.marketing",
+    "steps.integration_testing",
     "steps.security",
     "steps.operations",
 ]
