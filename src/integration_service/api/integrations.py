@@ -217,6 +217,10 @@ def update_integration(
         if name in payload.model_fields_set
     }
     values.update(_encrypted_secrets(payload, box))
+    if "custom_data" in values:
+        # customData may point the integration at another company file, tenant or realm: the next sync
+        # must fetch that account's whole history, not only what changed since the last sync of the old one.
+        values["last_synced_at"] = None
     with engine.begin() as connection:
         row = credentials.update(connection, user_id, integration_id, values)
     if row is None:

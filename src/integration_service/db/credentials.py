@@ -90,8 +90,9 @@ def delete(connection: Connection, user_id: str, integration_id: uuid.UUID) -> b
 def upsert_connection(
     connection: Connection, user_id: str, integration_type: str, integration_name: str, values: dict[str, Any]
 ) -> RowMapping:
-    """Create the integration, or reconnect an existing one of the same name: new tokens, errors cleared."""
-    fields = {**values, "is_active": True, "sync_status": "IDLE", "sync_error": None}
+    """Create the integration, or reconnect an existing one of the same name: new tokens, errors cleared,
+    and a full sync next (the consent may have linked another organisation)."""
+    fields = {**values, "is_active": True, "sync_status": "IDLE", "sync_error": None, "last_synced_at": None}
     statement = insert_statement(credentials).values(
         user_id=user_id, integration_type=integration_type, integration_name=integration_name, **fields
     )

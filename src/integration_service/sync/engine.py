@@ -139,6 +139,7 @@ class SyncEngine:
                         credentials.c.integration_type,
                         credentials.c.is_active,
                         credentials.c.custom_data,
+                        credentials.c.last_synced_at,
                         credentials.c.access_token_encrypted.is_not(None).label("has_access_token"),
                         credentials.c.api_key_encrypted.is_not(None).label("has_api_key"),
                     ).where(credentials.c.id == integration_id, credentials.c.user_id == user_id)
@@ -167,7 +168,9 @@ class SyncEngine:
         try:
             api = self.api_for(provider, linked)
             for name, records in record_sets.items():
-                since = None if full else self._last_success(integration_id, (name, "all"))
+                # No success since the account was (re)linked (last_synced_at is reset then): fetch everything.
+                relinked = integration["last_synced_at"] is None
+                since = None if full or relinked else self._last_success(integration_id, (name, "all"))
                 for page in provider.pages(api, name, since):
                     self._store_page(page, records, linked, result)
         except ProviderError as exc:

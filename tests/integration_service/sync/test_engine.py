@@ -233,6 +233,26 @@ def test_myob_reads_the_configured_company_file(user: ApiUser, connect: Connect,
     assert all(f"/accountright/{chosen['tenant_id']}/Sale/Invoice" in path for path in paths)
 
 
+def test_pointing_myob_at_another_company_file_makes_the_next_sync_a_full_one(
+    user: ApiUser, connect: Connect, sandbox_control: httpx.Client
+) -> None:
+    myob = next(p for p in PROVIDERS if p.slug == "myob")
+    files = list(tenants(sandbox_control, myob).values())
+    first, second = files[0], files[1]
+    integration = connect(
+        user, "myob", tenant=",".join(t["tenant_id"] for t in files), companyFileId=first["tenant_id"]
+    )
+    assert sync(user, integration["id"]).json()["result"]["syncedRecords"] == first["invoices"]
+
+    moved = user.client.patch(
+        f"/api/integrations/{integration['id']}", json={"customData": {"companyFileId": second["tenant_id"]}}
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["integration"]["lastSyncedAt"] is None
+    # Not "what changed since the last sync of the first file": the second file's whole history.
+    assert sync(user, integration["id"]).json()["result"]["syncedRecords"] == second["invoices"]
+
+
 def test_quickbooks_pages_with_the_query_language_and_two_companies_stay_apart(
     user: ApiUser, connect: Connect, sandbox_control: httpx.Client, sql: SQL
 ) -> None:
