@@ -31,6 +31,12 @@ def _time(seconds: object) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(int(str(seconds)), tz=UTC)
 
 
+def read_moment() -> datetime:
+    """When an API answer was read, to the whole second: Stripe dates events in whole seconds, so a change
+    made in the same second as our read must not look older than the state we read."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
 def charge_row(charge: Mapping[str, Any], _custom_data: Mapping[str, Any] | None = None) -> Record:
     """A charge as a `stripe_payments` row; `state_at` is the moment Stripe's object was read."""
     return {
@@ -46,7 +52,7 @@ def charge_row(charge: Mapping[str, Any], _custom_data: Mapping[str, Any] | None
         "failure_message": charge.get("failure_message"),
         "description": charge.get("description"),
         "provider_updated_at": _time(charge.get("created")),
-        "state_at": datetime.now(UTC),
+        "state_at": read_moment(),
     }
 
 
@@ -62,7 +68,7 @@ def subscription_row(subscription: Mapping[str, Any], _custom_data: Mapping[str,
         "current_period_end": _time(subscription.get("current_period_end") or items[0].get("current_period_end")),
         "canceled_at": _time(subscription.get("canceled_at")),
         "provider_updated_at": _time(subscription.get("created")),
-        "state_at": datetime.now(UTC),
+        "state_at": read_moment(),
     }
 
 
