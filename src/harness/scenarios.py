@@ -55,7 +55,15 @@ class ScenarioGate:
 
     def run(self, context: GateContext) -> GateResult:
         with self._target(context) as target:
-            return run_scenarios(target, context.run_dir, self.marker_expression(context.stage), self.timeout_s)
+            # Steps that start extra service processes (another stage's settings) must run the same copy.
+            extra_env = self._pythonpath() if self.service_source is not None else {}
+            expression = self.marker_expression(context.stage)
+            return run_scenarios(target, context.run_dir, expression, self.timeout_s, extra_env)
+
+    def _pythonpath(self) -> dict[str, str]:
+        assert self.service_source is not None
+        paths = [str(self.service_source.parent), os.environ.get("PYTHONPATH", "")]
+        return {"PYTHONPATH": os.pathsep.join(path for path in paths if path)}
 
     def marker_expression(self, stage: Stage) -> str:
         if not self.only_ids:
@@ -74,9 +82,7 @@ class ScenarioGate:
     def _local_stack(self, run_dir: Path) -> Iterator[ScenarioTarget]:
         service_env = {**LOCAL_SERVICE_ENV, **self.service_env}
         if self.service_source is not None:
-            service_env["PYTHONPATH"] = os.pathsep.join(
-                [str(self.service_source.parent), os.environ.get("PYTHONPATH", "")]
-            ).rstrip(os.pathsep)
+            service_env.update(self._pythonpath())
         redis_url = os.environ.get("REDIS_URL")
         prefix = f"integrations:qa-{uuid.uuid4().hex[:8]}"
         service_env["REDIS_KEY_PREFIX"] = prefix
@@ -135,7 +141,13 @@ def remote_target(stage: Stage, project_root: Path, run_dir: Path) -> ScenarioTa
     )
 
 
-def run_scenarios(target: ScenarioTarget, run_dir: Path, marker_expression: str, timeout_s: float) -> GateResult:
+def run_scenarios(
+    target: ScenarioTarget,
+    run_dir: Path,
+    marker_expression: str,
+    timeout_s: float,
+    extra_env: dict[str, str] | None = None,
+) -> GateResult:
     """pytest-bdd over `steps/` with the stage's marker expression; the outcome per scenario."""
     results_path = run_dir / RESULTS_NAME
     log_path = run_dir / LOG_NAME
@@ -152,7 +164,7 @@ def run_scenarios(target: ScenarioTarget, run_dir: Path, marker_expression: str,
         f"--cucumberjson={run_dir / CUCUMBER_NAME}",
         f"--junitxml={run_dir / JUNIT_NAME}",
     ]
-    env = {**os.environ, **target.to_env()}
+    env = {**os.environ, **target.to_env(), **(extra_env or {})}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         try:

@@ -1,0 +1,168 @@
+@paypal
+Feature: PayPal integration
+  A CRM user connects their PayPal REST app (client id and secret). The service gets its access
+  tokens from PayPal, creates and executes payments, creates billing plans and subscriptions, and
+  applies the events PayPal sends to the webhook -- only genuine ones, each of them once. It talks to
+  PayPal's sandbox or to live PayPal, as PAYPAL_MODE says.
+
+  In the local stage PayPal is the PayPal simulator, and every scenario registers a REST app of its
+  own there. The webhook scenarios run against a second copy of the service, with its own database,
+  whose PayPal webhook receives an event only when the scenario has PayPal deliver it, signed with
+  PayPal's certificate.
+
+  @PAYPAL-01 @local
+  Scenario: Connecting a PayPal REST app completes PayPal's OAuth client-credentials flow
+    Given a new PayPal REST app
+    When "Ava" connects PayPal with the REST app's client id and secret
+    Then the response status is 201
+    And the answer shows the PayPal integration without its client id or secret
+    And PayPal issued an access token to the REST app
+    When "Ava" tests the connection of the PayPal integration
+    Then the response status is 200
+
+  @PAYPAL-01 @local
+  Scenario: A PayPal REST app secret that PayPal refuses is not connected
+    Given a new PayPal REST app
+    When "Ava" connects PayPal with the REST app's client id and a wrong secret
+    Then the response status is 422
+    And the response is an error with code "connection_failed"
+    And "Ava" has no PayPal integration
+
+  @PAYPAL-02 @local
+  Scenario: A PayPal payment is created and waits for the buyer's approval
+    Given "Ava" has connected a new PayPal REST app
+    When "Ava" creates a PayPal payment of "42.50" USD
+    Then the response status is 201
+    And the answer holds an approval link to PayPal's checkout
+    And PayPal holds the payment as "created" for "42.50" USD
+    And the PayPal payment of "Ava" shows state created, amount 42.50, currency USD
+
+  @PAYPAL-03 @local
+  Scenario: A payment the buyer approved is executed and its sale completes
+    Given "Ava" has connected a new PayPal REST app
+    And "Ava" has created a PayPal payment of "42.50" USD
+    And the buyer approved the PayPal payment
+    When "Ava" executes the PayPal payment for the buyer
+    Then the response status is 200
+    And PayPal holds the payment's sale as "completed"
+    And the PayPal payment of "Ava" shows state completed, amount 42.50, refundedAmount 0
+
+  @PAYPAL-03 @local
+  Scenario: A payment the buyer has not approved is not executed
+    Given "Ava" has connected a new PayPal REST app
+    And "Ava" has created a PayPal payment of "42.50" USD
+    When "Ava" executes the PayPal payment for a buyer who never approved it
+    Then the response status is 422
+    And the response is an error with code "provider_rejected"
+    And the PayPal payment of "Ava" shows state created
+
+  @PAYPAL-04 @local
+  Scenario: A billing plan is created active, and a customer can subscribe to it
+    Given "Ava" has connected a new PayPal REST app
+    When "Ava" creates a PayPal billing plan at "9.99" USD a month
+    Then the response status is 201
+    And PayPal holds the billing plan as "ACTIVE" at "9.99" USD a month
+    When "Ava" subscribes "buyer@example.com" to the PayPal billing plan
+    Then the response status is 201
+    And the PayPal subscription of "Ava" shows status APPROVAL_PENDING, subscriberEmail buyer@example.com
+
+  @PAYPAL-04 @local
+  Scenario: A billing plan created inactive takes no subscribers until it is activated
+    Given "Ava" has connected a new PayPal REST app
+    When "Ava" creates an inactive PayPal billing plan at "9.99" USD a month
+    Then the response status is 201
+    And PayPal holds the billing plan as "CREATED" at "9.99" USD a month
+    When "Ava" subscribes "buyer@example.com" to the PayPal billing plan
+    Then the response status is 422
+    And the response is an error with code "provider_rejected"
+    When "Ava" activates the PayPal billing plan
+    Then the response status is 200
+    And PayPal holds the billing plan as "ACTIVE" at "9.99" USD a month
+
+  @PAYPAL-05 @local
+  Scenario Outline: PayPal's <event> event updates what the CRM shows, and a redelivery changes nothing
+    Given a CRM whose PayPal webhook receives only the events PayPal is asked to deliver
+    And "Ava" has connected a new PayPal REST app
+    And <what happened>
+    And the PayPal <record> of "Ava" shows <before>
+    When PayPal delivers its <event> event about the <record> to the webhook
+    Then the payment webhook accepts the event as new and "<outcome>"
+    And the PayPal <record> of "Ava" shows <after>
+    And the payment integration's log holds <entries> webhook entry
+    When PayPal delivers the same event again
+    Then the payment webhook acknowledges the event as a duplicate
+    And the PayPal <record> of "Ava" shows <after>
+    And the payment integration's log holds <entries> webhook entry
+
+    @PAYPAL-05a
+    Examples: PAYMENT.SALE.COMPLETED
+      | event                  | what happened                                                                               | record  | before        | outcome | after                                           | entries |
+      | PAYMENT.SALE.COMPLETED | "Ava" created a PayPal payment of "40.00" USD, and the buyer approved it and paid at PayPal | payment | state created | applied | state completed, amount 40.00, refundedAmount 0 | 1       |
+
+    @PAYPAL-05b
+    Examples: PAYMENT.SALE.DENIED
+      | event               | what happened                                                                                                       | record  | before        | outcome | after        | entries |
+      | PAYMENT.SALE.DENIED | "Ava" created a PayPal payment of "40.00" USD, and PayPal denied the buyer's payment when it was executed at PayPal | payment | state created | applied | state denied | 1       |
+
+    @PAYPAL-05c
+    Examples: BILLING.SUBSCRIPTION.CREATED
+      | event                        | what happened                                                     | record       | before                  | outcome | after                                                      | entries |
+      | BILLING.SUBSCRIPTION.CREATED | "Ava" subscribed "buyer@example.com" to a new PayPal billing plan | subscription | status APPROVAL_PENDING | ignored | status APPROVAL_PENDING, subscriberEmail buyer@example.com | 0       |
+
+    @PAYPAL-05d
+    Examples: BILLING.SUBSCRIPTION.CANCELLED
+      | event                          | what happened                                                                                                                | record       | before                  | outcome | after            | entries |
+      | BILLING.SUBSCRIPTION.CANCELLED | "Ava" subscribed "buyer@example.com" to a new PayPal billing plan, and the subscriber approved it and cancelled it at PayPal | subscription | status APPROVAL_PENDING | applied | status CANCELLED | 1       |
+
+  @PAYPAL-05 @PAYPAL-05c @local
+  Scenario: A BILLING.SUBSCRIPTION.CREATED event about a subscription made outside the CRM invents nothing
+    Given a CRM whose PayPal webhook receives only the events PayPal is asked to deliver
+    And "Ava" has connected a new PayPal REST app
+    And the merchant subscribed "buyer@example.com" to a billing plan directly at PayPal
+    When PayPal delivers its BILLING.SUBSCRIPTION.CREATED event about the subscription to the webhook
+    Then the payment webhook accepts the event as new and "unmatched"
+    And "Ava" has no PayPal subscriptions
+
+  @PAYPAL-05 @SEC-05 @SECT-03 @local
+  Scenario Outline: A PayPal event not genuinely signed for this webhook is refused and changes nothing
+    Given a CRM whose PayPal webhook receives only the events PayPal is asked to deliver
+    And "Ava" has connected a new PayPal REST app
+    And "Ava" created a PayPal payment of "40.00" USD, and the buyer approved it and paid at PayPal
+    When PayPal's PAYMENT.SALE.COMPLETED event reaches the webhook <how it is signed>
+    Then the payment webhook refuses the event with status 400
+    And the response is an error with code "invalid_signature"
+    And the PayPal payment of "Ava" shows state created
+    And the payment integration's log holds 0 webhook entries
+    When PayPal delivers the same event genuinely signed
+    Then the payment webhook accepts the event as new and "applied"
+    And the PayPal payment of "Ava" shows state completed
+
+    Examples:
+      | how it is signed                                                   |
+      | without any PayPal signature headers                               |
+      | without its signature                                              |
+      | signed with a key that is not the one in PayPal's certificate      |
+      | signed by an impostor whose certificate is not at PayPal's address |
+      | with its body changed after signing                                |
+      | signed an hour ago                                                 |
+      | signed for another webhook                                         |
+
+  @PAYPAL-06 @local
+  Scenario: In sandbox mode the service does all its PayPal work in PayPal's sandbox
+    Given "Ava" has connected a new PayPal REST app
+    And "Ava" has created a PayPal payment of "15.00" USD
+    And the buyer approved the PayPal payment
+    When "Ava" executes the PayPal payment for the buyer
+    Then the response status is 200
+    And the PayPal payment of "Ava" shows state completed
+    And PayPal's sandbox received the service's token request, payment and execution with the REST app's token
+
+  @PAYPAL-07 @local
+  Scenario: Switching PAYPAL_MODE to live sends the service's PayPal calls to the live base URL
+    Given a copy of the service in PAYPAL_MODE live, whose live base URL is the PayPal simulator and whose sandbox base URL answers nothing
+    And a new PayPal REST app
+    When "Leo" connects PayPal on the live-mode service with the REST app's client id and secret
+    Then the response status is 201
+    When "Leo" creates a PayPal payment of "12.00" USD on the live-mode service
+    Then the response status is 201
+    And PayPal received the live-mode service's token request and payment with the REST app's token
