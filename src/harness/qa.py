@@ -24,6 +24,7 @@ from harness.preflight import PreflightGate
 from harness.report import ReleaseReport, build_report, collect_resources, write_report
 from harness.scenarios import ScenarioGate
 from harness.stages import Stage
+from harness.static_gates import DependencyAuditGate, SecretsGate
 
 _STATUS_STYLES = {"passed": "green", "failed": "bold red", "error": "bold red", "skipped": "yellow"}
 
@@ -189,6 +190,8 @@ def release_gates(pytest_junit: Path | None = None, only_ids: frozenset[str] | N
             proves=("CQ-04",),
         ),
         CommandGate("mypy", (python, "-m", "mypy"), proves=("CQ-02",)),
+        SecretsGate(),
+        DependencyAuditGate(),
         PytestGate(junit_from=pytest_junit),
         LoadGate(),  # Locust, profile `gate` (~2 minutes): fills the report's benchmarks
         FuzzGate(),  # Schemathesis on every operation

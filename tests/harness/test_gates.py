@@ -98,6 +98,8 @@ def test_release_gates_run_in_order_and_prove_their_items() -> None:
         "ruff": ("CQ-03",),
         "no-debug-prints": ("CQ-04",),
         "mypy": ("CQ-02",),
+        "secrets": ("CQ-06",),
+        "dependency-audit": ("MONTH-05",),
         "pytest": ("CQ-01",),
         "load": ("OPS-PERF-TARGETS", "OPS-LOAD", "PERF-06"),
         "fuzz": ("DOC-03",),
