@@ -109,7 +109,9 @@ def junit_counts(path: Path) -> JunitCounts:
     return JunitCounts(**totals)
 
 
-def run_logged(command: tuple[str, ...], log_path: Path, cwd: Path, timeout_s: float) -> int:
+def run_logged(
+    command: tuple[str, ...], log_path: Path, cwd: Path, timeout_s: float, env: dict[str, str] | None = None
+) -> int:
     """Run `command` with its output in `log_path`; its exit code (a timeout counts as a failure)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
@@ -119,6 +121,7 @@ def run_logged(command: tuple[str, ...], log_path: Path, cwd: Path, timeout_s: f
             completed = subprocess.run(
                 command,
                 cwd=cwd,
+                env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

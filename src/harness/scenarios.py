@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from harness.database import drop_database
 from harness.gate import GateContext, GateResult
-from harness.gates import COMMAND_TIMEOUT_S, log_tail
+from harness.gates import COMMAND_TIMEOUT_S, log_tail, run_logged
 from harness.ops.common import load_settings
 from harness.paths import PROJECT_ROOT
 from harness.scenario_results import RESULTS_OPTION, ScenarioOutcome, read_results
@@ -164,23 +163,9 @@ def run_scenarios(
         f"--cucumberjson={run_dir / CUCUMBER_NAME}",
         f"--junitxml={run_dir / JUNIT_NAME}",
     ]
+    # The stage's secrets travel in the environment only: run_logged writes the command line to the log.
     env = {**os.environ, **target.to_env(), **(extra_env or {})}
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("wb") as log:
-        try:
-            completed = subprocess.run(
-                command,
-                cwd=target.project_root,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                timeout=timeout_s,
-                check=False,
-            )
-            exit_code = completed.returncode
-        except subprocess.TimeoutExpired:
-            exit_code = -1
+    exit_code = run_logged(tuple(command), log_path, cwd=target.project_root, timeout_s=timeout_s, env=env)
     outcomes = read_results(results_path)
     evidence = tuple(path for path in (results_path, run_dir / CUCUMBER_NAME, log_path) if path.exists())
     return judge(outcomes, exit_code, marker_expression, log_path, evidence)
