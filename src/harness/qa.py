@@ -21,7 +21,14 @@ from harness.ops.signoff import recorded_attestations
 from harness.paths import PROJECT_ROOT, REPORTS_DIR
 from harness.perf_gates import FuzzGate, LoadGate
 from harness.preflight import PreflightGate
-from harness.report import ReleaseReport, build_report, collect_resources, write_report
+from harness.report import (
+    ReleaseReport,
+    build_report,
+    carried_from_staging,
+    collect_resources,
+    passing_staging_report,
+    write_report,
+)
 from harness.scenarios import ScenarioGate
 from harness.stages import Stage
 from harness.static_gates import DependencyAuditGate, SecretsGate
@@ -102,6 +109,8 @@ def run_qa(
         resources=collect_resources(run_dir),
         attestations=attestations,
         partial=_partial(only_section, skip),
+        # Production runs only what is safe there; what staging proved for this commit counts too.
+        carried=carried_from_staging(passing_staging_report(reports_dir, git_sha)) if stage == "production" else None,
     )
     json_path, html_path = write_report(report, run_dir)
     return QaOutcome(report=report, run_dir=run_dir, json_path=json_path, html_path=html_path)

@@ -45,7 +45,9 @@ VERDICT_RULES: dict[Stage, str] = {
     ),
     "production": (
         "production: pass only when every gate passed and every checklist item is passed or attested; "
-        "a failed, skipped or pending item, a missing sign-off included, blocks the release."
+        "a failed, skipped or pending item, a missing sign-off included, blocks the release. Production runs "
+        "only read-only scenarios: an item none of them proves counts as passed when the passing staging run "
+        "of the same commit proved it."
     ),
 }
 
@@ -116,6 +118,7 @@ def checklist_entry(
     gate_runs: list[GateRun],
     attestation: str | None = None,
     stage: Stage = "local",
+    carried: str | None = None,
 ) -> ChecklistEntry:
     """An item's status from what claims to prove it: gates, the scenarios tagged with its id and, for
     `attest` items, the recorded attestation (a scenario can prove the recording works, never the decision).
@@ -167,6 +170,8 @@ def checklist_entry(
         return entry("skipped", f"did not run: {', '.join(not_run)}{ran}")
     if passed:
         return entry("passed", "proved by " + ", ".join(passed))
+    if carried is not None:
+        return entry("passed", carried)
     return entry("pending", _pending_detail(stage))
 
 
@@ -174,6 +179,35 @@ def _pending_detail(stage: Stage) -> str:
     return (
         f"nothing ran that proves it in stage {stage}: no gate of this run and no scenario tagged @{stage} carries it"
     )
+
+
+def passing_staging_report(reports_dir: Path, git_sha: str) -> dict[str, Any] | None:
+    """The newest staging release report with verdict pass for exactly this commit, if there is one."""
+    found = []
+    for path in reports_dir.glob(f"*/{JSON_NAME}"):
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if (
+            document.get("stage") == "staging"
+            and document.get("verdict") == "pass"
+            and document.get("git_sha") == git_sha
+        ):
+            found.append(document)
+    return max(found, key=lambda document: str(document.get("run_id")), default=None)
+
+
+def carried_from_staging(staging: dict[str, Any] | None) -> dict[str, str]:
+    """Checklist id → why it counts as proved, for the items the staging run passed: the production gate
+    keeps to read-only checks and relies on staging, same commit, for the ones that write or burst."""
+    if staging is None:
+        return {}
+    return {
+        entry["id"]: f"carried over from staging run {staging['run_id']} (same commit): {entry['detail']}"
+        for entry in staging.get("checklist", [])
+        if entry.get("status") == "passed"
+    }
 
 
 def decide_verdict(stage: Stage, entries: list[ChecklistEntry], gate_runs: list[GateRun]) -> tuple[Verdict, list[str]]:
@@ -222,11 +256,14 @@ def build_report(
     attestations: dict[str, str] | None = None,
     partial: str | None = None,
     resources: dict[str, Any] | None = None,
+    carried: dict[str, str] | None = None,
 ) -> ReleaseReport:
     """`attestations`: checklist id → who attested and when, for this commit. `partial`: what a partial
     run (`--only`, `--skip`) left out; its verdict says so and never approves a release."""
-    attestations = attestations or {}
-    entries = [checklist_entry(item, gate_runs, attestations.get(item.id), stage) for item in items]
+    attestations, carried = attestations or {}, carried or {}
+    entries = [
+        checklist_entry(item, gate_runs, attestations.get(item.id), stage, carried.get(item.id)) for item in items
+    ]
     verdict, reasons = decide_verdict(stage, entries, gate_runs)
     notes = []
     if partial:

@@ -10,7 +10,14 @@ from markupsafe import escape
 
 from harness.checklist import CHECKLIST_PATH, ChecklistItem, load_checklist
 from harness.gate import GateRun
-from harness.report import build_report, checklist_entry, decide_verdict, write_report
+from harness.report import (
+    build_report,
+    carried_from_staging,
+    checklist_entry,
+    decide_verdict,
+    passing_staging_report,
+    write_report,
+)
 from harness.scenario_results import ScenarioOutcome, StepOutcome
 from harness.stages import Stage
 
@@ -249,3 +256,22 @@ def common_fields(stage: Stage) -> dict[str, object]:
         "started_at": "2026-01-01T00:00:00+00:00",
         "finished_at": "2026-01-01T00:01:00+00:00",
     }
+
+
+def test_production_counts_what_staging_proved_for_the_same_commit(tmp_path: Path) -> None:
+    staging = report_for("staging", [gate("pytest", "passed", ("CQ-01",)), gate("ruff", "passed", ("CQ-03",))])
+    write_report(staging, tmp_path / "staging-run")
+    carried = carried_from_staging(passing_staging_report(tmp_path, "abc123"))
+    assert set(carried) == {"CQ-01", "CQ-03"}
+    production = build_report(
+        **common_fields("production"),
+        items=ITEMS,
+        gate_runs=[gate("pytest", "passed", ("CQ-01",))],
+        attestations={"SIGN-01": "Ada"},
+        carried=carried,
+    )
+    entries = {entry.id: entry for entry in production.checklist}
+    assert entries["CQ-03"].status == "passed"
+    assert entries["CQ-03"].detail.startswith("carried over from staging run 20260101T000000Z-abc (same commit)")
+    assert production.verdict == "pass"
+    assert passing_staging_report(tmp_path, "another-commit") is None

@@ -3,7 +3,6 @@ deploy → smoke; any failure after the backup runs the rollback automatically a
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,18 +15,12 @@ from harness.ops.pgtools import alembic_revision
 from harness.ops.rollback import release_log, rollback
 from harness.ops.signoff import missing_signoffs
 from harness.ops.smoke import smoke
+from harness.report import passing_staging_report
 
 
 def staging_gate_passed(reports_dir: Path, sha: str) -> bool:
     """A release report of stage staging with verdict pass for exactly this sha."""
-    for report in reports_dir.glob("*/release-report.json"):
-        try:
-            data = json.loads(report.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        if data.get("stage") == "staging" and data.get("verdict") == "pass" and data.get("git_sha") == sha:
-            return True
-    return False
+    return passing_staging_report(reports_dir, sha) is not None
 
 
 def preflight(target: Target, sha: str, reports_dir: Path) -> None:
