@@ -1,0 +1,105 @@
+Feature: Security
+  Customers' credentials are unreadable at rest and travel only over HTTPS; the API answers only the
+  CRM's own origin in a browser, refuses floods, forged webhooks and malformed input, and treats attack
+  payloads as plain data.
+
+  @SEC-01 @local @staging @production
+  Scenario: API keys and tokens are stored encrypted, never in clear text
+    Given a user "Alice" signed in with an API token
+    When "Alice" connects an integration whose API key, API secret and tokens are canary values
+    Then no column of that integration's row in the database holds a canary, in clear text or merely encoded
+    And every secret column of that row holds a ciphertext
+
+  @SEC-02 @local
+  Scenario: The service refuses to start as staging when any provider is reached over plain HTTP
+    Given the settings of a staging service with every provider on HTTPS
+    When the service is started with every provider base URL on plain HTTP
+    Then it refuses to start, naming every provider base URL and asking for https
+
+  @SEC-02 @local
+  Scenario: The same settings with every provider on HTTPS start as production, with HSTS on
+    Given the settings of a production service with every provider on HTTPS
+    When the service is started with them
+    Then it starts, and its answers carry Strict-Transport-Security
+
+  @SEC-02 @staging @production
+  Scenario: The deployed service is reached over HTTPS and runs with its HTTPS-only settings
+    When an anonymous caller sends GET /api/health
+    Then the stage's service URL uses https
+    And the answer carries Strict-Transport-Security, so the service validated its HTTPS-only settings
+    And every provider base URL in the stage's settings uses https
+
+  @SEC-03 @local @staging @production
+  Scenario: A browser on the CRM's own origin may call the API
+    Given a user "Alice" signed in with an API token
+    When a browser on the CRM's origin asks before sending GET /api/integrations with an API token
+    Then the preflight allows that origin, the Authorization header and the method
+    When "Alice" calls GET /api/integrations from a browser on the CRM's origin
+    Then the answer lets that origin read it, without cookies
+
+  @SEC-03 @local @staging @production
+  Scenario Outline: A browser on a foreign origin gets no CORS permission
+    Given a user "Alice" signed in with an API token
+    When a browser on "<origin>" asks before sending <method> /api/integrations with an API token
+    Then the preflight is refused and allows no origin
+    When "Alice" calls GET /api/integrations from a browser on "<origin>"
+    Then the answer lets no origin read it
+
+    Examples:
+      | origin                             | method |
+      | https://evil.example               | GET    |
+      | null                               | POST   |
+      | http://localhost:3000.evil.example | DELETE |
+
+  @SEC-04 @local @staging
+  Scenario: A burst past the rate limit is answered 429 with Retry-After
+    Given a user "Alice" signed in with an API token
+    When "Alice" sends GET /api/integrations 20 times more than the stage's rate limit allows in its window
+    Then exactly the rate limit's number of those requests were answered 200
+    And every request past the limit was answered 429 "rate_limited" with a Retry-After within the window
+
+  @SEC-05 @stripe @local @staging
+  Scenario Outline: A Stripe webhook that is not genuine and fresh is refused, and leaves no trace
+    Given a Stripe event the service records and ignores
+    When the event is posted to the Stripe webhook <how>
+    Then the webhook is refused as not genuine
+    When the event is posted to the Stripe webhook signed with the endpoint's secret
+    Then it is accepted as a new event, so the refused delivery left no trace
+
+    Examples:
+      | how                                               |
+      | signed with another secret                        |
+      | signed with the endpoint's secret two hours ago   |
+      | signed with the endpoint's secret, then altered   |
+      | without a signature                               |
+
+  @SEC-06 @local @staging @production
+  Scenario Outline: Every operation that takes a JSON body refuses <problem> with 422 naming the field
+    Given a user "Alice" signed in with an API token
+    When "Alice" sends every JSON-body operation of the live API a body with <problem>
+    Then every one is answered 422 "validation_failed", naming each offending field
+
+    Examples:
+      | problem                       |
+      | fields of the wrong type      |
+      | its required fields missing   |
+      | a field the API does not know |
+
+  @SEC-07 @local @staging
+  Scenario: SQL injection in every string input is treated as plain data
+    Given a user "Alice" signed in with an API token
+    And "Alice" has an integration of her own
+    And a user "Mallory" signed in with an API token
+    When "Mallory" puts SQL injection payloads in every query parameter, path id and JSON field of the live API
+    Then none of Mallory's requests was answered with a server error
+    And none of Mallory's answers shows Alice's integration
+    When "Mallory" names integrations with the SQL injection payloads
+    Then each name is read back exactly as sent
+    And the integration tables are intact, with Alice's integration unchanged
+
+  @SEC-08 @local @staging @production
+  Scenario: Script stored in names comes back as JSON data, never as a page
+    Given a user "Alice" signed in with an API token
+    When "Alice" stores integrations whose names and custom data hold script payloads
+    And "Alice" reads those integrations back, one by one and as a list
+    Then every answer is JSON with the payloads exactly as sent, and the browser is told not to sniff or render it
