@@ -123,9 +123,20 @@ def audit(timeout_s: float, command: list[str] | None = None) -> dict[str, Any]:
     if not isinstance(found, dict) or not isinstance(found.get("dependencies"), list):
         last = (ran.stderr.strip().splitlines() or ["no output"])[-1][:300]
         return {"status": "unknown", "note": f"the vulnerability database could not be reached: {last}"}
+    dependencies = found["dependencies"]
     vulnerable = [
         {"name": dep["name"], "version": dep["version"], "ids": [v["id"] for v in dep.get("vulns", [])]}
-        for dep in found.get("dependencies", [])
+        for dep in dependencies
         if dep.get("vulns")
     ]
-    return {"status": "failed" if vulnerable else "passed", "vulnerable": vulnerable}
+    skipped = [dep for dep in dependencies if dep.get("skip_reason")]
+    if vulnerable:
+        return {"status": "failed", "vulnerable": vulnerable}
+    if dependencies and len(skipped) == len(dependencies):
+        # pip-audit says "no known vulnerabilities" when it could look none up: that is not a pass.
+        reason = str(skipped[0]["skip_reason"])[:200]
+        return {"status": "unknown", "note": f"pip-audit audited none of {len(dependencies)} dependencies ({reason})"}
+    audited = {"status": "passed", "vulnerable": vulnerable}
+    if skipped:
+        audited["note"] = f"{len(skipped)} of {len(dependencies)} dependencies could not be audited"
+    return audited

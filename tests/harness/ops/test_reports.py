@@ -198,3 +198,11 @@ def test_pip_audit_findings_fail_and_a_clean_audit_passes() -> None:
         "vulnerable": [],
     }
     assert audit(60, _fake_audit({"unexpected": True}))["status"] == "unknown"  # not pip-audit's answer
+
+
+def test_pip_audit_that_could_look_nothing_up_is_unknown_not_passed() -> None:
+    skip = "Dependency not found on PyPI and could not be audited"
+    found = {"dependencies": [{"name": name, "version": "1.0", "skip_reason": skip} for name in ("httpx", "jinja2")]}
+    result = audit(60, _fake_audit(found))
+    assert result["status"] == "unknown"
+    assert result["note"] == f"pip-audit audited none of 2 dependencies ({skip})"
