@@ -1,0 +1,36 @@
+@local
+Feature: Rollback procedure
+  When an integration misbehaves, it is disabled, its users are alerted, its logs show why, and once
+  the provider recovers a manual sync catches up on what was missed. When a release causes a
+  critical issue, the release is reverted, the database restored, only this stage's cache cleared
+  and the system verified.
+
+  @OPS-RB-INTEGRATION @xero
+  Scenario: A failing Xero integration is disabled, investigated, and resynced without missing or duplicating an invoice
+    Given "Ivy" has connected a Xero organisation of 20 invoices and synced them
+    When Xero fails every invoice request
+    And "Ivy" syncs her Xero invoices 3 times
+    Then every one of those syncs was answered as stopped by the provider
+    And the alert "Integration sync fails 3 times in a row" names Ivy's Xero integration
+    And Ivy's sync logs show Xero's failure for the investigation
+    When Ivy's Xero integration is disabled
+    Then a sync of Ivy's Xero integration is refused while it is disabled
+    When Xero recovers, having gained 5 invoices during the outage
+    And Ivy's Xero integration is enabled again and synced by hand
+    Then every one of the organisation's 25 invoices is stored once for Ivy
+
+  @OPS-RB-CRITICAL
+  Scenario: After a critical issue the rollback reverts the release, restores the database, clears only this stage's cache and verifies the system
+    Given a running version deployed from a git checkout onto a scratch database holding customers' data
+    And a new commit whose migration changes the schema and the data
+    And the new commit was released successfully
+    And this stage's cache holds keys, beside another stage's keys
+    When the rollback is planned with a dry run
+    Then the plan lists the revert, the database restore, the redeployment, the cache clearing and the verification
+    And the dry run changed nothing
+    When the rollback procedure runs
+    Then the checkout holds a revert commit whose code equals the running version's
+    And the scratch database equals what it was before the release, table by table
+    And this stage's cache keys are gone while the other stage's keys remain
+    And the service deployed last runs the reverted code and answers its health check
+    And the rollback is recorded with its outcome
