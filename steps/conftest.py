@@ -11,12 +11,20 @@ from harness.features import known_tags
 pytest_plugins = [
     "harness.scenario_results",
     "steps.common",
-    "steps.pre_deployment",
+    "steps.code_quality",
+    "steps.database",
+    "steps.environment",
+    "steps.documentation",
+    "steps.performance",
     "steps.accounting",
-    "steps.payments",
+    "steps.payments_support",
+    "steps.stripe_integration",
+    "steps.paypal_integration",
     "steps.marketing",
     "steps.integration_testing",
     "steps.security",
+    "steps.security_testing",
+    "steps.api_testing",
     "steps.operations",
 ]
 

@@ -1,0 +1,533 @@
+"""Steps of the PayPal scenarios (PAYPAL-01..PAYPAL-07) against the provider sandbox, and their webhooks.
+
+Every scenario makes its own PayPal REST app at the sandbox, so the objects, events, token grants and
+requests it looks at are its own. What PayPal holds is read straight from the sandbox's PayPal API with
+the app's own credentials ("the merchant"), never through the service.
+
+PayPal's events are signed by the sandbox with its certificate. PayPal signs for one webhook id and the
+stage's own PayPal webhook receives every event in the background, so PayPal webhook scenarios use a second
+copy of the service (`paypal_receiver`), with its own database, whose webhook gets only what a scenario
+delivers. The steps on the webhook's answers, shared with Stripe, are in steps/payments_support.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from pytest_bdd import given, parsers, then, when
+
+from harness.database import create_database, drop_database
+from harness.ops.common import Target
+from harness.ops.migrate import run_alembic
+from harness.processes import free_port
+from harness.scenario_target import ScenarioTarget
+from harness.scenarios import LOCAL_SERVICE_ENV
+from harness.stack import sandbox_service_env, service_process
+from steps.common import HTTP_TIMEOUT_S, World, describe
+from steps.payments_support import (
+    NAME,
+    NEVER_SENT,
+    OtherService,
+    check_record,
+    deliver_event,
+    expect,
+    need_sandbox_url,
+    payment_integration_id,
+    scenario_object_id,
+    scenario_user,
+    stored_record,
+)
+
+RETURN_URLS = {"returnUrl": "https://crm.example/paypal/return", "cancelUrl": "https://crm.example/paypal/cancel"}
+DENIED_PAYER = "DENYPAYER2345"  # the PayPal sandbox's buyer whose payments are denied
+UNAPPROVED_PAYER = "QAPAYERNEVERAPPROVED"
+PAYPAL_VARIANTS = {
+    "without its signature": "missing_signature",
+    "signed with a key that is not the one in PayPal's certificate": "wrong_secret",
+    "signed by an impostor whose certificate is not at PayPal's address": "foreign_cert_url",
+    "with its body changed after signing": "tampered_body",
+    "signed an hour ago": "stale_timestamp",
+}
+
+
+@dataclass
+class PayPalApp:
+    client_id: str
+    client_secret: str
+    merchant: httpx.Client | None = None  # the app's own access to the PayPal API, made on first use
+
+
+def _paypal_app(world: World) -> PayPalApp:
+    app: PayPalApp | None = world.facts.get("paypal_app")
+    assert app is not None, "no PayPal REST app was made in this scenario"
+    return app
+
+
+def _paypal_merchant(world: World) -> httpx.Client:
+    """The REST app's own access to the PayPal API (the sandbox), not through the service."""
+    app = _paypal_app(world)
+    if app.merchant is None:
+        merchant = world.client(base_url=f"{need_sandbox_url(world.target)}/paypal")
+        basic = base64.b64encode(f"{app.client_id}:{app.client_secret}".encode()).decode()
+        token = merchant.post(
+            "/v1/oauth2/token", data={"grant_type": "client_credentials"}, headers={"Authorization": f"Basic {basic}"}
+        )
+        merchant.headers["Authorization"] = f"Bearer {expect(token, 200, 'a PayPal token')['access_token']}"
+        app.merchant = merchant
+    return app.merchant
+
+
+def _paypal_get(world: World, path: str) -> dict[str, Any]:
+    return expect(_paypal_merchant(world).get(path), 200, f"PayPal GET {path}")
+
+
+@given("a new PayPal REST app")
+def paypal_new_app(world: World) -> None:
+    need_sandbox_url(world.target)
+    app = PayPalApp(f"qa-paypal-{uuid.uuid4().hex[:12]}", secrets.token_urlsafe(24))
+    registered = world.sandbox().post(
+        "/clients", json={"provider": "paypal", "client_id": app.client_id, "client_secret": app.client_secret}
+    )
+    expect(registered, 201, "registering a PayPal REST app")
+    world.facts["paypal_app"] = app
+
+
+@when(
+    parsers.re(
+        rf"{NAME} connects PayPal(?: on the live-mode service)? with the REST app's client id "
+        r"and (?P<which>secret|a wrong secret)$"
+    )
+)
+def paypal_connect(world: World, name: str, which: str) -> None:
+    app = _paypal_app(world)
+    world.response = scenario_user(world, name).client.post(
+        "/api/integrations",
+        json={
+            "integrationType": "PAYPAL",
+            "integrationName": f"paypal-{uuid.uuid4().hex[:6]}",
+            "apiKey": app.client_id,
+            "apiSecret": app.client_secret if which == "secret" else f"wrong-{app.client_secret}",
+        },
+    )
+    if world.response.status_code == 201:
+        world.facts["integration_id"] = world.response.json()["integration"]["id"]
+        world.facts["owner"] = name
+
+
+@given(parsers.re(rf"{NAME} has connected a new PayPal REST app$"))
+def paypal_connected(world: World, name: str) -> None:
+    paypal_new_app(world)
+    paypal_connect(world, name, "secret")
+    expect(world.last_response(), 201, "connecting PayPal")
+
+
+@then("the answer shows the PayPal integration without its client id or secret")
+def paypal_no_credentials(world: World) -> None:
+    response, app = world.last_response(), _paypal_app(world)
+    integration = response.json()["integration"]
+    assert (integration["integrationType"], integration["hasApiKey"], integration["hasApiSecret"]) == (
+        "PAYPAL",
+        True,
+        True,
+    ), f"expected a PAYPAL integration holding a key and a secret: {integration}"
+    leaked = [
+        label
+        for label, value in (("client id", app.client_id), ("secret", app.client_secret))
+        if value in response.text
+    ]
+    assert not leaked, f"the answer to POST /api/integrations shows the REST app's {' and '.join(leaked)}"
+
+
+def _app_grants(world: World) -> list[dict[str, Any]]:
+    grants = world.sandbox().get("/tokens", params={"provider": "paypal"}).json()
+    return [grant for grant in grants if grant["client_id"] == _paypal_app(world).client_id]
+
+
+@then("PayPal issued an access token to the REST app")
+def paypal_token_issued(world: World) -> None:
+    tokens = [token for grant in _app_grants(world) for token in grant["access_tokens"] if not token["revoked"]]
+    assert tokens, "PayPal issued no access token to the REST app: the client-credentials flow did not run"
+
+
+@when(parsers.re(rf"{NAME} tests the connection of the PayPal integration$"))
+def paypal_test_connection(world: World, name: str) -> None:
+    world.response = scenario_user(world, name).client.post(f"/api/integrations/{payment_integration_id(world)}/test")
+
+
+@then(parsers.re(rf"{NAME} has no PayPal integration$"))
+def paypal_none_connected(world: World, name: str) -> None:
+    listed = expect(scenario_user(world, name).client.get("/api/integrations"), 200, "the integrations")["integrations"]
+    paypal = [row for row in listed if row["integrationType"] == "PAYPAL"]
+    assert not paypal, f"a refused REST app was still connected: {paypal}"
+
+
+@given(parsers.re(rf'{NAME} has created a PayPal payment of "(?P<amount>[\d.]+)" USD$'))
+@when(parsers.re(rf'{NAME} creates a PayPal payment of "(?P<amount>[\d.]+)" USD(?: on the live-mode service)?$'))
+def paypal_create_payment(world: World, name: str, amount: str) -> None:
+    world.response = scenario_user(world, name).client.post(
+        "/api/integrations/paypal/payments",
+        json={"integrationId": payment_integration_id(world), "amount": amount, "currency": "USD", **RETURN_URLS},
+    )
+    if world.response.status_code == 201:
+        body = world.response.json()
+        world.facts["paypal_payment_id"] = body["payment"]["paypalPaymentId"]
+        world.facts["paypal_approval_url"] = body["approvalUrl"]
+
+
+@then("the answer holds an approval link to PayPal's checkout")
+def paypal_approval_link(world: World) -> None:
+    link = urlsplit(world.last_response().json()["approvalUrl"])
+    sandbox = urlsplit(need_sandbox_url(world.target))
+    seen = (link.netloc, link.path, "token" in parse_qs(link.query))
+    assert seen == (sandbox.netloc, "/paypal/checkoutnow", True), (
+        f"expected a link to PayPal's checkout with the payment's token, got {link.geturl()}"
+    )
+
+
+@then(parsers.re(r'PayPal holds the payment as "(?P<state>\w+)" for "(?P<amount>[\d.]+)" (?P<currency>[A-Z]{3})$'))
+def paypal_holds_payment(world: World, state: str, amount: str, currency: str) -> None:
+    payment = _paypal_get(world, f"/v1/payments/payment/{scenario_object_id(world, 'paypal_payment_id')}")
+    money = payment["transactions"][0]["amount"]
+    seen = (payment["state"], Decimal(money["total"]), money["currency"])
+    assert seen == (state, Decimal(amount), currency), f"PayPal holds {seen}"
+
+
+def _approve(url: str, payer: str | None = None) -> dict[str, str]:
+    """Follow an approval link as the buyer's browser would; the return URL's parameters."""
+    answer = httpx.get(f"{url}&sandbox_payer={payer}" if payer else url, timeout=HTTP_TIMEOUT_S)
+    assert answer.status_code == 302, f"the buyer's approval: {describe(answer)}"
+    return {key: values[0] for key, values in parse_qs(urlsplit(answer.headers["location"]).query).items()}
+
+
+@given("the buyer approved the PayPal payment")
+def paypal_buyer_approved(world: World) -> None:
+    world.facts["paypal_payer_id"] = _approve(scenario_object_id(world, "paypal_approval_url"))["PayerID"]
+
+
+@when(parsers.re(rf"{NAME} executes the PayPal payment for (?P<buyer>the buyer|a buyer who never approved it)$"))
+def paypal_execute(world: World, name: str, buyer: str) -> None:
+    payer = world.facts["paypal_payer_id"] if buyer == "the buyer" else UNAPPROVED_PAYER
+    world.response = scenario_user(world, name).client.post(
+        f"/api/integrations/paypal/payments/{scenario_object_id(world, 'paypal_payment_id')}/execute",
+        json={"integrationId": payment_integration_id(world), "payerId": payer},
+    )
+
+
+@then(parsers.re(r'PayPal holds the payment\'s sale as "(?P<state>\w+)"$'))
+def paypal_holds_sale(world: World, state: str) -> None:
+    payment = _paypal_get(world, f"/v1/payments/payment/{scenario_object_id(world, 'paypal_payment_id')}")
+    sale = payment["transactions"][0]["related_resources"][0]["sale"]
+    assert sale["state"] == state, f"PayPal holds the sale as {sale['state']}"
+
+
+@then(parsers.re(rf"the PayPal (?P<record>payment|subscription) of {NAME} shows (?P<expected>.+)$"))
+@given(parsers.re(rf"the PayPal (?P<record>payment|subscription) of {NAME} shows (?P<expected>.+)$"))
+def paypal_record_shows(world: World, record: str, name: str, expected: str) -> None:
+    check_record(stored_record(world, name, "paypal", record), expected, f"{name}'s PayPal {record}")
+
+
+@when(
+    parsers.re(rf'{NAME} creates an? (?P<inactive>inactive )?PayPal billing plan at "(?P<amount>[\d.]+)" USD a month$')
+)
+def paypal_create_plan(world: World, name: str, inactive: str | None, amount: str) -> None:
+    world.response = scenario_user(world, name).client.post(
+        "/api/integrations/paypal/plans",
+        json={
+            "integrationId": payment_integration_id(world),
+            "productId": f"PROD-QA-{uuid.uuid4().hex[:8]}",
+            "name": "CRM seat",
+            "amount": amount,
+            "currency": "USD",
+            "intervalUnit": "MONTH",
+            "activate": not inactive,
+        },
+    )
+    if world.response.status_code == 201:
+        world.facts["paypal_plan_id"] = world.response.json()["plan"]["id"]
+
+
+@when(parsers.re(rf"{NAME} activates the PayPal billing plan$"))
+def paypal_activate_plan(world: World, name: str) -> None:
+    world.response = scenario_user(world, name).client.post(
+        f"/api/integrations/paypal/plans/{scenario_object_id(world, 'paypal_plan_id')}/activate",
+        json={"integrationId": payment_integration_id(world)},
+    )
+
+
+@then(parsers.re(r'PayPal holds the billing plan as "(?P<status>\w+)" at "(?P<amount>[\d.]+)" USD a month$'))
+def paypal_holds_plan(world: World, status: str, amount: str) -> None:
+    plan = _paypal_get(world, f"/v1/billing/plans/{scenario_object_id(world, 'paypal_plan_id')}")
+    cycle = plan["billing_cycles"][0]
+    price = cycle["pricing_scheme"]["fixed_price"]
+    seen = (plan["status"], Decimal(price["value"]), price["currency_code"], cycle["frequency"]["interval_unit"])
+    assert seen == (status, Decimal(amount), "USD", "MONTH"), f"PayPal holds the plan as {seen}"
+
+
+@when(parsers.re(rf'{NAME} subscribes "(?P<email>[^"]+)" to the PayPal billing plan$'))
+def paypal_subscribe(world: World, name: str, email: str) -> None:
+    world.response = scenario_user(world, name).client.post(
+        "/api/integrations/paypal/subscriptions",
+        json={
+            "integrationId": payment_integration_id(world),
+            "planId": scenario_object_id(world, "paypal_plan_id"),
+            "subscriberEmail": email,
+            **RETURN_URLS,
+        },
+    )
+    if world.response.status_code == 201:
+        body = world.response.json()
+        world.facts["paypal_subscription_id"] = body["subscription"]["paypalSubscriptionId"]
+        world.facts["paypal_approval_url"] = body["approvalUrl"]
+
+
+# --- PayPal: what happened at PayPal before its event arrives -------------------------------------------------
+
+
+@given(
+    parsers.re(
+        rf'{NAME} created a PayPal payment of "(?P<amount>[\d.]+)" USD, and (?P<how>the buyer approved it and paid'
+        r"|PayPal denied the buyer's payment when it was executed) at PayPal$"
+    )
+)
+def paypal_paid_at_paypal(world: World, name: str, amount: str, how: str) -> None:
+    paypal_create_payment(world, name, amount)
+    expect(world.last_response(), 201, "creating a PayPal payment")
+    payer = _approve(
+        scenario_object_id(world, "paypal_approval_url"), None if how.startswith("the buyer") else DENIED_PAYER
+    )
+    payment_id = scenario_object_id(world, "paypal_payment_id")
+    executed = _paypal_merchant(world).post(
+        f"/v1/payments/payment/{payment_id}/execute", json={"payer_id": payer["PayerID"]}
+    )
+    sale = expect(executed, 200, "executing the payment at PayPal")["transactions"][0]["related_resources"][0]
+    world.facts["paypal_sale_id"] = sale["sale"]["id"]
+
+
+@given(
+    parsers.re(
+        rf'{NAME} subscribed "(?P<email>[^"]+)" to a new PayPal billing plan'
+        r"(?P<cancelled>, and the subscriber approved it and cancelled it at PayPal)?$"
+    )
+)
+def paypal_subscribed(world: World, name: str, email: str, cancelled: str | None) -> None:
+    paypal_create_plan(world, name, None, "9.99")
+    expect(world.last_response(), 201, "creating a PayPal billing plan")
+    paypal_subscribe(world, name, email)
+    expect(world.last_response(), 201, "subscribing to the plan")
+    if cancelled:
+        _approve(scenario_object_id(world, "paypal_approval_url"))
+        subscription = scenario_object_id(world, "paypal_subscription_id")
+        answer = _paypal_merchant(world).post(
+            f"/v1/billing/subscriptions/{subscription}/cancel", json={"reason": "Not needed any more"}
+        )
+        assert answer.status_code == 204, f"cancelling at PayPal: {describe(answer)}"
+
+
+@given(parsers.re(r'the merchant subscribed "(?P<email>[^"]+)" to a billing plan directly at PayPal$'))
+def paypal_subscribed_outside(world: World, email: str) -> None:
+    merchant = _paypal_merchant(world)
+    plan = expect(
+        merchant.post(
+            "/v1/billing/plans",
+            json={
+                "product_id": f"PROD-QA-{uuid.uuid4().hex[:8]}",
+                "name": "Outside the CRM",
+                "billing_cycles": [
+                    {
+                        "frequency": {"interval_unit": "MONTH", "interval_count": 1},
+                        "tenure_type": "REGULAR",
+                        "sequence": 1,
+                        "total_cycles": 0,
+                        "pricing_scheme": {"fixed_price": {"value": "5.00", "currency_code": "USD"}},
+                    }
+                ],
+                "payment_preferences": {"auto_bill_outstanding": True},
+            },
+        ),
+        201,
+        "a plan made at PayPal",
+    )
+    subscription = merchant.post(
+        "/v1/billing/subscriptions", json={"plan_id": plan["id"], "subscriber": {"email_address": email}}
+    )
+    world.facts["paypal_subscription_id"] = expect(subscription, 201, "a subscription made at PayPal")["id"]
+
+
+@then(parsers.re(rf"{NAME} has no PayPal subscriptions$"))
+def paypal_no_subscriptions(world: World, name: str) -> None:
+    listed = expect(
+        scenario_user(world, name).client.get("/api/integrations/paypal/subscriptions"), 200, "subscriptions"
+    )
+    assert listed["total"] == 0, f"expected no PayPal subscriptions for {name}: {listed['subscriptions']}"
+
+
+# --- PayPal webhooks ---------------------------------------------------------------------------------------
+
+
+def _receiver(world: World) -> OtherService:
+    service: OtherService | None = world.facts.get("service")
+    assert service is not None, "this step needs the PayPal receiver service"
+    assert service.paypal_webhook_id, "this service has no PayPal webhook of its own"
+    return service
+
+
+def _paypal_event(world: World, event_type: str, record: str) -> str:
+    keys = ("paypal_sale_id", "paypal_payment_id") if record == "payment" else ("paypal_subscription_id",)
+    about = {str(world.facts[key]) for key in keys if world.facts.get(key)}
+    found = [
+        event["id"]
+        for event in world.sandbox().get("/paypal/events", params={"type": event_type}).json()
+        if about & {event["resource"].get(key) for key in ("id", "sale_id", "parent_payment")}
+    ]
+    assert len(found) == 1, f"expected one {event_type} event from PayPal about {sorted(about)}, found {found}"
+    world.facts["event_id"] = found[0]
+    return str(found[0])
+
+
+@when(
+    parsers.re(
+        r"PayPal delivers its (?P<event>[A-Z_.]+) event about the (?P<record>payment|subscription) to the webhook$"
+    )
+)
+def paypal_delivers(world: World, event: str, record: str) -> None:
+    deliver_event(world, "paypal", _receiver(world).paypal_webhook_id, _paypal_event(world, event, record))
+
+
+@when(parsers.re(r"PayPal delivers the same event (?:again|genuinely signed)$"))
+def paypal_delivers_again(world: World) -> None:
+    deliver_event(world, "paypal", _receiver(world).paypal_webhook_id, scenario_object_id(world, "event_id"))
+
+
+@when(parsers.re(r"PayPal's (?P<event>[A-Z_.]+) event reaches the webhook (?P<how>.+)$"))
+def paypal_delivers_forged(world: World, event: str, how: str, request: pytest.FixtureRequest) -> None:
+    receiver = _receiver(world)
+    event_id = _paypal_event(world, event, "payment")
+    if how == "without any PayPal signature headers":
+        [body] = [
+            e for e in world.sandbox().get("/paypal/events", params={"type": event}).json() if e["id"] == event_id
+        ]
+        world.response = world.client(base_url=receiver.url).post("/api/integrations/paypal/webhook", json=body)
+    elif how == "signed for another webhook":
+        other = expect(
+            world.sandbox().post(
+                "/paypal/webhooks",
+                json={"url": f"{receiver.url}/api/integrations/paypal/webhook", "enabled_events": [NEVER_SENT]},
+            ),
+            201,
+            "another PayPal webhook",
+        )
+        sandbox_url = need_sandbox_url(world.target)
+        request.addfinalizer(lambda: httpx.delete(f"{sandbox_url}/_sandbox/paypal/webhooks/{other['webhook_id']}"))
+        deliver_event(world, "paypal", other["webhook_id"], event_id)
+    else:
+        assert how in PAYPAL_VARIANTS, f"unknown way to sign a PayPal event: {how!r}"
+        deliver_event(world, "paypal", receiver.paypal_webhook_id, event_id, PAYPAL_VARIANTS[how])
+
+
+# --- PayPal modes: sandbox and live --------------------------------------------------------------------------
+
+
+def _calls_with_app_token(world: World) -> list[tuple[str, str]]:
+    """(method, path) of every PayPal API call the sandbox saw with an access token of the scenario's app."""
+    hints = {token["hint"] for grant in _app_grants(world) for token in grant["access_tokens"]}
+    assert hints, "PayPal never issued the REST app a token: no token request reached it"
+    seen = world.sandbox().get("/requests", params={"provider": "paypal"}).json()
+    return [
+        (call["method"], call["path"])
+        for call in seen
+        if call["headers"].get("authorization", "").removeprefix("Bearer ") in hints
+    ]
+
+
+def _expect_calls(world: World, expected: list[tuple[str, str]]) -> None:
+    calls = _calls_with_app_token(world)
+    missing = [call for call in expected if call not in calls]
+    assert not missing, f"PayPal never received {missing} with the REST app's token; it received {calls}"
+
+
+@then("PayPal's sandbox received the service's token request, payment and execution with the REST app's token")
+def paypal_sandbox_calls(world: World) -> None:
+    payment = scenario_object_id(world, "paypal_payment_id")
+    _expect_calls(
+        world, [("POST", "/paypal/v1/payments/payment"), ("POST", f"/paypal/v1/payments/payment/{payment}/execute")]
+    )
+
+
+@then("PayPal received the live-mode service's token request and payment with the REST app's token")
+def paypal_live_calls(world: World) -> None:
+    _expect_calls(world, [("POST", "/paypal/v1/payments/payment")])
+
+
+# --- the other copies of the service, started once per run when a scenario first needs them ----------------
+
+
+def _other_service(
+    target: ScenarioTarget, env: dict[str, str], database_url: str, webhook_id: str, port: int
+) -> Iterator[OtherService]:
+    process = service_process(database_url, target.run_dir, port=port, env={**LOCAL_SERVICE_ENV, **env}).start()
+    try:
+        yield OtherService(process.url, database_url, webhook_id)
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def paypal_receiver(target: ScenarioTarget) -> Iterator[OtherService]:
+    """The service again, with a database of its own and a PayPal webhook that only gets what is delivered."""
+    sandbox_url = need_sandbox_url(target)
+    assert target.database_url is not None
+    name = f"qa_paypal_receiver_{uuid.uuid4().hex[:8]}"
+    database_url = create_database(target.database_url, name)
+    port = free_port()
+    registered = httpx.post(
+        f"{sandbox_url}/_sandbox/paypal/webhooks",
+        json={"url": f"http://127.0.0.1:{port}/api/integrations/paypal/webhook", "enabled_events": [NEVER_SENT]},
+        timeout=HTTP_TIMEOUT_S,
+    )
+    registered.raise_for_status()
+    webhook_id = registered.json()["webhook_id"]
+    try:
+        run_alembic(Target(stage="local", database_url=database_url), "upgrade")
+        env = {**sandbox_service_env(sandbox_url), "PAYPAL_WEBHOOK_ID": webhook_id}
+        yield from _other_service(target, env, database_url, webhook_id, port)
+    finally:
+        httpx.delete(f"{sandbox_url}/_sandbox/paypal/webhooks/{webhook_id}", timeout=HTTP_TIMEOUT_S)
+        drop_database(target.database_url, name)
+
+
+@pytest.fixture(scope="session")
+def paypal_live_service(target: ScenarioTarget) -> Iterator[OtherService]:
+    """The service in PAYPAL_MODE=live on the stage's database: live base URL = the simulator, sandbox
+    base URL = a port nothing listens on, so only a call to the live base URL can succeed."""
+    sandbox_url = need_sandbox_url(target)
+    assert target.database_url is not None
+    env = {
+        **sandbox_service_env(sandbox_url),
+        "PAYPAL_MODE": "live",
+        "PAYPAL_LIVE_BASE_URL": f"{sandbox_url}/paypal",
+        "PAYPAL_SANDBOX_BASE_URL": f"http://127.0.0.1:{free_port()}",
+        "PAYPAL_WEBHOOK_ID": target.paypal_webhook_id or "WH-QA-LIVE",
+    }
+    yield from _other_service(target, env, target.database_url, "", free_port())
+
+
+@given("a CRM whose PayPal webhook receives only the events PayPal is asked to deliver")
+def paypal_use_receiver(world: World, paypal_receiver: OtherService) -> None:
+    world.facts["service"] = paypal_receiver
+
+
+@given(
+    "a copy of the service in PAYPAL_MODE live, whose live base URL is the PayPal simulator and whose sandbox "
+    "base URL answers nothing"
+)
+def paypal_use_live_service(world: World, paypal_live_service: OtherService) -> None:
+    world.facts["service"] = paypal_live_service
