@@ -73,8 +73,10 @@ def token(c: Context, user: str, label: str = "", stage: str = "local") -> None:
     iterable=["skip"],
 )
 def qa(c: Context, stage: str = "local", pytest_junit: str = "", only: str = "", skip: list[str] | None = None) -> None:
-    """Run the release gate: preflight, static gates, tests, load, fuzz, the checklist scenarios, sign-offs;
-    then reports/<run-id>/release-report.{json,html} (reports/latest points at the newest run).
+    """Release gate: every gate and checklist scenario of a stage, then the release report (exit 0: may release).
+
+    Preflight, static gates, tests, load, fuzz, the checklist scenarios and sign-offs; the report goes to
+    reports/<run-id>/release-report.{json,html} (reports/latest points at the newest run).
 
     Exits 0 only when the verdict is pass; the report states the verdict rule and the reasons.
     """
