@@ -159,6 +159,8 @@ def run_scenarios(
         marker_expression,
         "-p",
         "no:cacheprovider",
+        # One process: scenarios share the stage (bursts, provider-wide token expiry) and are recorded here.
+        "--numprocesses=0",
         f"{RESULTS_OPTION}={results_path}",
         f"--cucumberjson={run_dir / CUCUMBER_NAME}",
         f"--junitxml={run_dir / JUNIT_NAME}",
