@@ -330,10 +330,7 @@ def render_html(report: ReleaseReport) -> str:
     for entry in report.checklist:
         sections.setdefault(entry.section, []).append(entry)
     environment.globals["chart_points"] = chart_points
-    scale = max([1.0] + [max(b.target_ms, b.p99_ms) for b in report.benchmarks])
-    return environment.get_template("release-report.html.j2").render(
-        report=report, sections=sections, latency_scale=scale
-    )
+    return environment.get_template("release-report.html.j2").render(report=report, sections=sections)
 
 
 def write_report(report: ReleaseReport, run_dir: Path) -> tuple[Path, Path]:
