@@ -11,6 +11,7 @@ limit). Everything lands in the report folder beside Locust's CSV and HTML outpu
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import os
 import subprocess
@@ -201,8 +202,25 @@ def issue_tokens(database_url: str, count: int) -> list[str]:
 
 
 @contextmanager
+def _one_load_run_at_a_time() -> Iterator[None]:
+    """Load runs share the load server's data directory and measure the machine: a second run (another
+    terminal, another test worker) waits until the first is done."""
+    lock_path = PROJECT_ROOT / ".stack" / "load-run.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+@contextmanager
 def _local_stack(report_dir: Path) -> Iterator[LocalStack]:
     """A stack of the run's own: a fresh database on the load server, the sandbox, the service."""
+    with _one_load_run_at_a_time(), _started_stack(report_dir) as stack:
+        yield stack
+
+
+@contextmanager
+def _started_stack(report_dir: Path) -> Iterator[LocalStack]:
     stack = LocalStack(
         state_dir=Path(tempfile.mkdtemp(prefix="load-stack-")),
         database_name=f"load_{uuid.uuid4().hex[:8]}",
