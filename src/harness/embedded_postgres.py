@@ -87,6 +87,10 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Initialise the data directory if needed, start the server if needed; return its URL."""
+        with self._one_at_a_time():
+            return self._start()
+
+    def _start(self) -> str:
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
         if not self.is_running():
@@ -103,8 +107,18 @@ class EmbeddedPostgres:
         return self.url()
 
     def stop(self) -> None:
-        if self.is_running():
-            self._pg_ctl("stop", "-m", "fast", "-w", "-t", "60")
+        with self._one_at_a_time():
+            if self.is_running():
+                self._pg_ctl("stop", "-m", "fast", "-w", "-t", "60")
+
+    @contextmanager
+    def _one_at_a_time(self) -> Iterator[None]:
+        """Processes sharing a data directory (parallel test workers, a gate beside `invoke up`) start and
+        stop it one at a time: two `pg_ctl start` at once make one of them fail on the other's lock file."""
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.data_dir.with_suffix(".start-lock"), "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
     @contextmanager
     def shared(self) -> Iterator[str]:
