@@ -48,7 +48,7 @@ from harness.ops.common import OpsError, Target, git_sha, read_records
 from harness.ops.deploy import deploy, deploy_log, last_deploy, stop_local
 from harness.ops.migrate import MigrationResult, migrate, run_alembic
 from harness.ops.monitor import DAILY_CHECKS, RULES, MonitorResult, evaluate
-from harness.ops.pgtools import alembic_revision, find_tools, row_counts
+from harness.ops.pgtools import alembic_revision, find_tools, row_counts, table_snapshot
 from harness.ops.release import release
 from harness.ops.reports import build_report
 from harness.ops.restore import restore
@@ -1192,27 +1192,6 @@ def write_schema_release(checkout: Path, broken_logs_route: bool) -> None:
         logs.write_text(text.replace(original, broken).replace("from fastapi import ", "from fastapi import Depends, "))
 
 
-def snapshot(database_url: str) -> dict[str, Any]:
-    """Every table (alembic_version included) with its columns and all its rows, in a stable order."""
-    with psycopg.connect(database_url) as connection:
-        tables = [
-            str(row[0])
-            for row in connection.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
-            ).fetchall()
-        ]
-        content: dict[str, Any] = {}
-        for table in tables:
-            columns = connection.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s"
-                " ORDER BY ordinal_position",
-                [table],
-            ).fetchall()
-            rows = connection.execute(sql.SQL("SELECT * FROM {} ORDER BY 1").format(sql.Identifier(table))).fetchall()
-            content[table] = {"columns": [str(c[0]) for c in columns], "rows": [repr(row) for row in rows]}
-        return content
-
-
 @given(
     "a scratch production database at the newest migration from a git checkout, holding customers' integrations "
     "and sync logs"
@@ -1222,7 +1201,7 @@ def production_database(ops: OpsLab) -> None:
     target = ops.new_target(ops.scratch_database(), stage="production", checkout=checkout)
     seed_customer(ops)
     ops.facts["counts_before"] = row_counts(target.database_url)
-    ops.facts["snapshot"] = snapshot(target.database_url)
+    ops.facts["snapshot"] = table_snapshot(target.database_url)
 
 
 @given("a new commit in the checkout whose migration deletes the failed sync logs")
@@ -1266,7 +1245,7 @@ def restore_backup(ops: OpsLab) -> None:
 
 @then("every row that was there before the migration is back")
 def rows_back(ops: OpsLab) -> None:
-    after = snapshot(ops.current().database_url)
+    after = table_snapshot(ops.current().database_url)
     before = ops.facts["snapshot"]
     differing = [table for table in before if after.get(table) != before[table]]
     assert sorted(after) == sorted(before), f"tables: before {sorted(before)}, after {sorted(after)}"
@@ -1289,7 +1268,7 @@ def running_version(world: World, ops: OpsLab) -> None:
     with ops.sql() as connection:  # the customer's failed sync is old news: smoke looks at the last 15 minutes
         connection.execute("UPDATE integrations_sync_logs SET created_at = now() - interval '1 day'")
     ops.facts["previous_sha"] = git_sha(checkout)
-    ops.facts["snapshot"] = snapshot(target.database_url)
+    ops.facts["snapshot"] = table_snapshot(target.database_url)
 
 
 def commit_release(lab: OpsLab, *, broken_logs_route: bool) -> None:
@@ -1355,7 +1334,7 @@ def reverted(ops: OpsLab) -> None:
 
 @then("the scratch database equals what it was before the release, table by table")
 def database_as_before(ops: OpsLab) -> None:
-    after = snapshot(ops.current().database_url)
+    after = table_snapshot(ops.current().database_url)
     before = ops.facts["snapshot"]
     assert sorted(after) == sorted(before), f"tables: before {sorted(before)}, after {sorted(after)}"
     differing = [table for table in before if after[table] != before[table]]

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -113,3 +114,23 @@ def alembic_revision(database_url: str) -> str | None:
             return None
         row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
         return None if row is None else str(row[0])
+
+
+def table_snapshot(database_url: str) -> dict[str, Any]:
+    """Every table of the public schema (alembic_version included) with its columns and all its rows, in
+    a stable order: what "the database content equals the pre-release content" compares."""
+    with psycopg.connect(database_url) as connection:
+        tables = [str(row[0]) for row in connection.execute(_TABLES).fetchall()]
+        content: dict[str, Any] = {}
+        for table in tables:
+            columns = connection.execute(_COLUMNS, [table]).fetchall()
+            rows = connection.execute(sql.SQL("SELECT * FROM {} ORDER BY 1").format(sql.Identifier(table))).fetchall()
+            content[table] = {"columns": [str(column[0]) for column in columns], "rows": [repr(row) for row in rows]}
+        return content
+
+
+_TABLES = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+_COLUMNS = (
+    "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s"
+    " ORDER BY ordinal_position"
+)

@@ -1,4 +1,4 @@
-"""Helpers for the ops tests: a temporary git checkout of the service, table snapshots, a Target."""
+"""Helpers for the ops tests: a temporary git checkout of the service and a Target."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg import sql
 from rich.console import Console
 
 from harness.ops.common import Target
@@ -33,26 +31,6 @@ def make_checkout(root: Path) -> tuple[Path, str]:
     git(checkout, "add", ".")
     git(checkout, "commit", "--quiet", "-m", "the running version")
     return checkout, git(checkout, "rev-parse", "HEAD")
-
-
-def snapshot(database_url: str) -> dict[str, Any]:
-    """Every table of the schema (alembic_version included) with all its rows, in a stable order."""
-    with psycopg.connect(database_url) as connection:
-        tables = [
-            str(row[0])
-            for row in connection.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
-            ).fetchall()
-        ]
-        content: dict[str, Any] = {}
-        for table in tables:
-            columns = connection.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position",
-                [table],
-            ).fetchall()
-            rows = connection.execute(sql.SQL("SELECT * FROM {} ORDER BY 1").format(sql.Identifier(table))).fetchall()
-            content[table] = {"columns": [str(column[0]) for column in columns], "rows": [repr(row) for row in rows]}
-        return content
 
 
 def make_target(database_url: str, root: Path, checkout: Path, **overrides: Any) -> Target:

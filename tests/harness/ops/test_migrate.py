@@ -12,9 +12,9 @@ import pytest
 from harness.database import create_database, drop_database
 from harness.ops.common import OpsError
 from harness.ops.migrate import migrate, refuse_downgrade
-from harness.ops.pgtools import alembic_revision
+from harness.ops.pgtools import alembic_revision, table_snapshot
 from integration_service.db import migrations
-from tests.harness.ops.drill import make_checkout, make_target, snapshot
+from tests.harness.ops.drill import make_checkout, make_target
 
 MIGRATION = '''"""test: a new table and a new column"""
 
@@ -86,7 +86,7 @@ def test_a_downgrade_keeps_the_data_and_moves_the_revision(migrated_database: st
     write_release(checkout, old_head)
     target = make_target(migrated_database, tmp_path, checkout)
     write_data(migrated_database)
-    before = snapshot(migrated_database)
+    before = table_snapshot(migrated_database)
 
     upgraded = migrate(target)
     assert (upgraded.before, upgraded.after, upgraded.head) == (old_head, "9999notes", "9999notes")
@@ -106,7 +106,7 @@ def test_a_downgrade_keeps_the_data_and_moves_the_revision(migrated_database: st
     assert (downgraded.before, downgraded.after) == ("9999notes", old_head)
     assert alembic_revision(migrated_database) == old_head
     # Every table and row from before the release is there, unchanged; what the release added is gone.
-    assert snapshot(migrated_database) == before
+    assert table_snapshot(migrated_database) == before
     # ... and kept in the backup the downgrade took first.
     assert downgraded.backup is not None
     assert downgraded.backup.manifest["row_counts"]["release_notes"] == 1

@@ -10,9 +10,10 @@ import pytest
 
 from harness.ops.backup import create_backup, resolve_backup
 from harness.ops.common import OpsError
+from harness.ops.pgtools import table_snapshot
 from harness.ops.restore import restore
 from harness.paths import PROJECT_ROOT
-from tests.harness.ops.drill import make_target, snapshot
+from tests.harness.ops.drill import make_target
 
 pytestmark = pytest.mark.db
 
@@ -34,11 +35,11 @@ def test_a_damaged_archive_fails_before_touching_the_database(
     assert backup.manifest["row_counts"] == {"integrations_credentials": 2}
     with psycopg.connect(empty_database_url, autocommit=True) as connection:
         connection.execute("INSERT INTO integrations_credentials VALUES (3)")
-    before = snapshot(empty_database_url)
+    before = table_snapshot(empty_database_url)
     _damage(backup.path, how)
     with pytest.raises(OpsError, match=r"truncated|corrupted"):
         restore(target, str(backup.path))
-    assert snapshot(empty_database_url) == before
+    assert table_snapshot(empty_database_url) == before
     assert len(list(target.backups_dir.glob("*.dump"))) == 1  # not even the safety backup was taken
 
 

@@ -21,9 +21,10 @@ import redis
 from harness.database import create_database, drop_database
 from harness.ops.common import OpsError, read_records
 from harness.ops.deploy import deploy, last_deploy, stop_local
+from harness.ops.pgtools import table_snapshot
 from harness.ops.release import release
 from integration_service.db import migrations
-from tests.harness.ops.drill import git, make_checkout, make_target, snapshot
+from tests.harness.ops.drill import git, make_checkout, make_target
 
 pytestmark = pytest.mark.db
 
@@ -136,7 +137,7 @@ def test_a_broken_release_is_rolled_back_to_the_previous_code_data_and_cache(
     try:
         deploy(target)  # the running version, recorded in the deploy log
         write_data(drill_database)
-        before = snapshot(drill_database)
+        before = table_snapshot(drill_database)
         if redis_client is not None:
             for number in range(3):
                 redis_client.set(f"{prefix}:cache:{number}", "stale")
@@ -167,7 +168,7 @@ def test_a_broken_release_is_rolled_back_to_the_previous_code_data_and_cache(
         assert newest["sha"] == head
 
         # Database: equal to the pre-release content, table by table (the new table and column are gone).
-        after = snapshot(drill_database)
+        after = table_snapshot(drill_database)
         assert after.keys() == before.keys()
         for table in before:
             assert after[table] == before[table], table
