@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from rich.console import Console
 
 from harness.ops.common import Target
@@ -44,3 +45,25 @@ def make_target(database_url: str, root: Path, checkout: Path, **overrides: Any)
         **overrides,
     }
     return Target(**values)
+
+
+def write_customer_data(database_url: str, user_name: str) -> None:
+    """A user with a Xero integration, one sync log and one invoice: rows every table relation touches."""
+    with psycopg.connect(database_url) as connection:
+        user = connection.execute("INSERT INTO users (name) VALUES (%s) RETURNING id", [user_name]).fetchone()
+        assert user is not None
+        integration = connection.execute(
+            "INSERT INTO integrations_credentials (user_id, integration_type, integration_name) "
+            "VALUES (%s, 'XERO', 'books') RETURNING id",
+            [user[0]],
+        ).fetchone()
+        assert integration is not None
+        connection.execute(
+            "INSERT INTO integrations_sync_logs (integration_id, user_id, integration_type, sync_type, status) "
+            "VALUES (%s, %s, 'XERO', 'invoices', 'success')",
+            [integration[0], user[0]],
+        )
+        connection.execute(
+            "INSERT INTO xero_invoices (integration_id, user_id, xero_invoice_id) VALUES (%s, %s, 'INV-1')",
+            [integration[0], user[0]],
+        )

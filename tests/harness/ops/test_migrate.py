@@ -14,7 +14,7 @@ from harness.ops.common import OpsError
 from harness.ops.migrate import migrate, refuse_downgrade
 from harness.ops.pgtools import alembic_revision, table_snapshot
 from integration_service.db import migrations
-from tests.harness.ops.drill import make_checkout, make_target
+from tests.harness.ops.drill import make_checkout, make_target, write_customer_data
 
 MIGRATION = '''"""test: a new table and a new column"""
 
@@ -58,34 +58,13 @@ def write_release(checkout: Path, down_revision: str) -> None:
         )
 
 
-def write_data(database_url: str) -> None:
-    with psycopg.connect(database_url) as connection:
-        user = connection.execute("INSERT INTO users (name) VALUES ('migrate-user') RETURNING id").fetchone()
-        assert user is not None
-        integration = connection.execute(
-            "INSERT INTO integrations_credentials (user_id, integration_type, integration_name) "
-            "VALUES (%s, 'XERO', 'books') RETURNING id",
-            [user[0]],
-        ).fetchone()
-        assert integration is not None
-        connection.execute(
-            "INSERT INTO integrations_sync_logs (integration_id, user_id, integration_type, sync_type, status) "
-            "VALUES (%s, %s, 'XERO', 'invoices', 'success')",
-            [integration[0], user[0]],
-        )
-        connection.execute(
-            "INSERT INTO xero_invoices (integration_id, user_id, xero_invoice_id) VALUES (%s, %s, 'INV-1')",
-            [integration[0], user[0]],
-        )
-
-
 @pytest.mark.db
 def test_a_downgrade_keeps_the_data_and_moves_the_revision(migrated_database: str, tmp_path: Path) -> None:
     checkout, _ = make_checkout(tmp_path)
     old_head = migrations.head_revision()
     write_release(checkout, old_head)
     target = make_target(migrated_database, tmp_path, checkout)
-    write_data(migrated_database)
+    write_customer_data(migrated_database, "migrate-user")
     before = table_snapshot(migrated_database)
 
     upgraded = migrate(target)

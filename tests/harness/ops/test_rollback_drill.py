@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 import redis
 
@@ -24,7 +23,7 @@ from harness.ops.deploy import deploy, last_deploy, stop_local
 from harness.ops.pgtools import table_snapshot
 from harness.ops.release import release
 from integration_service.db import migrations
-from tests.harness.ops.drill import git, make_checkout, make_target
+from tests.harness.ops.drill import git, make_checkout, make_target, write_customer_data
 
 pytestmark = pytest.mark.db
 
@@ -81,27 +80,6 @@ def write_broken_release(checkout: Path) -> None:
     )
 
 
-def write_data(database_url: str) -> None:
-    with psycopg.connect(database_url) as connection:
-        user = connection.execute("INSERT INTO users (name) VALUES ('drill-user') RETURNING id").fetchone()
-        assert user is not None
-        integration = connection.execute(
-            "INSERT INTO integrations_credentials (user_id, integration_type, integration_name) "
-            "VALUES (%s, 'XERO', 'books') RETURNING id",
-            [user[0]],
-        ).fetchone()
-        assert integration is not None
-        connection.execute(
-            "INSERT INTO integrations_sync_logs (integration_id, user_id, integration_type, sync_type, status) "
-            "VALUES (%s, %s, 'XERO', 'invoices', 'success')",
-            [integration[0], user[0]],
-        )
-        connection.execute(
-            "INSERT INTO xero_invoices (integration_id, user_id, xero_invoice_id) VALUES (%s, %s, 'INV-1')",
-            [integration[0], user[0]],
-        )
-
-
 @pytest.fixture
 def drill_database(database_server_url: str) -> Iterator[str]:
     name = f"drill_{uuid.uuid4().hex[:10]}"
@@ -136,7 +114,7 @@ def test_a_broken_release_is_rolled_back_to_the_previous_code_data_and_cache(
     )
     try:
         deploy(target)  # the running version, recorded in the deploy log
-        write_data(drill_database)
+        write_customer_data(drill_database, "drill-user")
         before = table_snapshot(drill_database)
         if redis_client is not None:
             for number in range(3):
