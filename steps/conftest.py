@@ -26,6 +26,10 @@ pytest_plugins = [
     "steps.security_testing",
     "steps.api_testing",
     "steps.operations",
+    "steps.edge_protection",
+    "steps.input_limits",
+    "steps.sync_races",
+    "steps.webhook_forgery",
 ]
 
 

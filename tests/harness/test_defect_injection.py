@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,83 +17,13 @@ from rich.console import Console
 from harness.paths import PROJECT_ROOT
 from harness.qa import QaOutcome, run_qa
 from harness.scenarios import ScenarioGate
+from tests.harness.defects import Defect
+from tests.harness.defects.catalogue import all_defects
 
 SERVICE_PACKAGE = PROJECT_ROOT / "src" / "integration_service"
 
 
-@dataclass(frozen=True)
-class Defect:
-    name: str
-    file: str  # under src/integration_service
-    replacements: tuple[tuple[str, str], ...]  # (correct code, broken code), each found exactly once
-    breaks: str  # the checklist id whose scenarios must fail
-
-
-DEFECTS = (
-    Defect(
-        "stripe-signature-ignores-the-timestamp",
-        "webhooks/stripe.py",
-        # stripe-python checks the timestamp only when given a tolerance: None accepts any replay.
-        (("secret.get_secret_value(), tolerance_s)", "secret.get_secret_value(), None)"),),
-        "SEC-05",
-    ),
-    Defect(
-        "paypal-webhook-not-verified",
-        "api/paypal_webhook.py",
-        (
-            (
-                "transmission = paypal.verify(headers, body, settings, http)",
-                'transmission = paypal.Transmission(*(headers.get(name, "") for name in paypal.HEADERS))',
-            ),
-        ),
-        "PAYPAL-05",
-    ),
-    Defect(
-        "api-key-returned-on-create",
-        "api/integrations.py",
-        (
-            (
-                "    return IntegrationEnvelope(integration=IntegrationPublic.model_validate(dict(row)))\n\n\n"
-                '@router.get(\n    "",',
-                "    public = IntegrationPublic.model_validate(dict(row)).model_dump(mode='json', by_alias=True)\n"
-                "    key = payload.api_key.get_secret_value() if payload.api_key else None\n"
-                "    from fastapi.responses import JSONResponse\n"
-                "    return JSONResponse({'integration': {**public, 'apiKey': key}}, status_code=201)\n\n\n"
-                '@router.get(\n    "",',
-            ),
-        ),
-        "SECT-02",
-    ),
-    Defect(
-        "sync-reads-only-the-first-page",
-        "providers/xero.py",
-        (("            page += 1\n", "            return\n"),),
-        "XERO-06",
-    ),
-    Defect(
-        "refreshed-token-not-saved",
-        "providers/tokens.py",
-        ((".values(**fresh.columns(self.box), sync_error=None)", ".values(sync_error=None)"),),
-        "XERO-04",
-    ),
-    Defect(
-        "429-not-retried",
-        "providers/http.py",
-        (
-            (
-                "return response.status_code == 429 or response.status_code >= 500",
-                "return response.status_code >= 500",
-            ),
-        ),
-        "PERF-05",
-    ),
-    Defect(
-        "logs-route-not-scoped-to-the-user",
-        "db/sync_logs.py",
-        (("conditions = [sync_logs.c.user_id == user_id, *where.conditions()]", "conditions = [*where.conditions()]"),),
-        "INT-02",
-    ),
-)
+DEFECTS = all_defects()
 
 
 def service_copy_with(defect: Defect, directory: Path) -> Path:

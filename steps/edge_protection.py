@@ -1,0 +1,1 @@
+"""Checklist steps: edge_protection (issue 13 hardening)."""

@@ -1,0 +1,1 @@
+"""Checklist steps: input_limits (issue 13 hardening)."""

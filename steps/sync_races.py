@@ -1,0 +1,1 @@
+"""Checklist steps: sync_races (issue 13 hardening)."""

@@ -1,0 +1,1 @@
+"""Checklist steps: webhook_forgery (issue 13 hardening)."""
