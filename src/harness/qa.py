@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from harness.checklist import CHECKLIST_PATH, ChecklistItem, load_checklist
+from harness.faults.gate import FaultGate, collect_faults
 from harness.features import ids_of_section
 from harness.gate import Gate, GateContext, GateRun, run_gates
 from harness.gates import CommandGate, PytestGate
@@ -107,6 +108,7 @@ def run_qa(
         gate_runs=gate_runs,
         benchmarks=collect_benchmarks(run_dir),  # left by the load gate, if it ran
         resources=collect_resources(run_dir),
+        faults=collect_faults(run_dir),  # left by the fault matrix gate, if it ran
         attestations=attestations,
         partial=_partial(only_section, skip),
         # Production runs only what is safe there; what staging proved for this commit counts too.
@@ -173,7 +175,8 @@ def _git(project_root: Path, *args: str) -> str:
 
 def release_gates(pytest_junit: Path | None = None, only_ids: frozenset[str] | None = None) -> list[Gate]:
     """The gates of `invoke qa`, in the order they run: static checks first (fast feedback), then load
-    (whose measurements the scenarios about benchmarks read), fuzzing, and the checklist scenarios.
+    (whose measurements the scenarios about benchmarks read), fuzzing, the fault matrix, and the checklist
+    scenarios.
 
     `pytest_junit`: the JUnit report of a pytest run made just before on this checkout (CI), judged
     instead of running the suite again. `only_ids`: run only the scenarios carrying these ids.
@@ -204,5 +207,6 @@ def release_gates(pytest_junit: Path | None = None, only_ids: frozenset[str] | N
         PytestGate(junit_from=pytest_junit),
         LoadGate(),  # Locust, profile `gate` (~2 minutes): fills the report's benchmarks
         FuzzGate(),  # Schemathesis on every operation
+        FaultGate(),  # the fault matrix (~1.5 minutes): fills the report's "Faults survived" table
         ScenarioGate(only_ids=only_ids),  # the checklist, scenario by scenario
     ]

@@ -74,6 +74,18 @@ class Benchmark:
     status: Literal["passed", "failed"]
 
 
+@dataclass(frozen=True)
+class FaultCell:
+    """One cell of the fault matrix (`harness.faults`): the fault, what was checked after it, the result."""
+
+    fault: str
+    checked: str
+    status: Literal["passed", "failed"]
+    detail: str
+    ids: tuple[str, ...] = ()  # the checklist ids it bears on
+    duration_s: float = 0.0
+
+
 @dataclass
 class ReleaseReport:
     run_id: str
@@ -92,6 +104,7 @@ class ReleaseReport:
     notes: list[str] = field(default_factory=list)
     partial: str | None = None  # what a partial run left out; None for a full run
     resources: dict[str, Any] = field(default_factory=dict)  # the service under load: summary and samples
+    faults: list[FaultCell] = field(default_factory=list)  # the fault matrix's cells, if its gate ran
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
@@ -257,6 +270,7 @@ def build_report(
     partial: str | None = None,
     resources: dict[str, Any] | None = None,
     carried: dict[str, str] | None = None,
+    faults: list[FaultCell] | None = None,
 ) -> ReleaseReport:
     """`attestations`: checklist id → who attested and when, for this commit. `partial`: what a partial
     run (`--only`, `--skip`) left out; its verdict says so and never approves a release."""
@@ -290,6 +304,7 @@ def build_report(
         notes=notes,
         partial=partial,
         resources=resources or {},
+        faults=list(faults or []),
     )
 
 
