@@ -38,6 +38,7 @@ from integration_service.providers.registry import sync_providers
 from integration_service.security.encryption import SecretBox
 from integration_service.security.rate_limit import RateLimiter
 from integration_service.security.redaction import configure_logging
+from integration_service.security.tls import provider_trust
 from integration_service.settings import Settings
 from integration_service.sync.engine import SyncEngine
 
@@ -46,7 +47,9 @@ def create_app(settings: Settings) -> FastAPI:
     configure_logging(settings.log_level)
     engine = create_database_engine(settings)
 
-    http = httpx.Client(timeout=timeouts(settings), follow_redirects=False)
+    http = httpx.Client(
+        timeout=timeouts(settings), verify=provider_trust(settings.provider_ca_bundle), follow_redirects=False
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

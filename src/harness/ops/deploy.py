@@ -115,7 +115,7 @@ def sandbox_settings(target: Target, service_url: str) -> dict[str, str]:
     """Local stage with a running provider sandbox (`invoke up`): the service talks to the sandbox's providers
     and its PayPal webhook is registered there (PayPal's webhook id is part of every signature), so that
     `invoke smoke` can have a PayPal event signed and delivered. Without a sandbox: nothing changes."""
-    if not sandbox_answers(target.sandbox_url):
+    if not sandbox_answers(target.sandbox_url, target.verify):
         return {}
     assert target.sandbox_url is not None
     webhook_id = ensure_paypal_webhook(target.sandbox_url, service_url)
