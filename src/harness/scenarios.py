@@ -18,15 +18,17 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from harness.database import drop_database
 from harness.gate import GateContext, GateResult
 from harness.gates import COMMAND_TIMEOUT_S, log_tail, run_logged
-from harness.ops.common import load_settings
+from harness.ops.common import OpsSettings
 from harness.paths import PROJECT_ROOT
 from harness.scenario_results import RESULTS_OPTION, ScenarioOutcome, read_results
 from harness.scenario_target import ScenarioTarget
 from harness.stack import LocalStack
-from harness.stages import ALL_STAGES, Stage, StageError
+from harness.stages import ALL_STAGES, Stage, StageError, stage_env_file
 
 RESULTS_NAME = "scenarios.json"
 CUCUMBER_NAME = "cucumber.json"
@@ -122,9 +124,20 @@ class ScenarioGate:
             shutil.rmtree(stack.state_dir, ignore_errors=True)
 
 
+class ScenarioStageSettings(OpsSettings):
+    """The stage settings only the scenarios read, besides the operational ones (C4's names)."""
+
+    sandbox_url: str | None = None  # the stage's providers are the provider sandbox (its control API under it)
+    ca_bundle: Path | None = None  # the PEM the runner trusts for the stage's HTTPS
+    service_log: Path | None = None  # the service's log file, when the runner can read it
+    paypal_webhook_id: str | None = None
+    stripe_test_secret_key: SecretStr | None = None  # a Stripe test-mode account for the provider scenarios
+    stripe_api_base: str | None = None
+
+
 def remote_target(stage: Stage, project_root: Path, run_dir: Path) -> ScenarioTarget:
     """Staging or production: the URLs and secrets from the stage's settings (env or `.env.<stage>`)."""
-    settings = load_settings(stage, project_root)
+    settings = ScenarioStageSettings(_env_file=stage_env_file(stage, project_root))
     if not settings.service_url:
         raise StageError(f"SERVICE_URL is not set for stage {stage!r}: the scenarios need the service's base URL")
     secrets = settings.stripe_webhook_secrets.get_secret_value() if settings.stripe_webhook_secrets else ""
@@ -134,7 +147,15 @@ def remote_target(stage: Stage, project_root: Path, run_dir: Path) -> ScenarioTa
         project_root=project_root,
         run_dir=run_dir,
         database_url=settings.database_url.get_secret_value() if settings.database_url else None,
+        sandbox_url=settings.sandbox_url,
+        service_log=settings.service_log,
+        ca_bundle=settings.ca_bundle,
         stripe_webhook_secret=secrets.split(",")[0].strip() or None,
+        paypal_webhook_id=settings.paypal_webhook_id,
+        stripe_test_secret_key=settings.stripe_test_secret_key.get_secret_value()
+        if settings.stripe_test_secret_key
+        else None,
+        stripe_api_base=settings.stripe_api_base,
         redis_url=settings.redis_url.get_secret_value() if settings.redis_url else None,
         redis_key_prefix=settings.redis_key_prefix,
     )
