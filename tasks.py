@@ -69,10 +69,22 @@ def token(c: Context, user: str, label: str = "", stage: str = "local") -> None:
         "only": "Partial run: one checklist section (e.g. 'Stripe Integration' or 'stripe'): its scenarios and "
         "the gates that prove its items.",
         "skip": "Partial run: a gate not to run (repeatable), e.g. --skip load --skip fuzz.",
+        "carry_from": "Staging/production: a release report (file or run folder, e.g. a CI artefact) of an earlier "
+        "gate of this commit whose proofs count here (repeatable; reports/ and the gate store are read anyway).",
+        "waive": "ID=REASON: a checklist item nothing could prove in this run may not block it (repeatable); "
+        "recorded in the report with who waived it. A failed item cannot be waived.",
     },
-    iterable=["skip"],
+    iterable=["skip", "carry_from", "waive"],
 )
-def qa(c: Context, stage: str = "local", pytest_junit: str = "", only: str = "", skip: list[str] | None = None) -> None:
+def qa(
+    c: Context,
+    stage: str = "local",
+    pytest_junit: str = "",
+    only: str = "",
+    skip: list[str] | None = None,
+    carry_from: list[str] | None = None,
+    waive: list[str] | None = None,
+) -> None:
     """Release gate: every gate and checklist scenario of a stage, then the release report (exit 0: may release).
 
     Preflight, static gates, tests, load, fuzz, the checklist scenarios and sign-offs; the report goes to
@@ -80,7 +92,7 @@ def qa(c: Context, stage: str = "local", pytest_junit: str = "", only: str = "",
 
     Exits 0 only when the verdict is pass; the report states the verdict rule and the reasons.
     """
-    from harness.qa import QaOptionError
+    from harness.qa import QaOptionError, parse_waivers
 
     with explained_errors():
         try:
@@ -90,6 +102,8 @@ def qa(c: Context, stage: str = "local", pytest_junit: str = "", only: str = "",
                 pytest_junit=Path(pytest_junit) if pytest_junit else None,
                 only_section=only or None,
                 skip=skip or [],
+                carry_from=[Path(path) for path in carry_from or []],
+                waivers=parse_waivers(waive or []),
             )
         except QaOptionError as error:
             console.print(f"[bold red]QaOptionError:[/] {error}", highlight=False)
@@ -107,8 +121,9 @@ def qa(c: Context, stage: str = "local", pytest_junit: str = "", only: str = "",
 
 @task(
     help={
-        "stage": STAGE_HELP + " Only local today (the users connect sandbox organisations).",
-        "profile": "smoke | gate | full | stress | sync-burst (load/profiles.toml). Default: gate.",
+        "stage": STAGE_HELP + " local: a stack of its own; staging: the deployed service and its provider sandbox "
+        "(SANDBOX_URL), with users of the run's own, removed afterwards; production is refused.",
+        "profile": "smoke | gate | full | stress | sync-burst | staging (load/profiles.toml). Default: gate.",
         "workers": "Run Locust distributed: a master plus N worker processes (default 0: one process).",
         "thresholds": "Thresholds file (default load/thresholds.toml).",
         "sandbox_fault": "A sandbox fault rule (JSON) injected for the run, e.g. a delay, to see the gate fail.",
@@ -122,9 +137,10 @@ def load(
     thresholds: str = "",
     sandbox_fault: str = "",
 ) -> None:
-    """Run a Locust load profile against a stack of its own; exit 1 naming any breached threshold.
+    """Run a Locust load profile (local: a stack of its own; staging: bounded, the stage); exit 1 on a breach.
 
-    Locust's CSV/HTML output, the service's CPU/RSS and the database's connections go to reports/<run-id>/load/.
+    Locust's CSV/HTML output (and locally the service's CPU/RSS and database connections) go to
+    reports/<run-id>/load/.
     """
     from harness.load import LoadError, run_load_task
 

@@ -15,6 +15,10 @@ CHECKLIST_PATH = PROJECT_ROOT / "features" / "checklist.yaml"
 
 ItemKind = Literal["check", "procedure", "attest"]
 _KINDS: tuple[ItemKind, ...] = ("check", "procedure", "attest")
+# `code` items are about the commit and carry to every stage for it; `deployment` items are about a
+# running stage and must be proved on it (features/checklist.yaml explains both).
+ItemScope = Literal["code", "deployment"]
+_SCOPES: tuple[ItemScope, ...] = ("code", "deployment")
 
 
 class ChecklistError(ValueError):
@@ -27,6 +31,11 @@ class ChecklistItem:
     section: str
     kind: ItemKind
     text: str
+    scope: ItemScope = "deployment"
+
+    def same_item(self, other: ChecklistItem) -> bool:
+        """Equal in what the shared source holds (the project's copy adds `scope`)."""
+        return (self.id, self.section, self.kind, self.text) == (other.id, other.section, other.kind, other.text)
 
 
 def load_checklist(path: Path = CHECKLIST_PATH) -> list[ChecklistItem]:
@@ -45,6 +54,11 @@ def load_checklist(path: Path = CHECKLIST_PATH) -> list[ChecklistItem]:
             raise ChecklistError(f"{path}: id {item_id} appears twice")
         if kind not in _KINDS:
             raise ChecklistError(f"{path}: item {item_id} has kind {kind!r}, expected one of {_KINDS}")
+        scope = entry.get("scope", "deployment")
+        if scope not in _SCOPES:
+            raise ChecklistError(f"{path}: item {item_id} has scope {scope!r}, expected one of {_SCOPES}")
         seen.add(item_id)
-        items.append(ChecklistItem(id=item_id, section=str(entry["section"]), kind=kind, text=str(entry["text"])))
+        items.append(
+            ChecklistItem(id=item_id, section=str(entry["section"]), kind=kind, text=str(entry["text"]), scope=scope)
+        )
     return items

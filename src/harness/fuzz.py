@@ -24,8 +24,10 @@ from harness.stages import Stage, StageError
 
 CONFIG_FILE = PROJECT_ROOT / "contract" / "schemathesis.toml"
 # Staging is a shared, deployed system: at most STAGING_RATE x STAGING_MAX_TIME_S requests.
-STAGING_RATE = "120/m"
-STAGING_MAX_TIME_S = 300
+# The rate stays under the service's default per-user limit (600/minute), so that the run fuzzes the API
+# rather than the limiter.
+STAGING_RATE = "300/m"
+STAGING_MAX_TIME_S = 90
 STAGING_MAX_EXAMPLES = 3
 
 
@@ -103,20 +105,12 @@ def junit_totals(path: Path) -> tuple[int, int, int]:
     return tuple(sum(int(suite.get(key, "0")) for suite in suites) for key in ("tests", "failures", "errors"))  # type: ignore[return-value]
 
 
-def run_fuzz(stage: Stage, report_dir: Path, *, max_examples: int | None = None, service_url: str = "") -> FuzzOutcome:
+def run_fuzz(stage: Stage, report_dir: Path, *, max_examples: int | None = None) -> FuzzOutcome:
     if stage == "production":
         raise StageError("invoke fuzz refuses production: fuzzing creates, changes and deletes data")
     extra: list[str] = ["--max-examples", str(max_examples)] if max_examples else []
-    if stage == "staging":
-        from harness.tokens import issue_stage_token
-
-        url = service_url or os.environ.get("SERVICE_URL", "")
-        if not url:
-            raise StageError("set SERVICE_URL (the staging service's base URL) to fuzz staging")
-        bounds = ["--rate-limit", STAGING_RATE, "--max-time", str(STAGING_MAX_TIME_S)]
-        examples = ["--max-examples", str(min(max_examples or STAGING_MAX_EXAMPLES, STAGING_MAX_EXAMPLES))]
-        token = issue_stage_token(stage, "schemathesis", "invoke fuzz")
-        return run_schemathesis(f"{url.rstrip('/')}/openapi.json", token, report_dir, [*bounds, *examples])
+    if stage != "local":
+        return _fuzz_deployed_stage(stage, report_dir, max_examples)
     stack = LocalStack(
         state_dir=Path(tempfile.mkdtemp(prefix="fuzz-stack-")),
         database_name=f"fuzz_{uuid.uuid4().hex[:8]}",
@@ -139,12 +133,31 @@ def run_fuzz(stage: Stage, report_dir: Path, *, max_examples: int | None = None,
     return outcome
 
 
+def _fuzz_deployed_stage(stage: Stage, report_dir: Path, max_examples: int | None) -> FuzzOutcome:
+    """Staging: the deployed service, bounded, as a user of this run who is removed afterwards with
+    everything the fuzzer made."""
+    from harness.ops.targets import stage_target
+    from harness.tokens import issue_token_on, remove_users
+
+    target = stage_target(stage)
+    if not target.service_url:
+        raise StageError(f"set SERVICE_URL (the {stage} service's base URL) to fuzz {stage}")
+    bounds = ["--rate-limit", STAGING_RATE, "--max-time", str(STAGING_MAX_TIME_S)]
+    examples = ["--max-examples", str(min(max_examples or STAGING_MAX_EXAMPLES, STAGING_MAX_EXAMPLES))]
+    user = f"qa-fuzz-{uuid.uuid4().hex[:8]}"
+    token = issue_token_on(target.database_url, stage, user, "invoke fuzz")
+    try:
+        return run_schemathesis(f"{target.service_url}/openapi.json", token, report_dir, [*bounds, *examples])
+    finally:
+        remove_users(target.database_url, [user])
+
+
 def run_fuzz_task(stage: Stage, *, max_examples: int | None = None, reports_dir: Path | None = None) -> FuzzOutcome:
     """`invoke fuzz`: a new `reports/<run-id>/fuzz/` folder and the run."""
     from datetime import UTC, datetime
 
     from harness.paths import REPORTS_DIR
-    from harness.qa import git_state, new_run_dir
+    from harness.runs import git_state, new_run_dir
 
     run_dir = new_run_dir(reports_dir or REPORTS_DIR, datetime.now(UTC), git_state(PROJECT_ROOT)[0])
     return run_fuzz(stage, run_dir / "fuzz", max_examples=max_examples)

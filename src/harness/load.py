@@ -10,15 +10,12 @@ limit). Everything lands in the report folder beside Locust's CSV and HTML outpu
 
 from __future__ import annotations
 
-import csv
 import fcntl
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 import tomllib
 import uuid
 from collections.abc import Iterator, Sequence
@@ -28,28 +25,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
-import psycopg
-from sqlalchemy import create_engine
 
 from harness.database import drop_database
+from harness.load_stage import SANDBOX_STRIPE_KEY, stage_load_setup
 from harness.paths import PROJECT_ROOT
 from harness.report import Benchmark
+from harness.resources import ResourceSampler
 from harness.stack import LocalStack
 from harness.stages import Stage, StageError
-from integration_service.security.api_tokens import issue_token
-from integration_service.settings import sqlalchemy_url
+from harness.tokens import issue_tokens
 
 LOAD_DIR = PROJECT_ROOT / "load"
 LOCUSTFILE = LOAD_DIR / "locustfile.py"
 PROFILES_FILE = LOAD_DIR / "profiles.toml"
 DEFAULT_THRESHOLDS = LOAD_DIR / "thresholds.toml"
-SANDBOX_STRIPE_KEY = "sk_test_sandbox_default_51Sandbox"  # the sandbox's default account (its README)
-MONITOR_APPLICATION = "load-monitor"
-LOAD_QUERY_APPLICATION = "load-database-query"
 BENCHMARKS_FILE = "benchmarks.json"
 # The service's own defaults (DATABASE_POOL_SIZE + DATABASE_POOL_MAX_OVERFLOW).
-DEFAULT_POOL_LIMIT = 20
 
 
 class LoadError(RuntimeError):
@@ -92,43 +83,49 @@ def run_load(
     sandbox_faults: Sequence[dict[str, Any]] = (),
     log: Any = None,
 ) -> LoadOutcome:
-    """Start the local stack, run the profile, and return what it measured. Only the local stage today."""
-    if stage != "local":
-        raise StageError(
-            f"invoke load targets the local stage only: its users connect sandbox organisations of 100 "
-            f"invoices, which {stage} (real providers) does not have"
-        )
+    """Run the profile and return what it measured: on a stack of its own for the local stage (with the
+    service's resources sampled), against the deployed stage otherwise (`harness.load_stage`)."""
     if not thresholds.exists():
         raise LoadError(f"thresholds file {thresholds} does not exist")
     users, expected_s = profile_users(profile)
     report_dir.mkdir(parents=True, exist_ok=True)
     say = log or (lambda message: None)
-    with _local_stack(report_dir) as stack:
-        assert stack.info is not None
-        assert stack.service is not None
-        assert stack.service.process is not None
-        say(f"stack up: service {stack.info.service_url}; issuing {users} user tokens")
-        for fault in sandbox_faults:
-            httpx.post(f"{stack.info.sandbox_url}/_sandbox/faults", json=fault, timeout=10).raise_for_status()
-        setup = {
-            "service_url": stack.info.service_url,
-            "sandbox_url": stack.info.sandbox_url,
-            "database_url": stack.info.database_url,
-            "stripe_webhook_secret": stack.webhook_settings["STRIPE_WEBHOOK_SECRETS"],
-            "stripe_api_key": SANDBOX_STRIPE_KEY,
-            "tokens": issue_tokens(stack.info.database_url, users),
-        }
-        with (
-            _private_file(setup) as setup_path,
-            ResourceSampler(
-                stack.service.process.pid, stack.info.database_url, report_dir / "resources.csv"
-            ) as sampler,
-        ):
+
+    def measure(setup: dict[str, Any]) -> int:
+        with _private_file(setup) as setup_path:
             say(f"locust: profile {profile}, {users} users, ~{expected_s:.0f} s, report in {report_dir}")
-            exit_code = run_locust(
+            return run_locust(
                 profile, setup_path, report_dir, workers=workers, thresholds=thresholds, timeout_s=expected_s + 180
             )
-        resources = sampler.summary()
+
+    resources: dict[str, Any] = {}
+    if stage != "local":
+        if sandbox_faults:
+            raise StageError("--sandbox-fault is for the local stage: a shared stage's providers are not ours to break")
+        with stage_load_setup(stage, users) as setup:
+            say(f"stage {stage}: service {setup['service_url']}; {users} users of this run")
+            exit_code = measure(setup)
+    else:
+        with _local_stack(report_dir) as stack:
+            assert stack.info is not None
+            assert stack.service is not None
+            assert stack.service.process is not None
+            say(f"stack up: service {stack.info.service_url}; issuing {users} user tokens")
+            for fault in sandbox_faults:
+                httpx.post(f"{stack.info.sandbox_url}/_sandbox/faults", json=fault, timeout=10).raise_for_status()
+            names = [f"load-user-{number}" for number in range(users)]
+            setup = {
+                "service_url": stack.info.service_url,
+                "sandbox_url": stack.info.sandbox_url,
+                "database_url": stack.info.database_url,
+                "stripe_webhook_secret": stack.webhook_settings["STRIPE_WEBHOOK_SECRETS"],
+                "stripe_api_key": SANDBOX_STRIPE_KEY,
+                "tokens": issue_tokens(stack.info.database_url, names, "load test"),
+            }
+            pid, csv_path = stack.service.process.pid, report_dir / "resources.csv"
+            with ResourceSampler(pid, stack.info.database_url, csv_path) as sampler:
+                exit_code = measure(setup)
+            resources = sampler.summary()
     results_path = report_dir / "load-results.json"
     results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.exists() else None
     breaches = list(results["breaches"]) if results else ["Locust wrote no results (see locust.log)"]
@@ -191,16 +188,6 @@ def run_locust(
     return completed.returncode
 
 
-def issue_tokens(database_url: str, count: int) -> list[str]:
-    """One API token for each simulated user (`load-user-N`), issued on one connection."""
-    engine = create_engine(sqlalchemy_url(database_url))
-    try:
-        with engine.begin() as connection:
-            return [issue_token(connection, f"load-user-{number}", "load test") for number in range(count)]
-    finally:
-        engine.dispose()
-
-
 @contextmanager
 def _one_load_run_at_a_time() -> Iterator[None]:
     """Load runs share the load server's data directory and measure the machine: a second run (another
@@ -258,117 +245,6 @@ def _private_file(document: dict[str, Any]) -> Iterator[Path]:
         yield path
     finally:
         path.unlink(missing_ok=True)
-
-
-RESOURCE_COLUMNS = (
-    "elapsed_s",
-    "service_cpu_percent",
-    "service_rss_mb",
-    "db_connections",
-    "service_db_connections",
-    "service_db_active",
-    "pool_limit",
-    "pool_usage_percent",
-)
-
-
-class ResourceSampler:
-    """Samples the service process and `pg_stat_activity` every `interval_s` into a CSV file."""
-
-    def __init__(self, pid: int, database_url: str, csv_path: Path, interval_s: float = 2.0) -> None:
-        self.process = psutil.Process(pid)
-        self.database_url = database_url
-        self.csv_path = csv_path
-        self.interval_s = interval_s
-        self.pool_limit = DEFAULT_POOL_LIMIT
-        self.rows: list[dict[str, float]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="resource-sampler", daemon=True)
-
-    def __enter__(self) -> ResourceSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def _processes(self) -> list[psutil.Process]:
-        return [self.process, *self.process.children(recursive=True)]
-
-    def _run(self) -> None:
-        started = time.monotonic()
-        with suppress(psutil.Error):
-            for process in self._processes():
-                process.cpu_percent(None)  # the first call only starts psutil's measurement
-        with self.csv_path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=RESOURCE_COLUMNS)
-            writer.writeheader()
-            connection = self._connect()
-            try:
-                while not self._stop.wait(self.interval_s):
-                    row = {"elapsed_s": round(time.monotonic() - started, 1), **self._sample(connection)}
-                    self.rows.append(row)
-                    writer.writerow(row)
-                    handle.flush()
-            finally:
-                if connection is not None:
-                    connection.close()
-
-    def _connect(self) -> psycopg.Connection[Any] | None:
-        try:
-            return psycopg.connect(self.database_url, autocommit=True, application_name=MONITOR_APPLICATION)
-        except psycopg.Error:
-            return None
-
-    def _sample(self, connection: psycopg.Connection[Any] | None) -> dict[str, float]:
-        cpu = rss = 0.0
-        with suppress(psutil.Error):
-            for process in self._processes():
-                cpu += process.cpu_percent(None)
-                rss += process.memory_info().rss / 2**20
-        total = service = active = 0
-        if connection is not None:
-            with suppress(psycopg.Error):
-                row = connection.execute(
-                    "SELECT count(*),"
-                    " count(*) FILTER (WHERE application_name NOT IN (%(monitor)s, %(load)s)),"
-                    " count(*) FILTER (WHERE application_name NOT IN (%(monitor)s, %(load)s) AND state <> 'idle')"
-                    " FROM pg_stat_activity WHERE datname = current_database()",
-                    {"monitor": MONITOR_APPLICATION, "load": LOAD_QUERY_APPLICATION},
-                ).fetchone()
-                if row is not None:
-                    total, service, active = int(row[0]), int(row[1]), int(row[2])
-        return {
-            "service_cpu_percent": round(cpu, 1),
-            "service_rss_mb": round(rss, 1),
-            "db_connections": total,
-            "service_db_connections": service,
-            "service_db_active": active,
-            "pool_limit": self.pool_limit,
-            "pool_usage_percent": round(100 * service / self.pool_limit, 1),
-        }
-
-    def summary(self) -> dict[str, Any]:
-        if not self.rows:
-            return {"samples": 0}
-
-        def column(name: str) -> list[float]:
-            return [row[name] for row in self.rows]
-
-        cpu = column("service_cpu_percent")
-        return {
-            "samples": len(self.rows),
-            "cpu_cores": psutil.cpu_count(),
-            "service_cpu_percent_avg": round(sum(cpu) / len(cpu), 1),
-            "service_cpu_percent_peak": max(cpu),
-            "service_rss_mb_peak": max(column("service_rss_mb")),
-            "db_connections_peak": max(column("db_connections")),
-            "service_db_connections_peak": max(column("service_db_connections")),
-            "service_db_active_peak": max(column("service_db_active")),
-            "pool_limit": self.pool_limit,
-            "pool_usage_percent_peak": max(column("pool_usage_percent")),
-        }
 
 
 def benchmarks_from_results(results: dict[str, Any]) -> list[Benchmark]:
@@ -446,7 +322,7 @@ def run_load_task(
     from datetime import UTC, datetime
 
     from harness.paths import REPORTS_DIR
-    from harness.qa import git_state, new_run_dir
+    from harness.runs import git_state, new_run_dir
 
     say = echo or (lambda message: None)
     faults: list[dict[str, Any]] = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,20 +15,15 @@ from harness.checklist import CHECKLIST_PATH, ChecklistItem, load_checklist
 from harness.features import ids_of_section
 from harness.gate import Gate, GateContext, GateRun, run_gates
 from harness.gates import CommandGate, PytestGate
-from harness.load import collect_benchmarks
-from harness.ops.common import Target
+from harness.load import DEFAULT_THRESHOLDS, collect_benchmarks
+from harness.ops.common import Target, load_settings
 from harness.ops.signoff import recorded_attestations
 from harness.paths import PROJECT_ROOT, REPORTS_DIR
 from harness.perf_gates import FuzzGate, LoadGate
 from harness.preflight import PreflightGate
-from harness.report import (
-    ReleaseReport,
-    build_report,
-    carried_from_staging,
-    collect_resources,
-    passing_staging_report,
-    write_report,
-)
+from harness.proofs import EarlierRun, StoreLookup, carried_proofs, find_earlier_run
+from harness.report import ReleaseReport, Waiver, build_report, collect_resources, write_report
+from harness.runs import git_state, new_run_dir
 from harness.scenarios import ScenarioGate
 from harness.stages import Stage
 from harness.static_gates import DependencyAuditGate, SecretsGate
@@ -60,14 +55,21 @@ def run_qa(
     only_section: str | None = None,
     skip: Sequence[str] = (),
     attestations: dict[str, str] | None = None,
+    carry_from: Sequence[Path] = (),
+    waivers: Sequence[Waiver] = (),
+    store: StoreLookup | None = None,
 ) -> QaOutcome:
     """`only_section`: run the scenarios of one checklist section and the gates that prove its items;
     `skip`: gates not to run. Either makes the run partial, and the report says so.
-    `attestations`: checklist id → who attested (default: the sign-offs recorded for this commit)."""
+    `attestations`: checklist id → who attested (default: the sign-offs recorded for this commit).
+    `carry_from`: release reports (files or run folders, e.g. CI artefacts) of earlier gates of this commit;
+    with the reports folder and the gate `store`, where staging and production find what they carry.
+    `waivers`: items nothing could prove in this run that may not block it (named, with a reason)."""
     console = console or Console(stderr=True)
     items = load_checklist(checklist_path)  # read first: a broken catalogue should stop us before the gates
+    _check_waivers(items, waivers)
     only_ids = _section_ids(items, only_section)
-    chosen = release_gates(pytest_junit, only_ids) if gates is None else list(gates)
+    chosen = release_gates(pytest_junit, only_ids, stage) if gates is None else list(gates)
     _check_skips(chosen, skip)
     started = datetime.now(UTC)
     git_sha, git_dirty = git_state(project_root)
@@ -109,11 +111,64 @@ def run_qa(
         resources=collect_resources(run_dir),
         attestations=attestations,
         partial=_partial(only_section, skip),
-        # Production runs only what is safe there; what staging proved for this commit counts too.
-        carried=carried_from_staging(passing_staging_report(reports_dir, git_sha)) if stage == "production" else None,
+        carried=_carried(stage, items, git_sha, reports_dir, carry_from, store),
+        waivers=list(waivers),
     )
     json_path, html_path = write_report(report, run_dir)
     return QaOutcome(report=report, run_dir=run_dir, json_path=json_path, html_path=html_path)
+
+
+def _carried(
+    stage: Stage,
+    items: list[ChecklistItem],
+    git_sha: str,
+    reports_dir: Path,
+    carry_from: Sequence[Path],
+    store: StoreLookup | None,
+) -> dict[str, str]:
+    """What earlier gates of this commit proved that counts here (`harness.proofs`)."""
+    if stage == "local":
+        return {}
+
+    def earlier(of: Stage) -> EarlierRun | None:
+        return find_earlier_run(git_sha, of, reports_dir=reports_dir, carry_from=carry_from, store=store)
+
+    return carried_proofs(stage, items, earlier("local"), earlier("staging") if stage == "production" else None)
+
+
+def parse_waivers(values: Sequence[str], by: str | None = None) -> list[Waiver]:
+    """`ID=REASON` options, attributed to whoever runs the gate (the CI identity when there is one)."""
+    waivers = []
+    for value in values:
+        item_id, separator, reason = value.partition("=")
+        if not separator or not item_id.strip() or not reason.strip():
+            raise QaOptionError(f"--waive {value!r}: expected ID=REASON, e.g. --waive MONTH-05='offline runner'")
+        waivers.append(Waiver(id=item_id.strip(), reason=reason.strip(), by=by or runner_identity()))
+    return waivers
+
+
+def runner_identity() -> str:
+    """Who runs this: the CI's user when a CI runs it, else the login name."""
+    for variable in ("GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BUILDKITE_BUILD_CREATOR", "USER"):
+        if os.environ.get(variable):
+            prefix = "" if variable == "USER" else "ci:"
+            return f"{prefix}{os.environ[variable]}"
+    return "unknown"
+
+
+def load_thresholds(stage: Stage) -> Path:
+    """The stage's LOAD_THRESHOLDS (a path, relative to the project), else the checklist's own targets."""
+    configured = load_settings(stage).load_thresholds
+    return PROJECT_ROOT / configured if configured else DEFAULT_THRESHOLDS
+
+
+def _check_waivers(items: list[ChecklistItem], waivers: Sequence[Waiver]) -> None:
+    known = {item.id for item in items}
+    unknown = [waiver.id for waiver in waivers if waiver.id not in known]
+    if unknown:
+        raise QaOptionError(f"--waive names no checklist item: {', '.join(unknown)}")
+    if any(not waiver.reason.strip() for waiver in waivers):
+        raise QaOptionError("--waive needs a reason: --waive ID=REASON")
 
 
 def _section_ids(items: list[ChecklistItem], only_section: str | None) -> frozenset[str] | None:
@@ -140,38 +195,9 @@ def _partial(only_section: str | None, skip: Sequence[str]) -> str | None:
     return "; ".join(parts) or None
 
 
-def new_run_dir(reports_dir: Path, started: datetime, git_sha: str) -> Path:
-    """`<UTC time>-<short sha>`: sorts by time, names the commit, unique even within a second."""
-    base = f"{started:%Y%m%dT%H%M%SZ}-{git_sha[:8]}"
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    for attempt in range(1, 1000):
-        candidate = reports_dir / (base if attempt == 1 else f"{base}-{attempt}")
-        try:
-            candidate.mkdir()
-        except FileExistsError:
-            continue
-        return candidate
-    raise RuntimeError(f"could not create a new run folder under {reports_dir}")
-
-
-def git_state(project_root: Path) -> tuple[str, bool]:
-    """The commit checked out and whether the tree has uncommitted changes; ("unknown", False) outside git."""
-    try:
-        sha = _git(project_root, "rev-parse", "HEAD").strip()
-        dirty = bool(_git(project_root, "status", "--porcelain", "--untracked-files=no").strip())
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown", False
-    return sha, dirty
-
-
-def _git(project_root: Path, *args: str) -> str:
-    # "git" from PATH, as a developer's shell would find it; fixed arguments, no shell.
-    command = ["git", *args]
-    completed = subprocess.run(command, cwd=project_root, capture_output=True, text=True, check=True)
-    return completed.stdout
-
-
-def release_gates(pytest_junit: Path | None = None, only_ids: frozenset[str] | None = None) -> list[Gate]:
+def release_gates(
+    pytest_junit: Path | None = None, only_ids: frozenset[str] | None = None, stage: Stage = "local"
+) -> list[Gate]:
     """The gates of `invoke qa`, in the order they run: static checks first (fast feedback), then load
     (whose measurements the scenarios about benchmarks read), fuzzing, and the checklist scenarios.
 
@@ -202,7 +228,8 @@ def release_gates(pytest_junit: Path | None = None, only_ids: frozenset[str] | N
         SecretsGate(),
         DependencyAuditGate(),
         PytestGate(junit_from=pytest_junit),
-        LoadGate(),  # Locust, profile `gate` (~2 minutes): fills the report's benchmarks
+        # Locust: profile `gate` (~2 minutes) on a local stack of its own; a bounded profile on staging.
+        LoadGate.for_staging(load_thresholds(stage)) if stage == "staging" else LoadGate(),
         FuzzGate(),  # Schemathesis on every operation
         ScenarioGate(only_ids=only_ids),  # the checklist, scenario by scenario
     ]

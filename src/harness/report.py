@@ -21,7 +21,7 @@ from harness.checklist import ChecklistItem
 from harness.gate import GateRun
 from harness.stages import Stage
 
-ItemStatus = Literal["passed", "failed", "skipped", "attested", "pending"]
+ItemStatus = Literal["passed", "failed", "skipped", "attested", "pending", "waived"]
 Verdict = Literal["pass", "fail"]
 
 JSON_NAME = "release-report.json"
@@ -29,27 +29,40 @@ HTML_NAME = "release-report.html"
 LATEST_LINK = "latest"
 
 _BLOCKING_GATE_STATUSES = frozenset({"failed", "error"})
-# In staging and production only these item statuses let a release go ahead.
-_RELEASABLE_ITEM_STATUSES = frozenset({"passed", "attested"})
+# In staging and production only these item statuses let a release go ahead. A waiver is a recorded
+# decision by a named person that an item nothing could prove here may not block this run.
+_RELEASABLE_ITEM_STATUSES = frozenset({"passed", "attested", "waived"})
+_STATUSES: tuple[ItemStatus, ...] = ("passed", "failed", "skipped", "attested", "pending", "waived")
 
 VERDICT_RULES: dict[Stage, str] = {
     "local": (
         "local: pass when every gate that ran passed and no checklist item failed. Pending and skipped "
         "items are listed but do not block a local run: it checks a developer's tree, it does not "
-        "approve a release."
+        "approve a release; its passing run is what proves this commit's code items on the other stages."
     ),
     "staging": (
-        "staging: pass only when every gate passed and every checklist item is passed; a failed, skipped "
-        "or pending item blocks the release. Sign-offs (attest items) are listed but do not block: people "
-        "sign off after reading this report."
+        "staging: pass only when every gate passed, the stage runs this commit, and every checklist item is "
+        "passed (or waived, by name and reason); a failed, skipped or pending item blocks the release. Code "
+        "items count when the passing local gate of this commit proved them (named in the item); deployment "
+        "items must be proved on staging itself. Sign-offs are listed but do not block: people sign off after "
+        "reading this report."
     ),
     "production": (
-        "production: pass only when every gate passed and every checklist item is passed or attested; "
-        "a failed, skipped or pending item, a missing sign-off included, blocks the release. Production runs "
-        "only read-only scenarios: an item none of them proves counts as passed when the passing staging run "
-        "of the same commit proved it."
+        "production: pass only when every gate passed, the stage runs this commit, and every checklist item "
+        "is passed, attested or waived; a failed, skipped or pending item, a missing sign-off included, blocks "
+        "the release. Production runs only read-only scenarios: a deployment item none of them proves counts "
+        "when the passing staging run of this commit proved it, a code item when the commit's gate did."
     ),
 }
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """`invoke qa --waive ID=REASON`: an item that nothing could prove in this run may not block it."""
+
+    id: str
+    reason: str
+    by: str
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,8 @@ class ReleaseReport:
     notes: list[str] = field(default_factory=list)
     partial: str | None = None  # what a partial run left out; None for a full run
     resources: dict[str, Any] = field(default_factory=dict)  # the service under load: summary and samples
+    deployed_sha: str | None = None  # what the stage said it runs (staging, production)
+    waivers: list[Waiver] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
@@ -119,6 +134,7 @@ def checklist_entry(
     attestation: str | None = None,
     stage: Stage = "local",
     carried: str | None = None,
+    waiver: Waiver | None = None,
 ) -> ChecklistEntry:
     """An item's status from what claims to prove it: gates, the scenarios tagged with its id and, for
     `attest` items, the recorded attestation (a scenario can prove the recording works, never the decision).
@@ -165,49 +181,25 @@ def checklist_entry(
         if attestation is not None:
             return entry("attested", f"attested: {attestation}.{checked}")
         return entry("pending", f"no attestation recorded for this commit (`invoke signoff`).{checked}")
+    if passed and not not_run:
+        return entry("passed", "proved by " + ", ".join(passed))
+    if carried is not None and not passed:
+        # Nothing of this run proved it (what did not run is named); an earlier run of the commit did.
+        return entry("passed", carried + (f" (not run here: {', '.join(not_run)})" if not_run else ""))
     if not_run:
         ran = f"; passed: {', '.join(passed)}" if passed else ""
-        return entry("skipped", f"did not run: {', '.join(not_run)}{ran}")
-    if passed:
-        return entry("passed", "proved by " + ", ".join(passed))
-    if carried is not None:
-        return entry("passed", carried)
-    return entry("pending", _pending_detail(stage))
+        unproved = entry("skipped", f"did not run: {', '.join(not_run)}{ran}")
+    else:
+        unproved = entry("pending", _pending_detail(stage))
+    if waiver is None:
+        return unproved
+    return entry("waived", f"waived by {waiver.by}: {waiver.reason} (otherwise {unproved.status}: {unproved.detail})")
 
 
 def _pending_detail(stage: Stage) -> str:
     return (
         f"nothing ran that proves it in stage {stage}: no gate of this run and no scenario tagged @{stage} carries it"
     )
-
-
-def passing_staging_report(reports_dir: Path, git_sha: str) -> dict[str, Any] | None:
-    """The newest staging release report with verdict pass for exactly this commit, if there is one."""
-    found = []
-    for path in reports_dir.glob(f"*/{JSON_NAME}"):
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue
-        if (
-            document.get("stage") == "staging"
-            and document.get("verdict") == "pass"
-            and document.get("git_sha") == git_sha
-        ):
-            found.append(document)
-    return max(found, key=lambda document: str(document.get("run_id")), default=None)
-
-
-def carried_from_staging(staging: dict[str, Any] | None) -> dict[str, str]:
-    """Checklist id → why it counts as proved, for the items the staging run passed: the production gate
-    keeps to read-only checks and relies on staging, same commit, for the ones that write or burst."""
-    if staging is None:
-        return {}
-    return {
-        entry["id"]: f"carried over from staging run {staging['run_id']} (same commit): {entry['detail']}"
-        for entry in staging.get("checklist", [])
-        if entry.get("status") == "passed"
-    }
 
 
 def decide_verdict(stage: Stage, entries: list[ChecklistEntry], gate_runs: list[GateRun]) -> tuple[Verdict, list[str]]:
@@ -222,7 +214,8 @@ def decide_verdict(stage: Stage, entries: list[ChecklistEntry], gate_runs: list[
         unproved = Counter(entry.status for entry in judged if entry.status not in _RELEASABLE_ITEM_STATUSES)
         for status in ("pending", "skipped"):
             if unproved[status]:
-                reasons.append(f"{unproved[status]} checklist item(s) {status}: not proved in stage {stage}")
+                ids = ", ".join(entry.id for entry in judged if entry.status == status)
+                reasons.append(f"{unproved[status]} checklist item(s) {status}, not proved in stage {stage}: {ids}")
     if not gate_runs:
         reasons.append("no gate ran: nothing was checked")
     return ("fail" if reasons else "pass"), reasons
@@ -234,10 +227,11 @@ def coverage_summary(entries: list[ChecklistEntry]) -> dict[str, Any]:
     return {
         "items": len(entries),
         "automated": automated,
-        "by_status": {status: statuses[status] for status in ("passed", "failed", "skipped", "attested", "pending")},
+        "by_status": {status: statuses[status] for status in _STATUSES},
         "summary": (
             f"{statuses['passed']} of {len(entries)} checklist items passed, {statuses['attested']} attested, "
             f"{statuses['failed']} failed, {statuses['skipped']} skipped, {statuses['pending']} pending"
+            + (f", {statuses['waived']} waived" if statuses["waived"] else "")
         ),
     }
 
@@ -257,15 +251,20 @@ def build_report(
     partial: str | None = None,
     resources: dict[str, Any] | None = None,
     carried: dict[str, str] | None = None,
+    waivers: list[Waiver] | None = None,
+    deployed_sha: str | None = None,
 ) -> ReleaseReport:
     """`attestations`: checklist id → who attested and when, for this commit. `partial`: what a partial
-    run (`--only`, `--skip`) left out; its verdict says so and never approves a release."""
+    run (`--only`, `--skip`) left out; its verdict says so and never approves a release. `carried`: id →
+    the earlier run of this commit that proved it (`harness.proofs`). `waivers`: items that may not block."""
     attestations, carried = attestations or {}, carried or {}
+    waived = {waiver.id: waiver for waiver in waivers or []}
     entries = [
-        checklist_entry(item, gate_runs, attestations.get(item.id), stage, carried.get(item.id)) for item in items
+        checklist_entry(item, gate_runs, attestations.get(item.id), stage, carried.get(item.id), waived.get(item.id))
+        for item in items
     ]
     verdict, reasons = decide_verdict(stage, entries, gate_runs)
-    notes = []
+    notes = [f"Waived: {waiver.id} by {waiver.by}: {waiver.reason}" for waiver in waived.values()]
     if partial:
         notes.append(f"Partial run: {partial}. Items outside it are pending or skipped, not proved.")
         if stage != "local":
@@ -290,6 +289,8 @@ def build_report(
         notes=notes,
         partial=partial,
         resources=resources or {},
+        deployed_sha=deployed_sha,
+        waivers=list(waived.values()),
     )
 
 

@@ -13,7 +13,8 @@ from rich.console import Console
 
 from harness.gate import GateContext, GateResult
 from harness.paths import PROJECT_ROOT
-from harness.qa import QaOptionError, git_state, new_run_dir, run_qa
+from harness.qa import QaOptionError, run_qa
+from harness.runs import git_state, new_run_dir
 from harness.stages import ALL_STAGES
 
 

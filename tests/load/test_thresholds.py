@@ -64,7 +64,7 @@ def test_an_empty_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_every_profile_loads_and_the_gate_is_about_two_minutes() -> None:
-    assert set(profile_names()) == {"smoke", "gate", "full", "stress", "sync-burst"}
+    assert set(profile_names()) == {"smoke", "gate", "full", "stress", "sync-burst", "staging"}
     profiles = {name: load_profile(name) for name in profile_names()}
     assert profiles["gate"].users == profiles["full"].users == 100
     assert 90 <= profiles["gate"].expected_duration_s <= 150

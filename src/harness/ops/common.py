@@ -40,6 +40,7 @@ class OpsSettings(BaseSettings):
     stripe_webhook_secrets: SecretStr | None = None
     database_pool_size: int = 10
     database_pool_max_overflow: int = 10
+    load_thresholds: str | None = None  # the load gate's thresholds file on staging (default: the checklist's)
 
 
 @dataclass

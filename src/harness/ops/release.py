@@ -15,12 +15,12 @@ from harness.ops.pgtools import alembic_revision
 from harness.ops.rollback import release_log, rollback
 from harness.ops.signoff import missing_signoffs
 from harness.ops.smoke import smoke
-from harness.report import passing_staging_report
+from harness.proofs import find_earlier_run
 
 
 def staging_gate_passed(reports_dir: Path, sha: str) -> bool:
-    """A release report of stage staging with verdict pass for exactly this sha."""
-    return passing_staging_report(reports_dir, sha) is not None
+    """A complete staging gate run with verdict pass for exactly this sha."""
+    return find_earlier_run(sha, "staging", reports_dir=reports_dir) is not None
 
 
 def preflight(target: Target, sha: str, reports_dir: Path) -> None:
