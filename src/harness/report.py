@@ -75,6 +75,7 @@ class ChecklistEntry:
     scenarios: list[ScenarioEvidence]
     gates: list[str]
     detail: str
+    scope: str = "deployment"
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,7 @@ def checklist_entry(
             scenarios=evidence,
             gates=[run.name for run in provers],
             detail=detail,
+            scope=item.scope,
         )
 
     broken_gates = [run.name for run in provers if run.status in _BLOCKING_GATE_STATUSES]
