@@ -8,6 +8,7 @@ origin or a provider base URL that is not HTTPS.
 from __future__ import annotations
 
 from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Annotated, Literal
 
 from cryptography.fernet import Fernet
@@ -118,6 +119,11 @@ class Settings(BaseSettings):
     mautic_client_secret: SecretStr = SecretStr("")
     mautic_base_url: str = ""
 
+    # Networks a user-supplied URL (BillionMail's customData.baseUrl) may reach although they are private,
+    # loopback or otherwise internal (security/outbound.py), e.g. a staging drill's provider sandbox on
+    # 127.0.0.1. Comma-separated CIDRs; empty = none (the local stage always allows loopback).
+    outbound_allowed_networks: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(default_factory=list)
+
     @field_validator(
         "encryption_keys", "cors_allowed_origins", "stripe_webhook_secrets", "paypal_cert_url_prefixes", mode="before"
     )
@@ -126,6 +132,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("outbound_allowed_networks", mode="before")
+    @classmethod
+    def _parse_networks(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        try:
+            return [ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip()]
+        except ValueError as exc:
+            raise ValueError(f"OUTBOUND_ALLOWED_NETWORKS must be comma-separated CIDRs: {exc}") from None
 
     @field_validator("encryption_keys")
     @classmethod

@@ -67,6 +67,7 @@ class PayPalSimulator(ProviderSimulator):
         self.approvals: dict[str, tuple[str, str]] = {}  # checkout token -> (kind, object id)
         self.event_log: list[dict[str, Any]] = []
         self.refunded: dict[str, float] = {}  # sale id -> amount refunded so far
+        self.refunds: dict[str, dict[str, Any]] = {}  # refund id -> the refund (GET /v1/payments/refund/{id})
 
     @property
     def dispatcher(self) -> WebhookDispatcher:
@@ -78,7 +79,7 @@ class PayPalSimulator(ProviderSimulator):
             self._dispatcher.cancel_all()
         self._dispatcher = WebhookDispatcher("paypal", self.sandbox.clock, self.signer, "WH")
         self.payments, self.sales, self.plans, self.subscriptions, self.approvals = {}, {}, {}, {}, {}
-        self.event_log, self.refunded = [], {}
+        self.event_log, self.refunded, self.refunds = [], {}, {}
         for payment in seed_payments(BASE, self.sandbox.config.payments.paypal_payments):
             self.payments[payment["id"]] = payment
             sale = payment["transactions"][0]["related_resources"][0]["sale"]

@@ -196,6 +196,7 @@ def add_routes(router: APIRouter, sim: PayPalSimulator) -> None:
             "update_time": now,
             "links": [{"href": f"{{base}}/v1/payments/sale/{sale_id}", "rel": "sale", "method": "GET"}],
         }
+        sim.refunds[refund["id"]] = refund
         sim.emit(
             request,
             "PAYMENT.SALE.REFUNDED",
@@ -204,6 +205,11 @@ def add_routes(router: APIRouter, sim: PayPalSimulator) -> None:
             f"A {value} {record['amount']['currency']} sale payment was refunded",
         )
         return sim.render(refund, request, 201)
+
+    @route("/v1/payments/refund/{refund_id}", "GET")
+    async def get_refund(request: Request, refund_id: str) -> Response:
+        sim.authorize(request)
+        return sim.render(find(sim.refunds, refund_id), request)
 
     @route("/v1/notifications/verify-webhook-signature", "POST")
     async def verify(request: Request) -> Response:

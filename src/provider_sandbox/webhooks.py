@@ -26,7 +26,10 @@ from provider_sandbox.oauth import hint
 logger = logging.getLogger("provider_sandbox.webhooks")
 
 # Variants every provider supports; a signer may add its own (PayPal: foreign_cert_url).
-COMMON_VARIANTS = ("valid", "wrong_secret", "stale_timestamp", "tampered_body", "missing_signature")
+# `intercepted`: signed genuinely but never sent, as if a man in the middle took it in transit; the
+# attempt (with its headers) is recorded, so a test can play the attacker who holds them.
+INTERCEPTED = "intercepted"
+COMMON_VARIANTS = ("valid", "wrong_secret", "stale_timestamp", "tampered_body", "missing_signature", INTERCEPTED)
 SNIPPET_CHARS = 500
 MAX_ATTEMPTS_LIMIT = 10
 
@@ -184,12 +187,15 @@ class WebhookDispatcher:
         headers.update(transmission.headers)
         status: int | None = None
         snippet, error = "", None
-        try:
-            async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)) as client:
-                response = await client.post(endpoint.url, content=transmission.body, headers=headers)
-            status, snippet = response.status_code, response.text[:SNIPPET_CHARS]
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:SNIPPET_CHARS]
+        if variant == INTERCEPTED:
+            error = "intercepted in transit: signed, never sent"
+        else:
+            try:
+                async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)) as client:
+                    response = await client.post(endpoint.url, content=transmission.body, headers=headers)
+                status, snippet = response.status_code, response.text[:SNIPPET_CHARS]
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"[:SNIPPET_CHARS]
         attempt = Attempt(
             seq=next(self._seq),
             delivery_id=delivery_id,

@@ -31,6 +31,7 @@ from integration_service.db import credentials
 from integration_service.providers.base import ApiCredentials, ApiKeyProvider, Linked, SyncProvider
 from integration_service.providers.errors import (
     ConnectionTestUnsupported,
+    ProviderAddressRefused,
     ProviderAuthError,
     ProviderError,
     ProviderRequestError,
@@ -67,7 +68,11 @@ def provider_failure(exc: ProviderError) -> ServiceError:
 
 
 def _failed(provider: SyncProvider, exc: ProviderError) -> ConnectionFailed:
-    field = {ProviderAuthError: "apiKey", ProviderUnavailable: "customData.baseUrl"}.get(type(exc))
+    field = {
+        ProviderAuthError: "apiKey",
+        ProviderUnavailable: "customData.baseUrl",
+        ProviderAddressRefused: "customData.baseUrl",
+    }.get(type(exc))
     return ConnectionFailed(
         f"the {provider.slug} connection test failed: {scrub(exc.message)}",
         details={"provider": provider.slug, "field": field},

@@ -1,8 +1,10 @@
-"""`POST /api/integrations/paypal/webhook`: PayPal's events, verified, stored once, applied.
+"""`POST /api/integrations/paypal/webhook`: PayPal's events, verified, confirmed, stored once, applied.
 
 No API token: PayPal cannot send one; the signature is the authentication. Anything not verifiably
-from PayPal for our webhook is a 400 and leaves no trace in the database. A redelivery answers 200
-with `duplicate: true` and changes nothing.
+from PayPal for our webhook is a 400 and leaves no trace in the database. Each transmission
+(PAYPAL-TRANSMISSION-ID) is accepted once: a reused one is a 409, whatever its body. An event that
+changes a row is applied as PayPal's API shows its resource (webhooks/paypal_confirm.py); one PayPal
+does not confirm is a 422. A redelivery answers 200 with `duplicate: true` and changes nothing.
 """
 
 from __future__ import annotations
@@ -11,16 +13,17 @@ import json
 import time
 from typing import Any
 
-import httpx
 import structlog
 from fastapi import APIRouter, Request
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from integration_service.api.errors import BadRequest, ServiceError, Unavailable, documented_errors
 from integration_service.api.paypal_models import WebhookAck
+from integration_service.providers.errors import ProviderError
+from integration_service.providers.paypal import PayPal
 from integration_service.settings import Settings
-from integration_service.webhooks import paypal, paypal_events
+from integration_service.webhooks import paypal, paypal_confirm, paypal_events
+from integration_service.webhooks.paypal_confirm import PayPalAccess
 
 log = structlog.get_logger(__name__)
 router = APIRouter()
@@ -30,32 +33,66 @@ class InvalidSignature(ServiceError):
     status_code, code = 400, "invalid_signature"
 
 
-def _process(
-    headers: dict[str, str], body: bytes, settings: Settings, http: httpx.Client, engine: Engine
-) -> WebhookAck:
-    started = time.monotonic()
+class ReplayedTransmission(ServiceError):
+    status_code, code = 409, "replayed_transmission"
+
+
+class UnconfirmedEvent(ServiceError):
+    status_code, code = 422, "unconfirmed_event"
+
+
+def _verified(headers: dict[str, str], body: bytes, settings: Settings, access: PayPalAccess) -> paypal.Transmission:
     try:
-        transmission = paypal.verify(headers, body, settings, http)
+        return paypal.verify(headers, body, settings, access.http)
     except paypal.SignatureRejected as exc:
         log.warning("paypal webhook rejected", reason=exc.reason)
         raise InvalidSignature(f"rejected: {exc.reason}") from None
     except paypal.VerificationUnavailable as exc:
         log.error("paypal webhook not verifiable", reason=str(exc))
         raise Unavailable(str(exc), headers={"Retry-After": "60"}) from None
+
+
+def _confirmed(event: dict[str, Any], incoming: paypal_events.Incoming, access: PayPalAccess) -> Any:
+    try:
+        return paypal_confirm.confirm(event, incoming, access)
+    except paypal_confirm.EventUnconfirmed as exc:
+        log.warning("paypal webhook unconfirmed", event_type=incoming.event_type[:80], reason=exc.reason)
+        raise UnconfirmedEvent(f"not applied: {exc.reason}") from None
+    except ProviderError as exc:  # unavailable, or an answer we cannot read: PayPal redelivers later
+        raise Unavailable(f"PayPal could not confirm the event: {exc.message}", headers={"Retry-After": "60"}) from None
+
+
+def _process(headers: dict[str, str], body: bytes, settings: Settings, access: PayPalAccess) -> WebhookAck:
+    started = time.monotonic()
+    transmission = _verified(headers, body, settings, access)
     try:
         event: Any = json.loads(body)
+        incoming = paypal_events.read(event)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("the event body is not JSON") from None
+    except paypal_events.EventMalformed as exc:
+        raise BadRequest(f"the event could not be read: {exc}") from None
+    replayed = f"PAYPAL-TRANSMISSION-ID {transmission.transmission_id[:80]} was already used: not applied again"
+    with access.engine.connect() as connection:  # refused before PayPal is asked anything
+        if paypal_events.transmission_used(connection, transmission.transmission_id):
+            raise ReplayedTransmission(replayed)
+        duplicate = paypal_events.handled_before(connection, incoming.event_id)
+    # A redelivery of a handled event changes nothing: no need to ask PayPal about it again.
+    confirmation = paypal_confirm.Confirmation(event, False) if duplicate else _confirmed(event, incoming, access)
     try:
-        with engine.begin() as connection:
-            handled = paypal_events.handle(connection, event, started)
+        with access.engine.begin() as connection:
+            paypal_events.claim_transmission(connection, transmission.transmission_id, incoming.event_id)
+            handled = paypal_events.handle(connection, confirmation.event, started, confirmation.confirmed)
+    except paypal_events.TransmissionReplayed:
+        raise ReplayedTransmission(replayed) from None
     except paypal_events.EventMalformed as exc:
         raise BadRequest(f"the event could not be read: {exc}") from None
     log.info(
         "paypal webhook",
-        event_id=str(event.get("id"))[:80],
-        event_type=str(event.get("event_type"))[:80],
+        event_id=incoming.event_id[:80],
+        event_type=incoming.event_type[:80],
         transmission_id=transmission.transmission_id[:80],
+        confirmed=confirmation.confirmed,
         outcome="duplicate" if handled.duplicate else handled.outcome,
     )
     return WebhookAck(duplicate=handled.duplicate, outcome=handled.outcome)
@@ -67,11 +104,12 @@ def _process(
     summary="PayPal webhook events (signed by PayPal; no API token)",
     response_model=WebhookAck,
     response_model_exclude_none=True,
-    responses=documented_errors(400, 413, 429, 503),
+    responses=documented_errors(400, 409, 413, 422, 429, 503),
 )
 async def receive_paypal_webhook(request: Request) -> WebhookAck:
     body = await request.body()
     headers = {name.lower(): value for name, value in request.headers.items()}
     state = request.app.state
-    # Certificate fetches and the database are blocking: off the event loop.
-    return await run_in_threadpool(_process, headers, body, state.settings, state.http, state.engine)
+    access = PayPalAccess(state.engine, state.secret_box, state.sync_providers[PayPal.integration_type], state.http)
+    # Certificate fetches, PayPal's API and the database are blocking: off the event loop.
+    return await run_in_threadpool(_process, headers, body, state.settings, access)

@@ -357,3 +357,16 @@ oauth_states = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     _created_at(),
 )
+
+
+# Each PayPal webhook transmission (PAYPAL-TRANSMISSION-ID) is accepted once: the signature covers the
+# body only through its CRC32, so a used transmission's headers must never carry a second body.
+# Rows older than the timestamp tolerance can no longer verify; the webhook prunes them after a day.
+paypal_webhook_transmissions = Table(
+    "paypal_webhook_transmissions",
+    metadata,
+    Column("transmission_id", Text, primary_key=True),
+    Column("event_id", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index(None, "received_at"),
+)

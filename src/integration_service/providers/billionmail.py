@@ -14,7 +14,6 @@ with a subscribed row in at least one of its groups, which is the `recipient_cou
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -32,12 +31,15 @@ from integration_service.providers.base import (
     RecordSet,
 )
 from integration_service.providers.errors import (
+    ProviderAddressRefused,
     ProviderAuthError,
     ProviderRequestError,
     ProviderResponseError,
     ProviderUnavailable,
 )
-from integration_service.providers.http import RetryPolicy, default_is_retryable, send_with_retries
+from integration_service.providers.http import RetryPolicy, default_is_retryable, send_with_retries, timeouts
+from integration_service.security.outbound import OutboundPolicy, OutboundRefused, guarded_client
+from integration_service.settings import Settings
 
 PAGE_SIZE = 100
 TASK_STATES = {0: "not_started", 1: "running", 2: "completed", 3: "paused"}
@@ -45,12 +47,12 @@ RATE_LIMITED = 509
 _RETRYABLE_CODES = {RATE_LIMITED, 500, 502, 503, 504}
 
 
-def instance_url(raw: object, stage: str) -> str:
+def instance_url(raw: object, stage: str, policy: OutboundPolicy) -> str:
     """`customData.baseUrl` as the instance's root URL, or a ProviderRequestError saying what is wrong.
 
-    Outside the local stage it must be https and must not name a loopback, private or link-local
-    address: the service calls it with the user's key, and must not be pointed at its own network.
-    (A host NAME resolving to such an address is not caught here; see INTEGRATIONS.md.)
+    Outside the local stage it must be https. In every stage a host written as an internal address
+    (in any numeric form) is refused here, at once; a host NAME leading to one is refused when the
+    service connects (security/outbound.py), which is also where DNS rebinding is stopped.
     """
     example = "e.g. https://mail.example.com"
     if not isinstance(raw, str) or not raw.strip():
@@ -64,19 +66,15 @@ def instance_url(raw: object, stage: str) -> str:
     if stage != "local":
         if url.scheme != "https":
             raise ProviderRequestError("customData.baseUrl must be an https:// URL")
-        if _internal_host(url.host):
+        if url.host == "localhost" or url.host.endswith(".localhost"):
             raise ProviderRequestError("customData.baseUrl must not point at a local or private network address")
-    return str(url).rstrip("/").removesuffix("/api")
-
-
-def _internal_host(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
     try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
+        policy.check_host(url.host)
+    except OutboundRefused as exc:
+        raise ProviderAddressRefused(
+            f"customData.baseUrl must not point at a local or private network address: {exc}"
+        ) from None
+    return str(url).rstrip("/").removesuffix("/api")
 
 
 def _timestamp(value: object) -> datetime | None:
@@ -214,16 +212,24 @@ class BillionMail(ApiKeyProvider):
     integration_type: ClassVar[str] = "BILLIONMAIL"
     slug: ClassVar[str] = "billionmail"
 
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.outbound = OutboundPolicy.from_settings(settings)
+        # The instance is the user's choice of URL: its calls go through the outbound-URL guard, never
+        # through the service's shared client (which reaches the configured providers).
+        self.http = guarded_client(settings, timeouts(settings))
+
     def record_sets(self) -> dict[str, RecordSet]:
         return {"campaigns": RecordSet(billionmail_campaigns, "billionmail_task_id", _task_row)}
 
     def check_custom_data(self, custom_data: Mapping[str, Any]) -> dict[str, Any]:
-        return {**custom_data, "baseUrl": instance_url(custom_data.get("baseUrl"), self.settings.stage)}
+        return {**custom_data, "baseUrl": instance_url(custom_data.get("baseUrl"), self.settings.stage, self.outbound)}
 
     def client(self, linked: Linked, credentials: ApiCredentials, http: httpx.Client) -> BillionMailApi:
         # Checked on every use, not only at creation: customData can be changed later (PATCH).
-        base_url = instance_url(linked.custom_data.get("baseUrl"), self.settings.stage)
-        return BillionMailApi(linked, base_url, credentials.api_key, http, RetryPolicy.from_settings(self.settings))
+        base_url = instance_url(linked.custom_data.get("baseUrl"), self.settings.stage, self.outbound)
+        policy = RetryPolicy.from_settings(self.settings)
+        return BillionMailApi(linked, base_url, credentials.api_key, self.http, policy)
 
     def test_connection(self, api: BillionMailApi) -> None:
         data = api.call("GET", "/current-user")

@@ -23,6 +23,10 @@ class ProviderRequestError(ProviderError):
         self.status_code = status_code
 
 
+class ProviderAddressRefused(ProviderRequestError):
+    """A user-supplied URL leads to an address the service must not connect to (security/outbound.py)."""
+
+
 class ProviderUnavailable(ProviderError):
     """Rate limits, server errors or timeouts outlasted the retry budget."""
 

@@ -2,11 +2,14 @@
 
 Retried: transport errors (connect/read timeouts, resets), 429 and 5xx, and whatever a provider's
 own rate-limit signal is (MYOB answers 403 `RateLimitError`). A `Retry-After` is honoured when it
-fits in the budget; a longer one fails the call rather than blocking a sync for minutes.
+fits in the budget; a longer one fails the call rather than blocking a sync for minutes. Never
+retried: a TLS certificate the server cannot prove (it will not prove it on the next try either), and
+an address the outbound-URL guard refuses.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,7 +18,8 @@ from email.utils import parsedate_to_datetime
 import httpx
 import stamina
 
-from integration_service.providers.errors import ProviderUnavailable
+from integration_service.providers.errors import ProviderAddressRefused, ProviderUnavailable
+from integration_service.security.outbound import OutboundRefused
 from integration_service.settings import Settings
 
 
@@ -68,6 +72,16 @@ def default_is_retryable(response: httpx.Response) -> bool:
     return response.status_code == 429 or response.status_code >= 500
 
 
+def certificate_failure(exc: BaseException) -> bool:
+    """Whether a transport error was caused by TLS certificate verification (httpx chains the cause)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def send_with_retries(
     client: httpx.Client,
     build_request: Callable[[], httpx.Request],
@@ -81,7 +95,7 @@ def send_with_retries(
             if exc.retry_after_s is None:
                 return True
             return exc.retry_after_s if exc.retry_after_s <= policy.max_retry_after_s else False
-        return isinstance(exc, httpx.TransportError)
+        return isinstance(exc, httpx.TransportError) and not certificate_failure(exc)
 
     try:
         for attempt in stamina.retry_context(
@@ -103,6 +117,12 @@ def send_with_retries(
             f"{exc.response.request.url.host} answered HTTP {exc.response.status_code}{waited} "
             "and kept doing so through every retry"
         ) from None
+    except OutboundRefused as exc:
+        raise ProviderAddressRefused(f"refused to connect: {exc}") from None
     except httpx.TransportError as exc:
+        if certificate_failure(exc):
+            raise ProviderUnavailable(
+                f"{exc.request.url.host} did not present a TLS certificate we trust (not retried)"
+            ) from None
         raise ProviderUnavailable(f"could not reach the provider: {type(exc).__name__}") from None
     raise AssertionError("unreachable: stamina either returns, retries or raises")

@@ -6,6 +6,11 @@ has one. The merge rules in db/paypal_rows.py make the final state independent o
 Refunded amounts are recomputed as an absolute total from every distinct refund PayPal has told us
 about for the sale (and PayPal's own `total_refunded_amount` when it sends one), so neither a replay
 nor a reordering can count a refund twice.
+
+Nothing here trusts the body: a state-changing event reaches `handle` with its resource replaced by
+what PayPal's API says (webhooks/paypal_confirm.py), and `confirmed=False` for an event that could not
+be checked (no row of ours names it, so no integration's credentials could ask PayPal), which then
+changes nothing. Only confirmed refunds count towards a sale's refunded total.
 """
 
 from __future__ import annotations
@@ -13,14 +18,21 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, or_, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, false, func, or_, select
+from sqlalchemy.dialects.postgresql import insert
 
 from integration_service.db import paypal_rows
 from integration_service.db.paypal_rows import PAYMENTS, SUBSCRIPTIONS
-from integration_service.db.schema import paypal_payments, paypal_subscriptions, webhook_events
+from integration_service.db.schema import (
+    paypal_payments,
+    paypal_subscriptions,
+    paypal_webhook_transmissions,
+    webhook_events,
+)
 from integration_service.providers.errors import ProviderResponseError
 from integration_service.providers.paypal import money, paypal_time, subscription_row
 from integration_service.webhooks import store
@@ -32,18 +44,117 @@ SALE_STATES = {
     "PAYMENT.SALE.PENDING": "pending",
 }
 REFUNDED = "PAYMENT.SALE.REFUNDED"
-SUBSCRIPTION_STATUSES = {
-    "BILLING.SUBSCRIPTION.CREATED": None,  # the resource's own status (APPROVAL_PENDING)
-    "BILLING.SUBSCRIPTION.ACTIVATED": "ACTIVE",
-    "BILLING.SUBSCRIPTION.UPDATED": None,
-    "BILLING.SUBSCRIPTION.SUSPENDED": "SUSPENDED",
-    "BILLING.SUBSCRIPTION.CANCELLED": "CANCELLED",
-    "BILLING.SUBSCRIPTION.EXPIRED": "EXPIRED",
-}
+# The subscription's status is PayPal's (the confirmed resource), whatever the event's name says.
+SUBSCRIPTION_EVENTS = frozenset(
+    {
+        "BILLING.SUBSCRIPTION.CREATED",
+        "BILLING.SUBSCRIPTION.ACTIVATED",
+        "BILLING.SUBSCRIPTION.UPDATED",
+        "BILLING.SUBSCRIPTION.SUSPENDED",
+        "BILLING.SUBSCRIPTION.CANCELLED",
+        "BILLING.SUBSCRIPTION.EXPIRED",
+    }
+)
+TRANSMISSIONS_KEPT = timedelta(days=1)  # far beyond the timestamp tolerance (at most an hour): older ones cannot verify
 
 
 class EventMalformed(ValueError):
     """A genuinely signed body that is not a PayPal event we can read."""
+
+
+class TransmissionReplayed(Exception):
+    """This PAYPAL-TRANSMISSION-ID was accepted before: its headers cannot carry another body."""
+
+
+@dataclass(frozen=True)
+class Incoming:
+    event_id: str
+    event_type: str
+    resource: dict[str, Any]
+
+    @property
+    def changes_state(self) -> bool:
+        return self.event_type in SALE_STATES or self.event_type == REFUNDED or self.event_type in SUBSCRIPTION_EVENTS
+
+
+def read(event: Any) -> Incoming:
+    """The parts of a PayPal event we rely on; EventMalformed when it lacks them."""
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not event["id"]:
+        raise EventMalformed("the event has no id")
+    event_type, resource = event.get("event_type"), event.get("resource")
+    if not isinstance(event_type, str) or not isinstance(resource, dict):
+        raise EventMalformed("the event has no event_type or resource")
+    key = "sale_id" if event_type == REFUNDED else "id"
+    if not isinstance(resource.get(key), str) or not resource[key]:
+        raise EventMalformed(f"the {event_type} resource has no {key}")
+    return Incoming(event["id"][:200], event_type[:200], resource)
+
+
+def transmission_used(connection: Connection, transmission_id: str) -> bool:
+    found = connection.execute(
+        select(paypal_webhook_transmissions.c.transmission_id).where(
+            paypal_webhook_transmissions.c.transmission_id == transmission_id
+        )
+    ).first()
+    return found is not None
+
+
+def handled_before(connection: Connection, event_id: str) -> bool:
+    """Whether the event was stored and dealt with (a redelivery of it will change nothing)."""
+    found = connection.execute(
+        select(webhook_events.c.id).where(
+            webhook_events.c.provider == PROVIDER,
+            webhook_events.c.event_id == event_id,
+            webhook_events.c.outcome != "unmatched",
+        )
+    ).first()
+    return found is not None
+
+
+def claim_transmission(connection: Connection, transmission_id: str, event_id: str) -> None:
+    """Record the transmission in the caller's transaction; TransmissionReplayed if it was used before.
+
+    In the same transaction as the event's effects: a delivery that fails (and rolls back) leaves its
+    transmission unused, so nothing PayPal retries is ever refused as a replay.
+    """
+    claimed = connection.execute(
+        insert(paypal_webhook_transmissions)
+        .values(transmission_id=transmission_id, event_id=event_id)
+        .on_conflict_do_nothing(index_elements=["transmission_id"])
+        .returning(paypal_webhook_transmissions.c.transmission_id)
+    ).first()
+    if claimed is None:
+        raise TransmissionReplayed(f"PAYPAL-TRANSMISSION-ID {transmission_id[:80]} was already used")
+    connection.execute(
+        paypal_webhook_transmissions.delete().where(
+            paypal_webhook_transmissions.c.received_at < func.now() - TRANSMISSIONS_KEPT
+        )
+    )
+
+
+def _payment_keys(sale_id: object, payment_id: object) -> ColumnElement[bool]:
+    keys = [paypal_payments.c.sale_id == str(sale_id)] if sale_id else []
+    if payment_id:
+        keys.append(paypal_payments.c.paypal_payment_id == str(payment_id))
+    return or_(*keys) if keys else false()
+
+
+def _rows_about(incoming: Incoming) -> tuple[paypal_rows.Lifecycle, ColumnElement[bool]]:
+    resource = incoming.resource
+    if incoming.event_type in SUBSCRIPTION_EVENTS:
+        return SUBSCRIPTIONS, paypal_subscriptions.c.paypal_subscription_id == str(resource["id"])
+    sale_id = resource["sale_id"] if incoming.event_type == REFUNDED else resource["id"]
+    return PAYMENTS, _payment_keys(sale_id, resource.get("parent_payment"))
+
+
+def owners(connection: Connection, incoming: Incoming) -> list[RowMapping]:
+    """(integration_id, user_id) of every integration with a row the event is about, oldest first."""
+    if not incoming.changes_state:
+        return []
+    lifecycle, where = _rows_about(incoming)
+    table = lifecycle.table
+    statement = select(table.c.integration_id, table.c.user_id).where(where).distinct().order_by(table.c.integration_id)
+    return list(connection.execute(statement).mappings())
 
 
 @dataclass(frozen=True)
@@ -60,44 +171,43 @@ class _Applied:
     changed: list[Any]  # integration ids whose rows it changed
 
 
-def handle(connection: Connection, event: Any, started: float) -> Handled:
-    """Store the event once and apply it; the caller owns the transaction."""
-    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not event["id"]:
-        raise EventMalformed("the event has no id")
-    event_type = event.get("event_type")
-    resource = event.get("resource")
-    if not isinstance(event_type, str) or not isinstance(resource, dict):
-        raise EventMalformed("the event has no event_type or resource")
+def handle(connection: Connection, event: Any, started: float, confirmed: bool = False) -> Handled:
+    """Store the event once and apply it; the caller owns the transaction.
+
+    `confirmed`: the event's resource is PayPal's own answer, not the body's claim. An unconfirmed
+    state-changing event is stored as unmatched and changes nothing.
+    """
+    incoming = read(event)
     try:
         occurred_at = paypal_time(event.get("create_time"))
     except ProviderResponseError as exc:
         raise EventMalformed(exc.message) from None
-    row_id = store.receive(connection, PROVIDER, event["id"][:200], event_type[:200], event, occurred_at)
+    row_id = store.receive(connection, PROVIDER, incoming.event_id, incoming.event_type, event, occurred_at)
     if row_id is None:
         return Handled(duplicate=True)
     try:
-        applied = _apply(connection, event_type, resource)
+        applied = _apply(connection, incoming, confirmed)
     except (ProviderResponseError, KeyError, TypeError) as exc:
-        raise EventMalformed(f"the {event_type} resource could not be read ({type(exc).__name__})") from None
+        raise EventMalformed(f"the {incoming.event_type} resource could not be read ({type(exc).__name__})") from None
     _settle(connection, row_id, applied, round((time.monotonic() - started) * 1000))
     return Handled(duplicate=False, outcome=applied.outcome)
 
 
-def _apply(connection: Connection, event_type: str, resource: dict[str, Any]) -> _Applied:
+def _apply(connection: Connection, incoming: Incoming, confirmed: bool) -> _Applied:
+    event_type, resource = incoming.event_type, incoming.resource
+    if not incoming.changes_state:
+        return _Applied("ignored", f"{event_type} events are not used", [], [])
+    if not confirmed:
+        return _Applied("unmatched", "no row of ours named it when it arrived, so PayPal was not asked", [], [])
     if event_type in SALE_STATES:
         return _sale(connection, resource, SALE_STATES[event_type])
     if event_type == REFUNDED:
         return _refund(connection, resource)
-    if event_type in SUBSCRIPTION_STATUSES:
-        return _subscription(connection, resource, SUBSCRIPTION_STATUSES[event_type])
-    return _Applied("ignored", f"{event_type} events are not used", [], [])
+    return _subscription(connection, resource)
 
 
 def _payment_rows(connection: Connection, sale_id: object, payment_id: object) -> list[RowMapping]:
-    keys = [paypal_payments.c.sale_id == str(sale_id)] if sale_id else []
-    if payment_id:
-        keys.append(paypal_payments.c.paypal_payment_id == str(payment_id))
-    return list(paypal_rows.lock(connection, PAYMENTS, or_(*keys))) if keys else []
+    return list(paypal_rows.lock(connection, PAYMENTS, _payment_keys(sale_id, payment_id)))
 
 
 def _sale(connection: Connection, sale: dict[str, Any], default_state: str) -> _Applied:
@@ -117,15 +227,20 @@ def _sale(connection: Connection, sale: dict[str, Any], default_state: str) -> _
 
 
 def refunded_total(connection: Connection, sale_id: str, refund: Mapping[str, Any]) -> Decimal:
-    """Every distinct refund of the sale we have received (this one included), summed."""
+    """Every distinct confirmed refund of the sale (this one included), summed.
+
+    Unmatched events were never confirmed with PayPal (their body is only a claim): they do not count.
+    """
     resources = connection.execute(
         select(webhook_events.c.payload["resource"]).where(
             webhook_events.c.provider == PROVIDER,
             webhook_events.c.event_type == REFUNDED,
+            webhook_events.c.outcome != "unmatched",
             webhook_events.c.payload["resource"]["sale_id"].astext == sale_id,
         )
     ).scalars()
     by_refund = {str(item["id"]): money((item.get("amount") or {}).get("total")) or Decimal(0) for item in resources}
+    by_refund[str(refund["id"])] = money((refund.get("amount") or {}).get("total")) or Decimal(0)
     total = sum(by_refund.values(), Decimal(0))
     reported = money((refund.get("total_refunded_amount") or {}).get("value"))
     return max(total, reported or Decimal(0))
@@ -150,10 +265,8 @@ def _refund(connection: Connection, refund: dict[str, Any]) -> _Applied:
     return _result(rows, changed)
 
 
-def _subscription(connection: Connection, resource: dict[str, Any], status: str | None) -> _Applied:
+def _subscription(connection: Connection, resource: dict[str, Any]) -> _Applied:
     new = subscription_row(resource)
-    if status is not None:
-        new["status"] = status
     rows = list(
         paypal_rows.lock(
             connection, SUBSCRIPTIONS, paypal_subscriptions.c.paypal_subscription_id == str(resource["id"])

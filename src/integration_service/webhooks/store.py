@@ -28,7 +28,7 @@ def receive(
     """The stored event's row id, or None when this event was received and dealt with before.
 
     An event that matched nothing (it came before the row it changes existed) may be applied by a
-    redelivery; one that was applied or ignored never again.
+    redelivery, whose payload then replaces the stored one; one that was applied or ignored never again.
     """
     new = insert(webhook_events).values(
         provider=provider,
@@ -40,7 +40,7 @@ def receive(
     )
     statement = new.on_conflict_do_update(
         index_elements=["provider", "event_id"],
-        set_={"received_at": func.now()},
+        set_={"received_at": func.now(), "payload": new.excluded.payload},
         where=webhook_events.c.outcome == "unmatched",
     ).returning(webhook_events.c.id)
     row_id: int | None = connection.execute(statement).scalar_one_or_none()

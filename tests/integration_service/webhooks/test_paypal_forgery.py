@@ -1,0 +1,190 @@
+"""PayPal webhook forgery: what an attacker holding one genuine delivery's headers can and cannot do.
+
+PayPal's signature covers the body only through its CRC32, so a body of the attacker's choosing can be
+made to fit a genuine signature (harness/webhook_forgery.py). The service must accept each transmission
+once, and apply what PayPal itself says about the resource, never what the body says.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from harness.webhook_forgery import crc32_forgery
+from tests.integration_service.paypal_helpers import (
+    SQL,
+    Merchant,
+    Receiver,
+    deliver,
+    event_rows,
+    events,
+    merchant,
+    paid_through,
+    payment_state,
+    paypal_integration,
+    receiver,
+)
+from tests.integration_service.webhooks.test_paypal import created_not_executed, refund, sql_r, webhook_logs
+
+__all__ = ["merchant", "receiver", "sql_r"]  # fixtures, used by name
+
+pytestmark = pytest.mark.db
+
+
+def genuine_body(event: dict[str, Any]) -> bytes:
+    return json.dumps(event, separators=(",", ":")).encode()  # what the sandbox sends, byte for byte
+
+
+def forged_refund(sale_id: str, payment_id: str, total: str) -> dict[str, Any]:
+    """A PAYMENT.SALE.REFUNDED for the whole sale, about a refund PayPal never made."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "id": f"WH-FORGED-{uuid.uuid4().hex[:12].upper()}",
+        "event_type": "PAYMENT.SALE.REFUNDED",
+        "create_time": now,
+        "resource_type": "refund",
+        "resource": {
+            "id": f"FORGED{uuid.uuid4().hex[:10].upper()}",
+            "state": "completed",
+            "amount": {"total": total, "currency": "USD"},
+            "sale_id": sale_id,
+            "parent_payment": payment_id,
+            "create_time": now,
+            "update_time": now,
+        },
+    }
+
+
+def post_forged(receiver: Receiver, headers: dict[str, str], forged: dict[str, Any], genuine: bytes) -> httpx.Response:
+    body = crc32_forgery(forged, zlib.crc32(genuine))
+    return httpx.post(
+        f"{receiver.url}/api/integrations/paypal/webhook",
+        content=body,
+        headers={**headers, "Content-Type": "application/json"},
+        timeout=30,
+    )
+
+
+def test_a_forged_body_under_a_used_transmission_id_is_refused(
+    receiver: Receiver, sandbox_control: httpx.Client, sql_r: SQL
+) -> None:
+    integration = paypal_integration(receiver.user)
+    payment = paid_through(receiver.user, integration, "40.00")
+    [completed] = events(sandbox_control, payment["saleId"], "PAYMENT.SALE.COMPLETED")
+    [attempt] = deliver(sandbox_control, receiver.endpoint_id, [completed["id"]])
+    assert attempt["status_code"] == 200, attempt["response_body"]
+
+    forged = forged_refund(payment["saleId"], payment["paypalPaymentId"], "40.00")
+    answer = post_forged(receiver, attempt["headers"], forged, genuine_body(completed))
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["error"]["code"] == "replayed_transmission"
+    assert payment_state(sql_r, integration, payment["paypalPaymentId"])[:2] == ("completed", 0)
+    assert event_rows(sql_r, forged["id"]) == []
+
+    # The same genuine body and headers again: a replay of the transmission, refused the same way.
+    again = httpx.post(
+        f"{receiver.url}/api/integrations/paypal/webhook",
+        content=genuine_body(completed),
+        headers={**attempt["headers"], "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert again.status_code == 409, again.text
+
+
+def test_an_intercepted_transmission_cannot_carry_a_refund_paypal_never_made(
+    receiver: Receiver, merchant: Merchant, sandbox_control: httpx.Client, sql_r: SQL
+) -> None:
+    integration = paypal_integration(receiver.user)
+    payment_id, sale_id = created_not_executed(receiver.user, integration, merchant, "40.00")
+    [completed] = events(sandbox_control, sale_id, "PAYMENT.SALE.COMPLETED")
+    [taken] = deliver(sandbox_control, receiver.endpoint_id, [completed["id"]], variant="intercepted")
+    assert taken["status_code"] is None  # never reached the service: the attacker holds a fresh transmission
+
+    forged = forged_refund(sale_id, payment_id, "40.00")
+    answer = post_forged(receiver, taken["headers"], forged, genuine_body(completed))
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["code"] == "unconfirmed_event"
+    assert forged["resource"]["id"] in answer.json()["error"]["message"]
+    assert payment_state(sql_r, integration, payment_id) == ("created", 0, None)
+    assert event_rows(sql_r, forged["id"]) == []
+    assert webhook_logs(sql_r, integration) == 0
+
+    # PayPal's own delivery of the genuine event is then applied as usual.
+    [genuine] = deliver(sandbox_control, receiver.endpoint_id, [completed["id"]])
+    assert json.loads(genuine["response_body"])["outcome"] == "applied"
+    assert payment_state(sql_r, integration, payment_id) == ("completed", 0, sale_id)
+
+
+def test_a_forged_state_for_a_real_sale_is_applied_as_paypal_shows_the_sale(
+    receiver: Receiver, merchant: Merchant, sandbox_control: httpx.Client, sql_r: SQL
+) -> None:
+    integration = paypal_integration(receiver.user)
+    payment_id, sale_id = created_not_executed(receiver.user, integration, merchant, "25.00")
+    [completed] = events(sandbox_control, sale_id, "PAYMENT.SALE.COMPLETED")
+    [taken] = deliver(sandbox_control, receiver.endpoint_id, [completed["id"]], variant="intercepted")
+
+    lie = {**completed, "event_type": "PAYMENT.SALE.DENIED", "id": f"WH-FORGED-{uuid.uuid4().hex[:10]}"}
+    lie["resource"] = {**completed["resource"], "state": "denied", "amount": {"total": "1.00", "currency": "USD"}}
+    answer = post_forged(receiver, taken["headers"], lie, genuine_body(completed))
+    assert answer.status_code == 200, answer.text
+    # PayPal says the sale completed for 25.00: that is what the row shows, not the body's denial.
+    assert payment_state(sql_r, integration, payment_id) == ("completed", 0, sale_id)
+    amount = sql_r.execute("SELECT amount FROM paypal_payments WHERE paypal_payment_id = %s", [payment_id]).fetchone()
+    assert amount is not None
+    assert float(amount[0]) == 25.0
+
+
+def test_a_forged_refund_amount_is_counted_as_paypal_refunded_it(
+    receiver: Receiver, merchant: Merchant, sandbox_control: httpx.Client, sql_r: SQL
+) -> None:
+    integration = paypal_integration(receiver.user)
+    payment = paid_through(receiver.user, integration, "30.00")
+    refund(merchant, payment["saleId"], "5.00")
+    [refunded] = events(sandbox_control, payment["saleId"], "PAYMENT.SALE.REFUNDED")
+    [taken] = deliver(sandbox_control, receiver.endpoint_id, [refunded["id"]], variant="intercepted")
+
+    inflated = {**refunded, "resource": {**refunded["resource"], "amount": {"total": "30.00", "currency": "USD"}}}
+    answer = post_forged(receiver, taken["headers"], inflated, genuine_body(refunded))
+    assert answer.status_code == 200, answer.text
+    assert payment_state(sql_r, integration, payment["paypalPaymentId"])[:2] == ("partially_refunded", 5)
+
+
+def test_a_forged_cancellation_of_a_subscription_is_applied_as_paypal_shows_it(
+    receiver: Receiver, merchant: Merchant, sandbox_control: httpx.Client, sql_r: SQL
+) -> None:
+    user, integration = receiver.user, paypal_integration(receiver.user)
+    plan = user.client.post(
+        "/api/integrations/paypal/plans",
+        json={"integrationId": integration, "productId": "PROD-F", "name": "F", "amount": "5.00", "currency": "USD"},
+    )
+    assert plan.status_code == 201, plan.text
+    subscribed = user.client.post(
+        "/api/integrations/paypal/subscriptions",
+        json={
+            "integrationId": integration,
+            "planId": plan.json()["plan"]["id"],
+            "returnUrl": "https://crm.example/r",
+            "cancelUrl": "https://crm.example/c",
+        },
+    )
+    assert subscribed.status_code == 201, subscribed.text
+    subscription_id = subscribed.json()["subscription"]["paypalSubscriptionId"]
+    [created] = events(sandbox_control, subscription_id, "BILLING.SUBSCRIPTION.CREATED")
+    [taken] = deliver(sandbox_control, receiver.endpoint_id, [created["id"]], variant="intercepted")
+
+    later = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cancelled = {**created, "id": f"WH-FORGED-{uuid.uuid4().hex[:10]}", "event_type": "BILLING.SUBSCRIPTION.CANCELLED"}
+    cancelled["resource"] = {**created["resource"], "status": "CANCELLED", "update_time": later}
+    answer = post_forged(receiver, taken["headers"], cancelled, genuine_body(created))
+    assert answer.status_code == 200, answer.text
+    row = sql_r.execute(
+        "SELECT status FROM paypal_subscriptions WHERE paypal_subscription_id = %s", [subscription_id]
+    ).fetchone()
+    assert row is not None
+    assert row[0] == "APPROVAL_PENDING"
