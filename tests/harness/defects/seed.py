@@ -15,8 +15,8 @@ SEED_DEFECTS = (
         "api/paypal_webhook.py",
         (
             (
-                "transmission = paypal.verify(headers, body, settings, http)",
-                'transmission = paypal.Transmission(*(headers.get(name, "") for name in paypal.HEADERS))',
+                "return paypal.verify(headers, body, settings, access.http)",
+                'return paypal.Transmission(*(headers.get(name, "") for name in paypal.HEADERS))',
             ),
         ),
         "PAYPAL-05",
