@@ -54,6 +54,15 @@ Feature: Code quality
     Then the answer is the service's error model with status 422 and no internals
     And the error names the provider's failure
 
+  @CQ-05 @local
+  Scenario: A failure nobody foresaw is answered 500 like every other answer: error model, security headers, request id
+    Given a user "Erin" signed in with an API token
+    And "Erin" has an integration of her own
+    When a service process of its own that cannot decrypt the stored secrets tests that integration's connection under a request id of Erin's
+    Then the answer is the service's error model with status 500 and no internals
+    And the answer carries the security headers and that request id
+    And that service's log names the failure under that request id, with one access line and no server traceback
+
   @CQ-06 @local @staging @production
   Scenario: No secret is hard-coded in the checkout
     When the secrets scan searches a scratch repository holding a planted Stripe live key

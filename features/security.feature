@@ -58,6 +58,26 @@ Feature: Security
     Then exactly the rate limit's number of those requests were answered 200
     And every request past the limit was answered 429 "rate_limited" with a Retry-After within the window
 
+  @SEC-04 @local @staging
+  Scenario: Spelling the Bearer scheme another way buys no second rate-limit bucket
+    Given a user "Alice" signed in with an API token
+    When "Alice" sends GET /api/integrations 20 times more than the stage's rate limit allows in its window, spelling the scheme Bearer, bearer and BEARER in turn
+    Then exactly the rate limit's number of those requests were answered 200
+    And every request past the limit was answered 429 "rate_limited" with a Retry-After within the window
+
+  @SEC-04 @local
+  Scenario: Made-up tokens are limited per client address, whatever X-Forwarded-For claims
+    Given a service process of its own with the stage's rate limit, trusting no proxy
+    When a caller sends GET /api/integrations 20 times more than the rate limit allows, each time with a new made-up token and another client named in X-Forwarded-For
+    Then the rate limit's number of those requests were answered 401 "unauthorized", and every one past it 429 with a Retry-After
+
+  @SEC-04 @local
+  Scenario: A made-up token sent again costs the service no database lookup
+    Given a service process of its own with the stage's rate limit, trusting no proxy
+    When a caller sends GET /api/integrations 20 times with the same made-up token
+    Then every one of those requests was answered 401 "unauthorized"
+    And the service looked that token up in its database once
+
   @SEC-05 @stripe @local @staging
   Scenario Outline: A Stripe webhook that is not genuine and fresh is refused, and leaves no trace
     Given a Stripe event the service records and ignores

@@ -9,6 +9,13 @@ Feature: Security testing
     Then the service log recorded those requests
     And the service log holds none of the canary secrets
 
+  @SECT-01 @local
+  Scenario: Secrets in a query string never reach the service log, and each request is logged once
+    Given a user "Alice" signed in with an API token
+    When "Alice" sends GET /api/integrations with canary secrets in its query string, under a request id of her own
+    Then the service log holds one line for that request, naming its path without the query string
+    And the service log holds none of the canary secrets
+
   @SECT-02 @local @staging @production
   Scenario: The API never sends an integration's secrets back to the client
     Given a user "Alice" signed in with an API token
@@ -82,6 +89,14 @@ Feature: Security testing
     When "Alice" sends GET /api/integrations 20 times more than the stage's rate limit allows in its window
     Then "Alice" creating an integration is answered 429 "rate_limited" and creates nothing
     And "Bob" can still list his integrations
+
+  @SECT-05 @local
+  Scenario: Every process of the service counts against one shared rate limit
+    Given two service processes of their own sharing the stage's Redis, with the stage's rate limit
+    And a user "Alice" signed in with an API token
+    When "Alice" sends GET /api/integrations 20 times more than the stage's rate limit allows in its window, to both processes in turn
+    Then exactly the rate limit's number of those requests were answered 200
+    And every request past the limit was answered 429 "rate_limited" with a Retry-After within the window
 
   @SECT-06 @local @staging @production
   Scenario: SQL injection in query parameters and ids of the read operations reads nothing it should not

@@ -9,6 +9,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from typing import Any
@@ -18,6 +19,8 @@ import psycopg
 import pytest
 from dotenv import dotenv_values
 
+from harness.processes import ServerProcess
+from harness.stack import service_process
 from harness.stages import parse_stage, stage_env_file
 from steps.common import ApiUser, World, describe, error_code
 
@@ -54,6 +57,39 @@ def rate_limit(world: World) -> tuple[int, int]:
         pytest.fail(f"RATE_LIMIT {setting!r} is not of the form N/second|minute|hour|day: cannot plan the burst")
     count, multiple, unit = found.groups()
     return int(count), int(multiple or 1) * UNITS_S[unit]
+
+
+def start_own_service(world: World, request: pytest.FixtureRequest, env: dict[str, str]) -> ServerProcess:
+    """A service process of the scenario's own on the stage's database (local stage: it runs the same
+    code as the stage's service), stopped when the scenario ends. For what must not touch the stage's
+    own process: another key, limits spent on purpose, counters read alone."""
+    if world.target.database_url is None:
+        pytest.fail("QA_DATABASE_URL is not set: a service process needs the stage's database")
+    prefix = f"integrations:qa-own-{uuid.uuid4().hex[:8]}"  # counters of its own, in Redis too
+    settings = {"REDIS_KEY_PREFIX": prefix, **({"REDIS_URL": world.target.redis_url} if world.target.redis_url else {})}
+    process = service_process(world.target.database_url, world.target.run_dir / "own-services", env=settings | env)
+    request.addfinalizer(process.stop)
+    return process.start(timeout_s=90)
+
+
+def assert_limited(world: World, allowed_status: int, allowed_code: str | None) -> None:
+    """The burst's first `limit` answers were `allowed_status`, every one past it 429 with a Retry-After."""
+    burst, elapsed = world.facts["burst"], world.facts["burst_s"]
+    if elapsed >= burst["window_s"]:
+        pytest.fail(f"the burst took {elapsed:.0f} s, longer than the {burst['window_s']} s window: inconclusive")
+    answered = world.facts["burst_responses"]
+    allowed = [response for response in answered if response.status_code == allowed_status]
+    assert len(allowed) == burst["limit"], (
+        f"expected exactly {burst['limit']} of {len(answered)} requests answered {allowed_status}, got {len(allowed)} "
+        f"(statuses: {sorted({response.status_code for response in answered})})"
+    )
+    for response in allowed if allowed_code else []:
+        expect_error(response, allowed_status, allowed_code)
+    for response in (response for response in answered if response.status_code != allowed_status):
+        expect_error(response, 429, "rate_limited")
+        retry_after = response.headers.get("retry-after", "")
+        assert retry_after.isdigit(), f"expected a Retry-After in seconds, got {retry_after!r}"
+        assert 1 <= int(retry_after) <= burst["window_s"], f"Retry-After {retry_after} s outside the window"
 
 
 # --- helpers: integrations, canaries and clean-up -------------------------------------------------
@@ -137,13 +173,39 @@ def ignored_stripe_event() -> dict[str, Any]:
     }
 
 
-def send_burst(world: World, user: ApiUser, path: str, extra: int) -> list[httpx.Response]:
+def burst_plan(world: World) -> tuple[int, int]:
+    """The stage's rate limit as (requests, window in seconds), if a scenario can burst past it.
+
+    A limit too high to reach fails the scenario: a rate limit nobody can hit protects nothing, and a
+    skip would hide exactly that."""
     limit, window_s = rate_limit(world)
     if limit > MAX_BURST:
-        pytest.skip(f"RATE_LIMIT allows {limit} requests per {window_s} s: too many to burst past in a scenario")
+        pytest.fail(
+            f"RATE_LIMIT allows {limit} requests per {window_s} s: more than the {MAX_BURST} a burst can reach, "
+            "so no flood is ever refused; set a limit a client can actually hit"
+        )
+    return limit, window_s
+
+
+def send_burst(world: World, user: ApiUser, path: str, extra: int) -> list[httpx.Response]:
+    return burst(world, [user.client], path, extra)
+
+
+def burst(
+    world: World,
+    clients: list[httpx.Client],
+    path: str,
+    extra: int,
+    headers: Callable[[int], dict[str, str]] = lambda _: {},
+) -> list[httpx.Response]:
+    """GET `path` `extra` times more than the stage's limit allows, concurrently: request n goes
+    through `clients[n % len(clients)]` with `headers(n)`."""
+    limit, window_s = burst_plan(world)
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=BURST_WORKERS) as pool:
-        responses = list(pool.map(lambda _: user.client.get(path), range(limit + extra)))
+        responses = list(
+            pool.map(lambda n: clients[n % len(clients)].get(path, headers=headers(n)), range(limit + extra))
+        )
     world.facts["burst"] = {"limit": limit, "window_s": window_s, "extra": extra}
     world.facts["burst_s"] = time.monotonic() - started
     world.facts["burst_responses"] = responses

@@ -43,6 +43,9 @@ def uvicorn_command(app_factory: str, port: int, host: str = "127.0.0.1") -> lis
         "--port",
         str(port),
         "--no-access-log",
+        # The service reads X-Forwarded-For itself, from its TRUSTED_PROXIES only; uvicorn's own reading
+        # trusts 127.0.0.1 by default, which would let any local caller pick its rate-limit bucket.
+        "--no-proxy-headers",
         "--timeout-graceful-shutdown",
         "5",
     ]

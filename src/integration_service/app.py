@@ -10,6 +10,7 @@ import redis
 from fastapi import FastAPI
 from fastapi.middleware import Middleware
 from fastapi.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from integration_service import metrics
 from integration_service.api import (
@@ -35,6 +36,7 @@ from integration_service.db.engine import StatementCounter, create_database_engi
 from integration_service.db.paypal_rows import bind_known_subscriptions
 from integration_service.providers.http import timeouts
 from integration_service.providers.registry import sync_providers
+from integration_service.security.api_tokens import TokenVerifier
 from integration_service.security.encryption import SecretBox
 from integration_service.security.rate_limit import RateLimiter
 from integration_service.security.redaction import configure_logging
@@ -47,6 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
     engine = create_database_engine(settings)
 
     http = httpx.Client(timeout=timeouts(settings), follow_redirects=False)
+    token_verifier = TokenVerifier(engine)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -61,9 +64,12 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,  # Swagger UI would need a CDN and a looser CSP; the schema is at /openapi.json
         redoc_url=None,
         lifespan=lifespan,
-        # First is outermost: every response, even a 413 or 429, gets the security headers.
+        # First is outermost: every response, even a 413, 429 or 500, gets the security headers.
         middleware=[
             Middleware(RequestContextMiddleware, strict_transport_security=settings.stage != "local"),
+            # X-Forwarded-For names the client only when a listed proxy sent it (uvicorn's own reading of
+            # the header is switched off with --no-proxy-headers: it trusts 127.0.0.1 by default).
+            Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies),
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_allowed_origins,
@@ -72,13 +78,14 @@ def create_app(settings: Settings) -> FastAPI:
                 allow_credentials=False,  # bearer tokens, not cookies
                 max_age=600,
             ),
-            Middleware(RateLimitMiddleware, limiter=RateLimiter.from_settings(settings)),
+            Middleware(RateLimitMiddleware, limiter=RateLimiter.from_settings(settings), verifier=token_verifier),
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes),
         ],
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.secret_box = SecretBox(settings.encryption_keys)
+    app.state.token_verifier = token_verifier
     app.state.http = http
     app.state.sync_providers = sync_providers(settings)
     bind_known_subscriptions(app.state.sync_providers, engine)  # PayPal cannot list subscriptions

@@ -32,6 +32,13 @@ WEBHOOK_SECONDS = Histogram(
 )
 TOKEN_REFRESHES = Counter("integration_token_refreshes_total", "OAuth token refreshes by result", ["result"])
 RATE_LIMITED = Counter("integration_rate_limit_rejections_total", "Requests refused with 429 by the rate limiter")
+TOKEN_LOOKUPS = Counter(
+    "integration_api_token_lookups_total",
+    "API tokens looked up in the database, by result (live, unknown): a flood of forged ones shows here",
+    ["result"],
+)
+for _result in ("live", "unknown"):
+    TOKEN_LOOKUPS.labels(_result)  # the series exist from the start, at 0, so a rate can be taken at once
 POOL_IN_USE = Gauge("integration_db_pool_in_use", "Database connections checked out of the pool")
 POOL_SIZE = Gauge("integration_db_pool_size", "Database pool capacity (pool size + max overflow)")
 

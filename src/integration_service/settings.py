@@ -7,6 +7,7 @@ origin or a provider base URL that is not HTTPS.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Annotated, Literal
@@ -54,9 +55,13 @@ class Settings(BaseSettings):
     )
 
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["http://localhost:3000"])
+    # Per verified user; per client address for everything else (no token, or one that is not valid).
     rate_limit: str = "600/minute"
     webhook_rate_limit: str = "1200/minute"
     max_request_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Comma-separated addresses or CIDR networks of the reverse proxies in front of the service: only a
+    # request from one of them may name its client in X-Forwarded-For. Empty: the header is ignored.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # Where providers send the user back after consent: {public_url}/api/integrations/{provider}/callback.
@@ -125,7 +130,12 @@ class Settings(BaseSettings):
     outbound_allowed_networks: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(default_factory=list)
 
     @field_validator(
-        "encryption_keys", "cors_allowed_origins", "stripe_webhook_secrets", "paypal_cert_url_prefixes", mode="before"
+        "encryption_keys",
+        "cors_allowed_origins",
+        "stripe_webhook_secrets",
+        "paypal_cert_url_prefixes",
+        "trusted_proxies",
+        mode="before",
     )
     @classmethod
     def _split_comma_separated(cls, value: object) -> object:
@@ -157,6 +167,17 @@ class Settings(BaseSettings):
                     f"ENCRYPTION_KEYS entry {position} is not a valid Fernet key (32 url-safe base64-encoded bytes)"
                 ) from None
         return keys
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, proxies: list[str]) -> list[str]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                # '*' included: trusting everyone would let any client choose its own rate-limit bucket.
+                raise ValueError(f"TRUSTED_PROXIES entry {proxy!r} is not an IP address or CIDR network") from None
+        return proxies
 
     @model_validator(mode="after")
     def _refuse_unsafe_outside_local(self) -> Settings:

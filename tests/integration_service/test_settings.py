@@ -104,3 +104,11 @@ def test_database_urls_name_the_psycopg_driver(given: str, expected: str) -> Non
 def test_other_databases_are_refused() -> None:
     with pytest.raises(ConfigurationError, match="postgresql://"):
         sqlalchemy_url("mysql://u@h/db")
+
+
+def test_trusted_proxies_are_addresses_or_networks() -> None:
+    assert settings().trusted_proxies == []
+    assert settings(trusted_proxies="10.0.0.0/8, 127.0.0.1").trusted_proxies == ["10.0.0.0/8", "127.0.0.1"]
+    for everyone in ("*", "proxy.internal"):
+        with pytest.raises(ValidationError, match="TRUSTED_PROXIES entry"):
+            settings(trusted_proxies=everyone)

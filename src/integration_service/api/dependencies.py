@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
 from integration_service.api.errors import Unauthorized
-from integration_service.security.api_tokens import user_for_token
+from integration_service.security.api_tokens import TokenVerifier
 from integration_service.security.encryption import SecretBox
 from integration_service.settings import Settings
 
@@ -31,15 +31,19 @@ def _secret_box(request: Request) -> SecretBox:
     return box
 
 
+def _token_verifier(request: Request) -> TokenVerifier:
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier
+
+
 def _current_user(
-    engine: Annotated[Engine, Depends(_engine)],
+    verifier: Annotated[TokenVerifier, Depends(_token_verifier)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:
         raise Unauthorized("an API token is required: send 'Authorization: Bearer <token>'", headers=challenge)
-    with engine.connect() as connection:
-        user_id = user_for_token(connection, credentials.credentials)
+    user_id = verifier.user_for(credentials.credentials)
     if user_id is None:
         raise Unauthorized("the API token is invalid or revoked", headers=challenge)
     return user_id

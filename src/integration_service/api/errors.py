@@ -187,9 +187,14 @@ async def _on_pool_timeout(request: Request, _exc: Exception) -> JSONResponse:
     )
 
 
-async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled error", path=request.url.path, exc_info=exc)
+def unexpected_error(path: str, exc: Exception) -> JSONResponse:
+    """Log an error nobody foresaw (redacted, with the request id) and answer 500 saying only that."""
+    log.error("unhandled error", path=path, exc_info=exc)
     return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")
+
+
+async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    return unexpected_error(request.url.path, exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -198,4 +203,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(DBAPIError, _on_database_error)
     app.add_exception_handler(PoolTimeoutError, _on_pool_timeout)
-    app.add_exception_handler(Exception, _on_unexpected_error)
+    # No handler for Exception: Starlette would send its answer from outside every middleware, without
+    # the security headers and the request id. RequestContextMiddleware answers it instead.

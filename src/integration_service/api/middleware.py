@@ -1,20 +1,27 @@
 """Pure ASGI middleware: request context and security headers, body size limit, rate limit.
 
 Pure ASGI rather than BaseHTTPMiddleware: no extra task per request, and the body can be replayed.
+RequestContextMiddleware also turns an unhandled exception into the API's 500: Starlette's own 500
+(ServerErrorMiddleware) is sent from outside every middleware, so it would lack the security headers
+and the request id that every other answer carries.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 import uuid
 
 import structlog
+from fastapi.security.utils import get_authorization_scheme_param
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from integration_service.api.errors import error_response
-from integration_service.security.rate_limit import RateLimiter
+from integration_service.api.errors import error_response, unexpected_error
+from integration_service.security.api_tokens import TokenVerifier
+from integration_service.security.rate_limit import RateLimiter, Verdict
 
 log = structlog.get_logger("integration_service.access")
 
@@ -31,7 +38,8 @@ RATE_LIMIT_EXEMPT = ("/api/health", "/metrics")
 
 
 class RequestContextMiddleware:
-    """A request id, one access-log line per request, and the security headers on every response."""
+    """A request id, one access-log line per request, and the security headers on every response,
+    the 500 of an unhandled exception included."""
 
     def __init__(self, app: ASGIApp, *, strict_transport_security: bool) -> None:
         self.app = app
@@ -47,7 +55,7 @@ class RequestContextMiddleware:
         request_id = offered if _SAFE_REQUEST_ID.match(offered) else uuid.uuid4().hex
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
-        status = 500
+        status: int | None = None
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -62,13 +70,17 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
+            if status is not None:
+                raise  # the answer is under way: nothing left to send; the server closes the connection
+            await unexpected_error(scope["path"], exc)(scope, receive, send_with_headers)
         finally:
             # The path only: query strings can carry OAuth codes and states.
             log.info(
                 "request",
                 method=scope["method"],
                 path=scope["path"],
-                status=status,
+                status=status or 500,
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
             )
             structlog.contextvars.unbind_contextvars("request_id")
@@ -125,24 +137,33 @@ class BodySizeLimitMiddleware:
         await response(scope, receive, send)
 
 
-class RateLimitMiddleware:
-    """Limit requests per API token (per client address when there is none); 429 with Retry-After."""
+def bearer_token(scope: Scope) -> str | None:
+    """The token of `Authorization: Bearer <token>`, read exactly as the routes' HTTPBearer reads it
+    (the scheme in any case), so that both see the same token."""
+    scheme, token = get_authorization_scheme_param(Headers(scope=scope).get("authorization"))
+    return token if scheme.lower() == "bearer" and token else None
 
-    def __init__(self, app: ASGIApp, *, limiter: RateLimiter) -> None:
+
+class RateLimitMiddleware:
+    """Limit each verified user, and every other request per client address; 429 with Retry-After.
+
+    A token verified lately counts against its user, however the scheme is spelt. Anything else counts
+    against the client address first: no token, a made-up one (so made-up tokens buy no bucket of their
+    own, and a flood of them is refused here before it reaches the database), or a token not seen lately,
+    which is then verified and, if live, counted against its user as well. The client address is the
+    connection's peer, or what a trusted proxy put in X-Forwarded-For (TRUSTED_PROXIES, applied before).
+    """
+
+    def __init__(self, app: ASGIApp, *, limiter: RateLimiter, verifier: TokenVerifier) -> None:
         self.app = app
         self.limiter = limiter
+        self.verifier = verifier
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in RATE_LIMIT_EXEMPT or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        authorization = dict(scope["headers"]).get(b"authorization")
-        if authorization:
-            key = "token:" + hashlib.sha256(authorization).hexdigest()[:32]
-        else:
-            client = scope.get("client")
-            key = "address:" + (client[0] if client else "unknown")
-        verdict = self.limiter.hit(key, webhook=scope["path"].endswith("/webhook"))
+        verdict = await self._count(scope, webhook=scope["path"].endswith("/webhook"))
         if verdict.allowed:
             await self.app(scope, receive, send)
             return
@@ -154,3 +175,19 @@ class RateLimitMiddleware:
             headers={"Retry-After": str(verdict.retry_after_s)},
         )
         await response(scope, receive, send)
+
+    async def _count(self, scope: Scope, *, webhook: bool) -> Verdict:
+        token = bearer_token(scope)
+        user = None if token is None else self.verifier.recent_user(token)
+        if user is not None:
+            return self.limiter.hit("user", user, webhook=webhook)
+        client = scope.get("client")
+        verdict = self.limiter.hit("address", client[0] if client else "unknown", webhook=webhook)
+        if token is None or not verdict.allowed:
+            return verdict
+        # Forged tokens seen before are answered from memory; anything else is one lookup, once.
+        try:
+            user = await run_in_threadpool(self.verifier.user_for, token)
+        except SQLAlchemyError:
+            return verdict  # the route's own lookup meets the same failure and answers it (503)
+        return verdict if user is None else self.limiter.hit("user", user, webhook=webhook)

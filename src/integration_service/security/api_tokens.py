@@ -7,14 +7,24 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
+from collections import OrderedDict
 
-from sqlalchemy import Connection, create_engine, select
+from sqlalchemy import Connection, Engine, create_engine, select
 from sqlalchemy.dialects.postgresql import insert
 
 from integration_service.db.schema import api_tokens, users
+from integration_service.metrics import TOKEN_LOOKUPS
 from integration_service.settings import sqlalchemy_url
 
 TOKEN_PREFIX = "isk_"  # noqa: S105 - a public prefix that makes leaked tokens recognisable
+# A made-up token is answered from memory for this long: long enough that repeating it is free, short
+# enough that the memory stays small. (No real token can appear later under a forged one's hash.)
+FORGED_TOKEN_TTL_S = 60.0
+# Which user a live token belongs to, remembered only to pick its rate-limit bucket before the lookup.
+RECENT_TOKEN_TTL_S = 600.0
+CACHE_CAPACITY = 10_000  # per map and process; the oldest entries go first
 
 
 def hash_token(token: str) -> str:
@@ -26,13 +36,74 @@ def new_token() -> str:
 
 
 def user_for_token(connection: Connection, token: str) -> str | None:
-    """The user a live (not revoked) token belongs to, or None."""
+    """The user a live (not revoked) token belongs to, or None. Every call is one database round trip."""
     row = connection.execute(
         select(api_tokens.c.user_id).where(
             api_tokens.c.token_hash == hash_token(token), api_tokens.c.revoked_at.is_(None)
         )
     ).first()
+    TOKEN_LOOKUPS.labels("unknown" if row is None else "live").inc()
     return None if row is None else row.user_id
+
+
+class _ExpiringMap:
+    """A bounded, thread-safe map whose entries expire; when full, the oldest entry makes room."""
+
+    def __init__(self, ttl_s: float, capacity: int) -> None:
+        self._ttl_s = ttl_s
+        self._capacity = capacity
+        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] < time.monotonic():
+                self._entries.pop(key, None)
+                return None
+            return entry[1]
+
+    def put(self, key: str, value: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+            self._entries[key] = (time.monotonic() + self._ttl_s, value)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+
+    def discard(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+
+class TokenVerifier:
+    """Who a presented token belongs to, without a database round trip for a forged token seen before.
+
+    Live tokens are looked up on every request, so revoking one (setting `revoked_at`) takes effect on
+    its next request: there is no positive cache to fall out of step. `recent_user` is only a hint for
+    the rate limiter (which bucket counts the request); it authenticates nobody.
+    """
+
+    def __init__(self, engine: Engine, *, forged_ttl_s: float = FORGED_TOKEN_TTL_S) -> None:
+        self._engine = engine
+        self._forged = _ExpiringMap(forged_ttl_s, CACHE_CAPACITY)
+        self._recent = _ExpiringMap(RECENT_TOKEN_TTL_S, CACHE_CAPACITY)
+
+    def user_for(self, token: str) -> str | None:
+        digest = hash_token(token)
+        if self._forged.get(digest) is not None:
+            return None
+        with self._engine.connect() as connection:
+            user_id = user_for_token(connection, token)
+        if user_id is None:
+            self._forged.put(digest, "forged")
+            self._recent.discard(digest)  # revoked since it was last seen
+        else:
+            self._recent.put(digest, str(user_id))
+        return user_id
+
+    def recent_user(self, token: str) -> str | None:
+        """The user this token belonged to when it was last verified, if it was lately; None otherwise."""
+        return self._recent.get(hash_token(token))
 
 
 def issue_token(connection: Connection, user_name: str, label: str = "") -> str:

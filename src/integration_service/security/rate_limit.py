@@ -44,12 +44,13 @@ class RateLimiter:
             storage = MemoryStorage()
         return cls(storage, settings.rate_limit, settings.webhook_rate_limit)
 
-    def hit(self, key: str, *, webhook: bool = False) -> Verdict:
+    def hit(self, *bucket: str, webhook: bool = False) -> Verdict:
+        """Count one request against `bucket`, e.g. ("user", user_id) or ("address", "203.0.113.7")."""
         item = self._webhook if webhook else self._default
         try:
-            if self._limiter.hit(item, key):
+            if self._limiter.hit(item, *bucket):
                 return Verdict(True, 0)
-            reset_at = self._limiter.get_window_stats(item, key).reset_time
+            reset_at = self._limiter.get_window_stats(item, *bucket).reset_time
         except StorageError as exc:
             # Fail open: an outage of the limiter's store must not take the API down with it.
             # Health reports Redis as unreachable (503), which is what alerts someone.

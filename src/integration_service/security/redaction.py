@@ -22,19 +22,21 @@ _SENSITIVE_KEY = re.compile(
     r"pass(word|wd)?$|secret|token|authorization|api[_-]?key|signature|cookie|credential|private",
     re.IGNORECASE,
 )
+# `name=value` where the name, taken whole, is a sensitive word or has one at a word start in any naming
+# style: `code`, `state`, `client_secret`, `clientSecret`, `apiKey`, `x-api-key`, `refresh_token`,
+# `password`. The lookbehind is the word boundary: `\b` would not see one inside `apiKey`.
+_SENSITIVE_PARAMETER = re.compile(
+    r"(?<![\w.-])(?P<name>(?:[\w.-]*?(?:[_.-]|(?<=[a-z0-9])(?=[A-Z])))?"
+    r"(?i:code|state|secret|token|key|pass(?:word|wd)?|pwd|signature|credential|auth)[\w.-]*)"
+    r"=[^&\s\"'<>]+"
+)
 _SECRET_SHAPES = [
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + REDACTED),
     (re.compile(r"\bisk_[A-Za-z0-9_-]{8,}"), REDACTED),  # our API tokens
     (re.compile(r"\b(sk|rk|pk)_(live|test)_[A-Za-z0-9]{8,}"), REDACTED),  # Stripe keys
     (re.compile(r"\bwhsec_[A-Za-z0-9+/=_-]{8,}"), REDACTED),  # webhook signing secrets
     (re.compile(r"\bgAAAAA[A-Za-z0-9_=-]{20,}"), REDACTED),  # Fernet ciphertexts
-    (
-        re.compile(
-            r"(?i)\b(code|state|access_token|refresh_token|id_token|client_secret|password|token|key)"
-            r"=[^&\s\"']+"
-        ),
-        r"\1=" + REDACTED,
-    ),
+    (_SENSITIVE_PARAMETER, r"\g<name>=" + REDACTED),
 ]
 
 
@@ -92,6 +94,12 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # uvicorn's access line carries the full query string (OAuth codes, API keys) and repeats the one
+    # RequestContextMiddleware writes: off, whatever the command line says. uvicorn logs access lines
+    # only while the logger has a handler, here or (propagating) above.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers[:] = []
+    access.propagate = False

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 
 from harness.processes import ServerProcess
-from tests.fixtures.service import ApiUser
+from tests.fixtures.service import ApiUser, logged_for_request
 
 pytestmark = pytest.mark.db
 
@@ -113,6 +115,31 @@ def test_every_response_carries_security_headers(anonymous: httpx.Client) -> Non
         assert response.headers["X-Frame-Options"] == "DENY"
         assert "default-src 'none'" in response.headers["Content-Security-Policy"]
         assert response.headers["X-Request-ID"]
+
+
+def test_an_unexpected_error_is_a_500_with_the_security_headers_and_the_request_id(
+    service_factory: Callable[..., ServerProcess], make_user: Callable[[], ApiUser]
+) -> None:
+    # A process whose ENCRYPTION_KEYS cannot read what the first one stored: decrypting fails unforeseen.
+    user = make_user()
+    created = user.client.post(
+        "/api/integrations", json={"integrationType": "XERO", "integrationName": "x", "accessToken": "qa"}
+    )
+    other_key = service_factory(ENCRYPTION_KEYS=Fernet.generate_key().decode())
+    request_id = uuid.uuid4().hex
+    with httpx.Client(base_url=other_key.url, headers={"Authorization": f"Bearer {user.token}"}) as client:
+        response = client.post(
+            f"/api/integrations/{created.json()['integration']['id']}/test", headers={"X-Request-ID": request_id}
+        )
+    assert_error(response, 500, "internal_error")
+    assert response.headers["X-Request-ID"] == request_id
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    logged = logged_for_request(other_key.log_path, request_id)
+    assert [line["event"] for line in logged] == ["unhandled error", "request"]
+    assert "Exception in ASGI application" not in other_key.log_path.read_text()
 
 
 def test_cors_allows_only_listed_origins(anonymous: httpx.Client) -> None:
