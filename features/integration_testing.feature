@@ -97,6 +97,24 @@ Feature: Integration testing
     And Newsletter holds exactly its provider's records
     And every log of Newsletter matches what its sync answered
 
+  @INT-05 @staging
+  Scenario: Two writers change different fields of one integration at once, and both changes land
+    Given a user "Nadia" signed in with an API token
+    When "Nadia" renames an integration and retargets its customData at once, 10 times
+    Then both changes landed every time
+
+  @INT-05 @staging
+  Scenario: Two writers change one integration from the same read: one applies, the other is told, nothing is lost silently
+    Given a user "Nadia" signed in with an API token
+    When "Nadia" sends two changes of one integration at once, both made from the same read with its ETag as If-Match, 10 times
+    Then each time one change applied and the other was answered 412 "precondition_failed", and the integration holds the applied one
+
+  @INT-05 @staging
+  Scenario: A change racing a delete is applied or not found, never an error, and the delete stands
+    Given a user "Nadia" signed in with an API token
+    When "Nadia" changes an integration while deleting it, 10 times
+    Then every delete was answered 204 and every change 200 or 404, never an error, and no integration came back
+
   @INT-05 @billionmail
   Scenario: Syncs of two integrations of the same kind at once both succeed
     Given a user "Nadia" signed in with an API token

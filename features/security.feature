@@ -10,6 +10,14 @@ Feature: Security
     Then no column of that integration's row in the database holds a canary, in clear text or merely encoded
     And every secret column of that row holds a ciphertext
 
+  @SEC-01 @local @staging @production
+  Scenario: A secret nested anywhere in customData is refused, never stored in clear
+    Given a user "Alice" signed in with an API token
+    And "Alice" has an integration of her own
+    When "Alice" sends canary secrets nested in customData, creating an integration and changing hers
+    Then each is answered 422 naming the path of every secret-looking key, without echoing a canary
+    And no row of "Alice" in the database holds a canary
+
   @SEC-02 @local
   Scenario: The service refuses to start as staging when any provider is reached over plain HTTP
     Given the settings of a staging service with every provider on HTTPS
@@ -104,6 +112,33 @@ Feature: Security
       | fields of the wrong type      |
       | its required fields missing   |
       | a field the API does not know |
+
+  @SEC-06 @local @staging @production
+  Scenario Outline: customData nested <depth> is refused before anything is stored
+    Given a user "Alice" signed in with an API token
+    And "Alice" has an integration of her own
+    When "Alice" creates an integration, and changes hers, with customData nested <depth>
+    Then both are answered <status> "<code>", naming customData when the body could be read
+    And "Alice" has no integration but her own, which reads back unchanged
+
+    Examples:
+      | depth                                        | status | code              |
+      | one level deeper than INTEGRATIONS.md allows | 422    | validation_failed |
+      | 300 levels deep                              | 422    | validation_failed |
+      | 3000 levels deep                             | 400    | bad_request       |
+
+  @SEC-06 @local @staging
+  Scenario Outline: customData an older version stored <stored> never breaks a read
+    Given a user "Alice" signed in with an API token
+    When "Alice" has an integration whose customData an older version stored <stored>
+    Then "Alice" reads, lists and renames it, each answered 200 with customData null and no stored secret shown
+    And "Alice" can replace that customData, and reads the new value back
+
+    Examples:
+      | stored                    |
+      | 300 levels deep           |
+      | 3000 levels deep          |
+      | holding a nested password |
 
   @SEC-07 @local @staging
   Scenario: SQL injection in every string input is treated as plain data

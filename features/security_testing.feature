@@ -82,6 +82,13 @@ Feature: Security testing
     And the Xero callback connects the integration
     And Xero's state is refused when used again, even with a fresh code from Xero
 
+  @SECT-04 @XERO-01 @xero @local
+  Scenario: A consent URL opened in someone else's browser links nothing to the account that started it
+    Given a user "Alice" signed in with an API token
+    When "Alice" starts connecting Xero in her browser and the consent URL is completed in another browser
+    Then that browser's return to the callback is refused 400, and "Alice" has no integration
+    And "Alice"'s own browser can still finish connecting Xero
+
   @SECT-05 @local @staging
   Scenario: Once limited, a user's writes are refused too, and other users are unaffected
     Given a user "Alice" signed in with an API token
@@ -121,6 +128,13 @@ Feature: Security testing
       | an unknown path            |
       | a JSON field               |
       | a body that is not JSON    |
+      | the OAuth callback's state |
+
+  @SECT-07 @xero @local
+  Scenario: Script in the pages of an OAuth flow comes back as JSON data, never as a page
+    Given a user "Alice" signed in with an API token
+    When "Alice" connects Xero under a name holding a script payload, and another flow of hers comes back with a script payload as the provider's error
+    Then every answer the browser saw is JSON, the name exactly as sent, and the browser told not to render it
 
   @SECT-08 @local @staging @production
   Scenario Outline: A caller without a valid API token is refused

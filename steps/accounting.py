@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 from pytest_bdd import given, parsers, then, when
 
+from harness.oauth import start_in_browser
 from steps.common import ApiUser, World, connect_account, describe
 
 PROVIDER = r"(?P<provider>Xero|MYOB|QuickBooks)"
@@ -349,9 +350,8 @@ def accounting_connect_losing_realm(world: World, user: str, name: str) -> None:
 
 def _walk_consent(world: World, user: ApiUser, provider: Accounting, covered: str, drop: str | None) -> httpx.Response:
     """The OAuth flow by hand, for the callbacks that must fail: optionally losing a query parameter."""
-    started = user.client.get(f"/api/integrations/{provider.slug}/connect")
-    assert started.status_code == 302, describe(started)
     browser = world.client(base_url="")
+    started = start_in_browser(user.client, browser, provider.slug)
     consent = browser.get(started.headers["Location"] + "&" + urlencode({"sandbox_tenant": covered}))
     assert consent.status_code == 302, describe(consent)
     back = urlsplit(consent.headers["Location"])

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from pytest_bdd import given, parsers, then, when
 
+from harness.oauth import start_in_browser, state_cookie
 from steps.common import ApiUser, World, connect_account, describe, error_code
 from steps.security_support import (
     INTEGRATIONS,
@@ -253,6 +254,10 @@ _REFLECTIONS: dict[str, Callable[[httpx.Client, str], httpx.Response]] = {
     "a body that is not JSON": lambda client, p: client.post(
         INTEGRATIONS, content=f"<html><body>{p}</body></html>", headers={"Content-Type": "text/html"}
     ),
+    # The one route a browser visits (sent there by the provider): it must not render what it is sent either.
+    "the OAuth callback's state": lambda client, p: client.get(
+        f"{INTEGRATIONS}/xero/callback", params={"state": p, "code": p, "error": p}
+    ),
 }
 
 
@@ -398,8 +403,9 @@ def _consent(world: World, consent_url: str) -> str:
 
 
 def _connect_started(world: World, user: ApiUser, provider: str) -> str:
-    started = user.client.get(f"{INTEGRATIONS}/{provider}/connect")
-    assert started.status_code == 302, f"expected a redirect to {provider}'s consent page: {describe(started)}"
+    """The consent URL of a flow started in the scenario's browser (which holds its state cookie)."""
+    started = start_in_browser(user.client, world.facts["browser"], provider)
+    world.facts.setdefault("state_cookies", {})[provider] = state_cookie(started)
     location: str = started.headers["Location"]
     return location
 
@@ -418,7 +424,10 @@ def security_state_refused_elsewhere(world: World) -> None:
     myob_consent = urlsplit(_connect_started(world, world.user("Alice"), "myob"))
     query = {**{k: v[0] for k, v in parse_qs(myob_consent.query).items()}, "state": world.facts["state"]}
     callback = _consent(world, myob_consent._replace(query=urlencode(query)).geturl())
-    expect_error(world.facts["browser"].get(callback), 400, what="MYOB's callback took a state issued for Xero")
+    # With Xero's state cookie too (a browser sends it only to Xero's callback): the provider binding must refuse.
+    xeros_cookie = {"Cookie": world.facts["state_cookies"]["xero"]}
+    answer = world.facts["browser"].get(callback, headers=xeros_cookie)
+    expect_error(answer, 400, what="MYOB's callback took a state issued for Xero")
 
 
 @then("the Xero callback connects the integration")

@@ -1,17 +1,23 @@
 """OAuth connections: `GET /api/integrations/{provider}/connect` and its `/callback`.
 
 `connect` (with the user's API token) answers 302 to the provider's consent page, carrying a state
-that is random, single-use, expiring and bound to that user. The provider sends the browser back to
-`callback` (no API token: the state is the proof), which exchanges the code, learns which
-organisation / company file / realm was connected, and stores the tokens encrypted.
+that is random, single-use, expiring and bound to that user, and sets a cookie holding the same state
+that binds the flow to the browser that follows the redirect. The provider sends the browser back to
+`callback` (no API token: the state and its cookie are the proof), which exchanges the code, learns
+which organisation / company file / realm was connected, and stores the tokens encrypted.
+
+Without the cookie, a consent URL started by one user and opened in someone else's browser would
+link that person's organisation to the starter's account; with it, only the starting browser can finish.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from integration_service.api.dependencies import AppSettings, CurrentUser, DatabaseEngine, Secrets
@@ -25,6 +31,7 @@ from integration_service.providers.http import RetryPolicy
 from integration_service.providers.registry import oauth_providers
 from integration_service.providers.session import ProviderSession, fixed_token
 from integration_service.providers.tokens import OAUTH_FAILURES, TokenSet, describe_oauth_failure, oauth_client
+from integration_service.settings import Settings
 
 router = APIRouter(prefix="/api/integrations", tags=["connections"])
 
@@ -44,6 +51,31 @@ def _provider(request: Request, slug: str) -> OAuthProvider:
 
 def redirect_uri(public_url: str, provider: OAuthProvider) -> str:
     return f"{public_url}/api/integrations/{provider.slug}/callback"
+
+
+def _state_cookie_name(state: str) -> str:
+    # One cookie per flow, named after its state: two tabs connecting two accounts do not clash.
+    return "oauth_state_" + hashlib.sha256(state.encode()).hexdigest()[:16]
+
+
+def _state_cookie(settings: Settings, provider: OAuthProvider) -> dict[str, Any]:
+    """Where the browser keeps it: sent only to this provider's callback, never readable by scripts,
+    sent on the provider's top-level redirect back (Lax), and only over HTTPS outside the local stage."""
+    return {
+        "path": f"/api/integrations/{provider.slug}/callback",
+        "httponly": True,
+        "secure": settings.public_url.startswith("https://"),  # which it must be outside the local stage
+        "samesite": "lax",
+    }
+
+
+def _require_same_browser(request: Request, state: str) -> None:
+    cookie = request.cookies.get(_state_cookie_name(state))
+    if cookie is None or not hmac.compare_digest(cookie.encode(), state.encode()):
+        raise BadRequest(
+            "this browser did not start this authorisation (its state cookie is missing or does not match); "
+            "start connecting again in the browser that will complete it"
+        )
 
 
 @router.get(
@@ -83,7 +115,10 @@ def connect(
     ) as client:
         url, _ = client.create_authorization_url(app.authorize_url, state=state, **chosen.authorize_params())
     body = AuthorizationRedirect(authorization_url=url).model_dump(by_alias=True)
-    return JSONResponse(body, status_code=status.HTTP_302_FOUND, headers={"Location": url})
+    response = JSONResponse(body, status_code=status.HTTP_302_FOUND, headers={"Location": url})
+    cookie = _state_cookie(settings, chosen)
+    response.set_cookie(_state_cookie_name(state), state, max_age=settings.oauth_state_ttl_s, **cookie)
+    return response
 
 
 @router.get(
@@ -95,6 +130,7 @@ def connect(
 )
 def callback(
     request: Request,
+    response: Response,
     provider: ConnectableProvider,
     engine: DatabaseEngine,
     box: Secrets,
@@ -104,7 +140,12 @@ def callback(
     error: Annotated[str | None, Query(max_length=200)] = None,
     realm_id: Annotated[str | None, Query(alias="realmId", max_length=40)] = None,
 ) -> IntegrationEnvelope:
+    """Visited by the browser that followed `connect`'s redirect: it must carry the `oauth_state_…` cookie
+    that `connect` set for this state (400 otherwise, and the state stays unspent)."""
     chosen = _provider(request, provider.value)
+    # Checked before the state is consumed: a browser that did not start the flow cannot spend it either.
+    _require_same_browser(request, state)
+    response.delete_cookie(_state_cookie_name(state), **_state_cookie(settings, chosen))
     with engine.begin() as connection:
         pending = oauth_states.consume(connection, state, chosen.integration_type)
     if pending is None:

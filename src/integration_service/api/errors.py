@@ -52,6 +52,10 @@ class Conflict(ServiceError):
     status_code, code = 409, "conflict"
 
 
+class PreconditionFailed(ServiceError):
+    status_code, code = 412, "precondition_failed"
+
+
 class PayloadTooLarge(ServiceError):
     status_code, code = 413, "payload_too_large"
 
@@ -92,6 +96,7 @@ def documented_errors(*status_codes: int) -> dict[int | str, dict[str, Any]]:
         401: "Missing or invalid API token",
         404: "Not found (or not yours)",
         409: "Conflicts with the current state",
+        412: "Changed since the version named in If-Match was read",
         413: "Request body too large",
         422: "Invalid input; details name each field",
         429: "Rate limit exceeded; see Retry-After",

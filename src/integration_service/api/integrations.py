@@ -10,15 +10,26 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic import Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from integration_service.api.connection_tests import verify_new_integration
 from integration_service.api.dependencies import CurrentUser, DatabaseEngine, Secrets
-from integration_service.api.errors import NotFound, documented_errors
-from integration_service.api.models import ApiModel, CustomData, Flag, InputModel, Name, Page, Secret
+from integration_service.api.errors import NotFound, PreconditionFailed, documented_errors
+from integration_service.api.models import (
+    ApiModel,
+    CustomData,
+    Flag,
+    InputModel,
+    Name,
+    OptionalCustomData,
+    Page,
+    Secret,
+    custom_data_problem,
+)
 from integration_service.db import credentials
+from integration_service.db.engine import UnreadableJson
 from integration_service.db.schema import INTEGRATION_TYPES
 from integration_service.providers.base import ApiKeyProvider
 from integration_service.security.encryption import SecretBox
@@ -52,7 +63,7 @@ class IntegrationUpdate(InputModel):
     # Not nullable in the schema: null is refused for these three (found by fuzzing: the schema said nullable).
     integration_name: Name | SkipJsonSchema[None] = None
     is_active: Flag | SkipJsonSchema[None] = None
-    custom_data: CustomData | SkipJsonSchema[None] = None
+    custom_data: OptionalCustomData = None
     access_token: Secret | None = None
     refresh_token: Secret | None = None
     api_key: Secret | None = None
@@ -79,13 +90,24 @@ class IntegrationPublic(ApiModel):
     sync_error: str | None
     last_synced_at: datetime | None
     token_expires_at: datetime | None
-    custom_data: dict[str, Any]
+    custom_data: dict[str, Any] | None = Field(
+        description="null when the stored value breaks the limits on customData (stored by an older version): "
+        "too deep, too large, unreadable or holding secret-looking keys; PATCH customData to replace it"
+    )
     has_access_token: bool
     has_refresh_token: bool
     has_api_key: bool
     has_api_secret: bool
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("custom_data", mode="before")
+    @classmethod
+    def _shown_only_within_limits(cls, value: object) -> object:
+        # Whatever an older version stored, reading it must not fail (nor return a secret it let in).
+        if isinstance(value, UnreadableJson) or (isinstance(value, dict) and custom_data_problem(value)):
+            return None
+        return value
 
     @field_validator("sync_error")
     @classmethod
@@ -110,6 +132,19 @@ def _encrypted_secrets(payload: IntegrationCreate | IntegrationUpdate, box: Secr
     return values
 
 
+def _etag(row: Any) -> str:
+    return f'"{row["version"]}"'
+
+
+def _versions_allowed(if_match: str | None) -> list[str] | None:
+    """The row versions an If-Match header names; None when any will do (no header, or `*`).
+    Weak tags never match: If-Match compares strongly (RFC 9110, 13.1.1)."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    tags = [tag.strip() for tag in if_match.split(",")]
+    return [tag.strip('"') for tag in tags if not tag.startswith("W/")]
+
+
 _CREATED_ID = "$response.body#/integration/id"
 # OpenAPI links: what a client (and Schemathesis's stateful phase) can do next with a new integration.
 _CREATED_LINKS = {
@@ -132,7 +167,12 @@ _CREATED_LINKS = {
     responses={201: {"links": _CREATED_LINKS}, **documented_errors(400, 401, 409, 413, 422, 429)},
 )
 def create_integration(
-    payload: IntegrationCreate, request: Request, user_id: CurrentUser, engine: DatabaseEngine, box: Secrets
+    payload: IntegrationCreate,
+    request: Request,
+    response: Response,
+    user_id: CurrentUser,
+    engine: DatabaseEngine,
+    box: Secrets,
 ) -> IntegrationEnvelope:
     """Store an integration's credentials, encrypted. Secrets are accepted here and never returned.
 
@@ -152,6 +192,7 @@ def create_integration(
     }
     with engine.begin() as connection:
         row = credentials.insert(connection, user_id, values)
+    response.headers["ETag"] = _etag(row)
     return IntegrationEnvelope(integration=IntegrationPublic.model_validate(dict(row)))
 
 
@@ -189,11 +230,15 @@ def _not_found(integration_id: uuid.UUID) -> NotFound:
     response_model=IntegrationEnvelope,
     responses=documented_errors(401, 404, 422, 429),
 )
-def get_integration(integration_id: uuid.UUID, user_id: CurrentUser, engine: DatabaseEngine) -> IntegrationEnvelope:
+def get_integration(
+    integration_id: uuid.UUID, response: Response, user_id: CurrentUser, engine: DatabaseEngine
+) -> IntegrationEnvelope:
+    """The `ETag` names this version of the integration: send it back as `If-Match` on PATCH."""
     with engine.connect() as connection:
         row = credentials.get(connection, user_id, integration_id)
     if row is None:
         raise _not_found(integration_id)
+    response.headers["ETag"] = _etag(row)
     return IntegrationEnvelope(integration=IntegrationPublic.model_validate(dict(row)))
 
 
@@ -202,15 +247,20 @@ def get_integration(integration_id: uuid.UUID, user_id: CurrentUser, engine: Dat
     operation_id="updateIntegration",
     summary="Rename, disable or re-key an integration",
     response_model=IntegrationEnvelope,
-    responses=documented_errors(400, 401, 404, 409, 413, 422, 429),
+    responses=documented_errors(400, 401, 404, 409, 412, 413, 422, 429),
 )
 def update_integration(
     integration_id: uuid.UUID,
     payload: IntegrationUpdate,
+    response: Response,
     user_id: CurrentUser,
     engine: DatabaseEngine,
     box: Secrets,
+    if_match: Annotated[str | None, Header(description="Change only if still at this ETag", max_length=500)] = None,
 ) -> IntegrationEnvelope:
+    """One atomic write: fields not sent are left as they are, even if another request changes them meanwhile.
+    To not overwrite another writer's change to the same fields, send the `ETag` you read as `If-Match`
+    (412 if the integration changed since)."""
     values: dict[str, Any] = {
         name: getattr(payload, name)
         for name in ("integration_name", "is_active", "custom_data")
@@ -222,9 +272,16 @@ def update_integration(
         # must fetch that account's whole history, not only what changed since the last sync of the old one.
         values["last_synced_at"] = None
     with engine.begin() as connection:
-        row = credentials.update(connection, user_id, integration_id, values)
-    if row is None:
+        row = credentials.update(connection, user_id, integration_id, values, _versions_allowed(if_match))
+        current = credentials.get(connection, user_id, integration_id) if row is None else row
+    if current is None:
         raise _not_found(integration_id)
+    if row is None:
+        raise PreconditionFailed(
+            f"integration {integration_id} changed since the version in If-Match; read it again and retry",
+            headers={"ETag": _etag(current)},
+        )
+    response.headers["ETag"] = _etag(row)
     return IntegrationEnvelope(integration=IntegrationPublic.model_validate(dict(row)))
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections import deque
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import (
     AfterValidator,
@@ -18,8 +20,12 @@ from pydantic import (
     StringConstraints,
 )
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import SkipJsonSchema
 
+# customData holds a few identifiers (a tenant, a company file, a base URL): these limits leave room for
+# far more, and keep any value well inside what the JSON parsers and serialisers on its way can handle.
 MAX_CUSTOM_DATA_BYTES = 16_384
+MAX_CUSTOM_DATA_DEPTH = 16
 _SECRET_LOOKING_KEY = re.compile(r"pass(word)?|secret|token|api[_-]?key|private", re.IGNORECASE)
 
 
@@ -55,34 +61,67 @@ def _credential_shape(value: SecretStr) -> SecretStr:
     return value
 
 
-def _walk_strings(value: Any) -> None:
-    if isinstance(value, str):
-        _no_nul(value)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _no_nul(key)
-            _walk_strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            _walk_strings(item)
+class _Node(NamedTuple):
+    path: str  # e.g. customData.accounts[0].name, for messages
+    key: str | None  # the key it is stored under; None for a list item or customData itself
+    level: int  # customData itself is level 1
+    value: object
+
+
+def _nodes(custom_data: dict[str, Any]) -> Iterator[_Node]:
+    """Every value in customData, walked without recursion and never below the depth limit, so that no
+    value, however deep, can exhaust the stack."""
+    pending: deque[_Node] = deque([_Node("customData", None, 1, custom_data)])
+    while pending:
+        node = pending.popleft()
+        yield node
+        if node.level > MAX_CUSTOM_DATA_DEPTH:
+            continue
+        if isinstance(node.value, dict):
+            pending.extend(_Node(f"{node.path}.{k}", k, node.level + 1, v) for k, v in node.value.items())
+        elif isinstance(node.value, list):
+            pending.extend(_Node(f"{node.path}[{i}]", None, node.level + 1, v) for i, v in enumerate(node.value))
+
+
+def custom_data_problem(custom_data: dict[str, Any]) -> str | None:
+    """Why this customData may not be stored (or, stored by an older version, shown), or None.
+
+    Paths and key names may appear in the answer; values never do (one could be the secret refused)."""
+    secret_paths: list[str] = []
+    for node in _nodes(custom_data):
+        if isinstance(node.value, dict | list) and node.level > MAX_CUSTOM_DATA_DEPTH:
+            return f"customData must not nest deeper than {MAX_CUSTOM_DATA_DEPTH} levels ({node.path[:200]} does)"
+        if any("\x00" in text for text in (node.key, node.value) if isinstance(text, str)):
+            return f"{node.path[:200]} must not contain NUL characters"
+        if node.key is not None and _SECRET_LOOKING_KEY.search(node.key):
+            secret_paths.append(node.path[:200])
+    if secret_paths:
+        return (
+            f"customData is stored unencrypted and must not hold secrets at any depth ({', '.join(secret_paths[:5])}); "
+            "send them as accessToken, refreshToken, apiKey or apiSecret"
+        )
+    if len(json.dumps(custom_data)) > MAX_CUSTOM_DATA_BYTES:
+        return f"customData must serialise to at most {MAX_CUSTOM_DATA_BYTES} bytes"
+    return None
+
+
+def _custom_data_unless_none(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if value is None else _custom_data_is_safe(value)
 
 
 def _custom_data_is_safe(value: dict[str, Any]) -> dict[str, Any]:
-    secret_keys = [key for key in value if _SECRET_LOOKING_KEY.search(key)]
-    if secret_keys:
-        raise ValueError(
-            f"customData is stored unencrypted and must not hold secrets ({', '.join(secret_keys)}); "
-            "send them as accessToken, refreshToken, apiKey or apiSecret"
-        )
-    _walk_strings(value)
-    if len(json.dumps(value)) > MAX_CUSTOM_DATA_BYTES:
-        raise ValueError(f"customData must serialise to at most {MAX_CUSTOM_DATA_BYTES} bytes")
+    problem = custom_data_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_no_nul)]
 Secret = Annotated[SecretStr, Field(min_length=1, max_length=8192), AfterValidator(_credential_shape)]
 CustomData = Annotated[dict[str, Any], AfterValidator(_custom_data_is_safe)]
+# PATCH's customData: checked after the union is resolved, so that an error names `customData` itself
+# (not pydantic's union branches), and null stays out of the schema (the route refuses it).
+OptionalCustomData = Annotated[dict[str, Any] | SkipJsonSchema[None], AfterValidator(_custom_data_unless_none)]
 # A request's booleans are JSON booleans: "yes" or 1 is a mistake to report, not a value to guess at.
 Flag = Annotated[bool, Strict()]
 

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as insert_statement
 
 from integration_service.db.schema import integrations_credentials as credentials
@@ -22,7 +22,12 @@ SECRET_COLUMNS = {
     "api_secret": credentials.c.api_secret_encrypted,
 }
 
+# PostgreSQL's xmin: the transaction that wrote this version of the row. Every write changes it and it
+# never goes back, so it serves as the row's version for optimistic concurrency without a column of its own.
+VERSION: ColumnElement[str] = literal_column("integrations_credentials.xmin::text")
+
 PUBLIC_COLUMNS = [
+    VERSION.label("version"),
     credentials.c.id,
     credentials.c.integration_type,
     credentials.c.integration_name,
@@ -71,13 +76,18 @@ def get(connection: Connection, user_id: str, integration_id: uuid.UUID) -> RowM
 
 
 def update(
-    connection: Connection, user_id: str, integration_id: uuid.UUID, values: dict[str, Any]
+    connection: Connection,
+    user_id: str,
+    integration_id: uuid.UUID,
+    values: dict[str, Any],
+    only_versions: Sequence[str] | None = None,
 ) -> RowMapping | None:
+    """The row as this write left it; None if it is not there, or (with `only_versions`) not at one of them."""
+    conditions = _owned(user_id, integration_id)
+    if only_versions is not None:
+        conditions.append(VERSION.in_(only_versions))
     statement = (
-        credentials.update()
-        .where(*_owned(user_id, integration_id))
-        .values(updated_at=func.now(), **values)
-        .returning(*PUBLIC_COLUMNS)
+        credentials.update().where(*conditions).values(updated_at=func.now(), **values).returning(*PUBLIC_COLUMNS)
     )
     return connection.execute(statement).mappings().one_or_none()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,6 +13,18 @@ from sqlalchemy import Engine, create_engine, event
 from integration_service.settings import Settings
 
 
+class UnreadableJson(dict[str, Any]):
+    """A stored JSON value nested too deeply for Python's parser (written by an older version, or by hand):
+    read as an empty object, so that reading its row never fails; the API shows that it is unreadable."""
+
+
+def load_json(text: str | bytes) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        return UnreadableJson()
+
+
 def create_database_engine(settings: Settings) -> Engine:
     return create_engine(
         settings.sqlalchemy_database_url,
@@ -19,6 +32,7 @@ def create_database_engine(settings: Settings) -> Engine:
         max_overflow=settings.database_pool_max_overflow,
         pool_timeout=settings.database_pool_timeout_s,
         pool_pre_ping=True,
+        json_deserializer=load_json,
         hide_parameters=True,  # error messages and logs never carry bound values (they may be secrets)
         # A statement that hangs must not hold a pooled connection for ever.
         connect_args={"connect_timeout": 10, "options": "-c statement_timeout=30000"},

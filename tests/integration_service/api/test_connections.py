@@ -10,6 +10,9 @@ import httpx
 import psycopg
 import pytest
 
+from harness.oauth import start_in_browser, state_cookie
+from harness.processes import ServerProcess
+from harness.stack import sandbox_service_env
 from tests.fixtures.connections import Connect
 from tests.fixtures.service import ApiUser
 from tests.integration_service.accounting import (
@@ -66,8 +69,8 @@ def test_connect_needs_an_api_token(anonymous: httpx.Client) -> None:
 
 def test_the_state_is_single_use(make_user: Callable[[], ApiUser]) -> None:
     user = make_user()
-    started = user.client.get("/api/integrations/xero/connect")
     with httpx.Client(timeout=30) as browser:
+        started = start_in_browser(user.client, browser, "xero")
         callback = browser.get(started.headers["Location"]).headers["Location"]
         assert browser.get(callback).status_code == 200
         replayed = browser.get(callback)
@@ -91,20 +94,75 @@ def test_a_forged_state_is_refused(make_user: Callable[[], ApiUser], service: An
 def test_a_state_is_bound_to_its_provider(make_user: Callable[[], ApiUser], service: Any) -> None:
     started = make_user().client.get("/api/integrations/xero/connect")
     state = parse_qs(urlsplit(started.headers["Location"]).query)["state"][0]
-    crossed = httpx.get(f"{service.url}/api/integrations/myob/callback", params={"code": "c", "state": state})
+    # The browser would send Xero's state cookie only to Xero's callback: handed to MYOB's on purpose here,
+    # so that what refuses the state is the provider binding, not the missing cookie.
+    crossed = httpx.get(
+        f"{service.url}/api/integrations/myob/callback",
+        params={"code": "c", "state": state},
+        headers={"Cookie": state_cookie(started)},
+    )
     assert crossed.status_code == 400
     # Refused for the state, not later for the made-up code: a state issued for Xero means nothing to MYOB.
     assert "state" in crossed.json()["error"]["message"]
 
 
 def test_a_declined_consent_is_a_clear_error(make_user: Callable[[], ApiUser], service: Any) -> None:
-    started = make_user().client.get("/api/integrations/quickbooks/connect")
-    state = parse_qs(urlsplit(started.headers["Location"]).query)["state"][0]
-    declined = httpx.get(
-        f"{service.url}/api/integrations/quickbooks/callback", params={"error": "access_denied", "state": state}
-    )
+    with httpx.Client(timeout=30) as browser:
+        started = start_in_browser(make_user().client, browser, "quickbooks")
+        state = parse_qs(urlsplit(started.headers["Location"]).query)["state"][0]
+        declined = browser.get(
+            f"{service.url}/api/integrations/quickbooks/callback", params={"error": "access_denied", "state": state}
+        )
     assert declined.status_code == 400
     assert "access_denied" in declined.json()["error"]["message"]
+
+
+def test_a_consent_url_opened_in_another_browser_links_nothing(make_user: Callable[[], ApiUser]) -> None:
+    starter = make_user()
+    with httpx.Client(timeout=30) as starters_browser, httpx.Client(timeout=30) as someone_else:
+        consent_url = start_in_browser(starter.client, starters_browser, "xero").headers["Location"]
+        # The consent URL sent to someone else: they consent to their organisation in their own browser.
+        callback = someone_else.get(consent_url).headers["Location"]
+        refused = someone_else.get(callback)
+        assert refused.status_code == 400, refused.text
+        assert "did not start this authorisation" in refused.json()["error"]["message"]
+        assert starter.client.get("/api/integrations").json()["total"] == 0
+        # The refusal did not spend the state: the browser that started the flow can still finish it.
+        finished = starters_browser.get(starters_browser.get(consent_url).headers["Location"])
+        assert finished.status_code == 200, finished.text
+    assert starter.client.get("/api/integrations").json()["total"] == 1
+
+
+def test_a_forged_state_cookie_is_refused(make_user: Callable[[], ApiUser]) -> None:
+    user = make_user()
+    started = user.client.get("/api/integrations/xero/connect")
+    name = state_cookie(started).split("=", 1)[0]
+    with httpx.Client(timeout=30) as browser:
+        callback = browser.get(started.headers["Location"]).headers["Location"]
+        forged = browser.get(callback, headers={"Cookie": f"{name}=not-the-state"})
+    assert forged.status_code == 400, forged.text
+    assert user.client.get("/api/integrations").json()["total"] == 0
+
+
+def test_the_state_cookie_is_http_only_lax_and_scoped_to_the_callback(make_user: Callable[[], ApiUser]) -> None:
+    started = make_user().client.get("/api/integrations/quickbooks/connect")
+    state = parse_qs(urlsplit(started.headers["Location"]).query)["state"][0]
+    attributes = [part.strip().lower() for part in started.headers["set-cookie"].split(";")]
+    assert attributes[0].endswith("=" + state.lower())
+    assert "httponly" in attributes
+    assert "samesite=lax" in attributes
+    assert "path=/api/integrations/quickbooks/callback" in attributes
+    assert "secure" not in attributes  # the local stage's service is plain HTTP
+
+
+def test_the_state_cookie_is_secure_when_the_service_is_served_over_https(
+    make_user: Callable[[], ApiUser], service_factory: Callable[..., ServerProcess], sandbox: ServerProcess
+) -> None:
+    behind_tls = service_factory(**sandbox_service_env(sandbox.url), PUBLIC_URL="https://crm.example")
+    token = make_user().token
+    started = httpx.get(f"{behind_tls.url}/api/integrations/xero/connect", headers={"Authorization": f"Bearer {token}"})
+    assert started.status_code == 302, started.text
+    assert "secure" in [part.strip().lower() for part in started.headers["set-cookie"].split(";")]
 
 
 def test_myob_uses_the_company_file_asked_for(
@@ -120,8 +178,8 @@ def test_several_company_files_and_none_chosen_is_a_clear_error(
     make_user: Callable[[], ApiUser], sandbox_control: httpx.Client
 ) -> None:
     user = make_user()
-    started = user.client.get("/api/integrations/myob/connect")
     with httpx.Client(timeout=30) as browser:
+        started = start_in_browser(user.client, browser, "myob")
         all_files = urlencode({"sandbox_tenant": ",".join(tenants(sandbox_control, MYOB))})
         consent = browser.get(started.headers["Location"] + "&" + all_files)
         refused = browser.get(consent.headers["Location"])
