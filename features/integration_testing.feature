@@ -115,6 +115,28 @@ Feature: Integration testing
     When "Nadia" changes an integration while deleting it, 10 times
     Then every delete was answered 204 and every change 200 or 404, never an error, and no integration came back
 
+  @INT-05 @xero
+  Scenario: Deleting an integration while it syncs is refused with 409, and the sync finishes with every record
+    Given a user "Nadia" signed in with an API token
+    And Xero has a organisation "Pier Ledger" with 400 invoices
+    And "Nadia" has connected Xero to "Pier Ledger"
+    And Xero answers page 3 of the invoices only after 1500 ms
+    When "Nadia" deletes the integration of "Pier Ledger" while its invoices sync
+    Then the delete is answered 409 "conflict", saying a sync is running
+    And the sync that was running succeeds with 400 invoices
+    And the latest sync log of "Pier Ledger" records success with 400 records
+    When "Nadia" deletes the integration of "Pier Ledger"
+    Then the integration of "Pier Ledger" is gone
+
+  @INT-05 @xero
+  Scenario: 24 syncs at once: the service runs what it takes, turns the rest away with 503, and other users are unaffected
+    Given 24 users who have each connected Xero to an organisation of their own with 150 invoices
+    And a user "Oscar" signed in with an API token
+    And Xero answers page 1 of the invoices only after 2000 ms, 24 times
+    When the 24 users sync at the same time while "Oscar" lists his integrations
+    Then every sync either succeeded with 150 invoices or was answered 503 with Retry-After, and some were turned away
+    And every list of "Oscar" during the syncs was answered 200
+
   @INT-05 @billionmail
   Scenario: Syncs of two integrations of the same kind at once both succeed
     Given a user "Nadia" signed in with an API token

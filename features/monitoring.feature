@@ -55,6 +55,24 @@ Feature: Monitoring
       | Token refresh failing repeatedly         | token_refresh              | a QuickBooks integration whose token refresh failed 3 times   |
       | Payment processing failures              | payment_failures           | a failed Stripe payment                                        |
       | Subscription sync failures               | subscription_sync_failures | a failed PayPal subscription sync                             |
+      | Sync stuck running longer than N minutes | sync_stuck_running         | a Xero sync whose last progress was 45 minutes ago            |
+
+  @OPS-ALERTS @xero
+  Scenario: A sync cut short by a killed service shows as stuck, and is closed as interrupted when the service starts again
+    Given a user "Alice" signed in with an API token
+    And Xero has a organisation "Driftwood Supplies" with 300 invoices
+    And "Alice" has connected Xero to "Driftwood Supplies"
+    And Xero answers page 2 of the invoices only after 30000 ms
+    And a service instance of the stage's own, on its database and provider sandbox
+    When "Alice" starts a sync of "Driftwood Supplies" on that instance, which is killed with SIGKILL once the first page is stored
+    Then the latest sync log of "Driftwood Supplies" is left "running"
+    And the alert "sync_stuck_running" fires for "Driftwood Supplies" when 0 minutes without progress count as stuck
+    When the instance is started again
+    Then the latest sync log of "Driftwood Supplies" is "failed", completed, with an error starting "interrupted:"
+    And the integration of "Driftwood Supplies" shows the sync status "ERROR", saying the sync was interrupted
+    And the alert "sync_stuck_running" does not fire for "Driftwood Supplies" when 0 minutes without progress count as stuck
+    When "Alice" syncs the invoices of "Driftwood Supplies" again
+    Then the sync succeeds with 300 invoices
 
   @OPS-ALERTS
   Scenario: No alert fires on a healthy day

@@ -27,6 +27,19 @@ Feature: Xero integration
     And the latest sync log of "Quay Traders" records success with 60 records
     And the integration of "Quay Traders" is healthy after its sync
 
+  @XERO-02
+  Scenario: Pointing Xero at another organisation while a sync runs: the next sync fetches the new organisation whole
+    Given a user "Alice" signed in with an API token
+    And Xero has a organisation "Anchor Traders" with 300 invoices
+    And Xero has a organisation "Beacon Foods" with 120 invoices
+    And "Alice" has connected Xero to "Anchor Traders" on a consent covering "Beacon Foods" too
+    And Xero answers page 2 of the invoices only after 1500 ms
+    When "Alice" points the Xero integration of "Anchor Traders" at "Beacon Foods" while its invoices sync
+    Then the sync that was running succeeds, and the integration claims no sync of "Beacon Foods" yet
+    When "Alice" syncs the invoices of "Beacon Foods"
+    Then the sync succeeds with 120 invoices
+    And the latest sync log of "Beacon Foods" records success with 120 records
+
   @XERO-03
   Scenario: Xero contacts are stored as Xero shows them
     Given a user "Alice" signed in with an API token

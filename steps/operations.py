@@ -258,6 +258,17 @@ def seed_log(
     )
 
 
+def seed_running(connection: SQL, integration: tuple[str, str, str], started: str, last_progress: str) -> None:
+    """A sync log row still `running`, started and last heard of (its heartbeat) that long ago."""
+    integration_id, user, kind = integration
+    connection.execute(
+        "INSERT INTO integrations_sync_logs (integration_id, user_id, integration_type, sync_type, status,"
+        " created_at, heartbeat_at) VALUES (%s, %s, %s, 'invoices', 'running', now() - %s::interval,"
+        " now() - %s::interval)",
+        [integration_id, user, kind, started, last_progress],
+    )
+
+
 def seed_webhook(connection: SQL, provider: str, outcome: str, age: str, processing: str) -> None:
     connection.execute(
         "INSERT INTO webhook_events (provider, event_id, event_type, outcome, payload, received_at, applied_at)"
@@ -337,6 +348,8 @@ def healthy_day(ops: OpsLab) -> None:
         charges = seed_integration(connection, ops, "healthy-charges", "STRIPE")
         seed_log(connection, charges, "success", age="1 hour", sync_type="payments")
         seed_webhook(connection, "stripe", "applied", "1 hour", "1 second")
+        # A long sync still making progress is not stuck.
+        seed_running(connection, seed_integration(connection, ops, "healthy-ledger", "MYOB"), "2 hours", "10 seconds")
 
 
 def trigger(rule: str, lab: OpsLab, connection: SQL) -> None:
@@ -347,6 +360,8 @@ def trigger(rule: str, lab: OpsLab, connection: SQL) -> None:
             seed_log(connection, files, "failed", error="HTTP 500", age=age)
     elif rule == "webhook_latency":
         seed_webhook(connection, "paypal", "applied", "10 minutes", "6 seconds")
+    elif rule == "sync_stuck_running":
+        seed_running(connection, seed_integration(connection, lab, "stuck-books", "XERO"), "50 minutes", "45 minutes")
     elif rule == "database_pool":
         target = lab.current()
         target.pool_capacity = 5

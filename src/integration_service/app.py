@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
+import anyio
 import httpx
 import redis
+import structlog
 from fastapi import FastAPI
 from fastapi.middleware import Middleware
 from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy import Engine
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from integration_service import metrics
@@ -42,6 +46,9 @@ from integration_service.security.rate_limit import RateLimiter
 from integration_service.security.redaction import configure_logging
 from integration_service.settings import Settings
 from integration_service.sync.engine import SyncEngine
+from integration_service.sync.runs import close_interrupted, keep_closing_interrupted
+
+log = structlog.get_logger(__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -53,7 +60,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        await _close_interrupted_syncs(engine, settings.sync_stale_after_s)  # before serving a request
+        async with anyio.create_task_group() as background:
+            background.start_soon(keep_closing_interrupted, engine, settings.sync_stale_after_s)
+            yield
+            background.cancel_scope.cancel()
         http.close()
         engine.dispose()
 
@@ -112,6 +123,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(connection_tests.router)  # /{integration_id}/test: a sub-path, safe after
     app.include_router(integrations.router)
     return app
+
+
+async def _close_interrupted_syncs(engine: Engine, stale_after_s: int) -> None:
+    """The startup sweep: runs a crash or restart cut short are closed as interrupted (contract C7)."""
+    try:
+        await anyio.to_thread.run_sync(partial(close_interrupted, engine, stale_after_s, unlocked_too=True))
+    except Exception as exc:  # a database that is down must not keep the service (and its health route) down
+        log.error("startup sweep of interrupted syncs failed", error_class=type(exc).__name__)
 
 
 def app_from_env() -> FastAPI:

@@ -28,6 +28,10 @@ DEVELOPMENT_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcmVhbC11c2U="
 OPTIONAL_BASE_URLS = frozenset({"MAUTIC_BASE_URL"})
 
 
+# A running sync holds its lock's connection and, while it stores a page, one more.
+CONNECTIONS_PER_SYNC = 2
+
+
 class ConfigurationError(ValueError):
     """Settings that must not be used for the chosen stage."""
 
@@ -79,6 +83,11 @@ class Settings(BaseSettings):
     # Refresh an access token this long before it expires, so no request goes out with a dying one.
     token_refresh_margin_s: int = Field(default=120, ge=0)
     sync_page_batch_size: int = Field(default=500, ge=1, le=5000)
+    # Syncs one process runs at once; more are answered 503 + Retry-After. Each run holds up to
+    # CONNECTIONS_PER_SYNC pooled connections, so this stays well below the pool: other requests keep theirs.
+    sync_max_concurrent: int = Field(default=4, ge=1, le=100)
+    # A `running` sync whose heartbeat is older than this is closed as interrupted (it died or hangs).
+    sync_stale_after_s: int = Field(default=300, ge=1, le=86_400)
 
     # OAuth apps registered at each provider (see INTEGRATIONS.md). Base URLs default to the real APIs;
     # the local stage points them at the provider sandbox.
@@ -178,6 +187,17 @@ class Settings(BaseSettings):
                 # '*' included: trusting everyone would let any client choose its own rate-limit bucket.
                 raise ValueError(f"TRUSTED_PROXIES entry {proxy!r} is not an IP address or CIDR network") from None
         return proxies
+
+    @model_validator(mode="after")
+    def _syncs_leave_connections_for_requests(self) -> Settings:
+        pool = self.database_pool_size + self.database_pool_max_overflow
+        if self.sync_max_concurrent * CONNECTIONS_PER_SYNC >= pool:
+            raise ConfigurationError(
+                f"SYNC_MAX_CONCURRENT={self.sync_max_concurrent} syncs hold up to "
+                f"{self.sync_max_concurrent * CONNECTIONS_PER_SYNC} database connections, which leaves none of the "
+                f"pool's {pool} (DATABASE_POOL_SIZE + DATABASE_POOL_MAX_OVERFLOW) for other requests: lower it"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_outside_local(self) -> Settings:

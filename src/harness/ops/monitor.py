@@ -1,8 +1,10 @@
-"""`invoke monitor`: the checklist's Daily Checks as tables, and its seven alert rules evaluated.
+"""`invoke monitor`: the checklist's Daily Checks as tables, and its alert rules evaluated.
 
 Each rule is one SQL query over the service's tables (the pool rule reads the service's `/metrics`,
 falling back to pg_stat_activity when the service cannot be reached). A rule fires when its query
-returns a row; each row says what fired.
+returns a row; each row says what fired. Besides the checklist's seven, a sync stuck `running` (its
+process died and nothing closed the run) fires an alert of its own: a run that never ends is neither
+a success nor a failure, so no other rule would see it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ DAILY_CHECKS = {
     "WHERE received_at > NOW() - INTERVAL '24 hours' GROUP BY provider, outcome ORDER BY 1, 2",
 }
 
+STUCK_SYNC_MINUTES = 30.0  # a running sync refreshes its heartbeat with every page; 30 minutes without is stuck
+
 RULES: dict[str, tuple[str, str]] = {
     "sync_failed_3_times": (
         "Integration sync fails 3 times in a row",
@@ -37,6 +41,13 @@ RULES: dict[str, tuple[str, str]] = {
         " FROM integrations_sync_logs WHERE status <> 'running') AS recent"
         " WHERE n <= 3 GROUP BY integration_id, integration_type"
         " HAVING count(*) = 3 AND bool_and(status = 'failed')",
+    ),
+    "sync_stuck_running": (
+        f"Sync stuck running longer than {STUCK_SYNC_MINUTES:.0f} minutes (no progress)",
+        "SELECT id::text AS sync_log_id, integration_id::text, integration_type, sync_type,"
+        " round(extract(epoch FROM now() - coalesce(heartbeat_at, created_at)) / 60) AS minutes_without_progress"
+        " FROM integrations_sync_logs WHERE status = 'running'"
+        " AND coalesce(heartbeat_at, created_at) < now() - make_interval(secs => %(stuck_after_s)s)",
     ),
     "webhook_latency": (
         "Webhook processing latency > 5 seconds (last hour)",
@@ -101,18 +112,26 @@ class MonitorResult:
         return {"daily": self.daily, "alerts": [asdict(alert) for alert in self.alerts], "firing": self.firing}
 
 
-def evaluate(target: Target) -> MonitorResult:
+def evaluate(target: Target, stuck_sync_minutes: float = STUCK_SYNC_MINUTES) -> MonitorResult:
+    """Every daily check and alert rule; `stuck_sync_minutes` is how long without progress a run is stuck."""
+    parameters = {"stuck_after_s": stuck_sync_minutes * 60}
     with psycopg.connect(target.database_url, row_factory=dict_row) as connection:
         daily = {name: _rows(connection, query) for name, query in DAILY_CHECKS.items()}
         alerts = []
         for rule, (description, query) in RULES.items():
-            rows = pool_rows(target, connection) if rule == "database_pool" else _rows(connection, query)
+            if rule == "database_pool":
+                rows = pool_rows(target, connection)
+            else:
+                rows = _rows(connection, query, parameters if "%(" in query else None)
             alerts.append(Alert(rule, description, bool(rows), rows))
     return MonitorResult(daily, alerts)
 
 
-def _rows(connection: psycopg.Connection[dict[str, Any]], query: str) -> list[dict[str, Any]]:
-    return [{key: _plain(value) for key, value in row.items()} for row in connection.execute(query).fetchall()]
+def _rows(
+    connection: psycopg.Connection[dict[str, Any]], query: str, parameters: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    found = connection.execute(query, parameters).fetchall()
+    return [{key: _plain(value) for key, value in row.items()} for row in found]
 
 
 def _plain(value: object) -> object:

@@ -16,7 +16,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from integration_service.api.connection_tests import verify_new_integration
 from integration_service.api.dependencies import CurrentUser, DatabaseEngine, Secrets
-from integration_service.api.errors import NotFound, PreconditionFailed, documented_errors
+from integration_service.api.errors import Conflict, NotFound, PreconditionFailed, documented_errors
 from integration_service.api.models import (
     ApiModel,
     CustomData,
@@ -34,6 +34,7 @@ from integration_service.db.schema import INTEGRATION_TYPES
 from integration_service.providers.base import ApiKeyProvider
 from integration_service.security.encryption import SecretBox
 from integration_service.security.redaction import scrub
+from integration_service.sync.locks import hold_until_commit
 
 router = APIRouter(prefix="/api/integrations", tags=["integrations"])
 
@@ -291,11 +292,15 @@ def update_integration(
     summary="Delete an integration and everything synced from it",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=documented_errors(401, 404, 422, 429),
+    responses=documented_errors(401, 404, 409, 422, 429),
 )
 def delete_integration(integration_id: uuid.UUID, user_id: CurrentUser, engine: DatabaseEngine) -> Response:
+    """409 while a sync of it runs: deleting under the run would leave it writing rows for nothing."""
     with engine.begin() as connection:
-        deleted = credentials.delete(connection, user_id, integration_id)
-    if not deleted:
-        raise _not_found(integration_id)
+        if credentials.get(connection, user_id, integration_id) is None:
+            raise _not_found(integration_id)  # before the lock: another user's integration is a plain 404
+        if not hold_until_commit(connection, integration_id):
+            raise Conflict("a sync of this integration is running; delete it once the sync has finished")
+        if not credentials.delete(connection, user_id, integration_id):
+            raise _not_found(integration_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -10,7 +10,14 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from integration_service.api.dependencies import CurrentUser
-from integration_service.api.errors import Conflict, InvalidInput, NotFound, ServiceError, documented_errors
+from integration_service.api.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    ServiceError,
+    Unavailable,
+    documented_errors,
+)
 from integration_service.api.models import ApiModel, Flag, InputModel
 from integration_service.sync.engine import SyncEngine, SyncRefused, SyncResult
 
@@ -39,7 +46,11 @@ class SyncResponse(ApiModel):
     result: SyncOutcome
 
 
+# When the process runs as many syncs as it takes: a few seconds frees a slot for most runs.
+BUSY_RETRY_AFTER_S = 5
+
 _REFUSALS: dict[str, type[ServiceError]] = {
+    "busy": Unavailable,
     "not_found": NotFound,
     "running": Conflict,
     "inactive": Conflict,
@@ -69,15 +80,17 @@ def _outcome(result: SyncResult) -> SyncOutcome:
     response_model=SyncResponse,
     responses={
         502: {"model": SyncResponse, "description": "The provider failed: the result says what was stored"},
-        **documented_errors(400, 401, 404, 409, 413, 422, 429),
+        **documented_errors(400, 401, 404, 409, 413, 422, 429, 503),
     },
 )
 def sync(payload: SyncRequest, request: Request, user_id: CurrentUser) -> JSONResponse:
-    """200 when everything was stored; 502 with the same body when the provider stopped the run part-way."""
+    """200 when everything was stored; 502 with the same body when the provider stopped the run part-way;
+    503 with Retry-After when the service runs as many syncs as it takes at once."""
     engine: SyncEngine = request.app.state.sync_engine
     try:
         result = engine.run(user_id, payload.integration_id, payload.data_type, payload.full_resync)
     except SyncRefused as refused:
-        raise _REFUSALS[refused.reason](refused.message) from None
+        headers = {"Retry-After": str(BUSY_RETRY_AFTER_S)} if refused.reason == "busy" else None
+        raise _REFUSALS[refused.reason](refused.message, headers=headers) from None
     body = SyncResponse(result=_outcome(result)).model_dump(by_alias=True)
     return JSONResponse(body, status_code=200 if result.success else 502)

@@ -133,6 +133,9 @@ integrations_sync_logs = Table(
     Column("duration_ms", Integer),
     _created_at(),
     Column("completed_at", DateTime(timezone=True)),
+    # Refreshed by a running sync as it stores each page: a `running` row whose heartbeat stopped belongs
+    # to a run that died or hangs (see sync/runs.py).
+    Column("heartbeat_at", DateTime(timezone=True)),
     CheckConstraint(_one_of("status", SYNC_LOG_STATUSES), name="status"),
     CheckConstraint("total_records >= 0 AND synced_records >= 0 AND failed_records >= 0", name="counts_not_negative"),
     # The logs route lists one integration's runs newest first.

@@ -2,16 +2,16 @@
 
 Pages are fetched until the provider says there is no more; each page is upserted in its own
 transaction, so progress survives a failure later on and the counts stay true. The run writes one
-`integrations_sync_logs` row (`running` → `success` | `partial` | `failed`) and updates the
-integration's `sync_status`, `sync_error` and `last_synced_at`. Nothing stored because of an error
-is never a success; an error in one integration touches no other.
+`integrations_sync_logs` row (`running` → `success` | `partial` | `failed`, see sync/runs.py) and
+updates the integration's `sync_status`, `sync_error` and `last_synced_at`. Nothing stored because of
+an error is never a success; an error in one integration touches no other. A process runs at most
+SYNC_MAX_CONCURRENT syncs at once, one per integration.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,43 +37,24 @@ from integration_service.providers.session import ProviderSession
 from integration_service.providers.tokens import TokenManager
 from integration_service.security.encryption import SecretBox
 from integration_service.settings import Settings
-from integration_service.sync.locks import sync_lock
+from integration_service.sync.locks import SyncSlots, sync_lock
+from integration_service.sync.runs import RunClosed, SyncResult, beat, close_run, open_run
 from integration_service.sync.upsert import upsert_rows
 
 log = structlog.get_logger(__name__)
 
 # Incremental syncs ask for a little more than strictly new: clocks differ, upserts make overlap harmless.
 INCREMENTAL_OVERLAP = timedelta(minutes=5)
-MAX_REPORTED_ERRORS = 10
+__all__ = ["SyncEngine", "SyncRefused", "SyncResult"]
 
 
 class SyncRefused(Exception):
-    """The sync cannot start; `reason` says why (`running`, `inactive`, `unsupported`, `not_found`)."""
+    """The sync cannot start; `reason` says why (`running`, `busy`, `inactive`, `unsupported`, `not_found`, ...)."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
-
-
-@dataclass
-class SyncResult:
-    status: str = "running"
-    total_records: int = 0
-    synced_records: int = 0
-    failed_records: int = 0
-    errors: list[str] = field(default_factory=list)
-    duration_ms: int = 0
-    sql_statements: int = 0
-    message: str = ""
-
-    @property
-    def success(self) -> bool:
-        return self.status == "success"
-
-    def record_error(self, message: str) -> None:
-        if len(self.errors) < MAX_REPORTED_ERRORS:
-            self.errors.append(message)
 
 
 class SyncEngine:
@@ -92,6 +73,7 @@ class SyncEngine:
         self.providers = providers
         self.http = http
         self.statements = statements
+        self.slots = SyncSlots(settings.sync_max_concurrent)
 
     def run(self, user_id: str, integration_id: uuid.UUID, data_type: str, full: bool = False) -> SyncResult:
         integration = self._integration(user_id, integration_id)
@@ -110,12 +92,16 @@ class SyncEngine:
         if not integration["has_access_token" if oauth else "has_api_key"]:
             how = "run the connect flow" if oauth else "set its apiKey"
             raise SyncRefused("not_connected", f"the integration has no credentials yet: {how} first")
-        with sync_lock(self.engine, integration_id) as acquired:
-            if not acquired:
-                raise SyncRefused("running", "a sync of this integration is already running")
-            with self.statements.counting() as statements:
+        with self.slots.claim() as claimed, self.statements.counting() as statements:
+            if not claimed:
+                raise SyncRefused("busy", f"{self.slots.size} syncs are running already; try again shortly")
+            with sync_lock(self.engine, integration_id) as acquired:
+                if not acquired:
+                    raise SyncRefused("running", "a sync of this integration is already running")
+                # Read again under the lock: a delete or a customData change may have landed meanwhile.
+                integration = self._integration(user_id, integration_id)
                 result = self._run_locked(integration, provider, {n: record_sets[n] for n in wanted}, data_type, full)
-            result.sql_statements = statements[0]
+        result.sql_statements = statements[0]
         log.info(
             "sync finished",
             integration_id=str(integration_id),
@@ -162,7 +148,7 @@ class SyncEngine:
         started = time.monotonic()
         result = SyncResult()
         integration_id: uuid.UUID = integration["id"]
-        log_id = self._open_log(integration, data_type)
+        log_id = open_run(self.engine, integration, data_type)
         linked = Linked(integration_id, integration["user_id"], dict(integration["custom_data"]))
         failure: ProviderError | None = None
         try:
@@ -172,7 +158,10 @@ class SyncEngine:
                 relinked = integration["last_synced_at"] is None
                 since = None if full or relinked else self._last_success(integration_id, (name, "all"))
                 for page in provider.pages(api, name, since):
-                    self._store_page(page, records, linked, result)
+                    self._store_page(page, records, linked, result, log_id)
+        except RunClosed as exc:
+            failure = ProviderError(str(exc))
+            result.record_error(failure.message)
         except ProviderError as exc:
             failure = exc
             result.record_error(exc.message)
@@ -184,7 +173,10 @@ class SyncEngine:
             result.duration_ms = round((time.monotonic() - started) * 1000)
             result.status = _status(result, failure)
             result.message = _message(result, failure)
-            self._close_log(log_id, integration_id, result, failure)
+            if not close_run(self.engine, log_id, integration_id, result, linked.custom_data):
+                log.warning("sync given up as interrupted before it finished", integration_id=str(integration_id))
+            if isinstance(failure, ProviderAuthError):
+                log.warning("sync stopped: authorization failed", integration_id=str(integration_id))
         return result
 
     def api_for(self, provider: SyncProvider, linked: Linked) -> Any:
@@ -203,7 +195,9 @@ class SyncEngine:
         assert isinstance(provider, ApiKeyProvider)
         return provider.client(linked, load_api_credentials(self.engine, self.box, integration_id), self.http)
 
-    def _store_page(self, page: list[Record], records: RecordSet, linked: Linked, result: SyncResult) -> None:
+    def _store_page(
+        self, page: list[Record], records: RecordSet, linked: Linked, result: SyncResult, log_id: uuid.UUID
+    ) -> None:
         rows = []
         for record in page:
             try:
@@ -213,10 +207,12 @@ class SyncEngine:
                 result.record_error(f"a record could not be read ({type(exc).__name__}: {str(exc)[:120]})")
                 continue
             rows.append({**row, "integration_id": linked.integration_id, "user_id": linked.user_id})
-        result.total_records += len(page)
-        if rows:
-            with self.engine.begin() as connection:
+        with self.engine.begin() as connection:
+            if rows:
                 upsert_rows(connection, records, rows, self.settings.sync_page_batch_size)
+            total, synced = result.total_records + len(page), result.synced_records + len(rows)
+            beat(connection, log_id, total, synced, result.failed_records)
+        result.total_records += len(page)
         result.synced_records += len(rows)
 
     def _last_success(self, integration_id: uuid.UUID, sync_types: tuple[str, ...]) -> datetime | None:
@@ -229,53 +225,6 @@ class SyncEngine:
                 )
             ).scalar_one()
         return None if last is None else last - INCREMENTAL_OVERLAP
-
-    def _open_log(self, integration: RowMapping, data_type: str) -> uuid.UUID:
-        with self.engine.begin() as connection:
-            log_id: uuid.UUID = connection.execute(
-                sync_logs.insert()
-                .values(
-                    integration_id=integration["id"],
-                    user_id=integration["user_id"],
-                    integration_type=integration["integration_type"],
-                    sync_type=data_type,
-                    status="running",
-                )
-                .returning(sync_logs.c.id)
-            ).scalar_one()
-            connection.execute(
-                credentials.update().where(credentials.c.id == integration["id"]).values(sync_status="SYNCING")
-            )
-        return log_id
-
-    def _close_log(
-        self, log_id: uuid.UUID, integration_id: uuid.UUID, result: SyncResult, failure: ProviderError | None
-    ) -> None:
-        error_text = "; ".join(result.errors) or None
-        values: dict[str, Any] = {
-            "sync_status": "SUCCESS" if result.success else "ERROR",
-            "sync_error": None if result.success else result.message,
-            "updated_at": func.now(),
-        }
-        if result.success:
-            values["last_synced_at"] = func.now()
-        with self.engine.begin() as connection:
-            connection.execute(
-                sync_logs.update()
-                .where(sync_logs.c.id == log_id)
-                .values(
-                    status=result.status,
-                    total_records=result.total_records,
-                    synced_records=result.synced_records,
-                    failed_records=result.failed_records,
-                    error_message=error_text,
-                    duration_ms=result.duration_ms,
-                    completed_at=func.now(),
-                )
-            )
-            connection.execute(credentials.update().where(credentials.c.id == integration_id).values(**values))
-        if isinstance(failure, ProviderAuthError):
-            log.warning("sync stopped: authorization failed", integration_id=str(integration_id))
 
 
 def _status(result: SyncResult, failure: ProviderError | None) -> str:

@@ -1,16 +1,19 @@
-"""One sync per integration at a time: a PostgreSQL session-level advisory lock.
+"""One sync per integration at a time (a PostgreSQL advisory lock), and a bounded number per process.
 
-Held on a connection of its own for the whole run, so it is released when the run ends, and also if
-the process dies (the connection closes). Different integrations lock different keys and run in parallel.
+The lock is held on a connection of its own for the whole run, so it is released when the run ends,
+and also if the process dies (the connection closes): a `running` log row whose lock is free belongs
+to a dead run. Different integrations lock different keys and run in parallel, up to the process's
+slots: each run holds pooled connections, and the pool must keep some for every other request.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 
 def lock_key(integration_id: uuid.UUID) -> int:
@@ -32,3 +35,30 @@ def sync_lock(engine: Engine, integration_id: uuid.UUID) -> Iterator[bool]:
             if acquired:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
                 connection.commit()
+
+
+def hold_until_commit(connection: Connection, integration_id: uuid.UUID) -> bool:
+    """Take the integration's lock for the connection's transaction: False while a sync of it runs.
+
+    Held until commit, so no sync can start while the transaction (e.g. a delete) is under way.
+    """
+    key = lock_key(integration_id)
+    return bool(connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}).scalar())
+
+
+class SyncSlots:
+    """At most `size` syncs at once in this process; a caller that finds none free is turned away."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._free = threading.BoundedSemaphore(size)
+
+    @contextmanager
+    def claim(self) -> Iterator[bool]:
+        """Yields True with a slot held for the block, False (holding nothing) when all are taken."""
+        claimed = self._free.acquire(blocking=False)
+        try:
+            yield claimed
+        finally:
+            if claimed:
+                self._free.release()

@@ -40,10 +40,23 @@ def _integration(sql: Sql, kind: str) -> tuple[object, object]:
     return row[0], user[0]
 
 
+def _running(sql: Sql, kind: str, started: str, last_progress: str, of: tuple[object, object] | None = None) -> None:
+    """A `running` sync log row (of a new integration unless `of` names one)."""
+    integration, user = of or _integration(sql, kind)
+    sql.execute(
+        "INSERT INTO integrations_sync_logs (integration_id, user_id, integration_type, sync_type, status,"
+        " created_at, heartbeat_at) VALUES (%s, %s, %s, 'invoices', 'running', now() - %s::interval,"
+        " now() - %s::interval)",
+        [integration, user, kind, started, last_progress],
+    )
+
+
 def healthy(sql: Sql) -> None:
     integration, user = _integration(sql, "XERO")
     for status in ("failed", "failed", "success"):  # two failures, then a success: not 3 in a row
         _log(sql, integration, user, "XERO", "invoices", status, "HTTP 500" if status == "failed" else "")
+    # A long sync that is still making progress is not stuck.
+    _running(sql, "QUICKBOOKS", started="2 hours", last_progress="10 seconds")
     sql.execute(
         "INSERT INTO webhook_events (provider, event_id, event_type, outcome, payload, received_at, applied_at)"
         " VALUES ('stripe', 'evt_fast', 'charge.succeeded', 'applied', '{}', now(), now() + interval '1 second')"
@@ -55,6 +68,8 @@ def fire(rule: str, sql: Sql) -> None:
         integration, user = _integration(sql, "MYOB")
         for _ in range(3):
             _log(sql, integration, user, "MYOB", "invoices", "failed", "HTTP 500")
+    elif rule == "sync_stuck_running":
+        _running(sql, "XERO", started="50 minutes", last_progress="45 minutes")
     elif rule == "webhook_latency":
         sql.execute(
             "INSERT INTO webhook_events (provider, event_id, event_type, outcome, payload, received_at, applied_at)"
@@ -104,6 +119,28 @@ def test_each_rule_fires_on_data_built_for_it(fresh_database: str, tmp_path: Pat
         fire(rule, sql)
     result = evaluate(make_target(fresh_database, tmp_path, PROJECT_ROOT, pool_capacity=50))
     assert result.firing == [rule]
+
+
+def test_runs_closed_as_interrupted_count_towards_three_failures_in_a_row(fresh_database: str, tmp_path: Path) -> None:
+    with psycopg.connect(fresh_database, autocommit=True) as sql:
+        integration, user = _integration(sql, "XERO")
+        for _ in range(3):
+            interrupted = "interrupted: the service stopped while this sync ran (crash or restart); run it again"
+            _log(sql, integration, user, "XERO", "invoices", "failed", interrupted)
+        # A fourth try, under way: it is no success, so the three failures before it still count.
+        _running(sql, "XERO", started="0 seconds", last_progress="0 seconds", of=(integration, user))
+    result = evaluate(make_target(fresh_database, tmp_path, PROJECT_ROOT, pool_capacity=50))
+    assert result.firing == ["sync_failed_3_times"]
+
+
+def test_how_long_without_progress_counts_as_stuck_is_the_callers_choice(fresh_database: str, tmp_path: Path) -> None:
+    with psycopg.connect(fresh_database, autocommit=True) as sql:
+        _running(sql, "MYOB", started="20 minutes", last_progress="10 minutes")
+    target = make_target(fresh_database, tmp_path, PROJECT_ROOT, pool_capacity=50)
+    assert evaluate(target).firing == []
+    stuck = next(alert for alert in evaluate(target, stuck_sync_minutes=5).alerts if alert.rule == "sync_stuck_running")
+    assert stuck.firing
+    assert [(row["integration_type"], row["minutes_without_progress"]) for row in stuck.rows] == [("MYOB", "10")]
 
 
 def test_the_pool_rule_fires_when_connections_near_the_capacity(fresh_database: str, tmp_path: Path) -> None:
