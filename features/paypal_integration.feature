@@ -114,6 +114,20 @@ Feature: PayPal integration
       | event                          | what happened                                                                                                                | record       | before                  | outcome | after            | entries |
       | BILLING.SUBSCRIPTION.CANCELLED | "Ava" subscribed "buyer@example.com" to a new PayPal billing plan, and the subscriber approved it and cancelled it at PayPal | subscription | status APPROVAL_PENDING | applied | status CANCELLED | 1       |
 
+  @PAYPAL-05 @local
+  Scenario Outline: PayPal's events about a <record> delivered newest first, each three times, leave PayPal's latest state
+    Given a CRM whose PayPal webhook receives only the events PayPal is asked to deliver
+    And "Ava" has connected a new PayPal REST app
+    And <what happened>
+    When PayPal delivers every event about the <record> newest first, each three times
+    Then each event was accepted as new once, then acknowledged as a duplicate
+    And the PayPal <record> of "Ava" shows <after>
+
+    Examples:
+      | record       | what happened                                                                                                                | after                                |
+      | payment      | "Ava" created a PayPal payment of "40.00" USD, the buyer paid at PayPal, and PayPal refunded "15.00" and later the rest      | state refunded, refundedAmount 40.00 |
+      | subscription | "Ava" subscribed "buyer@example.com" to a new PayPal billing plan, and the subscriber approved it and cancelled it at PayPal | status CANCELLED                     |
+
   @PAYPAL-05 @PAYPAL-05c @local
   Scenario: A BILLING.SUBSCRIPTION.CREATED event about a subscription made outside the CRM invents nothing
     Given a CRM whose PayPal webhook receives only the events PayPal is asked to deliver
@@ -146,6 +160,38 @@ Feature: PayPal integration
       | with its body changed after signing                                |
       | signed an hour ago                                                 |
       | signed for another webhook                                         |
+
+  @PAYPAL-05 @SEC-05 @local
+  Scenario: A forged body posted with the headers of a genuine delivery is refused as a replay and changes nothing
+    Given a CRM whose PayPal webhook receives only the events PayPal is asked to deliver
+    And "Ava" has connected a new PayPal REST app
+    And "Ava" created a PayPal payment of "40.00" USD, and the buyer approved it and paid at PayPal
+    When PayPal delivers its PAYMENT.SALE.COMPLETED event about the payment to the webhook
+    Then the payment webhook accepts the event as new and "applied"
+    When a forger posts a PAYMENT.SALE.REFUNDED of the whole sale with the headers of PayPal's last transmission of that event, its CRC32 matched to the genuine body
+    Then the payment webhook refuses the event with status 409
+    And the response is an error with code "replayed_transmission"
+    And the PayPal payment of "Ava" shows state completed, amount 40.00, refundedAmount 0
+    And the payment integration's log holds 1 webhook entry
+
+  @PAYPAL-05 @SEC-05 @local
+  Scenario Outline: A forged body under an intercepted, never delivered PayPal signature is not applied: <forgery>
+    Given a CRM whose PayPal webhook receives only the events PayPal is asked to deliver
+    And "Ava" has connected a new PayPal REST app
+    And "Ava" created a PayPal payment of "40.00" USD, and the buyer approved it and paid at PayPal
+    When PayPal's PAYMENT.SALE.COMPLETED delivery about the payment is intercepted in transit
+    And a forger posts <forgery> with the headers of PayPal's last transmission of that event, its CRC32 matched to the genuine body
+    Then <answer>
+    And the PayPal payment of "Ava" shows <after>
+    And the payment integration's log holds <entries> webhook entries
+    When PayPal delivers the same event genuinely signed
+    Then the payment webhook accepts the event as new and "<genuine outcome>"
+    And the PayPal payment of "Ava" shows state completed, amount 40.00, refundedAmount 0
+
+    Examples:
+      | forgery                                   | answer                                                     | after                         | entries | genuine outcome |
+      | a PAYMENT.SALE.REFUNDED of the whole sale | the payment webhook refuses the event with status 422      | state created                 | 0       | applied         |
+      | a PAYMENT.SALE.DENIED of the sale         | the payment webhook accepts the event as new and "applied" | state completed, amount 40.00 | 1       | ignored         |
 
   @PAYPAL-06 @local
   Scenario: In sandbox mode the service does all its PayPal work in PayPal's sandbox

@@ -37,6 +37,23 @@ Feature: Security
     And the answer carries Strict-Transport-Security, so the service validated its HTTPS-only settings
     And every provider base URL in the stage's settings uses https
 
+  @SEC-02 @billionmail @local @staging
+  Scenario Outline: A BillionMail instance URL naming an internal address (<form>) is refused before any connection
+    Given a user "Alice" signed in with an API token
+    When "Alice" connects BillionMail with its instance at "<url>"
+    Then it is refused at once with 422, naming customData.baseUrl as an internal address
+    And "Alice" has no BillionMail integration
+
+    Examples:
+      | form                                       | url                            |
+      | a private address                          | https://10.0.0.1               |
+      | that address in hexadecimal                | https://0x0a000001             |
+      | that address as one decimal number         | https://167772161              |
+      | that address in octal, shortened           | https://012.1                  |
+      | the cloud metadata (link-local) address    | https://169.254.169.254        |
+      | a private address mapped into IPv6         | https://[::ffff:10.0.0.1]      |
+      | a private address with a port and a path   | https://192.168.1.10:8443/mail |
+
   @SEC-03 @local @staging @production
   Scenario: A browser on the CRM's own origin may call the API
     Given a user "Alice" signed in with an API token
@@ -100,6 +117,27 @@ Feature: Security
       | signed with the endpoint's secret two hours ago   |
       | signed with the endpoint's secret, then altered   |
       | without a signature                               |
+
+  @SEC-05 @paypal @local
+  Scenario: Forged PayPal webhooks naming a certificate PayPal does not have cost one fetch of it, not one each
+    Given a CRM whose PayPal webhook receives only the events PayPal is asked to deliver
+    When 40 forged PayPal webhooks naming a certificate PayPal does not have reach it
+    Then every one is refused with status 400 as "invalid_signature"
+    And PayPal's host was asked for that certificate exactly once
+
+  @SEC-05 @paypal @local
+  Scenario Outline: A PayPal certificate address leaving PayPal's certificate directory (<name>) is refused unfetched
+    Given a CRM whose PayPal webhook receives only the events PayPal is asked to deliver
+    When a forged PayPal webhook naming the certificate "<name>" under PayPal's address reaches it
+    Then the payment webhook refuses the event with status 400
+    And the response is an error with code "invalid_signature"
+    And the refusal says the address is not PayPal's certificate address, and nothing was fetched from it
+
+    Examples:
+      | name    |
+      | ..      |
+      | %2e%2e  |
+      | x/../.. |
 
   @SEC-06 @local @staging @production
   Scenario Outline: Every operation that takes a JSON body refuses <problem> with 422 naming the field

@@ -112,6 +112,20 @@ Feature: Stripe integration
       | event                         | what happened                                                                   | record       | before        | after           |
       | customer.subscription.deleted | "Mia" subscribed a customer through the service, and it was cancelled at Stripe | subscription | status active | status canceled |
 
+  @STRIPE-04 @local
+  Scenario Outline: Stripe's events about a <record> delivered newest first, each three times, leave the newest state
+    Given "Mia" has connected a new Stripe account
+    And <what happened>
+    When Stripe delivers every event about the <record> newest first, each three times
+    Then each event was accepted as new once, then acknowledged as a duplicate
+    And the Stripe <record> of "Mia" shows <after>
+
+    Examples:
+      | record       | what happened                                                                                                     | after                                                 |
+      | payment      | "Mia" took a card payment of 5000 cents through the service, then 1200 and later the rest were refunded at Stripe | status succeeded, amountRefunded 5000, refunded true |
+      | subscription | "Mia" subscribed a customer through the service, and later it was set to cancel at Stripe                         | status active, cancelAtPeriodEnd true                 |
+      | subscription | "Mia" subscribed a customer through the service, and it was cancelled at Stripe                                   | status canceled                                       |
+
   @STRIPE-04 @SEC-05 @SECT-03 @local
   Scenario Outline: A Stripe event that is not genuinely signed for this endpoint is refused and changes nothing
     Given "Mia" has connected a new Stripe account

@@ -30,6 +30,7 @@ from tests.fixtures.service import FAST_RETRIES, ApiUser, RunningService, isolat
 CLIENT_ID, CLIENT_SECRET = "sandbox-paypal-client", "sandbox-paypal-secret"  # the sandbox's default REST app
 SQL = psycopg.Connection[tuple[Any, ...]]
 NEVER = "SANDBOX.NEVER.SENT"  # an event type no API call emits
+URLS = {"returnUrl": "https://crm.example/return", "cancelUrl": "https://crm.example/cancel"}
 
 
 def paypal_integration(user: ApiUser, client_id: str = CLIENT_ID, secret: str = CLIENT_SECRET) -> str:
@@ -207,3 +208,43 @@ def event_rows(sql: SQL, event_id: str) -> list[tuple[Any, ...]]:
             [event_id],
         ).fetchall()
     ]
+
+
+@pytest.fixture
+def sql_r(receiver: Receiver) -> Iterator[SQL]:
+    """The receiver's database, autocommit."""
+    with receiver.sql() as connection:
+        yield connection
+
+
+def refund(merchant: Merchant, sale_id: str, total: str | None = None) -> dict[str, Any]:
+    body = {"amount": {"total": total, "currency": "USD"}} if total else {}
+    answer = merchant.post(f"/v1/payments/sale/{sale_id}/refund", body)
+    assert answer.status_code == 201, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+def created_not_executed(user: ApiUser, integration: str, merchant: Merchant, total: str) -> tuple[str, str]:
+    """A payment the service created (row `created`), executed by the merchant directly: its events
+    are the only way the row learns what happened."""
+    created = user.client.post(
+        "/api/integrations/paypal/payments",
+        json={"integrationId": integration, "amount": total, "currency": "USD", **URLS},
+    )
+    assert created.status_code == 201, created.text
+    payment_id = created.json()["payment"]["paypalPaymentId"]
+    back = approve(created.json()["approvalUrl"])
+    executed = merchant.post(f"/v1/payments/payment/{payment_id}/execute", {"payer_id": back["PayerID"]})
+    assert executed.status_code == 200, executed.text
+    sale_id = executed.json()["transactions"][0]["related_resources"][0]["sale"]["id"]
+    return payment_id, sale_id
+
+
+def webhook_logs(sql: SQL, integration: str) -> int:
+    row = sql.execute(
+        "SELECT count(*) FROM integrations_sync_logs WHERE integration_id = %s AND sync_type = 'webhook'",
+        [integration],
+    ).fetchone()
+    assert row is not None
+    return int(row[0])

@@ -10,7 +10,6 @@ import base64
 import json
 import zlib
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
@@ -24,9 +23,11 @@ from tests.fixtures.service import ApiUser, RunningService
 from tests.integration_service.paypal_helpers import (
     NEVER,
     SQL,
+    URLS,
     Merchant,
     Receiver,
     approve,
+    created_not_executed,
     deliver,
     drain,
     event_rows,
@@ -37,52 +38,15 @@ from tests.integration_service.paypal_helpers import (
     payment_state,
     paypal_integration,
     receiver,
+    refund,
+    sql_r,
+    webhook_logs,
 )
 
-__all__ = ["merchant", "receiver"]  # fixtures, used by name
+__all__ = ["merchant", "receiver", "sql_r"]  # fixtures, used by name
 
 pytestmark = pytest.mark.db
-URLS = {"returnUrl": "https://crm.example/return", "cancelUrl": "https://crm.example/cancel"}
 NEGATIVE = ["tampered_body", "wrong_secret", "missing_signature", "foreign_cert_url", "stale_timestamp"]
-
-
-@pytest.fixture
-def sql_r(receiver: Receiver) -> Any:
-    with receiver.sql() as connection:
-        yield connection
-
-
-def refund(merchant: Merchant, sale_id: str, total: str | None = None) -> dict[str, Any]:
-    body = {"amount": {"total": total, "currency": "USD"}} if total else {}
-    answer = merchant.post(f"/v1/payments/sale/{sale_id}/refund", body)
-    assert answer.status_code == 201, answer.text
-    result: dict[str, Any] = answer.json()
-    return result
-
-
-def created_not_executed(user: ApiUser, integration: str, merchant: Merchant, total: str) -> tuple[str, str]:
-    """A payment the service created (row `created`), executed by the merchant directly: its events
-    are the only way the row learns what happened."""
-    created = user.client.post(
-        "/api/integrations/paypal/payments",
-        json={"integrationId": integration, "amount": total, "currency": "USD", **URLS},
-    )
-    assert created.status_code == 201, created.text
-    payment_id = created.json()["payment"]["paypalPaymentId"]
-    back = approve(created.json()["approvalUrl"])
-    executed = merchant.post(f"/v1/payments/payment/{payment_id}/execute", {"payer_id": back["PayerID"]})
-    assert executed.status_code == 200, executed.text
-    sale_id = executed.json()["transactions"][0]["related_resources"][0]["sale"]["id"]
-    return payment_id, sale_id
-
-
-def webhook_logs(sql: SQL, integration: str) -> int:
-    row = sql.execute(
-        "SELECT count(*) FROM integrations_sync_logs WHERE integration_id = %s AND sync_type = 'webhook'",
-        [integration],
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def test_each_sale_event_changes_the_row_it_is_about(

@@ -21,6 +21,7 @@ from tests.integration_service.paypal_helpers import (
     SQL,
     Merchant,
     Receiver,
+    created_not_executed,
     deliver,
     event_rows,
     events,
@@ -29,8 +30,10 @@ from tests.integration_service.paypal_helpers import (
     payment_state,
     paypal_integration,
     receiver,
+    refund,
+    sql_r,
+    webhook_logs,
 )
-from tests.integration_service.webhooks.test_paypal import created_not_executed, refund, sql_r, webhook_logs
 
 __all__ = ["merchant", "receiver", "sql_r"]  # fixtures, used by name
 
