@@ -228,46 +228,82 @@ def migrate(c: Context, stage: str = "local", down: str = "", yes: bool = False,
         run(_target(stage), down=down or None, yes=yes, dry_run=dry_run)
 
 
-@task(help={"stage": STAGE_HELP})
-def smoke(c: Context, stage: str = "local") -> None:
+WAIVE_HELP = (
+    "A smoke check that may be skipped without failing (repeatable), e.g. --waive sync; shown and recorded. "
+    "A skipped check that is not waived fails the run."
+)
+
+
+@task(help={"stage": STAGE_HELP, "waive": WAIVE_HELP}, iterable=["waive"])
+def smoke(c: Context, stage: str = "local", waive: list[str] | None = None) -> None:
     """Deployment 4/5: smoke and post-deploy checks (health, metrics, sync, Stripe and PayPal webhooks, logs).
 
     Local: the provider sandbox of `invoke up` signs a PayPal event. Staging/production: an unsigned PayPal
     event must be refused. Production is read-only or self-cleaning: the smoke integration is read, not synced.
+    Exits 1 when a check failed, or was skipped and not waived.
     """
     from harness.ops.smoke import smoke as run
 
     with ops_errors():
-        if not run(_target(stage)).passed:
+        if not run(_target(stage), waive or []).passed:
             raise Exit(code=1)
 
 
 @task(help=OPS_HELP)
 def deploy(c: Context, stage: str = "local", yes: bool = False, dry_run: bool = False) -> None:
-    """Deployment 3: deploy the checkout (local: restart the service) and record sha and time in the deploy log."""
+    """Deployment 3: deploy the checkout's commit (local: restart the service), wait until the stage reports
+    that commit at /api/version (DEPLOY_WAIT_S), and record sha and time in the deploy log."""
     from harness.ops.deploy import deploy as run
 
     with ops_errors():
         run(_target(stage), yes=yes, dry_run=dry_run)
 
 
-@task(help=OPS_HELP)
-def release(c: Context, stage: str = "local", yes: bool = False, dry_run: bool = False) -> None:
+@task(help={**OPS_HELP, "waive": WAIVE_HELP}, iterable=["waive"])
+def release(
+    c: Context, stage: str = "local", yes: bool = False, dry_run: bool = False, waive: list[str] | None = None
+) -> None:
     """Production 1-5: (gate + sign-offs) backup, migrate, deploy, smoke; rolls back automatically on failure."""
     from harness.ops.release import release as run
     from harness.paths import REPORTS_DIR
 
     with ops_errors():
-        run(_target(stage), reports_dir=REPORTS_DIR, yes=yes, dry_run=dry_run)
+        run(_target(stage), reports_dir=REPORTS_DIR, yes=yes, dry_run=dry_run, waive=waive or [])
 
 
-@task(help={**OPS_HELP, "disable": "Comma-separated integration types to disable, e.g. XERO,MYOB."})
-def rollback(c: Context, stage: str = "local", disable: str = "", yes: bool = False, dry_run: bool = False) -> None:
-    """Rollback procedure: revert, restore the pre-release backup, redeploy, clear this stage's cache, verify."""
+@task(
+    help={
+        **OPS_HELP,
+        "disable": "Comma-separated integration types to disable, e.g. XERO,MYOB.",
+        "accept_data_loss": "Restore even though rows were written after the backup (they are listed first, "
+        "and kept in the safety backup).",
+        "waive": WAIVE_HELP,
+    },
+    iterable=["waive"],
+)
+def rollback(
+    c: Context,
+    stage: str = "local",
+    disable: str = "",
+    yes: bool = False,
+    dry_run: bool = False,
+    accept_data_loss: bool = False,
+    waive: list[str] | None = None,
+) -> None:
+    """Rollback procedure, planned from what the stage runs: restore the pre-release backup (stops first if rows
+    written since would be lost), redeploy the previous release's commit, clear this stage's cache, verify.
+    Exits 0 with "nothing to roll back" when the stage already runs the previous release."""
     from harness.ops.rollback import rollback as run
 
     with ops_errors():
-        run(_target(stage), disable=[d for d in disable.split(",") if d], yes=yes, dry_run=dry_run)
+        run(
+            _target(stage),
+            disable=[d for d in disable.split(",") if d],
+            yes=yes,
+            dry_run=dry_run,
+            accept_data_loss=accept_data_loss,
+            waive=waive or [],
+        )
 
 
 @task(help={"stage": STAGE_HELP, "json": "Print the result as JSON (for machines)."})
@@ -292,20 +328,26 @@ def monitor(c: Context, stage: str = "local", json: bool = False) -> None:
     help={
         "role": "qa (SIGN-01) | security (SIGN-02) | devops (SIGN-03) | product (SIGN-04) | maintenance (MONTH-04: "
         "maintenance windows planned, or none needed).",
-        "name": "Who signs off.",
-        "stage": STAGE_HELP,
+        "name": "Who signs off (default: the CI identity, GITHUB_ACTOR / GITLAB_USER_LOGIN / CI_COMMIT_AUTHOR; "
+        "at a terminal, $USER).",
+        "stage": STAGE_HELP + " Recorded in that stage's gate store (GATE_STORE_URL, else its DATABASE_URL; "
+        "local without GATE_STORE_URL: .stack/ops/signoffs/).",
     }
 )
-def signoff(c: Context, role: str, name: str, stage: str = "local") -> None:
+def signoff(c: Context, role: str, name: str = "", stage: str = "local") -> None:
     """Sign-off: record an attestation (qa/security/devops/product/maintenance) for the current git sha.
 
-    A production release needs all five for the sha it releases; the release report shows them.
+    A production release needs all five for the sha it releases; the release report shows them. Stored where
+    every runner of the stage sees them, with who (and where the name came from), when, commit and role.
     """
     from harness.ops.common import Target
+    from harness.ops.gate_store import gate_store_url
     from harness.ops.signoff import record_signoff
 
     with ops_errors():
-        record_signoff(Target(stage=parse_stage(stage), database_url=""), role, name)
+        chosen = parse_stage(stage)
+        target = Target(stage=chosen, database_url="", gate_store_url=gate_store_url(chosen))
+        record_signoff(target, role, name or None)
 
 
 @task(help={"period": "weekly | monthly", "stage": STAGE_HELP})

@@ -2,8 +2,8 @@
 Feature: Rollback procedure
   When an integration misbehaves, it is disabled, its users are alerted, its logs show why, and once
   the provider recovers a manual sync catches up on what was missed. When a release causes a
-  critical issue, the release is reverted, the database restored, only this stage's cache cleared
-  and the system verified.
+  critical issue, the commit that ran before it is deployed again, the database restored, only this
+  stage's cache cleared and the system verified.
 
   @OPS-RB-INTEGRATION @xero
   Scenario: A failing Xero integration is disabled, investigated, and resynced without missing or duplicating an invoice
@@ -20,17 +20,17 @@ Feature: Rollback procedure
     Then every one of the organisation's 25 invoices is stored once for Ivy
 
   @OPS-RB-CRITICAL
-  Scenario: After a critical issue the rollback reverts the release, restores the database, clears only this stage's cache and verifies the system
+  Scenario: After a critical issue the rollback redeploys the previous commit, restores the database, clears only this stage's cache and verifies the system
     Given a running version deployed from a git checkout onto a scratch database holding customers' data
     And a new commit whose migration changes the schema and the data
     And the new commit was released successfully
     And this stage's cache holds keys, beside another stage's keys
     When the rollback is planned with a dry run
-    Then the plan lists the revert, the database restore, the redeployment, the cache clearing and the verification
+    Then the plan lists the database restore, the redeployment, the cache clearing and the verification
     And the dry run changed nothing
     When the rollback procedure runs
-    Then the checkout holds a revert commit whose code equals the running version's
+    Then the running version's commit is deployed again, and nothing was reverted or committed in the checkout
     And the scratch database equals what it was before the release, table by table
     And this stage's cache keys are gone while the other stage's keys remain
-    And the service deployed last runs the reverted code and answers its health check
+    And the service deployed last runs the running version's code and answers its health check
     And the rollback is recorded with its outcome

@@ -2,7 +2,8 @@
 
 Every stage: the checklist catalogue and the features agree (every id carried by a scenario, no unknown
 tag, no scenario without a stage). Staging and production: the stage's settings are complete (env or
-`.env.<stage>`) and its service is reached over HTTPS.
+`.env.<stage>`), its service is reached over HTTPS, and its gate store (sign-offs, gate results) answers;
+production: every sign-off of the commit is recorded there.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from harness.features import (
     untagged_ids,
 )
 from harness.gate import GateContext, GateResult
-from harness.ops.common import load_settings
+from harness.ops import gate_store
+from harness.ops.common import OpsError, Target, git_sha, load_settings
+from harness.ops.signoff import missing_signoffs
 from harness.stages import ALL_STAGES, Stage
 
 # What the gate needs from a deployed stage, and why (shown when one is missing).
@@ -43,6 +46,7 @@ class PreflightGate:
         problems = feature_problems(self.features_dir)
         if context.stage != "local":
             problems += stage_setting_problems(context.stage, context.project_root)
+            problems += gate_store_problems(context.stage, context.project_root)
         if problems:
             return GateResult("failed", "not ready to test:\n" + "\n".join(f"- {problem}" for problem in problems))
         checked = "catalogue and features agree"
@@ -77,3 +81,24 @@ def stage_setting_problems(stage: Stage, project_root: Path) -> list[str]:
             f"SERVICE_URL must use https outside the local stage (it is {urlsplit(settings.service_url).scheme}://…)"
         )
     return problems
+
+
+def gate_store_problems(stage: Stage, project_root: Path) -> list[str]:
+    """The stage's gate store must answer; production also needs every sign-off of the commit in it."""
+    url = gate_store.gate_store_url(stage, project_root)
+    if url is None:
+        return []  # no DATABASE_URL: stage_setting_problems names it
+    try:
+        gate_store.ensure(url)
+        if stage != "production":
+            return []
+        sha = git_sha(project_root)
+        missing = missing_signoffs(Target(stage=stage, database_url="", gate_store_url=url), sha)
+    except OpsError as exc:
+        return [str(exc)]
+    if missing:
+        return [
+            f"sign-offs missing for {sha[:10]} in production's gate store: {', '.join(missing)} "
+            "(`invoke signoff --stage production --role ROLE`)"
+        ]
+    return []

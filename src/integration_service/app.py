@@ -28,6 +28,7 @@ from integration_service.api import (
     records,
     stripe,
     sync,
+    version,
 )
 from integration_service.api.errors import install_error_handlers
 from integration_service.api.middleware import (
@@ -35,6 +36,7 @@ from integration_service.api.middleware import (
     RateLimitMiddleware,
     RequestContextMiddleware,
 )
+from integration_service.build import service_version
 from integration_service.db import migrations
 from integration_service.db.engine import StatementCounter, create_database_engine
 from integration_service.db.paypal_rows import bind_known_subscriptions
@@ -70,7 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(
         title="Integration service",
-        version="0.1.0",
+        version=service_version(),
         summary="Connects a CRM's users to Xero, MYOB, QuickBooks, Stripe, PayPal, BillionMail and Mautic.",
         docs_url=None,  # Swagger UI would need a CDN and a looser CSP; the schema is at /openapi.json
         redoc_url=None,
@@ -112,6 +114,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     metrics.install(app, engine, settings.database_pool_size + settings.database_pool_max_overflow)
     app.include_router(health.router)
+    app.include_router(version.router)
     # Fixed paths before /api/integrations/{integration_id}, which would otherwise claim them.
     app.include_router(logs.router)
     app.include_router(sync.router)

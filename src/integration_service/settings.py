@@ -16,6 +16,8 @@ from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from integration_service.build import GIT_SHA, UNKNOWN, checkout_sha
+
 Stage = Literal["local", "staging", "production"]
 
 # A fixed key for local development only: it is public (it is in this file), so settings refuse it
@@ -137,6 +139,9 @@ class Settings(BaseSettings):
     # loopback or otherwise internal (security/outbound.py), e.g. a staging drill's provider sandbox on
     # 127.0.0.1. Comma-separated CIDRs; empty = none (the local stage always allows loopback).
     outbound_allowed_networks: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(default_factory=list)
+    # The git commit this build runs, shown by `GET /api/version` (the harness waits for it after a
+    # deploy). Unset: HEAD of the git checkout the package was imported from, else "unknown".
+    build_sha: str = Field(default_factory=checkout_sha)
 
     @field_validator(
         "encryption_keys",
@@ -199,23 +204,38 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("build_sha")
+    @classmethod
+    def _build_sha_is_a_commit(cls, value: str) -> str:
+        sha = value.strip().lower()
+        if sha != UNKNOWN and not GIT_SHA.fullmatch(sha):
+            raise ValueError("BUILD_SHA must be a full 40-character git commit sha, or 'unknown'")
+        return sha
+
     @model_validator(mode="after")
     def _refuse_unsafe_outside_local(self) -> Settings:
         if self.stage == "local":
             return self
-        problems = []
-        if any(key.get_secret_value() == DEVELOPMENT_ENCRYPTION_KEY for key in self.encryption_keys):
-            problems.append("ENCRYPTION_KEYS contains the public development key")
-        if "*" in self.cors_allowed_origins:
-            problems.append("CORS_ALLOWED_ORIGINS must list origins explicitly, not '*'")
-        for name, url in {**self.provider_base_urls(), "PUBLIC_URL": self.public_url}.items():
-            if not url.startswith("https://") and not (name in OPTIONAL_BASE_URLS and url == ""):
-                problems.append(f"{name} must be an https:// URL")
-        if self.paypal_mode == "live" and not self.paypal_webhook_id:
-            problems.append("PAYPAL_MODE=live needs PAYPAL_WEBHOOK_ID (live events cannot be verified without it)")
+        problems = [problem for _, problem in self.unsafe_outside_local()]
         if problems:
             raise ConfigurationError(f"refusing to start in stage {self.stage!r}: " + "; ".join(problems))
         return self
+
+    def unsafe_outside_local(self) -> list[tuple[str, str]]:
+        """(setting name, problem) for each rule staging and production enforce; `GET /api/config-check`
+        reports the same rules. Problems name settings, never their values."""
+        problems: list[tuple[str, str]] = []
+        if any(key.get_secret_value() == DEVELOPMENT_ENCRYPTION_KEY for key in self.encryption_keys):
+            problems.append(("ENCRYPTION_KEYS", "ENCRYPTION_KEYS contains the public development key"))
+        if "*" in self.cors_allowed_origins:
+            problems.append(("CORS_ALLOWED_ORIGINS", "CORS_ALLOWED_ORIGINS must list origins explicitly, not '*'"))
+        for name, url in {**self.provider_base_urls(), "PUBLIC_URL": self.public_url}.items():
+            if not url.startswith("https://") and not (name in OPTIONAL_BASE_URLS and url == ""):
+                problems.append((name, f"{name} must be an https:// URL"))
+        if self.paypal_mode == "live" and not self.paypal_webhook_id:
+            why = "live events cannot be verified without it"
+            problems.append(("PAYPAL_WEBHOOK_ID", f"PAYPAL_MODE=live needs PAYPAL_WEBHOOK_ID ({why})"))
+        return problems
 
     def provider_base_urls(self) -> dict[str, str]:
         """Every outbound base URL (each setting named `*_base_url`), by environment variable name."""

@@ -11,7 +11,8 @@ from integration_service.app import create_app
 from integration_service.settings import Settings
 
 METHODS = {"get", "post", "put", "patch", "delete"}
-PUBLIC = {"getHealth", "receiveStripeWebhook", "receivePayPalWebhook", "completeConnection"}  # no API token
+# No API token needed:
+PUBLIC = {"getHealth", "getVersion", "receiveStripeWebhook", "receivePayPalWebhook", "completeConnection"}
 # Webhook bodies are verified as raw bytes (the signature covers them) and parsed afterwards.
 RAW_BODY = {"receiveStripeWebhook", "receivePayPalWebhook"}
 NO_BODY_RESPONSES = {"204", "302"}

@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from harness.gate import GateContext
-from harness.preflight import PreflightGate, feature_problems, stage_setting_problems
+from harness.ops.common import Target
+from harness.ops.signoff import ROLES, record_signoff
+from harness.preflight import PreflightGate, feature_problems, gate_store_problems, stage_setting_problems
+from tests.harness.ops.drill import make_checkout
 
 SETTINGS = ("SERVICE_URL", "DATABASE_URL", "STRIPE_WEBHOOK_SECRETS")
 
@@ -52,3 +55,21 @@ def test_the_gate_fails_with_the_problems_listed(no_stage_settings: Path, tmp_pa
     assert result.status == "failed"
     assert "no scenario carries checklist id CQ-01" in result.detail
     assert "SERVICE_URL is not set for staging" in result.detail
+
+
+@pytest.mark.db
+def test_production_needs_its_signoffs_in_the_gate_store(
+    no_stage_settings: Path, monkeypatch: pytest.MonkeyPatch, empty_database_url: str
+) -> None:
+    checkout, sha = make_checkout(no_stage_settings)
+    monkeypatch.setenv("GATE_STORE_URL", f"{empty_database_url}")
+    [problem] = gate_store_problems("production", checkout)
+    assert problem.startswith(f"sign-offs missing for {sha[:10]} in production's gate store: qa, security, devops")
+    store = Target(stage="production", database_url="", gate_store_url=empty_database_url)
+    for role in ROLES:
+        record_signoff(store, role, f"{role} lead", sha, {})
+    assert gate_store_problems("production", checkout) == []
+    assert gate_store_problems("staging", checkout) == []  # staging: the store must answer, no sign-offs yet
+    monkeypatch.setenv("GATE_STORE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    [unreachable] = gate_store_problems("staging", checkout)
+    assert unreachable.startswith("the gate store postgresql://nobody@127.0.0.1:1/none cannot be reached")

@@ -1,8 +1,10 @@
 """`invoke backup`: pg_dump -Fc with a manifest, verified before anyone relies on it.
 
 Each backup is `backups/<stage>-<UTC time>.dump` with `<same>.manifest.json` beside it: size, sha256,
-row counts, alembic revision, git sha, stage, time. `latest` means the newest manifest of the stage
-and must be unambiguous; a file without a manifest is never picked.
+row counts, alembic revision, git sha, stage, time (and the database server's time, against which a
+rollback finds rows written after the backup). The harness's own `release_gate` schema is left out.
+`latest` means the newest manifest of the stage and must be unambiguous; a file without a manifest is
+never picked.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from typing import Any
 
 from harness.database import create_database, database_name, drop_database
 from harness.ops.common import OpsError, Target, git_sha, mask, step, timestamp, utc_now
-from harness.ops.pgtools import PgTools, alembic_revision, find_tools, libpq_args, row_counts
+from harness.ops.pgtools import (
+    GATE_SCHEMA,
+    PgTools,
+    alembic_revision,
+    database_now,
+    find_tools,
+    libpq_args,
+    row_counts,
+)
 
 MANIFEST_SUFFIX = ".manifest.json"
 
@@ -35,6 +45,11 @@ class Backup:
     @property
     def created_at(self) -> datetime:
         return datetime.fromisoformat(self.manifest["created_at"])
+
+    @property
+    def database_time(self) -> datetime:
+        """The database server's time when the dump began (older manifests: the harness's clock)."""
+        return datetime.fromisoformat(self.manifest.get("database_time") or self.manifest["created_at"])
 
 
 def manifest_path(dump: Path) -> Path:
@@ -55,9 +70,19 @@ def create_backup(target: Target, *, verify: bool = False, keep: int | None = No
     target.backups_dir.mkdir(parents=True, exist_ok=True)
     path = target.backups_dir / f"{target.stage}-{timestamp(moment)}.dump"
     target.say(f"Backing up {mask(target.database_url)} to {path} (pg_dump {tools.major}, custom format)")
+    # The server's clock before the dump: a row stamped later was (or may have been) written after it.
+    database_time = database_now(target.database_url)
     with step(target, "pg_dump"):
         dumped = subprocess.run(
-            [tools.pg_dump, "--format=custom", "--no-owner", "--file", str(path), *libpq_args(target.database_url)],
+            [
+                tools.pg_dump,
+                "--format=custom",
+                "--no-owner",
+                f"--exclude-schema={GATE_SCHEMA}",  # sign-offs and gate results outlive any restore
+                "--file",
+                str(path),
+                *libpq_args(target.database_url),
+            ],
             capture_output=True,
             text=True,
             check=False,
@@ -69,6 +94,7 @@ def create_backup(target: Target, *, verify: bool = False, keep: int | None = No
         "file": path.name,
         "stage": target.stage,
         "created_at": moment.isoformat(),
+        "database_time": database_time.isoformat(),
         "reason": reason,
         "size": path.stat().st_size,
         "sha256": sha256(path),

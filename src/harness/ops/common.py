@@ -38,6 +38,9 @@ class OpsSettings(BaseSettings):
     smoke_api_token: SecretStr | None = None
     smoke_integration_id: str | None = None
     stripe_webhook_secrets: SecretStr | None = None
+    gate_store_url: SecretStr | None = None  # sign-offs and gate results (harness.ops.gate_store)
+    ca_bundle: str | None = None  # PEM file trusted for the stage's HTTPS (unset: the system's trust)
+    deploy_wait_s: float = 120.0  # how long a deploy waits for the stage to report the deployed commit
     database_pool_size: int = 10
     database_pool_max_overflow: int = 10
     load_thresholds: str | None = None  # the load gate's thresholds file on staging (default: the checklist's)
@@ -62,11 +65,19 @@ class Target:
     stripe_webhook_secret: str | None = None
     sandbox_url: str | None = None  # local stage: the provider sandbox (the PayPal signer), from .stack/stack.json
     pool_capacity: int = 20
+    gate_store_url: str | None = None  # where sign-offs live; None: the local files under state_dir
+    ca_bundle: str | None = None
+    deploy_wait_s: float = 120.0
     console: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
 
     @property
     def protected(self) -> bool:
         return self.stage in ("staging", "production")
+
+    @property
+    def verify(self) -> str | bool:
+        """httpx's `verify=` for the stage's service: its CA bundle, else the system's trust."""
+        return self.ca_bundle or True
 
     def say(self, message: str) -> None:
         self.console.print(message, highlight=False)

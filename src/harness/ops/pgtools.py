@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,10 @@ from sqlalchemy.engine import make_url
 
 from harness.embedded_postgres import EmbeddedPostgresError, find_postgres_binaries
 from harness.ops.common import OpsError
+
+# The harness's own schema in a stage's database (sign-offs, gate results: harness.ops.gate_store). Not the
+# service's: never dumped, restored, counted or compared, so a rollback's restore cannot lose a sign-off.
+GATE_SCHEMA = "release_gate"
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,54 @@ def row_counts(database_url: str) -> dict[str, int]:
             assert row is not None
             counts[table] = int(str(row[0]))
         return counts
+
+
+def rows_written_after(database_url: str, moment: datetime, counted: dict[str, int]) -> list[dict[str, Any]]:
+    """Per table, the rows that restoring a backup (taken at `moment` by the server's clock, counting `counted`)
+    would drop or undo: inserted since (`created_at` later, or more rows than counted), changed since
+    (`updated_at` later), and every row of a table the backup does not have. Tables with none are left out."""
+    found: list[dict[str, Any]] = []
+    with psycopg.connect(database_url) as connection:
+        for table in public_tables(connection):
+            entry = _written_after(connection, table, moment, counted.get(table))
+            if entry["rows"]:
+                found.append(entry)
+    return found
+
+
+def _written_after(
+    connection: psycopg.Connection[tuple[Any, ...]], table: str, moment: datetime, counted: int | None
+) -> dict[str, Any]:
+    columns = {str(row[0]) for row in connection.execute(_COLUMNS, [table]).fetchall()}
+    name = sql.Identifier(table)
+    live = _count(connection, sql.SQL("SELECT count(*) FROM {}").format(name))
+    if counted is None:
+        return {"table": table, "rows": live, "inserted": live, "updated": 0, "new_table": True}
+    inserted = max(live - counted, 0)
+    if "created_at" in columns:
+        newer = sql.SQL("SELECT count(*) FROM {} WHERE created_at > %s").format(name)
+        inserted = max(inserted, _count(connection, newer, moment))
+    updated = 0
+    if "updated_at" in columns and "created_at" in columns:  # changed since, but older than the backup
+        changed = sql.SQL("SELECT count(*) FROM {} WHERE updated_at > %s AND created_at <= %s").format(name)
+        updated = _count(connection, changed, moment, moment)
+    elif "updated_at" in columns:
+        updated = _count(connection, sql.SQL("SELECT count(*) FROM {} WHERE updated_at > %s").format(name), moment)
+    return {"table": table, "rows": inserted + updated, "inserted": inserted, "updated": updated, "new_table": False}
+
+
+def _count(connection: psycopg.Connection[tuple[Any, ...]], query: sql.Composed, *values: object) -> int:
+    row = connection.execute(query, list(values)).fetchone()
+    assert row is not None
+    return int(str(row[0]))
+
+
+def database_now(database_url: str) -> datetime:
+    with psycopg.connect(database_url) as connection:
+        row = connection.execute("SELECT now()").fetchone()
+    assert row is not None
+    moment: datetime = row[0]
+    return moment
 
 
 def alembic_revision(database_url: str) -> str | None:

@@ -3,11 +3,13 @@
 Order matters: the archive is checked against its manifest and by `pg_restore --list` BEFORE the
 database is touched; a safety backup of the current state comes next; then `pg_restore --clean
 --if-exists --single-transaction` (all or nothing); then the row counts must equal the manifest's.
+The harness's `release_gate` schema is in no archive, so a restore never touches sign-offs.
 """
 
 from __future__ import annotations
 
 import subprocess
+from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
@@ -15,6 +17,12 @@ from psycopg import sql
 from harness.ops.backup import Backup, check_archive, compare_counts, create_backup, resolve_backup
 from harness.ops.common import OpsError, Target, confirm, mask, step
 from harness.ops.pgtools import find_tools, libpq_args, public_tables, row_counts
+
+
+@dataclass(frozen=True)
+class Restored:
+    backup: Backup
+    safety: Backup | None  # the state just before the restore (None: dry run, or no safety backup asked for)
 
 
 def restore(
@@ -25,7 +33,7 @@ def restore(
     dry_run: bool = False,
     safety_backup: bool = True,
     drop_extra_tables: bool = False,
-) -> Backup:
+) -> Restored:
     backup = resolve_backup(target, choice)
     tools = find_tools(target.database_url)
     check_archive(tools, backup)  # before anything else: a bad archive never reaches the database
@@ -36,11 +44,12 @@ def restore(
     )
     if dry_run:
         target.say("[yellow]Dry run[/]: the archive is valid; nothing was changed.")
-        return backup
+        return Restored(backup, None)
     confirm(target, f"Replace the database with {backup.path.name}", yes=yes)
+    safety = None
     if safety_backup:
         target.say("Safety backup of the current state first:")
-        create_backup(target, reason=f"before restoring {backup.path.name}")
+        safety = create_backup(target, reason=f"before restoring {backup.path.name}")
     with step(target, "pg_restore --clean --if-exists --single-transaction"):
         restored = subprocess.run(
             [
@@ -65,7 +74,9 @@ def restore(
     if differences:
         raise OpsError("restored, but the row counts differ from the manifest: " + "; ".join(differences))
     target.say(f"[green]Restored[/] {backup.path.name}: row counts match the manifest.")
-    return backup
+    if safety is not None:
+        target.say(f"  the state before the restore is kept in {safety.path}")
+    return Restored(backup, safety)
 
 
 def drop_tables_not_in(target: Target, expected: set[str]) -> list[str]:

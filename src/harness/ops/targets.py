@@ -10,6 +10,7 @@ from sqlalchemy.exc import ArgumentError
 from harness.database import create_database
 from harness.embedded_postgres import EmbeddedPostgres
 from harness.ops.common import OpsError, Target, load_settings
+from harness.ops.gate_store import gate_store_url
 from harness.paths import STACK_DIR
 from harness.stages import Stage
 
@@ -65,4 +66,7 @@ def stage_target(stage: Stage) -> Target:
         ),
         sandbox_url=stack.get("sandbox_url"),
         pool_capacity=settings.database_pool_size + settings.database_pool_max_overflow,
+        gate_store_url=gate_store_url(stage),
+        ca_bundle=settings.ca_bundle,
+        deploy_wait_s=settings.deploy_wait_s,
     )

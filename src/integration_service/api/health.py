@@ -7,11 +7,11 @@ from typing import Literal
 import redis
 import structlog
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from integration_service.api.dependencies import DatabaseEngine
+from integration_service.api.dependencies import AppSettings, DatabaseEngine
 from integration_service.db import migrations
 
 router = APIRouter(tags=["health"])
@@ -27,6 +27,7 @@ class HealthChecks(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: HealthChecks
+    gitSha: str = Field(description="The git commit this build runs (as GET /api/version reports it)")
 
 
 @router.get(
@@ -36,7 +37,7 @@ class Health(BaseModel):
     response_model=Health,
     responses={503: {"model": Health, "description": "A dependency is down or the schema is not at head"}},
 )
-def health(request: Request, response: Response, engine: DatabaseEngine) -> Health:
+def health(request: Request, response: Response, engine: DatabaseEngine, settings: AppSettings) -> Health:
     """Liveness and readiness in one: 200 only when the service can do its work."""
     database, schema = "ok", "unknown"
     try:
@@ -62,4 +63,5 @@ def health(request: Request, response: Response, engine: DatabaseEngine) -> Heal
     return Health(
         status="ok" if healthy else "unavailable",
         checks=HealthChecks(database=database, migrations=schema, redis=redis_state),
+        gitSha=settings.build_sha,
     )

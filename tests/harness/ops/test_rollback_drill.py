@@ -1,9 +1,9 @@
 """The rollback drill, end to end on the local stage, in a temporary git repository.
 
 Data written → a release whose migration changes the schema (and its data) and whose code is broken →
-backup, migrate and deploy succeed, smoke fails → automatic rollback → the code equals the previous
-sha, the database equals the pre-release database table by table, this stage's cache keys are gone
-while another prefix's survive, and health passes.
+backup, migrate and deploy succeed, smoke fails → automatic rollback → the previous sha runs again (the
+checkout is left alone: nothing reverted), the database equals the pre-release database table by table,
+this stage's cache keys are gone while another prefix's survive, and health passes.
 """
 
 from __future__ import annotations
@@ -17,76 +17,16 @@ import httpx
 import pytest
 import redis
 
-from harness.database import create_database, drop_database
 from harness.ops.common import OpsError, read_records
 from harness.ops.deploy import deploy, last_deploy, stop_local
 from harness.ops.pgtools import table_snapshot
 from harness.ops.release import release
-from integration_service.db import migrations
-from tests.harness.ops.drill import git, make_checkout, make_target, write_customer_data
+from tests.harness.ops.drill import git, make_checkout, make_target, write_customer_data, write_release
 
 pytestmark = pytest.mark.db
 
-BROKEN_ROUTER = """def _broken() -> None:
-    raise RuntimeError("drill: this release is broken")
-
-
-router = APIRouter(prefix="/api/integrations", tags=["sync logs"], dependencies=[Depends(_broken)])"""
-
-
-MIGRATION = '''"""drill: a schema change with a data change"""
-
-import sqlalchemy as sa
-from alembic import op
-
-CHANGE_DATA = "UPDATE integrations_credentials SET release_note = 'new', integration_name = integration_name || '!'"
-revision = "NEW_REVISION"
-down_revision = "OLD_REVISION"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    op.add_column("integrations_credentials", sa.Column("release_note", sa.Text()))
-    op.execute(CHANGE_DATA)
-    op.create_table("release_markers", sa.Column("id", sa.Integer(), primary_key=True))
-
-
-def downgrade() -> None:
-    op.drop_table("release_markers")
-    op.drop_column("integrations_credentials", "release_note")
-'''
-
-
-def migration(revision: str, down: str) -> str:
-    return MIGRATION.replace("NEW_REVISION", revision).replace("OLD_REVISION", down)
-
-
-def write_broken_release(checkout: Path) -> None:
-    package = checkout / "src" / "integration_service"
-    head = migrations.head_revision()
-    (package / "db" / "migrations" / "versions" / "9999_drill.py").write_text(migration("9999drill", head))
-    with (package / "db" / "schema.py").open("a") as schema:
-        schema.write(
-            '\nintegrations_credentials.append_column(Column("release_note", Text))\n'
-            'release_markers = Table("release_markers", metadata, Column("id", Integer, primary_key=True))\n'
-        )
-    logs = package / "api" / "logs.py"
-    original = 'router = APIRouter(prefix="/api/integrations", tags=["sync logs"])'
-    text = logs.read_text()
-    assert original in text, "the logs router changed: update the drill's way of breaking it"
-    logs.write_text(
-        text.replace(original, BROKEN_ROUTER).replace("from fastapi import ", "from fastapi import Depends, ")
-    )
-
-
-@pytest.fixture
-def drill_database(database_server_url: str) -> Iterator[str]:
-    name = f"drill_{uuid.uuid4().hex[:10]}"
-    url = create_database(database_server_url, name)
-    migrations.upgrade(url)
-    yield url
-    drop_database(database_server_url, name)
+# What the local drill has no means to check (no smoke integration, Stripe secret or provider sandbox).
+DRILL_WAIVERS = ["sync", "stripe webhook", "paypal webhook"]
 
 
 @pytest.fixture
@@ -121,13 +61,13 @@ def test_a_broken_release_is_rolled_back_to_the_previous_code_data_and_cache(
                 redis_client.set(f"{prefix}:cache:{number}", "stale")
             redis_client.set(f"{other}:cache:0", "someone else's")
 
-        write_broken_release(checkout)
+        write_release(checkout, broken=True)
         git(checkout, "add", ".")
         git(checkout, "commit", "--quiet", "-m", "a release: migration 9999drill and a broken logs route")
         released_sha = git(checkout, "rev-parse", "HEAD")
 
-        with pytest.raises(OpsError, match=r"smoke tests failed: sync logs route: HTTP 500.*rolled back|rolled back"):
-            release(target, reports_dir=tmp_path / "reports")
+        with pytest.raises(OpsError, match=r"rolled back: smoke tests failed: sync logs route: HTTP 500"):
+            release(target, reports_dir=tmp_path / "reports", waive=DRILL_WAIVERS)
 
         # The release really happened before it was undone: it migrated, deployed and failed its smoke.
         [record] = [r for r in read_records(target.state_dir / "releases.jsonl") if r["status"] == "failed"]
@@ -136,14 +76,13 @@ def test_a_broken_release_is_rolled_back_to_the_previous_code_data_and_cache(
         deploys = [r["sha"] for r in read_records(target.state_dir / "deploy-log.jsonl") if r["result"] == "ok"]
         assert deploys[:2] == [previous_sha, released_sha]
 
-        # Code: a revert on top of the release, whose tree is the previous sha's; and that is what runs.
-        head = git(checkout, "rev-parse", "HEAD")
-        assert head not in (previous_sha, released_sha)
-        assert git(checkout, "diff", "--name-only", previous_sha, "HEAD") == ""
-        assert git(checkout, "rev-parse", "HEAD~1") == released_sha
+        # Code: the previous sha runs again, redeployed as it was; no commit was made in the checkout.
+        assert git(checkout, "rev-parse", "HEAD") == released_sha
+        assert git(checkout, "status", "--porcelain") == ""
         newest = last_deploy(target)
         assert newest is not None
-        assert newest["sha"] == head
+        assert newest["sha"] == previous_sha
+        assert httpx.get(f"{target.service_url}/api/version", timeout=10).json()["gitSha"] == previous_sha
 
         # Database: equal to the pre-release content, table by table (the new table and column are gone).
         after = table_snapshot(drill_database)
@@ -153,6 +92,8 @@ def test_a_broken_release_is_rolled_back_to_the_previous_code_data_and_cache(
 
         [rolled_back] = read_records(target.state_dir / "rollbacks.jsonl")
         assert rolled_back["status"] == "ok"
+        assert rolled_back["redeployed"] == previous_sha
+        assert Path(rolled_back["safety_backup"]).exists()  # the state before the restore, kept
         # Cache: this stage's keys are gone, another prefix's survive.
         if redis_client is not None:
             # (the verifying smoke afterwards creates fresh rate-limit counters; the old keys must be gone)

@@ -12,10 +12,10 @@ import psycopg
 import pytest
 
 from harness.ops import targets
-from harness.ops.common import Target
+from harness.ops.common import OpsError, Target
 from harness.ops.deploy import sandbox_settings
 from harness.ops.sandbox import PAYPAL_RECEIVER, ensure_paypal_webhook
-from harness.ops.smoke import paypal_webhook, sync_check
+from harness.ops.smoke import Check, SmokeResult, paypal_webhook, recent_failures, sync_check, waivers
 from harness.processes import ServerProcess
 from tests.fixtures.service import RunningService
 
@@ -183,3 +183,50 @@ def test_the_local_stage_finds_the_sandbox_in_the_stack_file(tmp_path: Path, mon
     assert targets.same_database(stack["database_url"], "postgresql+psycopg://postgres@/integrations?host=/tmp/pg")
     assert not targets.same_database(stack["database_url"], "postgresql://postgres@/other?host=/tmp/pg")
     assert not targets.same_database(None, stack["database_url"])
+
+
+def failed_sync(connection: psycopg.Connection[tuple[object, ...]], user_name: str) -> str:
+    """A user's Xero integration whose sync just failed; its id."""
+    user = connection.execute("INSERT INTO users (name) VALUES (%s) RETURNING id", [user_name]).fetchone()
+    assert user is not None
+    integration = connection.execute(
+        "INSERT INTO integrations_credentials (user_id, integration_type, integration_name) "
+        "VALUES (%s, 'XERO', 'books') RETURNING id",
+        [user[0]],
+    ).fetchone()
+    assert integration is not None
+    connection.execute(
+        "INSERT INTO integrations_sync_logs (integration_id, user_id, integration_type, sync_type, status) "
+        "VALUES (%s, %s, 'XERO', 'invoices', 'failed')",
+        [integration[0], user[0]],
+    )
+    return str(integration[0])
+
+
+@pytest.mark.db
+def test_the_smoke_integrations_own_failed_syncs_do_not_fail_the_recent_failures_check(drill_database: str) -> None:
+    with psycopg.connect(drill_database, autocommit=True) as connection:
+        smoke_integration = failed_sync(connection, "smoke-user")  # a failed smoke sync, this run's or the last
+    target = Target(stage="staging", database_url=drill_database, smoke_integration_id=smoke_integration)
+    assert recent_failures(target) == (
+        "passed",
+        "0 failed sync(s) in the last 15 minutes (the smoke integration's own not counted)",
+    )
+    with psycopg.connect(drill_database, autocommit=True) as connection:
+        failed_sync(connection, "customer")  # a customer's failure still fails the check
+    assert recent_failures(target)[0] == "failed"
+    assert recent_failures(Target(stage="staging", database_url=drill_database)) == (
+        "failed",
+        "2 failed sync(s) in the last 15 minutes",
+    )
+
+
+def test_a_skipped_check_fails_the_run_unless_waived_by_name() -> None:
+    skipped = Check("sync", "skipped", "set SMOKE_INTEGRATION_ID")
+    assert not SmokeResult([Check("health", "passed", "ok"), skipped]).passed
+    waived = SmokeResult([Check("health", "passed", "ok"), Check("sync", "skipped", "no id", waived=True)])
+    assert waived.passed
+    assert waived.waived() == ["sync"]
+    assert waivers(["stripe-webhook", "sync"]) == frozenset({"stripe webhook", "sync"})
+    with pytest.raises(OpsError, match="--waive names no smoke check: snyc"):
+        waivers(["snyc"])
