@@ -18,6 +18,8 @@ from typing import IO
 
 import httpx
 
+from harness.tls import ServerTls, client_verify
+
 
 class ServerStartError(RuntimeError):
     """A server process exited or never became ready; the message carries its log's tail."""
@@ -62,12 +64,13 @@ class ServerProcess:
     env: dict[str, str] = field(default_factory=dict)
     ready_path: str = "/"
     host: str = "127.0.0.1"
+    tls: ServerTls | None = None  # it serves HTTPS with this certificate; readiness is checked against its CA
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def start(self, timeout_s: float = 60.0) -> ServerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,12 +89,13 @@ class ServerProcess:
         """Poll the ready path until any HTTP answer that is not a 5xx; fail fast if the process died."""
         deadline = time.monotonic() + timeout_s
         last_error = "no answer yet"
+        verify = client_verify(self.tls.ca_bundle if self.tls else None)
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 self.stop()  # closes the log
                 raise ServerStartError(f"{self.name} exited with code {self.process.returncode}:\n{self.log_tail()}")
             try:
-                response = httpx.get(self.url + self.ready_path, timeout=2.0)
+                response = httpx.get(self.url + self.ready_path, timeout=2.0, verify=verify)
                 if response.status_code < 500:
                     return
                 last_error = f"HTTP {response.status_code}: {response.text[:300]}"

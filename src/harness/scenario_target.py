@@ -23,10 +23,14 @@ class ScenarioTarget:
     project_root: Path
     run_dir: Path
     database_url: str | None = None  # database items, and issuing each scenario's own user
-    sandbox_url: str | None = None  # local stage only: the provider sandbox and its control API
-    service_log: Path | None = None  # local stage only: searched for canary secrets
+    sandbox_url: str | None = None  # when the stage's providers are the provider sandbox: it and its control API
+    service_log: Path | None = None  # when the QA runner can read the service's log: searched for canary secrets
+    ca_bundle: Path | None = None  # PEM the scenarios trust for the stage's HTTPS (a private CA); None: system trust
     stripe_webhook_secret: str | None = None  # the stage's endpoint secret: genuine events are signed with it
     paypal_webhook_id: str | None = None
+    # A real Stripe account in test mode, for a stage whose providers are not the sandbox (sk_test_ keys only).
+    stripe_test_secret_key: str | None = None
+    stripe_api_base: str | None = None  # where that account's API answers (default: Stripe's own)
     redis_url: str | None = None
     redis_key_prefix: str | None = None
 
@@ -50,7 +54,7 @@ class ScenarioTarget:
         def optional(name: str) -> str | None:
             return environ.get(_env_name(name)) or None
 
-        log = optional("service_log")
+        log, ca_bundle = optional("service_log"), optional("ca_bundle")
         return cls(
             stage=environ[_env_name("stage")],
             service_url=environ[_env_name("service_url")].rstrip("/"),
@@ -59,8 +63,11 @@ class ScenarioTarget:
             database_url=optional("database_url"),
             sandbox_url=(optional("sandbox_url") or "").rstrip("/") or None,
             service_log=Path(log) if log else None,
+            ca_bundle=Path(ca_bundle) if ca_bundle else None,
             stripe_webhook_secret=optional("stripe_webhook_secret"),
             paypal_webhook_id=optional("paypal_webhook_id"),
+            stripe_test_secret_key=optional("stripe_test_secret_key"),
+            stripe_api_base=optional("stripe_api_base"),
             redis_url=optional("redis_url"),
             redis_key_prefix=optional("redis_key_prefix"),
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import ssl
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -65,15 +66,17 @@ def sandbox_service_env(sandbox_url: str) -> dict[str, str]:
     }
 
 
-def register_sandbox_webhooks(sandbox_url: str, service_url: str) -> dict[str, str]:
+def register_sandbox_webhooks(
+    sandbox_url: str, service_url: str, verify: ssl.SSLContext | bool = True
+) -> dict[str, str]:
     """Point the sandbox's Stripe and PayPal webhooks at the service; the settings the service needs.
 
     The Stripe signing secret is generated here (as Stripe's dashboard would show it); PayPal assigns
-    the webhook id, which is part of every PayPal signature.
+    the webhook id, which is part of every PayPal signature. `verify`: how to trust an HTTPS sandbox.
     """
     secret = "whsec_" + secrets.token_urlsafe(24)
     receiver = f"{service_url}/api/integrations"
-    with httpx.Client(base_url=f"{sandbox_url}/_sandbox", timeout=30) as control:
+    with httpx.Client(base_url=f"{sandbox_url}/_sandbox", timeout=30, verify=verify) as control:
         stripe = control.post("/stripe/webhooks", json={"url": f"{receiver}/stripe/webhook", "secret": secret})
         stripe.raise_for_status()
         paypal = control.post("/paypal/webhooks", json={"url": f"{receiver}/paypal/webhook"})

@@ -46,6 +46,7 @@ from integration_service.security.api_tokens import TokenVerifier
 from integration_service.security.encryption import SecretBox
 from integration_service.security.rate_limit import RateLimiter
 from integration_service.security.redaction import configure_logging
+from integration_service.security.tls import provider_trust
 from integration_service.settings import Settings
 from integration_service.sync.engine import SyncEngine
 from integration_service.sync.runs import close_interrupted, keep_closing_interrupted
@@ -57,7 +58,9 @@ def create_app(settings: Settings) -> FastAPI:
     configure_logging(settings.log_level)
     engine = create_database_engine(settings)
 
-    http = httpx.Client(timeout=timeouts(settings), follow_redirects=False)
+    http = httpx.Client(
+        timeout=timeouts(settings), verify=provider_trust(settings.provider_ca_bundle), follow_redirects=False
+    )
     token_verifier = TokenVerifier(engine)
 
     @asynccontextmanager

@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from integration_service.build import GIT_SHA, UNKNOWN, checkout_sha
+from integration_service.security.tls import provider_trust
 
 Stage = Literal["local", "staging", "production"]
 
@@ -82,6 +83,9 @@ class Settings(BaseSettings):
     http_retry_initial_wait_s: float = Field(default=0.5, ge=0)
     http_retry_backoff_max_s: float = Field(default=8.0, ge=0)
     http_retry_max_wait_s: float = Field(default=60.0, gt=0)  # a longer Retry-After fails the call instead
+    # A PEM file of CAs trusted for provider HTTPS besides the public roots (e.g. the private CA of a
+    # stage whose providers are the provider sandbox). Unset: the public roots only.
+    provider_ca_bundle: str | None = None
     # Refresh an access token this long before it expires, so no request goes out with a dying one.
     token_refresh_margin_s: int = Field(default=120, ge=0)
     sync_page_batch_size: int = Field(default=500, ge=1, le=5000)
@@ -211,6 +215,13 @@ class Settings(BaseSettings):
         if sha != UNKNOWN and not GIT_SHA.fullmatch(sha):
             raise ValueError("BUILD_SHA must be a full 40-character git commit sha, or 'unknown'")
         return sha
+
+    @field_validator("provider_ca_bundle")
+    @classmethod
+    def _ca_bundle_is_usable(cls, path: str | None) -> str | None:
+        path = path.strip() if path else None
+        provider_trust(path or None)  # refuses to start on a bundle every provider call would fail with
+        return path or None
 
     @model_validator(mode="after")
     def _refuse_unsafe_outside_local(self) -> Settings:

@@ -42,6 +42,9 @@ class SandboxConfig:
     max_recorded_requests: int = 5000
     marketing: MarketingConfig = field(default_factory=MarketingConfig)
     payments: PaymentsConfig = field(default_factory=PaymentsConfig)
+    # A PEM file trusted, besides the public roots, when delivering webhooks to an HTTPS receiver
+    # (a stage whose service has a certificate from a private CA).
+    webhook_ca_bundle: str | None = None
 
 
 def default_clients(env: Mapping[str, str]) -> tuple[ClientConfig, ...]:
@@ -83,4 +86,5 @@ def config_from_env(env: Mapping[str, str] | None = None) -> SandboxConfig:
         max_recorded_requests=_int_env(source, "SANDBOX_MAX_RECORDED_REQUESTS", 5000),
         marketing=marketing_config_from_env(source),
         payments=payments_config_from_env(source),
+        webhook_ca_bundle=source.get("SANDBOX_WEBHOOK_CA_BUNDLE") or None,
     )

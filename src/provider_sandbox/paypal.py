@@ -77,7 +77,9 @@ class PayPalSimulator(ProviderSimulator):
     def reset(self) -> None:
         if self._dispatcher is not None:
             self._dispatcher.cancel_all()
-        self._dispatcher = WebhookDispatcher("paypal", self.sandbox.clock, self.signer, "WH")
+        self._dispatcher = WebhookDispatcher(
+            "paypal", self.sandbox.clock, self.signer, "WH", ca_bundle=self.sandbox.config.webhook_ca_bundle
+        )
         self.payments, self.sales, self.plans, self.subscriptions, self.approvals = {}, {}, {}, {}, {}
         self.event_log, self.refunded, self.refunds = [], {}, {}
         for payment in seed_payments(BASE, self.sandbox.config.payments.paypal_payments):

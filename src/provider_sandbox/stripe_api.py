@@ -65,7 +65,9 @@ class StripeSimulator(ProviderSimulator):
 
         if self._dispatcher is not None:
             self._dispatcher.cancel_all()
-        self._dispatcher = WebhookDispatcher("stripe", self.sandbox.clock, StripeSigner(), "we_")
+        self._dispatcher = WebhookDispatcher(
+            "stripe", self.sandbox.clock, StripeSigner(), "we_", ca_bundle=self.sandbox.config.webhook_ca_bundle
+        )
         self.accounts, self._keys = {}, {}
         config = self.sandbox.config.payments
         self.create_account("default", config.stripe_secret_key, config.stripe_charges, config.stripe_customers)

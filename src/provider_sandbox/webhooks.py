@@ -14,6 +14,7 @@ import itertools
 import json
 import logging
 import secrets
+import ssl
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -114,8 +115,19 @@ def _raise_amount(node: Any) -> bool:
     return False
 
 
+def delivery_trust(ca_bundle: str | None) -> ssl.SSLContext | bool:
+    """What deliveries verify receivers with: the public roots, plus `ca_bundle` (a private CA) when given."""
+    if ca_bundle is None:
+        return True
+    context = httpx.create_ssl_context()
+    context.load_verify_locations(cafile=ca_bundle)  # a missing or empty file fails the sandbox's start
+    return context
+
+
 class WebhookDispatcher:
-    def __init__(self, provider: str, clock: SandboxClock, signer: Signer, id_prefix: str) -> None:
+    def __init__(
+        self, provider: str, clock: SandboxClock, signer: Signer, id_prefix: str, ca_bundle: str | None = None
+    ) -> None:
         self.provider = provider
         self.clock = clock
         self.signer = signer
@@ -124,6 +136,7 @@ class WebhookDispatcher:
         self.attempts: list[Attempt] = []
         self._seq = itertools.count(1)
         self._tasks: set[asyncio.Task[list[Attempt]]] = set()
+        self._verify = delivery_trust(ca_bundle)
 
     # --- endpoints -------------------------------------------------------------------------------
 
@@ -191,7 +204,7 @@ class WebhookDispatcher:
             error = "intercepted in transit: signed, never sent"
         else:
             try:
-                async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)) as client:
+                async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0), verify=self._verify) as client:
                     response = await client.post(endpoint.url, content=transmission.body, headers=headers)
                 status, snippet = response.status_code, response.text[:SNIPPET_CHARS]
             except httpx.HTTPError as exc:

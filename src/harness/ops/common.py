@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from harness.paths import PROJECT_ROOT, STACK_DIR
 from harness.stages import Stage, stage_env_file
+from harness.tls import client_verify
 
 
 class OpsError(RuntimeError):
@@ -32,14 +34,17 @@ class OpsSettings(BaseSettings):
 
     database_url: SecretStr | None = None
     service_url: str | None = None  # where the stage's service answers (local: the deployed process)
+    ca_bundle: Path | None = None  # PEM trusted for the stage's HTTPS besides the public roots (a private CA)
+    sandbox_url: str | None = None  # the stage's providers are the provider sandbox: its base URL
+    service_log: Path | None = None  # the service's log file, when this machine can read it
+    gate_store_url: SecretStr | None = None  # sign-offs and gate results (harness.ops.gate_store)
+    paypal_webhook_id: str | None = None
     redis_url: SecretStr | None = None
     redis_key_prefix: str | None = None
     deploy_command: str | None = None  # staging/production: e.g. a CI trigger; gets DEPLOY_SHA
     smoke_api_token: SecretStr | None = None
     smoke_integration_id: str | None = None
     stripe_webhook_secrets: SecretStr | None = None
-    gate_store_url: SecretStr | None = None  # sign-offs and gate results (harness.ops.gate_store)
-    ca_bundle: str | None = None  # PEM file trusted for the stage's HTTPS (unset: the system's trust)
     deploy_wait_s: float = 120.0  # how long a deploy waits for the stage to report the deployed commit
     database_pool_size: int = 10
     database_pool_max_overflow: int = 10
@@ -63,21 +68,21 @@ class Target:
     smoke_api_token: str | None = None
     smoke_integration_id: str | None = None
     stripe_webhook_secret: str | None = None
-    sandbox_url: str | None = None  # local stage: the provider sandbox (the PayPal signer), from .stack/stack.json
+    sandbox_url: str | None = None  # the provider sandbox (the PayPal signer): SANDBOX_URL, or .stack/stack.json
+    ca_bundle: Path | None = None  # CA_BUNDLE: trusted for the stage's HTTPS besides the public roots
     pool_capacity: int = 20
     gate_store_url: str | None = None  # where sign-offs live; None: the local files under state_dir
-    ca_bundle: str | None = None
     deploy_wait_s: float = 120.0
     console: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
 
     @property
-    def protected(self) -> bool:
-        return self.stage in ("staging", "production")
+    def verify(self) -> ssl.SSLContext | bool:
+        """`verify=` for every HTTP client of the stage's service or sandbox."""
+        return client_verify(self.ca_bundle)
 
     @property
-    def verify(self) -> str | bool:
-        """httpx's `verify=` for the stage's service: its CA bundle, else the system's trust."""
-        return self.ca_bundle or True
+    def protected(self) -> bool:
+        return self.stage in ("staging", "production")
 
     def say(self, message: str) -> None:
         self.console.print(message, highlight=False)

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import tarfile
 import time
@@ -81,10 +82,10 @@ def deploy(
     return Deployment(target.stage, sha, url)
 
 
-def deployed_sha(service_url: str, ca_bundle: str | None = None) -> str:
+def deployed_sha(service_url: str, verify: ssl.SSLContext | bool = True) -> str:
     """The commit the stage's service says it runs (`GET /api/version`): 40 hex digits, or "unknown"."""
     try:
-        answer = httpx.get(f"{service_url.rstrip('/')}/api/version", timeout=10, verify=ca_bundle or True)
+        answer = httpx.get(f"{service_url.rstrip('/')}/api/version", timeout=10, verify=verify)
     except httpx.HTTPError as exc:
         raise OpsError(f"{service_url}/api/version did not answer: {type(exc).__name__}: {exc}") from None
     if answer.status_code != 200:
@@ -110,7 +111,7 @@ def wait_for_sha(target: Target, url: str | None, sha: str) -> bool:
     with step(target, f"wait until {url}/api/version reports {sha[:10]} (up to {target.deploy_wait_s:g} s)"):
         while True:
             try:
-                reported = deployed_sha(url, target.ca_bundle)
+                reported = deployed_sha(url, target.verify)
                 if reported == sha:
                     return True
                 seen = f"it reports {reported}"
@@ -130,7 +131,7 @@ def running_sha(target: Target) -> tuple[str | None, str]:
     why = "no SERVICE_URL to ask"
     if target.service_url:
         try:
-            reported = deployed_sha(target.service_url, target.ca_bundle)
+            reported = deployed_sha(target.service_url, target.verify)
             if reported != "unknown":
                 return reported, f"reported by {target.service_url}/api/version"
             why = "the service reports its commit as 'unknown' (set BUILD_SHA where it is deployed)"
@@ -193,7 +194,7 @@ def sandbox_settings(target: Target, service_url: str) -> dict[str, str]:
     """Local stage with a running provider sandbox (`invoke up`): the service talks to the sandbox's providers
     and its PayPal webhook is registered there (PayPal's webhook id is part of every signature), so that
     `invoke smoke` can have a PayPal event signed and delivered. Without a sandbox: nothing changes."""
-    if not sandbox_answers(target.sandbox_url):
+    if not sandbox_answers(target.sandbox_url, target.verify):
         return {}
     assert target.sandbox_url is not None
     webhook_id = ensure_paypal_webhook(target.sandbox_url, service_url)

@@ -154,7 +154,7 @@ def pool_rows(target: Target, connection: psycopg.Connection[dict[str, Any]]) ->
     source = "metrics"
     if target.service_url:
         try:
-            usage = parse_pool(httpx.get(f"{target.service_url}/metrics", timeout=5).text)
+            usage = parse_pool(httpx.get(f"{target.service_url}/metrics", timeout=5, verify=target.verify).text)
         except httpx.HTTPError:
             usage = None
     if usage is None:

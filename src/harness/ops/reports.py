@@ -86,7 +86,7 @@ def token_refresh_rate(target: Target, metrics_text: str | None = None) -> dict[
         if not target.service_url:
             return {"status": "unknown", "note": "no service URL for this stage: its /metrics cannot be read"}
         try:
-            metrics_text = httpx.get(f"{target.service_url}/metrics", timeout=5).text
+            metrics_text = httpx.get(f"{target.service_url}/metrics", timeout=5, verify=target.verify).text
         except httpx.HTTPError as exc:
             return {"status": "unknown", "note": f"the service's /metrics did not answer: {type(exc).__name__}"}
     counts = {"success": 0.0, "failure": 0.0}

@@ -9,6 +9,7 @@ webhook id, part of every signature) and delivers events it signed. The sandbox'
 from __future__ import annotations
 
 import os
+import ssl
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,11 +23,11 @@ PAYPAL_RECEIVER = "/api/integrations/paypal/webhook"
 CONTROL = "/_sandbox/paypal"
 
 
-def sandbox_answers(sandbox_url: str | None) -> bool:
+def sandbox_answers(sandbox_url: str | None, verify: ssl.SSLContext | bool = True) -> bool:
     if not sandbox_url:
         return False
     try:
-        return httpx.get(f"{sandbox_url}/_sandbox/health", timeout=3).status_code == 200
+        return httpx.get(f"{sandbox_url}/_sandbox/health", timeout=3, verify=verify).status_code == 200
     except httpx.HTTPError:
         return False
 

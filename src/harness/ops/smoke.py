@@ -99,8 +99,10 @@ def smoke(target: Target, waive: Sequence[str] = ()) -> SmokeResult:
         raise OpsError(f"no service URL for stage {target.stage!r}: set SERVICE_URL (local: run `invoke deploy`)")
     target.say(f"Smoke tests against {target.service_url} (stage {target.stage})")
     result = SmokeResult()
-    client = httpx.Client(base_url=target.service_url, timeout=30, verify=target.verify)
-    with client, smoke_token(target) as token:
+    with (
+        httpx.Client(base_url=target.service_url, timeout=30, verify=target.verify) as client,
+        smoke_token(target) as token,
+    ):
         checks: list[tuple[str, Callable[[], tuple[str, str]]]] = [
             ("health", lambda: _health(client)),
             ("metrics", lambda: _metrics(client)),
@@ -236,7 +238,7 @@ def _stripe_webhook(client: httpx.Client, target: Target) -> tuple[str, str]:
 def paypal_webhook(client: httpx.Client, target: Target) -> tuple[str, str]:
     if target.stage != "local":
         return _paypal_refuses_unsigned(client, target)
-    if not sandbox_answers(target.sandbox_url):
+    if not sandbox_answers(target.sandbox_url, target.verify):
         where = target.sandbox_url or "none in .stack/stack.json"
         return "skipped", (
             f"no PayPal signer for this stage: no provider sandbox answers (sandbox: {where}); "
@@ -245,7 +247,7 @@ def paypal_webhook(client: httpx.Client, target: Target) -> tuple[str, str]:
     assert target.sandbox_url is not None
     assert target.service_url is not None
     receiver = f"{target.service_url}{PAYPAL_RECEIVER}"
-    with httpx.Client(base_url=target.sandbox_url, timeout=30) as sandbox:
+    with httpx.Client(base_url=target.sandbox_url, timeout=30, verify=target.verify) as sandbox:
         endpoint = paypal_endpoint_id(sandbox, receiver)
         if endpoint is None:
             return "skipped", (

@@ -64,9 +64,9 @@ def stage_target(stage: Stage) -> Target:
             if settings.stripe_webhook_secrets
             else None
         ),
-        sandbox_url=stack.get("sandbox_url"),
+        sandbox_url=settings.sandbox_url or stack.get("sandbox_url"),
+        ca_bundle=settings.ca_bundle,
         pool_capacity=settings.database_pool_size + settings.database_pool_max_overflow,
         gate_store_url=gate_store_url(stage),
-        ca_bundle=settings.ca_bundle,
         deploy_wait_s=settings.deploy_wait_s,
     )

@@ -2,12 +2,14 @@
 
 A STRIPE integration holds its account's secret key (apiKey). The SDK's base URL comes from settings
 (the real API by default; the sandbox, stripe-mock or localstripe when pointed there), its HTTP goes
-through httpx with explicit timeouts, and it retries what Stripe says is safe to retry with
-idempotency keys of its own. Amounts stay in minor units (cents), as Stripe sends them.
+through httpx with explicit timeouts and the CAs every provider client trusts, and it retries what
+Stripe says is safe to retry with idempotency keys of its own. Amounts stay in minor units (cents),
+as Stripe sends them.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -23,8 +25,23 @@ from integration_service.providers.errors import (
     ProviderRequestError,
     ProviderUnavailable,
 )
+from integration_service.security.tls import provider_trust
 
 PAGE_SIZE = 100  # Stripe's maximum `limit`
+
+
+class StripeHttp(stripe.HTTPXClient):
+    """stripe-python's httpx transport, verifying with our trust (PROVIDER_CA_BUNDLE) for this client only.
+
+    The SDK's own client trusts only `stripe.ca_bundle_path`, a process-wide setting; a stage whose
+    Stripe is the provider sandbox behind a private CA needs that CA trusted, the public roots too.
+    """
+
+    def __init__(self, timeout: httpx.Timeout, verify: ssl.SSLContext | bool) -> None:
+        super().__init__(timeout=timeout, allow_sync_methods=True)
+        if self._client is not None:
+            self._client.close()
+        self._client = httpx.Client(verify=verify)
 
 
 def _time(seconds: object) -> datetime | None:
@@ -103,7 +120,7 @@ class Stripe(ApiKeyProvider):
         return stripe.StripeClient(
             credentials.api_key,
             base_addresses={"api": self.settings.stripe_api_base_url},
-            http_client=stripe.HTTPXClient(timeout=timeout, allow_sync_methods=True),
+            http_client=StripeHttp(timeout, provider_trust(self.settings.provider_ca_bundle)),
             max_network_retries=max(0, self.settings.http_retry_attempts - 1),
         )
 

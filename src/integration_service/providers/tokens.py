@@ -25,6 +25,7 @@ from integration_service.metrics import TOKEN_REFRESHES
 from integration_service.providers.base import OAuthApp
 from integration_service.providers.errors import ProviderAuthError, ProviderUnavailable
 from integration_service.security.encryption import SecretBox
+from integration_service.security.tls import provider_trust
 from integration_service.settings import Settings
 
 with warnings.catch_warnings():
@@ -80,6 +81,7 @@ def oauth_client(app: OAuthApp, settings: Settings, **kwargs: Any) -> OAuth2Clie
         client_secret=app.client_secret.get_secret_value(),
         token_endpoint_auth_method=app.token_auth_method,
         timeout=httpx.Timeout(settings.http_read_timeout_s, connect=settings.http_connect_timeout_s),
+        verify=provider_trust(settings.provider_ca_bundle),
         **kwargs,
     )
 
