@@ -10,7 +10,7 @@ Feature: BillionMail integration
     Given a user "Maya" signed in with an API token
     And a fresh BillionMail instance holding 230 campaigns
 
-  @BM-01
+  @BM-01 @staging @sandbox
   Scenario: The instance's API key connects, and a key the instance does not know is refused
     When "Maya" connects BillionMail with the instance's API key
     Then the BillionMail integration is created without showing the API key
@@ -20,7 +20,7 @@ Feature: BillionMail integration
     When "Maya" replaces the BillionMail integration's API key with one the instance does not know
     Then the BillionMail connection test fails as "connection_failed"
 
-  @BM-02
+  @BM-02 @staging @sandbox
   Scenario: Every campaign is synced, across several pages, as BillionMail shows it
     Given "Maya" has connected the BillionMail instance
     When "Maya" syncs the BillionMail campaigns
@@ -31,7 +31,7 @@ Feature: BillionMail integration
     Then the BillionMail sync reports every campaign of the instance as synced
     And the service lists every campaign of the BillionMail instance exactly once
 
-  @BM-03
+  @BM-03 @staging @sandbox
   Scenario: A new campaign scheduled for later is created in BillionMail and waits for its time
     Given "Maya" has connected the BillionMail instance
     When "Maya" creates a BillionMail campaign to groups 1 and 2 scheduled 3 days ahead
@@ -39,7 +39,7 @@ Feature: BillionMail integration
     And BillionMail holds the campaign with its subject, groups and start time, nothing sent
     And the service lists the new BillionMail campaign
 
-  @BM-04
+  @BM-04 @staging @sandbox
   Scenario: A campaign without a start time is sent at once to every recipient
     Given "Maya" has connected the BillionMail instance
     When "Maya" creates a BillionMail campaign to groups 1 and 3 to be sent now
@@ -47,7 +47,7 @@ Feature: BillionMail integration
     When "Maya" syncs the BillionMail campaigns
     Then the service shows the new BillionMail campaign as "completed" with every recipient sent
 
-  @BM-05
+  @BM-05 @staging @sandbox
   Scenario: Recipients are counted once per subscribed address, across overlapping groups
     Given "Maya" has connected the BillionMail instance
     And two contact groups in the BillionMail instance:

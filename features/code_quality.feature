@@ -45,7 +45,7 @@ Feature: Code quality
       | an unknown provider         | GET    | /api/integrations/nosuchprovider/connect   | none                                               | 422    |
       | an unknown route            | GET    | /api/no-such-route                         | none                                               | 404    |
 
-  @CQ-05 @local @xero
+  @CQ-05 @local @xero @staging @sandbox
   Scenario: A provider that fails is reported as a clear error, not a crash
     Given a user "Erin" signed in with an API token
     And "Erin" has connected a Xero organisation for the error handling check

@@ -39,10 +39,21 @@ Feature: Environment variables
     When "PAYPAL_WEBHOOK_ID" and "XERO_CLIENT_SECRET" are left out of them
     Then the settings check refuses them for "staging", naming "PAYPAL_WEBHOOK_ID" and "XERO_CLIENT_SECRET"
 
+  # The deployed service's own report: the QA runner needs none of the service's secrets.
   @ENV-04 @staging
-  Scenario: The staging stage has every setting it needs
-    When the settings of the "staging" stage are read from its environment and its env file
-    Then the settings check accepts them for "staging"
+  Scenario: The staging service reports every setting it needs as set and valid
+    When "Ops" asks the service for its configuration report
+    Then the service runs as "staging" and reports every setting it needs set and valid, among them:
+      | setting                |
+      | DATABASE_URL           |
+      | ENCRYPTION_KEYS        |
+      | CORS_ALLOWED_ORIGINS   |
+      | PUBLIC_URL             |
+      | STRIPE_WEBHOOK_SECRETS |
+      | PAYPAL_MODE            |
+      | PAYPAL_WEBHOOK_ID      |
+      | XERO_CLIENT_SECRET     |
+    And the report shows no setting's value
 
   @ENV-05 @local
   Scenario: The production settings check accepts a complete set and refuses PayPal's sandbox mode
@@ -51,7 +62,18 @@ Feature: Environment variables
     When "PAYPAL_MODE" is set to "sandbox" in them
     Then the settings check refuses them for "production", naming "PAYPAL_MODE" and "live"
 
+  # The deployed service's own report: the QA runner needs none of the service's secrets.
   @ENV-05 @production
-  Scenario: The production stage has every setting it needs
-    When the settings of the "production" stage are read from its environment and its env file
-    Then the settings check accepts them for "production"
+  Scenario: The production service reports every setting it needs as set and valid
+    When "Ops" asks the service for its configuration report
+    Then the service runs as "production" and reports every setting it needs set and valid, among them:
+      | setting                |
+      | DATABASE_URL           |
+      | ENCRYPTION_KEYS        |
+      | CORS_ALLOWED_ORIGINS   |
+      | PUBLIC_URL             |
+      | STRIPE_WEBHOOK_SECRETS |
+      | PAYPAL_MODE            |
+      | PAYPAL_WEBHOOK_ID      |
+      | XERO_CLIENT_SECRET     |
+    And the report shows no setting's value

@@ -6,7 +6,7 @@ Feature: Integration testing
   Each integration sits on a provider account of its own, so "every record of its provider" is an
   exact number.
 
-  @INT-01 @xero @stripe @billionmail
+  @INT-01 @xero @stripe @billionmail @staging @sandbox
   Scenario: A user's Xero, Stripe and BillionMail integrations sync at the same time
     Given a user "Nadia" signed in with an API token
     And "Nadia" has these integrations, each on a provider account of its own:
@@ -22,7 +22,7 @@ Feature: Integration testing
     And every log of Payments matches what its sync answered
     And every log of Newsletter matches what its sync answered
 
-  @INT-02 @billionmail
+  @INT-02 @billionmail @staging @sandbox
   Scenario: Another user can neither see, use, change nor remove my integration, nor read its history
     Given a user "Nadia" signed in with an API token
     And a user "Oscar" signed in with an API token
@@ -44,7 +44,7 @@ Feature: Integration testing
     And the sync history of "Oscar" shows none of "Nadia"'s runs, even when asked for Newsletter by its id
     And Newsletter of "Nadia" is unchanged, still works and has logs of her own syncs only
 
-  @INT-03 @billionmail
+  @INT-03 @billionmail @staging @sandbox
   Scenario Outline: Every sync run leaves one log with its true counts and outcome, a stopped run too
     Given a user "Nadia" signed in with an API token
     And "Nadia" has these integrations, each on a provider account of its own:
@@ -63,7 +63,7 @@ Feature: Integration testing
       | 1    | failed  | 0      |
       | 3    | partial | 200    |
 
-  @INT-04 @billionmail @mautic
+  @INT-04 @billionmail @mautic @staging @sandbox
   Scenario Outline: A failing <failing provider> leaves the same user's other integration syncing as usual
     Given a user "Nadia" signed in with an API token
     And "Nadia" has these integrations, each on a provider account of its own:
@@ -85,7 +85,7 @@ Feature: Integration testing
       | Mautic           | Campaigns  | Newsletter |
       | BillionMail      | Newsletter | Campaigns  |
 
-  @INT-05 @billionmail
+  @INT-05 @billionmail @staging @sandbox
   Scenario: Two syncs of one integration at once: one runs, the other is turned away or neither duplicates
     Given a user "Nadia" signed in with an API token
     And "Nadia" has these integrations, each on a provider account of its own:
@@ -137,7 +137,7 @@ Feature: Integration testing
     Then every sync either succeeded with 150 invoices or was answered 503 with Retry-After, and some were turned away
     And every list of "Oscar" during the syncs was answered 200
 
-  @INT-05 @billionmail
+  @INT-05 @billionmail @staging @sandbox
   Scenario: Syncs of two integrations of the same kind at once both succeed
     Given a user "Nadia" signed in with an API token
     And "Nadia" has these integrations, each on a provider account of its own:

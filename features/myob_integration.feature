@@ -5,7 +5,7 @@ Feature: MYOB integration
 
   Each scenario makes its own company files at the provider sandbox, so what it sees is its own.
 
-  @MYOB-01
+  @MYOB-01 @staging @sandbox
   Scenario: Connecting a MYOB company file through MYOB's consent page
     Given a user "Alice" signed in with an API token
     And MYOB has a company file "Outback Outfitters" with 12 invoices
@@ -14,7 +14,7 @@ Feature: MYOB integration
     And MYOB holds a live consent for "Outback Outfitters" given to the service
     And the connection test of "Outback Outfitters" succeeds
 
-  @MYOB-02
+  @MYOB-02 @staging @sandbox
   Scenario: MYOB invoices are stored as MYOB shows them, across every page
     Given a user "Alice" signed in with an API token
     And MYOB has a company file "Gumtree Supplies" with 950 invoices
@@ -27,7 +27,7 @@ Feature: MYOB integration
     And the latest sync log of "Gumtree Supplies" records success with 950 records
     And the integration of "Gumtree Supplies" is healthy after its sync
 
-  @MYOB-03
+  @MYOB-03 @staging @sandbox
   Scenario: The company file chosen when connecting, and changed later, is the one synced
     Given a user "Alice" signed in with an API token
     And MYOB has a company file "Wattle Retail" with 30 invoices
@@ -44,7 +44,7 @@ Feature: MYOB integration
     And the stored invoices of "Wattle Retail" match what MYOB shows
     And the MYOB integration of "Wattle Wholesale" holds 30 invoices of "Wattle Retail" and 45 of "Wattle Wholesale"
 
-  @MYOB-03
+  @MYOB-03 @staging @sandbox
   Scenario: Several company files and none chosen is a clear error that names the setting
     Given a user "Alice" signed in with an API token
     And MYOB has a company file "Banksia North" with 5 invoices
@@ -53,7 +53,7 @@ Feature: MYOB integration
     Then the callback is refused with an error naming companyFileId
     And "Alice" has no MYOB integration
 
-  @MYOB-04
+  @MYOB-04 @staging @sandbox
   Scenario: Expired MYOB access tokens are refreshed, and each rotated refresh token is kept for the next time
     Given a user "Alice" signed in with an API token
     And MYOB has a company file "Coolabah Trading" with 30 invoices

@@ -10,7 +10,7 @@ Feature: PayPal integration
   whose PayPal webhook receives an event only when the scenario has PayPal deliver it, signed with
   PayPal's certificate.
 
-  @PAYPAL-01 @local
+  @PAYPAL-01 @local @staging @sandbox
   Scenario: Connecting a PayPal REST app completes PayPal's OAuth client-credentials flow
     Given a new PayPal REST app
     When "Ava" connects PayPal with the REST app's client id and secret
@@ -20,7 +20,7 @@ Feature: PayPal integration
     When "Ava" tests the connection of the PayPal integration
     Then the response status is 200
 
-  @PAYPAL-01 @local
+  @PAYPAL-01 @local @staging @sandbox
   Scenario: A PayPal REST app secret that PayPal refuses is not connected
     Given a new PayPal REST app
     When "Ava" connects PayPal with the REST app's client id and a wrong secret
@@ -28,7 +28,7 @@ Feature: PayPal integration
     And the response is an error with code "connection_failed"
     And "Ava" has no PayPal integration
 
-  @PAYPAL-02 @local
+  @PAYPAL-02 @local @staging @sandbox
   Scenario: A PayPal payment is created and waits for the buyer's approval
     Given "Ava" has connected a new PayPal REST app
     When "Ava" creates a PayPal payment of "42.50" USD
@@ -37,7 +37,7 @@ Feature: PayPal integration
     And PayPal holds the payment as "created" for "42.50" USD
     And the PayPal payment of "Ava" shows state created, amount 42.50, currency USD
 
-  @PAYPAL-03 @local
+  @PAYPAL-03 @local @staging @sandbox
   Scenario: A payment the buyer approved is executed and its sale completes
     Given "Ava" has connected a new PayPal REST app
     And "Ava" has created a PayPal payment of "42.50" USD
@@ -47,7 +47,7 @@ Feature: PayPal integration
     And PayPal holds the payment's sale as "completed"
     And the PayPal payment of "Ava" shows state completed, amount 42.50, refundedAmount 0
 
-  @PAYPAL-03 @local
+  @PAYPAL-03 @local @staging @sandbox
   Scenario: A payment the buyer has not approved is not executed
     Given "Ava" has connected a new PayPal REST app
     And "Ava" has created a PayPal payment of "42.50" USD
@@ -56,7 +56,7 @@ Feature: PayPal integration
     And the response is an error with code "provider_rejected"
     And the PayPal payment of "Ava" shows state created
 
-  @PAYPAL-04 @local
+  @PAYPAL-04 @local @staging @sandbox
   Scenario: A billing plan is created active, and a customer can subscribe to it
     Given "Ava" has connected a new PayPal REST app
     When "Ava" creates a PayPal billing plan at "9.99" USD a month
@@ -66,7 +66,7 @@ Feature: PayPal integration
     Then the response status is 201
     And the PayPal subscription of "Ava" shows status APPROVAL_PENDING, subscriberEmail buyer@example.com
 
-  @PAYPAL-04 @local
+  @PAYPAL-04 @local @staging @sandbox
   Scenario: A billing plan created inactive takes no subscribers until it is activated
     Given "Ava" has connected a new PayPal REST app
     When "Ava" creates an inactive PayPal billing plan at "9.99" USD a month
@@ -193,7 +193,7 @@ Feature: PayPal integration
       | a PAYMENT.SALE.REFUNDED of the whole sale | the payment webhook refuses the event with status 422      | state created                 | 0       | applied         |
       | a PAYMENT.SALE.DENIED of the sale         | the payment webhook accepts the event as new and "applied" | state completed, amount 40.00 | 1       | ignored         |
 
-  @PAYPAL-06 @local
+  @PAYPAL-06 @local @staging @sandbox
   Scenario: In sandbox mode the service does all its PayPal work in PayPal's sandbox
     Given "Ava" has connected a new PayPal REST app
     And "Ava" has created a PayPal payment of "15.00" USD

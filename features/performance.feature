@@ -3,7 +3,7 @@ Feature: Performance
   the records; a provider that hangs or stumbles is handled in bounded time; memory is monitored.
   The sync scenarios use the provider sandbox, each with an organisation of its own.
 
-  @PERF-01 @local @xero
+  @PERF-01 @local @xero @staging @sandbox
   Scenario: A sync of more invoices than one provider page stores them all
     Given a user "Petra" signed in with an API token
     And a Xero organisation "paged" with 250 invoices in the provider sandbox
@@ -13,7 +13,7 @@ Feature: Performance
     And 250 distinct invoices of "paged" are stored for "Petra"
     And the provider sandbox served the invoices of "paged" in 3 pages
 
-  @PERF-02 @PERF-03 @local @xero
+  @PERF-02 @PERF-03 @local @xero @staging @sandbox
   Scenario: A sync's SQL grows with the pages it reads, not with the records
     Given a user "Petra" signed in with an API token
     And a Xero organisation "small" with 100 invoices in the provider sandbox
@@ -49,7 +49,7 @@ Feature: Performance
       | HTTP_RETRY_MAX_WAIT_S   | 120     |
       | DATABASE_POOL_TIMEOUT_S | 30      |
 
-  @PERF-05 @local @xero
+  @PERF-05 @local @xero @staging @sandbox
   Scenario: A rate limit and a server error met once are retried and the sync completes
     Given a user "Petra" signed in with an API token
     And a Xero organisation "bumpy" with 300 invoices in the provider sandbox
@@ -60,7 +60,7 @@ Feature: Performance
     Then the sync of "bumpy" succeeds with 300 invoices synced
     And the provider sandbox answered the invoices of "bumpy" with 429 once and 503 once, each retried successfully
 
-  @PERF-05 @local @xero
+  @PERF-05 @local @xero @staging @sandbox
   Scenario: A provider that keeps failing is retried a bounded number of times and then reported
     Given a user "Petra" signed in with an API token
     And a Xero organisation "broken" with 300 invoices in the provider sandbox

@@ -5,7 +5,7 @@ Feature: QuickBooks integration
 
   Each scenario makes its own companies at the provider sandbox, so what it sees is its own.
 
-  @QBO-01
+  @QBO-01 @staging @sandbox
   Scenario: Connecting a QuickBooks company through Intuit's consent page
     Given a user "Alice" signed in with an API token
     And QuickBooks has a company "Prairie Landscaping" with 12 invoices
@@ -14,7 +14,7 @@ Feature: QuickBooks integration
     And QuickBooks holds a live consent for "Prairie Landscaping" given to the service
     And the connection test of "Prairie Landscaping" succeeds
 
-  @QBO-02
+  @QBO-02 @staging @sandbox
   Scenario: QuickBooks invoices are fetched with paged queries and stored as QuickBooks shows them
     Given a user "Alice" signed in with an API token
     And QuickBooks has a company "Maple Street Dental" with 1150 invoices
@@ -26,7 +26,7 @@ Feature: QuickBooks integration
     And the stored invoices of "Maple Street Dental" match what QuickBooks shows
     And the latest sync log of "Maple Street Dental" records success with 1150 records
 
-  @QBO-03
+  @QBO-03 @staging @sandbox
   Scenario: The company's realm id from the consent is stored and used for every request
     Given a user "Alice" signed in with an API token
     And QuickBooks has a company "Lakeside Realty" with 40 invoices
@@ -37,7 +37,7 @@ Feature: QuickBooks integration
     And every QuickBooks request of the sync was a query for "Lakeside Realty"'s invoices
     And "Alice" reads 40 QuickBooks invoices of "Lakeside Realty" through the service, each stored once
 
-  @QBO-03
+  @QBO-03 @staging @sandbox
   Scenario: A consent that comes back without the realm id is a clear error, not a half-made integration
     Given a user "Alice" signed in with an API token
     And QuickBooks has a company "Birchwood Clinic" with 5 invoices
@@ -45,7 +45,7 @@ Feature: QuickBooks integration
     Then the callback is refused with an error naming realmId
     And "Alice" has no QuickBooks integration
 
-  @QBO-04
+  @QBO-04 @staging @sandbox
   Scenario: One user's two QuickBooks companies sync separately, each keeping only its own invoices
     Given a user "Alice" signed in with an API token
     And QuickBooks has a company "Northwind East" with 35 invoices

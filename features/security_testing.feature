@@ -2,7 +2,7 @@ Feature: Security testing
   The service refuses whoever is not entitled to what they ask for, keeps every customer's credentials
   to that customer, and shows no secret to a client or in its logs.
 
-  @SECT-01 @local
+  @SECT-01 @local @staging @sandbox
   Scenario: Canary secrets never reach the service log, not even when they fail
     Given a user "Alice" signed in with an API token
     When "Alice" sends canary secrets through every route that takes one, where they work and where they fail
@@ -39,7 +39,7 @@ Feature: Security testing
       | provider |
       | PayPal   |
 
-  @SECT-03 @paypal @local
+  @SECT-03 @paypal @local @staging @sandbox
   Scenario Outline: A PayPal webhook with a forged signature is refused
     Given a PayPal event for the stage's webhook
     When the event is posted to the PayPal webhook <forgery>
@@ -74,7 +74,7 @@ Feature: Security testing
       | without a state      | 422    | validation_failed |
       | with a made-up state | 400    | bad_request       |
 
-  @SECT-04 @xero @local
+  @SECT-04 @xero @local @staging @sandbox
   Scenario: An OAuth callback is accepted once, only at the provider that issued its state
     Given a user "Alice" signed in with an API token
     When "Alice" starts connecting Xero and the provider sends her browser back with a code
@@ -180,7 +180,7 @@ Feature: Security testing
       | test   |
       | sync   |
 
-  @SECT-08 @xero @local
+  @SECT-08 @xero @local @staging @sandbox
   Scenario: Another user's sync logs and synced records stay hidden
     Given a user "Alice" signed in with an API token
     And "Alice" has connected Xero and synced its contacts

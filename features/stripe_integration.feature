@@ -5,11 +5,12 @@ Feature: Stripe integration
   history; the events Stripe sends to the webhook keep what the CRM shows in step with Stripe, and
   only genuine events are applied, each of them once.
 
-  In the local stage every scenario has a Stripe account of its own at the Stripe simulator. Its events
-  reach the service's webhook only when the scenario delivers them, signed as Stripe signs them with
-  the webhook endpoint's secret, so each scenario sees exactly what each delivery changes.
+  Where the stage's providers are the provider sandbox, every scenario has a Stripe account of its own
+  there. Its events reach the service's webhook only when the scenario delivers them, signed as Stripe
+  signs them with the webhook endpoint's secret, so each scenario sees exactly what each delivery
+  changes. Elsewhere the scenarios not tagged @sandbox use the stage's Stripe account in test mode.
 
-  @STRIPE-01 @local
+  @STRIPE-01 @local @staging
   Scenario: A card payment intent is created and confirmed at once
     Given "Mia" has connected a new Stripe account
     When "Mia" creates a Stripe payment intent of 4200 cents paid with the card "pm_card_visa"
@@ -18,7 +19,7 @@ Feature: Stripe integration
     And Stripe holds the payment intent as "succeeded" for 4200 cents
     And the Stripe payment of "Mia" shows status succeeded, amount 4200, amountRefunded 0
 
-  @STRIPE-01 @local
+  @STRIPE-01 @local @staging
   Scenario: A declined card is refused and the failed charge is still recorded
     Given "Mia" has connected a new Stripe account
     When "Mia" creates a Stripe payment intent of 4200 cents paid with the card "pm_card_chargeDeclined"
@@ -26,7 +27,7 @@ Feature: Stripe integration
     And the response is an error with code "payment_declined"
     And the Stripe payment of "Mia" shows status failed, amount 4200, failureCode card_declined
 
-  @STRIPE-02 @local
+  @STRIPE-02 @local @staging
   Scenario: A customer is subscribed to a price
     Given "Mia" has connected a new Stripe account
     And the Stripe account has a customer and a monthly price of 1500 cents
@@ -35,7 +36,7 @@ Feature: Stripe integration
     And Stripe holds the subscription as "active" for the customer and the price
     And the Stripe subscription of "Mia" shows status active, cancelAtPeriodEnd false
 
-  @STRIPE-03 @local
+  @STRIPE-03 @local @staging
   Scenario: A subscription is cancelled
     Given "Mia" has connected a new Stripe account
     And the Stripe account has a customer and a monthly price of 1500 cents
@@ -45,7 +46,7 @@ Feature: Stripe integration
     And Stripe holds the subscription as "canceled" for the customer and the price
     And the Stripe subscription of "Mia" shows status canceled
 
-  @STRIPE-05 @local
+  @STRIPE-05 @local @staging @sandbox
   Scenario: The payment history syncs completely, page after page, and then incrementally
     Given "Mia" has connected a new Stripe account with 230 past charges
     When "Mia" syncs the Stripe payments
@@ -55,7 +56,7 @@ Feature: Stripe integration
     And "Mia" syncs the Stripe payments
     Then the Stripe payments of "Mia" are exactly the charges Stripe holds
 
-  @STRIPE-06 @local
+  @STRIPE-06 @local @staging
   Scenario: Partial and full refunds are recorded
     Given "Mia" has connected a new Stripe account
     And "Mia" took a card payment of 5000 cents through the service
@@ -68,7 +69,7 @@ Feature: Stripe integration
     And the Stripe payment of "Mia" shows amountRefunded 5000, refunded true
     And Stripe holds the charge with 5000 cents refunded
 
-  @STRIPE-04 @local
+  @STRIPE-04 @local @staging @sandbox
   Scenario Outline: Stripe's <event> event updates what the CRM shows, and a redelivery changes nothing
     Given "Mia" has connected a new Stripe account
     And <what happened>
@@ -126,7 +127,7 @@ Feature: Stripe integration
       | subscription | "Mia" subscribed a customer through the service, and later it was set to cancel at Stripe                         | status active, cancelAtPeriodEnd true                 |
       | subscription | "Mia" subscribed a customer through the service, and it was cancelled at Stripe                                   | status canceled                                       |
 
-  @STRIPE-04 @SEC-05 @SECT-03 @local
+  @STRIPE-04 @SEC-05 @SECT-03 @local @staging @sandbox
   Scenario Outline: A Stripe event that is not genuinely signed for this endpoint is refused and changes nothing
     Given "Mia" has connected a new Stripe account
     And "Mia" took a card payment of 5000 cents through the service, and 1200 were refunded at Stripe

@@ -6,7 +6,7 @@ Feature: Xero integration
 
   Each scenario makes its own organisation at the provider sandbox, so what it sees is its own.
 
-  @XERO-01
+  @XERO-01 @staging @sandbox
   Scenario: Connecting a Xero organisation through Xero's consent page
     Given a user "Alice" signed in with an API token
     And Xero has a organisation "Harbour Bakery" with 12 invoices
@@ -15,7 +15,7 @@ Feature: Xero integration
     And Xero holds a live consent for "Harbour Bakery" given to the service
     And the connection test of "Harbour Bakery" succeeds
 
-  @XERO-02
+  @XERO-02 @staging @sandbox
   Scenario: Xero invoices are stored as Xero shows them
     Given a user "Alice" signed in with an API token
     And Xero has a organisation "Quay Traders" with 60 invoices
@@ -40,7 +40,7 @@ Feature: Xero integration
     Then the sync succeeds with 120 invoices
     And the latest sync log of "Beacon Foods" records success with 120 records
 
-  @XERO-03
+  @XERO-03 @staging @sandbox
   Scenario: Xero contacts are stored as Xero shows them
     Given a user "Alice" signed in with an API token
     And Xero has a organisation "Fern & Co" with 5 invoices and 140 contacts
@@ -50,7 +50,7 @@ Feature: Xero integration
     And "Alice" reads 140 Xero contacts of "Fern & Co" through the service, each stored once
     And the stored contacts of "Fern & Co" match what Xero shows
 
-  @XERO-04
+  @XERO-04 @staging @sandbox
   Scenario: Expired Xero access tokens are refreshed, and each rotated refresh token is kept for the next time
     Given a user "Alice" signed in with an API token
     And Xero has a organisation "Tidewater Ltd" with 30 invoices
@@ -65,7 +65,7 @@ Feature: Xero integration
     And the service refreshed the tokens of "Tidewater Ltd" once and Xero rotated them
     And the integration of "Tidewater Ltd" is healthy after its sync
 
-  @XERO-05
+  @XERO-05 @staging @sandbox
   Scenario Outline: Invalid Xero tokens give a clear error and ask for reconnection, and reconnecting restores syncing
     Given a user "Alice" signed in with an API token
     And Xero has a organisation "Kestrel Books" with 25 invoices
@@ -87,7 +87,7 @@ Feature: Xero integration
       | Xero revokes the connection to "Kestrel Books"                        |
       | "Alice" replaces the stored tokens of "Kestrel Books" with invalid ones |
 
-  @XERO-06
+  @XERO-06 @staging @sandbox
   Scenario: A Xero organisation with many pages of invoices is synced completely
     Given a user "Alice" signed in with an API token
     And Xero has a organisation "Longshore Wholesale" with 1234 invoices
@@ -98,7 +98,7 @@ Feature: Xero integration
     And "Alice" reads 1234 Xero invoices of "Longshore Wholesale" through the service, each stored once
     And the latest sync log of "Longshore Wholesale" records success with 1234 records
 
-  @XERO-07
+  @XERO-07 @staging @sandbox
   Scenario: Syncing Xero again, fully or after changes at Xero, creates no duplicate invoices
     Given a user "Alice" signed in with an API token
     And Xero has a organisation "Saltmarsh Farms" with 150 invoices

@@ -211,7 +211,7 @@ def provider_token(world: World, chosen: Org) -> tuple[str, str]:
         },
     )
     ok_json(registered, 201)
-    sandbox = world.client(base_url=world.target.sandbox_url or "")
+    sandbox = world.client(base_url=world.sandbox_url())
     query = {
         "response_type": "code",
         "client_id": client_id,
@@ -231,7 +231,7 @@ def provider_token(world: World, chosen: Org) -> tuple[str, str]:
 def provider_records(world: World, chosen: Org, kind: str) -> list[dict[str, Any]]:
     """Every invoice (or Xero contact) of `chosen`, as the provider's API shows it."""
     client_id, token = provider_token(world, chosen)
-    base = f"{world.target.sandbox_url}/{chosen.provider.slug}/api"
+    base = f"{world.sandbox_url()}/{chosen.provider.slug}/api"
     api = world.client(base_url=base, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
     found: list[dict[str, Any]] = []
     if chosen.provider is XERO:
@@ -377,12 +377,14 @@ def accounting_sync(world: World, user: str, kind: str, name: str, again: str | 
 
 @when(parsers.re(PROVIDER + r" expires the access tokens it issued(?: again)?$"))
 def accounting_expire_tokens(world: World, provider: str) -> None:
-    # The control API expires by token value or by provider; the service's tokens are only in its
-    # database, encrypted, so every access token of the provider goes (other scenarios' are done).
+    # The service's tokens are only in its database, encrypted: the sandbox expires those of the
+    # scenario's own organisations (a stage's other consents are left alone).
     chosen = PROVIDERS[provider]
-    expired = ok_json(world.sandbox().post("/tokens/expire", json={"provider": chosen.slug}))
-    assert expired["expired"] > 0, f"{provider} had no access token to expire"
     mine = [o for o in books(world).orgs.values() if o.provider is chosen and o.name in world.integrations]
+    expire = [
+        world.sandbox().post("/tokens/expire", json={"provider": chosen.slug, "tenant_id": o.tenant_id}) for o in mine
+    ]
+    assert sum(ok_json(answer)["expired"] for answer in expire) > 0, f"{provider} had no access token to expire"
     for chosen_org in mine:
         for grant in service_grants(world, chosen_org):
             assert all(token["expired"] for token in grant["access_tokens"]), f"a live token is left: {grant}"
@@ -393,7 +395,8 @@ def accounting_expire_tokens(world: World, provider: str) -> None:
 @when(parsers.re(PROVIDER + r' revokes the connection to "(?P<name>[^"]+)"$'))
 def accounting_revoke_connection(world: World, provider: str, name: str) -> None:
     chosen = org(world, name)
-    revoked = ok_json(world.sandbox().post("/tokens/revoke", json={"provider": PROVIDERS[provider].slug}))
+    scope = {"provider": PROVIDERS[provider].slug, "tenant_id": chosen.tenant_id}  # the scenario's own consents
+    revoked = ok_json(world.sandbox().post("/tokens/revoke", json=scope))
     assert revoked["revoked_grants"] > 0, f"{provider} had no grant to revoke"
     for grant in service_grants(world, chosen):
         assert all(token["revoked"] for token in grant["access_tokens"]), f"a live token is left: {grant}"

@@ -1,9 +1,13 @@
 """What every scenario shares: the stage it runs against, its own users, HTTP calls and their answers.
 
 A scenario makes its own users and data (user names carry a random suffix), so scenarios are
-independent and run in any order, on a fresh stage or on one that earlier runs left data in. Steps
-talk to the stage over HTTP (and SQL where the checklist item is about the database); they never
-import the service.
+independent and run in any order, on a fresh stage or on one that earlier runs left data in; when it
+ends, passed or failed, its users are removed with their tokens, integrations and rows, so a staging
+or production run leaves nothing behind. Steps talk to the stage over HTTP (and SQL where the
+checklist item is about the database); they never import the service.
+
+A scenario tagged `@sandbox` needs the provider sandbox's control API (fault injection, token expiry,
+seeding); on a stage without one (no QA_SANDBOX_URL) it is skipped, never passed.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from pytest_bdd import given, parsers, then, when
 
 from harness.oauth import connect_via_oauth
 from harness.scenario_target import ScenarioTarget
-from harness.tokens import issue_token_on
+from harness.tls import client_verify
+from harness.tokens import issue_token_on, remove_users
 
 HTTP_TIMEOUT_S = 30.0
+NO_SANDBOX = "needs the provider sandbox: the stage has no SANDBOX_URL"
 
 
 @dataclass
@@ -57,23 +63,35 @@ class World:
 
     def client(self, base_url: str | None = None, **options: Any) -> httpx.Client:
         """An HTTP client to the service (or `base_url`), closed when the scenario ends."""
-        client = httpx.Client(base_url=base_url or self.target.service_url, timeout=HTTP_TIMEOUT_S, **options)
+        client = httpx.Client(
+            base_url=base_url or self.target.service_url,
+            timeout=HTTP_TIMEOUT_S,
+            verify=client_verify(self.target.ca_bundle),
+            **options,
+        )
         self._clients.append(client)
         return client
 
-    def sandbox(self) -> httpx.Client:
-        """The provider sandbox's control API (`/_sandbox/...`): local stage only."""
+    def sandbox_url(self) -> str:
+        """The provider sandbox's base URL; the scenario must be tagged `@sandbox` to ask for it."""
         if self.target.sandbox_url is None:
-            pytest.fail("this scenario needs the provider sandbox, which only the local stage has")
-        return self.client(base_url=f"{self.target.sandbox_url}/_sandbox")
+            pytest.fail(f"this scenario uses the provider sandbox but is not tagged @sandbox ({NO_SANDBOX})")
+        return self.target.sandbox_url
+
+    def sandbox(self) -> httpx.Client:
+        """The provider sandbox's control API (`/_sandbox/...`)."""
+        return self.client(base_url=f"{self.sandbox_url()}/_sandbox")
 
     def last_response(self) -> httpx.Response:
         assert self.response is not None, "no request was sent yet in this scenario"
         return self.response
 
     def close(self) -> None:
+        """Close the clients and remove the scenario's users with everything they own."""
         for client in self._clients:
             client.close()
+        if self.users and self.target.database_url is not None:
+            remove_users(self.target.database_url, [user.account for user in self.users.values()])
 
 
 @pytest.fixture(scope="session")
@@ -84,8 +102,16 @@ def target() -> ScenarioTarget:
 @pytest.fixture
 def world(target: ScenarioTarget) -> Iterator[World]:
     world = World(target=target)
-    yield world
+    yield world  # the teardown runs when the scenario failed too
     world.close()
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-bdd put the scenario on record: the report shows why it skipped
+def pytest_bdd_before_scenario(request: pytest.FixtureRequest) -> None:
+    """`@sandbox` scenarios are skipped (reported skipped, never passed) on a stage without the sandbox."""
+    target: ScenarioTarget = request.getfixturevalue("target")
+    if request.node.get_closest_marker("sandbox") is not None and target.sandbox_url is None:
+        pytest.skip(NO_SANDBOX)
 
 
 def describe(response: httpx.Response) -> str:

@@ -14,6 +14,7 @@ pytest_plugins = [
     "steps.code_quality",
     "steps.database",
     "steps.environment",
+    "steps.config_report",
     "steps.documentation",
     "steps.performance",
     "steps.accounting",
@@ -35,4 +36,4 @@ pytest_plugins = [
 
 def pytest_configure(config: pytest.Config) -> None:
     for tag in sorted(known_tags(load_checklist())):
-        config.addinivalue_line("markers", f"{tag}: a checklist id, stage or provider carried by a scenario")
+        config.addinivalue_line("markers", f"{tag}: a checklist id, stage, provider or need carried by a scenario")

@@ -206,8 +206,8 @@ def complete_settings(world: World, stage: str) -> None:
     world.facts["stage_settings"] = (stage, _complete_settings(world, stage))
 
 
-@when(parsers.parse('the settings of the "{stage}" stage are read from its environment and its env file'))
 def read_stage_settings(world: World, stage: str) -> None:
+    """The stage's settings as the runner's environment and env file hold them (PERF-04's timeouts)."""
     env_file = stage_env_file(parse_stage(stage), world.target.project_root)
     from_file = {k: v or "" for k, v in dotenv_values(env_file).items()} if env_file.exists() else {}
     names = set(_declared_settings(world)) | set(from_file)

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
+from harness.tls import client_verify
 from steps.common import ApiUser, World, connect_account, describe, error_code
 from steps.marketing import (
     SENDER,
@@ -273,7 +274,7 @@ def add_fault(world: World, request: pytest.FixtureRequest, rule: dict[str, Any]
     base_url = str(control.base_url)
 
     def remove() -> None:
-        with httpx.Client(base_url=base_url, timeout=30) as cleanup:
+        with httpx.Client(base_url=base_url, timeout=30, verify=client_verify(world.target.ca_bundle)) as cleanup:
             cleanup.delete(f"/faults/{fault_id}")
 
     request.addfinalizer(remove)

@@ -62,7 +62,7 @@ def create_billionmail(world: World, user: ApiUser, api_key: str, name: str) -> 
             "integrationType": "BILLIONMAIL",
             "integrationName": name,
             "apiKey": api_key,
-            "customData": {"baseUrl": f"{world.target.sandbox_url}/billionmail"},
+            "customData": {"baseUrl": f"{world.sandbox_url()}/billionmail"},
         },
     )
 
@@ -153,7 +153,7 @@ def billionmail_task(world: World, task_id: str) -> dict[str, Any]:
 
 def billionmail_admin(world: World) -> httpx.Client:
     """BillionMail's own API with the instance's key, as the instance's administrator uses it."""
-    base = f"{world.target.sandbox_url}/billionmail/api"
+    base = f"{world.sandbox_url()}/billionmail/api"
     return world.client(base_url=base, headers={"Authorization": f"Bearer {billionmail(world).api_key}"})
 
 
@@ -592,7 +592,8 @@ def segment_refusal(world: World, refused: int, added: int) -> None:
 
 @when("Mautic expires the access tokens it issued")
 def expire_mautic_tokens(world: World) -> None:
-    expired = expect(world.sandbox().post("/tokens/expire", json={"provider": "mautic"}), 200, "expire")["expired"]
+    mine = {"provider": "mautic", "tenant_id": mautic_tenant(world)}  # the scenario's instance only
+    expired = expect(world.sandbox().post("/tokens/expire", json=mine), 200, "expire")["expired"]
     assert expired >= 1, "the sandbox expired no Mautic access token"
 
 

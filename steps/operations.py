@@ -67,6 +67,7 @@ from harness.scenario_target import ScenarioTarget
 from harness.scenarios import LOCAL_SERVICE_ENV
 from harness.stack import sandbox_service_env
 from harness.stages import parse_stage
+from harness.tls import client_verify
 from harness.tokens import issue_token_on
 from load import thresholds
 from steps.common import World, connect_account, describe
@@ -770,9 +771,7 @@ def only_newest_running(ops: OpsLab) -> None:
 
 @given("the code deployed to the scratch stage, pointed at the provider sandbox")
 def deployed_with_sandbox(world: World, ops: OpsLab) -> None:
-    sandbox = world.target.sandbox_url
-    if sandbox is None:
-        pytest.fail("this scenario needs the provider sandbox, which only the local stage has")
+    sandbox, verify = world.sandbox_url(), client_verify(world.target.ca_bundle)
     url = f"http://127.0.0.1:{free_port()}"
     control = world.sandbox()
     # A PayPal webhook of its own that PayPal (the sandbox) sends nothing to unless the scenario delivers.
@@ -782,7 +781,7 @@ def deployed_with_sandbox(world: World, ops: OpsLab) -> None:
     )
     assert registered.status_code == 201, f"registering a PayPal webhook: {describe(registered)}"
     webhook_id = registered.json()["webhook_id"]
-    ops.cleanups.append(lambda: httpx.delete(f"{sandbox}/_sandbox/paypal/webhooks/{webhook_id}", timeout=10))
+    ops.cleanups.append(lambda: httpx.delete(f"{sandbox}/_sandbox/paypal/webhooks/{webhook_id}", verify=verify))
     secret = f"whsec_{uuid.uuid4().hex}"
     service_env = {
         **sandbox_service_env(sandbox),
@@ -903,7 +902,7 @@ def paypal_sale_delivered(world: World, ops: OpsLab, name: str, amount: str) -> 
         },
     )
     assert payment.status_code == 201, f"creating a PayPal payment: {describe(payment)}"
-    approval = httpx.get(payment.json()["approvalUrl"], follow_redirects=False, timeout=30)
+    approval = world.client(base_url="").get(payment.json()["approvalUrl"])
     assert approval.status_code == 302, f"the buyer's approval: {approval.status_code} {approval.text[:300]}"
     payer = parse_qs(urlsplit(approval.headers["location"]).query)["PayerID"][0]
     payment_id = payment.json()["payment"]["paypalPaymentId"]
@@ -1469,9 +1468,9 @@ def xero_outage(world: World, ops: OpsLab) -> None:
     )
     assert fault.status_code in (200, 201), f"injecting the Xero outage: {describe(fault)}"
     fault_id = fault.json()["id"]
-    sandbox = world.target.sandbox_url
+    sandbox, verify = world.sandbox_url(), client_verify(world.target.ca_bundle)
     ops.facts["fault"] = fault_id
-    ops.cleanups.append(lambda: httpx.delete(f"{sandbox}/_sandbox/faults/{fault_id}", timeout=10))
+    ops.cleanups.append(lambda: httpx.delete(f"{sandbox}/_sandbox/faults/{fault_id}", verify=verify))
 
 
 @when(parsers.parse('"{name}" syncs her Xero invoices {times:d} times'))

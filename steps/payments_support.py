@@ -16,7 +16,7 @@ from pytest_bdd import parsers, then
 
 from harness.scenario_target import ScenarioTarget
 from harness.tokens import issue_token_on
-from steps.common import ApiUser, World, describe
+from steps.common import NO_SANDBOX, ApiUser, World, describe
 
 NAME = r'"(?P<name>[^"]+)"'
 NEVER_SENT = "SANDBOX.NEVER.SENT"  # an event type no API call emits: an endpoint that only gets deliveries
@@ -44,7 +44,7 @@ class OtherService:
 
 def need_sandbox_url(target: ScenarioTarget) -> str:
     if target.sandbox_url is None or target.database_url is None:
-        pytest.fail("this scenario needs the provider sandbox and the stage's database (local stage only)")
+        pytest.fail(f"this scenario needs the stage's database and is not tagged @sandbox ({NO_SANDBOX})")
     return target.sandbox_url
 
 

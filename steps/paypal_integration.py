@@ -32,6 +32,7 @@ from harness.processes import free_port
 from harness.scenario_target import ScenarioTarget
 from harness.scenarios import LOCAL_SERVICE_ENV
 from harness.stack import sandbox_service_env, service_process
+from harness.tls import client_verify
 from steps.common import HTTP_TIMEOUT_S, World, describe
 from steps.payments_support import (
     NAME,
@@ -201,16 +202,16 @@ def paypal_holds_payment(world: World, state: str, amount: str, currency: str) -
     assert seen == (state, Decimal(amount), currency), f"PayPal holds {seen}"
 
 
-def _approve(url: str, payer: str | None = None) -> dict[str, str]:
+def _approve(world: World, url: str, payer: str | None = None) -> dict[str, str]:
     """Follow an approval link as the buyer's browser would; the return URL's parameters."""
-    answer = httpx.get(f"{url}&sandbox_payer={payer}" if payer else url, timeout=HTTP_TIMEOUT_S)
+    answer = world.client(base_url="").get(f"{url}&sandbox_payer={payer}" if payer else url)
     assert answer.status_code == 302, f"the buyer's approval: {describe(answer)}"
     return {key: values[0] for key, values in parse_qs(urlsplit(answer.headers["location"]).query).items()}
 
 
 @given("the buyer approved the PayPal payment")
 def paypal_buyer_approved(world: World) -> None:
-    world.facts["paypal_payer_id"] = _approve(scenario_object_id(world, "paypal_approval_url"))["PayerID"]
+    world.facts["paypal_payer_id"] = _approve(world, scenario_object_id(world, "paypal_approval_url"))["PayerID"]
 
 
 @when(parsers.re(rf"{NAME} executes the PayPal payment for (?P<buyer>the buyer|a buyer who never approved it)$"))
@@ -302,7 +303,7 @@ def paypal_paid_at_paypal(world: World, name: str, amount: str, how: str) -> Non
     paypal_create_payment(world, name, amount)
     expect(world.last_response(), 201, "creating a PayPal payment")
     payer = _approve(
-        scenario_object_id(world, "paypal_approval_url"), None if how.startswith("the buyer") else DENIED_PAYER
+        world, scenario_object_id(world, "paypal_approval_url"), None if how.startswith("the buyer") else DENIED_PAYER
     )
     payment_id = scenario_object_id(world, "paypal_payment_id")
     executed = _paypal_merchant(world).post(
@@ -324,7 +325,7 @@ def paypal_subscribed(world: World, name: str, email: str, cancelled: str | None
     paypal_subscribe(world, name, email)
     expect(world.last_response(), 201, "subscribing to the plan")
     if cancelled:
-        _approve(scenario_object_id(world, "paypal_approval_url"))
+        _approve(world, scenario_object_id(world, "paypal_approval_url"))
         subscription = scenario_object_id(world, "paypal_subscription_id")
         answer = _paypal_merchant(world).post(
             f"/v1/billing/subscriptions/{subscription}/cancel", json={"reason": "Not needed any more"}
@@ -425,8 +426,8 @@ def paypal_delivers_forged(world: World, event: str, how: str, request: pytest.F
             201,
             "another PayPal webhook",
         )
-        sandbox_url = need_sandbox_url(world.target)
-        request.addfinalizer(lambda: httpx.delete(f"{sandbox_url}/_sandbox/paypal/webhooks/{other['webhook_id']}"))
+        control = world.sandbox()  # still open when this finaliser runs: the world is torn down after it
+        request.addfinalizer(lambda: control.delete(f"/paypal/webhooks/{other['webhook_id']}"))
         deliver_event(world, "paypal", other["webhook_id"], event_id)
     else:
         assert how in PAYPAL_VARIANTS, f"unknown way to sign a PayPal event: {how!r}"
@@ -492,6 +493,7 @@ def paypal_receiver(target: ScenarioTarget) -> Iterator[OtherService]:
         f"{sandbox_url}/_sandbox/paypal/webhooks",
         json={"url": f"http://127.0.0.1:{port}/api/integrations/paypal/webhook", "enabled_events": [NEVER_SENT]},
         timeout=HTTP_TIMEOUT_S,
+        verify=client_verify(target.ca_bundle),
     )
     registered.raise_for_status()
     webhook_id = registered.json()["webhook_id"]
@@ -500,7 +502,7 @@ def paypal_receiver(target: ScenarioTarget) -> Iterator[OtherService]:
         env = {**sandbox_service_env(sandbox_url), "PAYPAL_WEBHOOK_ID": webhook_id}
         yield from _other_service(target, env, database_url, webhook_id, port)
     finally:
-        httpx.delete(f"{sandbox_url}/_sandbox/paypal/webhooks/{webhook_id}", timeout=HTTP_TIMEOUT_S)
+        httpx.delete(f"{sandbox_url}/_sandbox/paypal/webhooks/{webhook_id}", verify=client_verify(target.ca_bundle))
         drop_database(target.database_url, name)
 
 

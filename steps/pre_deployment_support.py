@@ -14,6 +14,7 @@ import pytest
 
 from harness.processes import ServerProcess
 from harness.stack import service_process
+from harness.tls import client_verify
 from steps.common import World, describe
 
 
@@ -33,8 +34,8 @@ def add_sandbox_fault(world: World, request: pytest.FixtureRequest, rule: dict[s
     added = control.post("/faults", json=rule)
     assert added.status_code in (200, 201), f"the sandbox refused the fault rule: {describe(added)}"
     # A rule left behind would break the scenarios that run after this one.
-    rule_url = f"{world.target.sandbox_url}/_sandbox/faults/{added.json()['id']}"
-    undo_at_end(request, lambda: httpx.delete(rule_url, timeout=30))
+    rule_url = f"{world.sandbox_url()}/_sandbox/faults/{added.json()['id']}"
+    undo_at_end(request, lambda: httpx.delete(rule_url, timeout=30, verify=client_verify(world.target.ca_bundle)))
 
 
 def start_service_instance(world: World, request: pytest.FixtureRequest, env: Mapping[str, str]) -> ServerProcess:

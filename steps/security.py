@@ -31,6 +31,7 @@ from harness.processes import ServerProcess, ServerStartError
 from harness.stack import sandbox_service_env, service_process
 from harness.stages import parse_stage, stage_env_file
 from steps.common import ApiUser, World, describe, error_code
+from steps.config_report import crm_origin
 from steps.security_support import (
     INTEGRATIONS,
     SECRET_FIELDS,
@@ -46,18 +47,10 @@ from steps.security_support import (
     post_stripe,
     send_burst,
     sql_row,
-    stage_setting,
 )
 
 SQL_INJECTIONS = ("' OR 1=1 --", "'; DROP TABLE integrations_credentials; --")
 UNION_INJECTION = "x' UNION SELECT id, user_id, integration_name FROM integrations_credentials --"
-
-
-def _cors_origin(world: World) -> str:
-    origins = [o.strip() for o in (stage_setting(world, "CORS_ALLOWED_ORIGINS") or "").split(",") if o.strip()]
-    if not origins:
-        pytest.fail("CORS_ALLOWED_ORIGINS is not known for this stage: set it as the stage's service has it")
-    return origins[0]
 
 
 # --- helpers: the live OpenAPI --------------------------------------------------------------------
@@ -356,7 +349,7 @@ def security_stage_base_urls_https(world: World) -> None:
 
 
 def _origin(world: World, origin: str) -> str:
-    return _cors_origin(world) if origin == "the CRM's origin" else origin
+    return crm_origin(world) if origin == "the CRM's origin" else origin
 
 
 def _preflight(world: World, origin: str, method: str, path: str) -> None:
@@ -374,7 +367,7 @@ def _preflight(world: World, origin: str, method: str, path: str) -> None:
     parsers.re(r"a browser on the CRM's origin asks before sending (?P<method>[A-Z]+) (?P<path>\S+) with an API token")
 )
 def security_crm_preflight(world: World, method: str, path: str) -> None:
-    _preflight(world, _cors_origin(world), method, path)
+    _preflight(world, crm_origin(world), method, path)
 
 
 @when(

@@ -1,11 +1,13 @@
-"""Steps of the Stripe scenarios (STRIPE-01..STRIPE-06) against the provider sandbox, and their webhooks.
+"""Steps of the Stripe scenarios (STRIPE-01..STRIPE-06) and their webhooks, against "the provider"
+(steps/providers.py): the provider sandbox, or a real Stripe account in test mode.
 
-Every scenario makes its own Stripe account at the sandbox, so the objects, events and requests it looks
-at are its own. What Stripe holds is read straight from the sandbox's Stripe API with the account's own
-credentials ("the merchant", the `stripe` SDK), never through the service. Webhook events are genuine:
-delivered by the sandbox through an endpoint of the scenario's own account that shares the stage's signing
-secret (and receives nothing unless asked), or signed here with that secret by Stripe's scheme. The steps
-on the webhook's answers, shared with PayPal, are in steps/payments_support.py.
+At the sandbox every scenario makes its own Stripe account, so the objects, events and requests it looks
+at are its own; in test mode it makes its own customers, prices and charges. What Stripe holds is read
+straight from Stripe's API with the account's own credentials ("the merchant", the `stripe` SDK), never
+through the service. Webhook events are genuine: delivered by the sandbox through an endpoint of the
+scenario's own account that shares the stage's signing secret (and receives nothing unless asked), or
+signed here with that secret by Stripe's scheme. The steps on the webhook's answers, shared with PayPal,
+are in steps/payments_support.py.
 """
 
 from __future__ import annotations
@@ -14,28 +16,25 @@ import json
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
-import stripe
 from pytest_bdd import given, parsers, then, when
 
 from harness.ops.smoke import stripe_signature
 from steps.common import World
 from steps.payments_support import (
     NAME,
-    NEVER_SENT,
     check_record,
     deliver_event,
     expect,
-    need_sandbox_url,
     payment_integration_id,
     scenario_object_id,
     stored_record,
 )
+from steps.providers import StripeAccount, stripe_provider
 
 STRIPE_VARIANTS = {
     "signed an hour ago with the endpoint's secret (a replay)": "stale_timestamp",
@@ -45,56 +44,29 @@ STRIPE_VARIANTS = {
 }
 
 
-@dataclass
-class StripeAccount:
-    account_id: str
-    endpoint_id: str  # the account's own sandbox endpoint: signed with the stage's secret, delivers on demand
-    merchant: stripe.StripeClient
-
-
 def _stripe(world: World) -> StripeAccount:
     account: StripeAccount | None = world.facts.get("stripe")
     assert account is not None, "no Stripe account was connected in this scenario"
     return account
 
 
+def _endpoint(world: World) -> str:
+    """The account's sandbox endpoint, which delivers events on demand (`@sandbox` scenarios only)."""
+    endpoint = _stripe(world).endpoint_id
+    assert endpoint is not None, "only a sandbox Stripe account delivers events on demand: tag the scenario @sandbox"
+    return endpoint
+
+
 @given(parsers.re(rf"{NAME} has connected a new Stripe account(?: with (?P<charges>\d+) past charges)?$"))
 def stripe_account_connected(world: World, name: str, charges: str | None, request: pytest.FixtureRequest) -> None:
-    sandbox_url = need_sandbox_url(world.target)
-    secret = world.target.stripe_webhook_secret
-    if not secret:
-        pytest.fail("the stage's Stripe webhook secret (QA_STRIPE_WEBHOOK_SECRET) is not set")
-    control = world.sandbox()
-    created = expect(
-        control.post("/stripe/accounts", json={"charges": int(charges or 0), "customers": 2}), 201, "a Stripe account"
-    )
-    endpoint = expect(
-        control.post(
-            "/stripe/webhooks",
-            json={
-                "url": f"{world.target.service_url}/api/integrations/stripe/webhook",
-                "secret": secret,
-                "account": created["id"],
-                "enabled_events": [NEVER_SENT],
-                "max_attempts": 1,
-            },
-        ),
-        201,
-        "a Stripe webhook endpoint",
-    )
-    http = stripe.HTTPXClient(allow_sync_methods=True)
-    request.addfinalizer(http.close)
-    request.addfinalizer(lambda: httpx.delete(f"{sandbox_url}/_sandbox/stripe/webhooks/{endpoint['id']}"))
-    merchant = stripe.StripeClient(
-        created["secret_key"], base_addresses={"api": f"{sandbox_url}/stripe"}, http_client=http
-    )
-    world.facts["stripe"] = StripeAccount(created["id"], endpoint["id"], merchant)
+    account = stripe_provider(world, request).new_account(int(charges or 0))
+    world.facts["stripe"] = account
     connected = world.user(name).client.post(
         "/api/integrations",
         json={
             "integrationType": "STRIPE",
             "integrationName": f"stripe-{uuid.uuid4().hex[:6]}",
-            "apiKey": created["secret_key"],
+            "apiKey": account.secret_key,
         },
     )
     world.facts["integration_id"] = expect(connected, 201, "connecting Stripe")["integration"]["id"]
@@ -313,19 +285,19 @@ def _latest_stripe_event(world: World, event_type: str, object_id: str) -> str:
 def stripe_delivers(world: World, event: str, record: str) -> None:
     key = "stripe_charge_id" if record == "payment" else "stripe_subscription_id"
     world.facts["event_id"] = _latest_stripe_event(world, event, scenario_object_id(world, key))
-    deliver_event(world, "stripe", _stripe(world).endpoint_id, world.facts["event_id"])
+    deliver_event(world, "stripe", _endpoint(world), world.facts["event_id"])
 
 
 @when(parsers.re(r"Stripe delivers the same event (?:again|genuinely signed)$"))
 def stripe_delivers_again(world: World) -> None:
-    deliver_event(world, "stripe", _stripe(world).endpoint_id, scenario_object_id(world, "event_id"))
+    deliver_event(world, "stripe", _endpoint(world), scenario_object_id(world, "event_id"))
 
 
 @when(parsers.re(r"Stripe's (?P<event>[a-z_.]+) event reaches the webhook (?P<how>.+)$"))
 def stripe_delivers_forged(world: World, event: str, how: str) -> None:
     assert how in STRIPE_VARIANTS, f"unknown way to sign a Stripe event: {how!r} (known: {list(STRIPE_VARIANTS)})"
     world.facts["event_id"] = _latest_stripe_event(world, event, scenario_object_id(world, "stripe_charge_id"))
-    deliver_event(world, "stripe", _stripe(world).endpoint_id, world.facts["event_id"], STRIPE_VARIANTS[how])
+    deliver_event(world, "stripe", _endpoint(world), world.facts["event_id"], STRIPE_VARIANTS[how])
 
 
 @given("a Stripe charge.succeeded event about a charge this service has never seen")

@@ -1,8 +1,10 @@
 """The Gherkin features under `features/`: which scenarios exist and which tags they carry.
 
 Tags say what a scenario proves and where it may run: checklist ids (`@XERO-04`), stages (`@local`,
-`@staging`, `@production`) and providers (`@xero` …). Every tag must be one of those, so that a typo
-cannot quietly leave an item unproved, and every checklist id must be carried by some scenario.
+`@staging`, `@production`), providers (`@xero` …) and what the scenario needs of the stage
+(`@sandbox`: the provider sandbox's control API — skipped, never passed, on a stage without one).
+Every tag must be one of those, so that a typo cannot quietly leave an item unproved, and every
+checklist id must be carried by some scenario.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from harness.stages import STAGES
 FEATURES_DIR = PROJECT_ROOT / "features"
 PROVIDER_TAGS = ("xero", "myob", "quickbooks", "stripe", "paypal", "billionmail", "mautic")
 STAGE_TAGS: tuple[str, ...] = STAGES
+SANDBOX_TAG = "sandbox"  # needs the provider sandbox's control API (fault injection, token expiry, seeding)
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class ScenarioTags:
 
 
 def known_tags(items: list[ChecklistItem]) -> frozenset[str]:
-    return frozenset([item.id for item in items] + list(STAGE_TAGS) + list(PROVIDER_TAGS))
+    return frozenset([item.id for item in items] + list(STAGE_TAGS) + list(PROVIDER_TAGS) + [SANDBOX_TAG])
 
 
 def feature_files(features_dir: Path = FEATURES_DIR) -> list[Path]:

@@ -134,7 +134,15 @@ def remote_target(stage: Stage, project_root: Path, run_dir: Path) -> ScenarioTa
         project_root=project_root,
         run_dir=run_dir,
         database_url=settings.database_url.get_secret_value() if settings.database_url else None,
+        sandbox_url=settings.sandbox_url,
+        service_log=settings.service_log,
+        ca_bundle=settings.ca_bundle,
         stripe_webhook_secret=secrets.split(",")[0].strip() or None,
+        paypal_webhook_id=settings.paypal_webhook_id,
+        stripe_test_secret_key=settings.stripe_test_secret_key.get_secret_value()
+        if settings.stripe_test_secret_key
+        else None,
+        stripe_api_base=settings.stripe_api_base,
         redis_url=settings.redis_url.get_secret_value() if settings.redis_url else None,
         redis_key_prefix=settings.redis_key_prefix,
     )

@@ -1,11 +1,11 @@
-"""`invoke token`: a new API token for a user (created if needed) on a stage's database."""
+"""`invoke token`: a new API token for a user (created if needed) on a stage's database; and the removal of
+the users the checklist scenarios made there."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-import psycopg
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from harness.local import local_stack
@@ -40,10 +40,7 @@ def issue_token_on(database_url: str, stage: Stage | str, user_name: str, label:
     try:
         return issue_token_at(database_url, user_name, label)
     except SQLAlchemyError as exc:
-        # The driver's own message (first line) says what went wrong; it does not carry the password.
-        cause = exc.orig if isinstance(exc, DBAPIError) else exc
-        reason = (str(cause).splitlines() or ["(no message)"])[0]
-        raise TokenError(f"could not issue a token on the {stage} database: {type(exc).__name__}: {reason}") from None
+        raise TokenError(f"could not issue a token on the {stage} database: {_reason(exc)}") from None
 
 
 def issue_tokens(database_url: str, user_names: Sequence[str], label: str) -> list[str]:
@@ -56,11 +53,39 @@ def issue_tokens(database_url: str, user_names: Sequence[str], label: str) -> li
         engine.dispose()
 
 
-def remove_users(database_url: str, user_names: Sequence[str]) -> int:
-    """Delete these users; their tokens, integrations and every row of theirs go with them (ON DELETE
-    CASCADE). How a run on a shared stage leaves nothing behind. Returns how many users were removed."""
+def remove_users(database_url: str, user_names: Collection[str]) -> None:
+    """Remove users a scenario made: their tokens revoked first (so they are dead even if the delete
+    below fails), then the users deleted with all they own (tokens, integrations, sync logs, synced
+    records and OAuth states cascade) and the webhook events recorded against their integrations."""
     if not user_names:
-        return 0
-    with psycopg.connect(database_url, autocommit=True) as connection:
-        deleted = connection.execute("DELETE FROM users WHERE name = ANY(%s)", [list(user_names)])
-        return deleted.rowcount
+        return
+    names = {"names": list(user_names)}
+    engine = create_engine(sqlalchemy_url(database_url))
+    try:
+        with engine.begin() as connection:
+            connection.execute(_REVOKE_TOKENS, names)
+        with engine.begin() as connection:
+            connection.execute(text("SET LOCAL lock_timeout = '30s'"))  # a sync still writing finishes first
+            connection.execute(_DELETE_WEBHOOK_EVENTS, names)
+            connection.execute(_DELETE_USERS, names)
+    except SQLAlchemyError as exc:
+        raise TokenError(f"could not remove the scenario users {sorted(user_names)}: {_reason(exc)}") from None
+    finally:
+        engine.dispose()
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    """The driver's own message (first line): it says what went wrong and does not carry the password."""
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    return f"{type(exc).__name__}: {(str(cause).splitlines() or ['(no message)'])[0]}"
+
+
+_REVOKE_TOKENS = text(
+    "UPDATE api_tokens SET revoked_at = now() WHERE revoked_at IS NULL"
+    " AND user_id IN (SELECT id FROM users WHERE name = ANY(:names))"
+)
+_DELETE_WEBHOOK_EVENTS = text(
+    "DELETE FROM webhook_events WHERE integration_id IN (SELECT c.id FROM integrations_credentials c"
+    " JOIN users u ON u.id = c.user_id WHERE u.name = ANY(:names))"
+)
+_DELETE_USERS = text("DELETE FROM users WHERE name = ANY(:names)")

@@ -217,26 +217,27 @@ def build_control_router(sandbox: Sandbox) -> APIRouter:
     async def list_tokens(provider: str | None = None) -> Response:
         return json_response(sandbox.oauth.describe(provider))
 
-    async def _token_target(request: Request) -> tuple[str | None, str | None]:
+    async def _token_target(request: Request) -> tuple[str | None, str | None, str | None]:
+        """(token, provider, tenant id): a token by value, or a provider's tokens (of one tenant, if given)."""
         data = await _body(request)
-        token, provider = data.get("token"), data.get("provider")
+        token, provider, tenant_id = data.get("token"), data.get("provider"), data.get("tenant_id")
         if token is None and provider is None:
             raise ControlError(400, "invalid_field", "give a token value or a provider")
         if token is not None and not isinstance(token, str):
             raise ControlError(400, "invalid_field", "token must be a string")
+        if tenant_id is not None and (provider is None or not isinstance(tenant_id, str)):
+            raise ControlError(400, "invalid_field", "tenant_id must be a string, given with its provider")
         if provider is not None:
             provider_of(provider)
-        return token, provider
+        return token, provider, tenant_id
 
     @router.post("/tokens/expire")
     async def expire_tokens(request: Request) -> Response:
-        token, provider = await _token_target(request)
-        return json_response({"expired": sandbox.oauth.expire(token, provider)})
+        return json_response({"expired": sandbox.oauth.expire(*await _token_target(request))})
 
     @router.post("/tokens/revoke")
     async def revoke_tokens(request: Request) -> Response:
-        token, provider = await _token_target(request)
-        return json_response({"revoked_grants": sandbox.oauth.revoke(token, provider)})
+        return json_response({"revoked_grants": sandbox.oauth.revoke(*await _token_target(request))})
 
     @router.get("/requests")
     async def list_requests(

@@ -325,28 +325,33 @@ class OAuthServer:
         for refresh in grant.refresh_tokens:
             refresh.revoked = True
 
-    def _select(self, token: str | None, provider: str | None) -> list[Grant]:
+    def _select(self, token: str | None, provider: str | None, tenant_id: str | None = None) -> list[Grant]:
         if token:
             grant = self._grant_of(token)
             return [grant] if grant else []
-        return [g for g in self._grants.values() if provider is None or g.provider == provider]
+        return [
+            g
+            for g in self._grants.values()
+            if (provider is None or g.provider == provider) and (tenant_id is None or tenant_id in g.tenant_ids)
+        ]
 
-    def expire(self, token: str | None = None, provider: str | None = None) -> int:
+    def expire(self, token: str | None = None, provider: str | None = None, tenant_id: str | None = None) -> int:
         """Make access tokens expired now (a refresh token given by value is expired too)."""
         past = self.clock.now() - timedelta(seconds=1)
         count = 0
         if token and token in self._refresh:
             self._refresh[token][1].expires_at = past
             return 1
-        for grant in self._select(token, provider):
+        for grant in self._select(token, provider, tenant_id):
             for access in grant.access_tokens:
                 if token is None or access.token == token:
                     access.expires_at = min(access.expires_at, past)
                     count += 1
         return count
 
-    def revoke(self, token: str | None = None, provider: str | None = None) -> int:
-        grants = self._select(token, provider)
+    def revoke(self, token: str | None = None, provider: str | None = None, tenant_id: str | None = None) -> int:
+        """Revoke whole consents: the token's, or every one of the provider (covering `tenant_id`, if given)."""
+        grants = self._select(token, provider, tenant_id)
         for grant in grants:
             self._revoke_grant(grant)
         return len(grants)

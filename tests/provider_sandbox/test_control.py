@@ -139,3 +139,16 @@ def test_reset_restores_the_seeded_start(http: httpx.Client, default_tenants: di
     assert xero_get(http, tokens.access, default_tenants["xero"], "Invoices").status_code == 401
     assert "temp-client" not in {c["client_id"] for c in http.get("/_sandbox/clients").json()}
     assert http.get("/_sandbox/clock").json()["offset_seconds"] == 0
+
+
+def test_tokens_of_one_tenant_are_expired_and_revoked_leaving_the_others(http: httpx.Client) -> None:
+    """A stage's sandbox is shared: a scenario expires or revokes its own tenant's consents, no one else's."""
+    mine, theirs = new_tenant(http, "xero", 3), new_tenant(http, "xero", 3)
+    my_tokens, their_tokens = connect(http, "xero", mine), connect(http, "xero", theirs)
+    expired = http.post("/_sandbox/tokens/expire", json={"provider": "xero", "tenant_id": mine}).json()
+    assert expired == {"expired": 1}
+    revoked = http.post("/_sandbox/tokens/revoke", json={"provider": "xero", "tenant_id": mine}).json()
+    assert revoked == {"revoked_grants": 1}
+    assert xero_get(http, my_tokens.access, mine, "Invoices").status_code == 401
+    assert xero_get(http, their_tokens.access, theirs, "Invoices").status_code == 200
+    assert http.post("/_sandbox/tokens/revoke", json={"tenant_id": mine}).status_code == 400  # needs its provider

@@ -39,6 +39,8 @@ class OpsSettings(BaseSettings):
     service_log: Path | None = None  # the service's log file, when this machine can read it
     gate_store_url: SecretStr | None = None  # sign-offs and gate results (harness.ops.gate_store)
     paypal_webhook_id: str | None = None
+    stripe_test_secret_key: SecretStr | None = None  # a Stripe test-mode account for the provider scenarios
+    stripe_api_base: str | None = None
     redis_url: SecretStr | None = None
     redis_key_prefix: str | None = None
     deploy_command: str | None = None  # staging/production: e.g. a CI trigger; gets DEPLOY_SHA
