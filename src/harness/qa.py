@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from harness.checklist import CHECKLIST_PATH, ChecklistItem, load_checklist
+from harness.faults.gate import FaultGate, collect_faults
 from harness.features import ids_of_section
 from harness.gate import Gate, GateContext, GateRun, run_gates
 from harness.gates import CommandGate, PytestGate
@@ -109,6 +110,7 @@ def run_qa(
         gate_runs=gate_runs,
         benchmarks=collect_benchmarks(run_dir),  # left by the load gate, if it ran
         resources=collect_resources(run_dir),
+        faults=collect_faults(run_dir),  # left by the fault matrix gate, if it ran
         attestations=attestations,
         partial=_partial(only_section, skip),
         carried=_carried(stage, items, git_sha, reports_dir, carry_from, store),
@@ -199,7 +201,8 @@ def release_gates(
     pytest_junit: Path | None = None, only_ids: frozenset[str] | None = None, stage: Stage = "local"
 ) -> list[Gate]:
     """The gates of `invoke qa`, in the order they run: static checks first (fast feedback), then load
-    (whose measurements the scenarios about benchmarks read), fuzzing, and the checklist scenarios.
+    (whose measurements the scenarios about benchmarks read), fuzzing, the fault matrix, and the checklist
+    scenarios.
 
     `pytest_junit`: the JUnit report of a pytest run made just before on this checkout (CI), judged
     instead of running the suite again. `only_ids`: run only the scenarios carrying these ids.
@@ -231,5 +234,6 @@ def release_gates(
         # Locust: profile `gate` (~2 minutes) on a local stack of its own; a bounded profile on staging.
         LoadGate.for_staging(load_thresholds(stage)) if stage == "staging" else LoadGate(),
         FuzzGate(),  # Schemathesis on every operation
+        FaultGate(),  # the fault matrix (~1.5 minutes): fills the report's "Faults survived" table
         ScenarioGate(only_ids=only_ids),  # the checklist, scenario by scenario
     ]

@@ -88,6 +88,18 @@ class Benchmark:
     status: Literal["passed", "failed"]
 
 
+@dataclass(frozen=True)
+class FaultCell:
+    """One cell of the fault matrix (`harness.faults`): the fault, what was checked after it, the result."""
+
+    fault: str
+    checked: str
+    status: Literal["passed", "failed"]
+    detail: str
+    ids: tuple[str, ...] = ()  # the checklist ids it bears on
+    duration_s: float = 0.0
+
+
 @dataclass
 class ReleaseReport:
     run_id: str
@@ -108,6 +120,7 @@ class ReleaseReport:
     resources: dict[str, Any] = field(default_factory=dict)  # the service under load: summary and samples
     deployed_sha: str | None = None  # what the stage said it runs (staging, production)
     waivers: list[Waiver] = field(default_factory=list)
+    faults: list[FaultCell] = field(default_factory=list)  # the fault matrix's cells, if its gate ran
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
@@ -255,6 +268,7 @@ def build_report(
     carried: dict[str, str] | None = None,
     waivers: list[Waiver] | None = None,
     deployed_sha: str | None = None,
+    faults: list[FaultCell] | None = None,
 ) -> ReleaseReport:
     """`attestations`: checklist id → who attested and when, for this commit. `partial`: what a partial
     run (`--only`, `--skip`) left out; its verdict says so and never approves a release. `carried`: id →
@@ -293,6 +307,7 @@ def build_report(
         resources=resources or {},
         deployed_sha=deployed_sha,
         waivers=list(waived.values()),
+        faults=list(faults or []),
     )
 
 

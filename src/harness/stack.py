@@ -66,20 +66,29 @@ def sandbox_service_env(sandbox_url: str) -> dict[str, str]:
     }
 
 
+# An event type no provider emits: an endpoint subscribed only to it receives what a test delivers, nothing else.
+NEVER_SENT_EVENT = "SANDBOX.NEVER.SENT"
+
+
 def register_sandbox_webhooks(
-    sandbox_url: str, service_url: str, verify: ssl.SSLContext | bool = True
+    sandbox_url: str, service_url: str, verify: ssl.SSLContext | bool = True, *, on_demand: bool = False
 ) -> dict[str, str]:
     """Point the sandbox's Stripe and PayPal webhooks at the service; the settings the service needs.
 
     The Stripe signing secret is generated here (as Stripe's dashboard would show it); PayPal assigns
     the webhook id, which is part of every PayPal signature. `verify`: how to trust an HTTPS sandbox.
+    `on_demand`: the endpoints receive only the deliveries a test asks the sandbox for (in the order and
+    number it chooses), no live events.
     """
     secret = "whsec_" + secrets.token_urlsafe(24)
     receiver = f"{service_url}/api/integrations"
+    events = {"enabled_events": [NEVER_SENT_EVENT]} if on_demand else {}
     with httpx.Client(base_url=f"{sandbox_url}/_sandbox", timeout=30, verify=verify) as control:
-        stripe = control.post("/stripe/webhooks", json={"url": f"{receiver}/stripe/webhook", "secret": secret})
+        stripe = control.post(
+            "/stripe/webhooks", json={"url": f"{receiver}/stripe/webhook", "secret": secret, **events}
+        )
         stripe.raise_for_status()
-        paypal = control.post("/paypal/webhooks", json={"url": f"{receiver}/paypal/webhook"})
+        paypal = control.post("/paypal/webhooks", json={"url": f"{receiver}/paypal/webhook", **events})
         paypal.raise_for_status()
     return {"STRIPE_WEBHOOK_SECRETS": secret, "PAYPAL_WEBHOOK_ID": paypal.json()["webhook_id"]}
 
@@ -131,6 +140,7 @@ class LocalStack:
     sandbox: ServerProcess | None = None
     info: StackInfo | None = None
     webhook_settings: dict[str, str] = field(default_factory=dict)  # the signing secret and webhook id in use
+    webhooks_on_demand: bool = False  # see register_sandbox_webhooks
     started_embedded: bool = False
 
     def start(self) -> StackInfo:
@@ -138,7 +148,9 @@ class LocalStack:
         migrations.upgrade(database_url)
         self.sandbox = sandbox_process(self.state_dir / "logs", env=self.sandbox_env).start()
         port = self.port or free_port()
-        self.webhook_settings = register_sandbox_webhooks(self.sandbox.url, f"http://127.0.0.1:{port}")
+        self.webhook_settings = register_sandbox_webhooks(
+            self.sandbox.url, f"http://127.0.0.1:{port}", on_demand=self.webhooks_on_demand
+        )
         self.service = service_process(
             database_url,
             self.state_dir / "logs",

@@ -103,6 +103,7 @@ def test_release_gates_run_in_order_and_prove_their_items() -> None:
         "pytest": ("CQ-01",),
         "load": ("OPS-PERF-TARGETS", "OPS-LOAD", "PERF-06"),
         "fuzz": ("DOC-03",),
+        "faults": ("CQ-05", "INT-01", "INT-03", "INT-05", "PAYPAL-05", "PERF-05", "STRIPE-04", "XERO-05"),
         "scenarios": (),  # each scenario carries its own ids
     }
     assert next(iter(proved)) == "preflight"
