@@ -12,12 +12,15 @@ from pathlib import Path
 from rich.console import Console
 
 from harness.checklist import CHECKLIST_PATH, ChecklistItem, load_checklist
+from harness.deployed_build import DeployedBuildGate, read_deployed_sha
 from harness.faults.gate import FaultGate, collect_faults
 from harness.features import ids_of_section
 from harness.gate import Gate, GateContext, GateRun, run_gates
 from harness.gates import CommandGate, PytestGate
 from harness.load import DEFAULT_THRESHOLDS, collect_benchmarks
-from harness.ops.common import Target, load_settings
+from harness.ops import gate_store
+from harness.ops.common import OpsError, Target, load_settings
+from harness.ops.gate_store import gate_store_url
 from harness.ops.signoff import recorded_attestations
 from harness.paths import PROJECT_ROOT, REPORTS_DIR
 from harness.perf_gates import FuzzGate, LoadGate
@@ -85,8 +88,9 @@ def run_qa(
         console.print(f"  [{style}]{run.status:>7}[/] {run.name} ({run.duration_s:.1f} s)")
 
     def hold(gate: Gate, earlier: list[GateRun]) -> str | None:
-        if any(run.name == PreflightGate.name and run.status != "passed" for run in earlier):
-            return "not run: preflight failed (see the preflight gate)"
+        for first in (PreflightGate.name, DeployedBuildGate.name):
+            if any(run.name == first and run.status not in ("passed", "skipped") for run in earlier):
+                return f"not run: {first} failed (see the {first} gate)"
         if gate.name in skip:
             return "skipped on request (--skip)"
         if only_ids is not None and gate.proves and not only_ids & set(gate.proves):
@@ -95,10 +99,18 @@ def run_qa(
 
     context = GateContext(stage=stage, run_dir=run_dir, project_root=project_root)
     gate_runs = run_gates(chosen, context, announce, show, hold)
+    store_url = gate_store_url(stage, project_root)  # sign-offs and gate results every runner shares
+    if store is None and store_url is not None:
+        store = gate_store.store_lookup(store_url)
     if attestations is None:
-        # Sign-offs are records in the operations folder; no database is involved in reading them.
-        records = Target(stage=stage, database_url="", state_dir=project_root / ".stack" / "ops")
-        attestations = recorded_attestations(records, git_sha)
+        records = Target(
+            stage=stage, database_url="", state_dir=project_root / ".stack" / "ops", gate_store_url=store_url
+        )
+        try:
+            attestations = recorded_attestations(records, git_sha)
+        except OpsError as exc:  # the preflight gate says so too; the report must still be written
+            console.print(f"[bold red]Sign-offs unreadable[/]: {exc}")
+            attestations = {}
     report = build_report(
         run_id=run_dir.name,
         stage=stage,
@@ -115,8 +127,11 @@ def run_qa(
         partial=_partial(only_section, skip),
         carried=_carried(stage, items, git_sha, reports_dir, carry_from, store),
         waivers=list(waivers),
+        deployed_sha=read_deployed_sha(run_dir),
     )
     json_path, html_path = write_report(report, run_dir)
+    if store_url is not None:
+        _store_result(store_url, report, console)
     return QaOutcome(report=report, run_dir=run_dir, json_path=json_path, html_path=html_path)
 
 
@@ -136,6 +151,23 @@ def _carried(
         return find_earlier_run(git_sha, of, reports_dir=reports_dir, carry_from=carry_from, store=store)
 
     return carried_proofs(stage, items, earlier("local"), earlier("staging") if stage == "production" else None)
+
+
+def _store_result(url: str, report: ReleaseReport, console: Console) -> None:
+    """The result where the next stage's runner finds it (production looks for staging's pass)."""
+    try:
+        gate_store.record_gate_result(
+            url,
+            commit=report.git_sha,
+            stage=report.stage,
+            run_id=report.run_id,
+            verdict=report.verdict,
+            partial=report.partial is not None,
+            recorded_by=runner_identity(),
+            report=report.to_json(),
+        )
+    except OpsError as exc:
+        console.print(f"[bold red]The gate store did not take this result[/] (a later stage will not find it): {exc}")
 
 
 def parse_waivers(values: Sequence[str], by: str | None = None) -> list[Waiver]:
@@ -210,6 +242,7 @@ def release_gates(
     python = sys.executable
     return [
         PreflightGate(),
+        DeployedBuildGate(),  # staging/production: the stage runs the commit under test, or nothing runs
         CommandGate("ruff", (python, "-m", "ruff", "check", "."), proves=("CQ-03",)),
         # Production code must not print (it logs through structlog); ruff's T20 rules find print()
         # and pprint() calls, selected explicitly here so that the proof does not depend on config.

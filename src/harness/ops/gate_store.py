@@ -68,11 +68,11 @@ def gate_store_url(stage: Stage, project_root: Path = PROJECT_ROOT) -> str | Non
     """GATE_STORE_URL, else the stage's DATABASE_URL; the local stage uses a store only when GATE_STORE_URL
     is set (otherwise its files under .stack/ops/)."""
     settings = load_settings(stage, project_root)
-    if settings.gate_store_url is not None:
-        return settings.gate_store_url.get_secret_value()
+    if settings.gate_store_url is not None and settings.gate_store_url.get_secret_value().strip():
+        return settings.gate_store_url.get_secret_value().strip()
     if stage == "local" or settings.database_url is None:
         return None
-    return settings.database_url.get_secret_value()
+    return settings.database_url.get_secret_value().strip() or None
 
 
 @contextmanager
@@ -168,5 +168,13 @@ def passing_gate_result(url: str, *, commit: str, stage: str) -> dict[str, Any] 
 
 
 def store_lookup(url: str) -> StoreLookup:
-    """The store as `harness.proofs` asks it: the newest passing complete run of (commit, stage)."""
-    return lambda commit, stage: passing_gate_result(url, commit=commit, stage=stage)
+    """The store as `harness.proofs` asks it: the newest passing complete run of (commit, stage). A store
+    that cannot answer proves nothing (the preflight gate has said why): the run's report is still written."""
+
+    def lookup(commit: str, stage: Stage) -> dict[str, Any] | None:
+        try:
+            return passing_gate_result(url, commit=commit, stage=stage)
+        except OpsError:
+            return None
+
+    return lookup

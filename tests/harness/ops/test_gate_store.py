@@ -121,3 +121,42 @@ def test_two_runners_creating_the_store_at_once_both_succeed(empty_database_url:
             "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", [GATE_SCHEMA]
         ).fetchall()
     assert tables == [("gate_results",), ("signoffs",)]
+
+
+def test_the_gate_records_its_result_and_reads_sign_offs_and_proofs_from_the_store(
+    empty_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A staging runner with nothing on disk: the commit's local pass and the sign-offs come from the store,
+    and its own result goes there for the production runner."""
+    from harness.qa import run_qa
+    from harness.runs import git_state
+    from tests.harness.test_qa import StaticGate, quiet
+
+    monkeypatch.setenv("GATE_STORE_URL", empty_database_url)
+    sha = git_state(PROJECT_ROOT)[0]
+    local_pass = {"stage": "local", "verdict": "pass", "git_sha": sha, "git_dirty": False, "partial": None}
+    local_pass |= {"run_id": "20261203T000000Z-local", "checklist": [{"id": "CQ-01", "status": "passed"}]}
+    gate_store.record_gate_result(
+        empty_database_url,
+        commit=sha,
+        stage="local",
+        run_id=local_pass["run_id"],
+        verdict="pass",
+        partial=False,
+        recorded_by="ci:another-runner",
+        report=local_pass,
+    )
+    gate_store.record_signoff(empty_database_url, commit=sha, stage="staging", role="qa", name="Quinn", source="cli")
+
+    outcome = run_qa("staging", gates=[StaticGate("scenarios", "passed", ())], reports_dir=tmp_path, console=quiet())
+
+    entries = {entry.id: entry for entry in outcome.report.checklist}
+    assert entries["CQ-01"].status == "passed", entries["CQ-01"]
+    assert "gate store" in entries["CQ-01"].detail
+    assert entries["SIGN-01"].status == "attested", entries["SIGN-01"]
+    assert "Quinn" in entries["SIGN-01"].detail
+    with psycopg.connect(empty_database_url) as connection:
+        stored = connection.execute(
+            "SELECT verdict, partial, report->>'run_id' FROM release_gate.gate_results WHERE stage = 'staging'"
+        ).fetchall()
+    assert stored == [(outcome.report.verdict, False, outcome.run_dir.name)]
