@@ -958,6 +958,7 @@ def stage_target(world: World) -> Target:
         stage=parse_stage(world.target.stage),
         database_url=world.target.database_url,
         service_url=world.target.service_url,
+        ca_bundle=world.target.ca_bundle,
         console=Console(stderr=True, width=160),
     )
 

@@ -143,6 +143,8 @@ def _fuzz_deployed_stage(stage: Stage, report_dir: Path, max_examples: int | Non
     if not target.service_url:
         raise StageError(f"set SERVICE_URL (the {stage} service's base URL) to fuzz {stage}")
     bounds = ["--rate-limit", STAGING_RATE, "--max-time", str(STAGING_MAX_TIME_S)]
+    if target.ca_bundle is not None:  # the stage's private CA (CA_BUNDLE), like every other client of it
+        bounds += ["--tls-verify", str(target.ca_bundle)]
     examples = ["--max-examples", str(min(max_examples or STAGING_MAX_EXAMPLES, STAGING_MAX_EXAMPLES))]
     user = f"qa-fuzz-{uuid.uuid4().hex[:8]}"
     token = issue_token_on(target.database_url, stage, user, "invoke fuzz")

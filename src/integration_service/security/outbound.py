@@ -19,12 +19,14 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import httpcore
 import httpx
 
+from integration_service.security.tls import provider_trust
 from integration_service.settings import Settings
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -143,15 +145,16 @@ class GuardedTransport(httpx.HTTPTransport):
     """httpx's own transport, connecting only through the guard; no proxies from the environment (a proxy
     would be the address checked, not the target)."""
 
-    def __init__(self, policy: OutboundPolicy, verify: bool | str = True) -> None:
+    def __init__(self, policy: OutboundPolicy, verify: ssl.SSLContext | bool = True) -> None:
         super().__init__(verify=verify, trust_env=False)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            ssl_context=verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify),
             network_backend=_GuardedBackend(policy),
         )
 
 
 def guarded_client(settings: Settings, timeout: httpx.Timeout) -> httpx.Client:
     """The client for user-supplied URLs: redirects are not followed (they could lead anywhere)."""
-    transport = GuardedTransport(OutboundPolicy.from_settings(settings))
+    # The same trust as every provider client: a stage whose providers sit behind a private CA trusts it here too.
+    transport = GuardedTransport(OutboundPolicy.from_settings(settings), provider_trust(settings.provider_ca_bundle))
     return httpx.Client(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False)
