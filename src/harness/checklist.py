@@ -10,6 +10,7 @@ from typing import Literal
 import yaml
 
 from harness.paths import PROJECT_ROOT
+from harness.stages import ALL_STAGES, Stage
 
 CHECKLIST_PATH = PROJECT_ROOT / "features" / "checklist.yaml"
 
@@ -32,6 +33,9 @@ class ChecklistItem:
     kind: ItemKind
     text: str
     scope: ItemScope = "deployment"
+    # The stages whose verdict the item is part of (`stages:` in the catalogue; default all). E.g. the
+    # production deployment procedure is judged on production (and rehearsed locally), not on staging.
+    judged_in: frozenset[Stage] = ALL_STAGES
 
     def same_item(self, other: ChecklistItem) -> bool:
         """Equal in what the shared source holds (the project's copy adds `scope`)."""
@@ -57,8 +61,12 @@ def load_checklist(path: Path = CHECKLIST_PATH) -> list[ChecklistItem]:
         scope = entry.get("scope", "deployment")
         if scope not in _SCOPES:
             raise ChecklistError(f"{path}: item {item_id} has scope {scope!r}, expected one of {_SCOPES}")
+        stages = entry.get("stages", sorted(ALL_STAGES))
+        if not isinstance(stages, list) or not stages or not set(stages) <= ALL_STAGES:
+            raise ChecklistError(
+                f"{path}: item {item_id} has stages {stages!r}, expected a list of {sorted(ALL_STAGES)}"
+            )
         seen.add(item_id)
-        items.append(
-            ChecklistItem(id=item_id, section=str(entry["section"]), kind=kind, text=str(entry["text"]), scope=scope)
-        )
+        item = ChecklistItem(item_id, str(entry["section"]), kind, str(entry["text"]), scope, frozenset(stages))
+        items.append(item)
     return items

@@ -65,15 +65,19 @@ class GateRun:
     proves: tuple[str, ...] = ()
     evidence: tuple[str, ...] = field(default=())  # paths relative to the run folder
     scenarios: tuple[ScenarioOutcome, ...] = ()
+    # False when the gate is not part of this stage's gate (e.g. the fault matrix on staging): its
+    # skipping then says nothing about the items it proves elsewhere.
+    applies: bool = True
 
 
-def skipped_run(gate: Gate, detail: str) -> GateRun:
-    return GateRun(name=gate.name, status="skipped", duration_s=0.0, proves=gate.proves, detail=detail)
+def skipped_run(gate: Gate, detail: str, applies: bool = True) -> GateRun:
+    return GateRun(name=gate.name, status="skipped", duration_s=0.0, proves=gate.proves, detail=detail, applies=applies)
 
 
 def run_gate(gate: Gate, context: GateContext) -> GateRun:
     if context.stage not in gate.stages:
-        return skipped_run(gate, f"not part of the {context.stage} gate (runs in: {', '.join(sorted(gate.stages))})")
+        detail = f"not part of the {context.stage} gate (runs in: {', '.join(sorted(gate.stages))})"
+        return skipped_run(gate, detail, applies=False)
     started = time.monotonic()
     try:
         result = gate.run(context)

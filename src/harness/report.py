@@ -21,7 +21,7 @@ from harness.checklist import ChecklistItem
 from harness.gate import GateRun
 from harness.stages import Stage
 
-ItemStatus = Literal["passed", "failed", "skipped", "attested", "pending", "waived"]
+ItemStatus = Literal["passed", "failed", "skipped", "attested", "pending", "waived", "not_judged"]
 Verdict = Literal["pass", "fail"]
 
 JSON_NAME = "release-report.json"
@@ -32,7 +32,7 @@ _BLOCKING_GATE_STATUSES = frozenset({"failed", "error"})
 # In staging and production only these item statuses let a release go ahead. A waiver is a recorded
 # decision by a named person that an item nothing could prove here may not block this run.
 _RELEASABLE_ITEM_STATUSES = frozenset({"passed", "attested", "waived"})
-_STATUSES: tuple[ItemStatus, ...] = ("passed", "failed", "skipped", "attested", "pending", "waived")
+_STATUSES: tuple[ItemStatus, ...] = ("passed", "failed", "skipped", "attested", "pending", "waived", "not_judged")
 
 VERDICT_RULES: dict[Stage, str] = {
     "local": (
@@ -155,7 +155,7 @@ def checklist_entry(
 
     Anything that failed fails the item; it passes only when something ran and everything that ran passed.
     """
-    provers = [run for run in gate_runs if item.id in run.proves]
+    provers = [run for run in gate_runs if item.id in run.proves and run.applies]
     outcomes = [outcome for run in gate_runs for outcome in run.scenarios if item.id in outcome.tags]
     evidence = [
         ScenarioEvidence(
@@ -181,6 +181,9 @@ def checklist_entry(
             scope=item.scope,
         )
 
+    if stage not in item.judged_in:  # e.g. production's deployment procedure, on staging
+        elsewhere = ", ".join(sorted(item.judged_in))
+        return entry("not_judged", f"not part of the {stage} verdict: the item is judged in {elsewhere}")
     broken_gates = [run.name for run in provers if run.status in _BLOCKING_GATE_STATUSES]
     failed_scenarios = [outcome.name for outcome in outcomes if outcome.status == "failed"]
     if broken_gates or failed_scenarios:
@@ -225,7 +228,11 @@ def decide_verdict(stage: Stage, entries: list[ChecklistEntry], gate_runs: list[
         reasons.append(f"{len(failed_items)} checklist item(s) failed: {', '.join(failed_items)}")
     if stage != "local":
         # Staging is where people read the evidence they then sign off on: only production needs the sign-offs.
-        judged = [entry for entry in entries if stage == "production" or entry.kind != "attest"]
+        judged = [
+            entry
+            for entry in entries
+            if (stage == "production" or entry.kind != "attest") and entry.status != "not_judged"
+        ]
         unproved = Counter(entry.status for entry in judged if entry.status not in _RELEASABLE_ITEM_STATUSES)
         for status in ("pending", "skipped"):
             if unproved[status]:
@@ -247,6 +254,7 @@ def coverage_summary(entries: list[ChecklistEntry]) -> dict[str, Any]:
             f"{statuses['passed']} of {len(entries)} checklist items passed, {statuses['attested']} attested, "
             f"{statuses['failed']} failed, {statuses['skipped']} skipped, {statuses['pending']} pending"
             + (f", {statuses['waived']} waived" if statuses["waived"] else "")
+            + (f", {statuses['not_judged']} not judged in this stage" if statuses["not_judged"] else "")
         ),
     }
 

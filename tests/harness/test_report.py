@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,7 @@ def test_json_has_the_designed_shape_and_every_checklist_id(tmp_path: Path) -> N
             "proves": ["CQ-01"],
             "evidence": [],
             "scenarios": 0,
+            "applies": True,
         }
     ]
     assert document["benchmarks"] == []
@@ -257,3 +259,28 @@ def common_fields(stage: Stage) -> dict[str, object]:
         "started_at": "2026-01-01T00:00:00+00:00",
         "finished_at": "2026-01-01T00:01:00+00:00",
     }
+
+
+def test_an_item_of_another_stages_verdict_is_not_judged_and_neither_proves_nor_blocks() -> None:
+    production_only = ChecklistItem("OPS-PRD-DEPLOY", "Production Deployment", "procedure", "Deploy", "deployment")
+    production_only = replace(production_only, judged_in=frozenset({"local", "production"}))
+    items = [*ITEMS[:2], production_only]
+    runs = [gate("pytest", "passed", ("CQ-01",)), gate("ruff", "passed", ("CQ-03",))]
+    staging = report_for("staging", runs, items)
+    entry = next(entry for entry in staging.checklist if entry.id == "OPS-PRD-DEPLOY")
+    assert entry.status == "not_judged"
+    assert "judged in local, production" in entry.detail
+    assert staging.verdict == "pass"
+    production = report_for("production", runs, items)
+    assert production.verdict == "fail"  # on production it is judged, and nothing proved it
+    assert "OPS-PRD-DEPLOY" in production.verdict_reasons[0]
+
+
+def test_a_gate_that_is_not_part_of_the_stage_does_not_leave_its_items_skipped() -> None:
+    outside = replace(gate("faults", "skipped", ("CQ-03",)), applies=False)
+    scenarios = scenario_gate(scenario("ruff clean", "passed", ("CQ-03",)))
+    entry = next(e for e in report_for("staging", [outside, scenarios]).checklist if e.id == "CQ-03")
+    assert entry.status == "passed", entry.detail
+    held = gate("faults", "skipped", ("CQ-03",))  # part of the stage, but did not run: the item is not proved
+    entry = next(e for e in report_for("staging", [held, scenarios]).checklist if e.id == "CQ-03")
+    assert entry.status == "skipped", entry.detail
