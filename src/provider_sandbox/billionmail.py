@@ -18,63 +18,15 @@ middlewares/HandleApiResponse.go, public.CodeMap):
 
 from __future__ import annotations
 
-import secrets
-from typing import Any, ClassVar
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Request, Response
-
+from provider_sandbox.billionmail_control import build_billionmail_control
 from provider_sandbox.billionmail_routes import add_api_routes
-from provider_sandbox.billionmail_store import BillionMailInstance
-from provider_sandbox.billionmail_wire import CODE_MESSAGES, BillionMailError, failure
-from provider_sandbox.faults import FaultRule
-from provider_sandbox.framework import ProviderSimulator
-from provider_sandbox.tenants import Tenant, TenantSpec, stable_uuid
+from provider_sandbox.billionmail_state import BillionMailState
 
 
-class BillionMailSimulator(ProviderSimulator):
-    name = "billionmail"
-    tenant_spec = TenantSpec(id_factory=stable_uuid, currency="USD", country="US")
-    tenant_names: ClassVar[tuple[str, str]] = ("BillionMail (default instance)", "BillionMail (second instance)")
-
-    def __init__(self, sandbox: Any) -> None:
-        super().__init__(sandbox)
-        self.instances: dict[str, BillionMailInstance] = {}
-
-    # --- state ---------------------------------------------------------------------------------
-
-    def reset(self) -> None:
-        self.instances = {}
-        self.create_tenant("default", self.tenant_names[0], 0, 0)
-        self.create_tenant("secondary", self.tenant_names[1], 0, 0)
-
-    def create_tenant(self, label: str, name: str, invoices: int, contacts: int) -> Tenant:
-        """A tenant is one BillionMail instance with its own API key; it has no invoices."""
-        tenant = super().create_tenant(label, name, 0, 0)
-        config = self.sandbox.config.marketing
-        default = label == "default"
-        self.instances[tenant.tenant_id] = BillionMailInstance(
-            tenant.tenant_id,
-            config.billionmail_api_key if default else f"bm-{secrets.token_urlsafe(24)}",
-            config.billionmail_tasks if default else config.secondary_campaigns,
-            config.billionmail_contacts if default else config.secondary_contacts,
-        )
-        return tenant
-
-    def instance_for_key(self, request: Request) -> BillionMailInstance:
-        header = request.headers.get("authorization", "")
-        if not header:
-            raise BillionMailError(401, "no authorization")
-        token = header.removeprefix("Bearer ").strip()
-        for instance in self.instances.values():
-            if token and secrets.compare_digest(token.encode(), instance.api_key.encode()):
-                instance.run_due(int(self.sandbox.clock.now().timestamp()))
-                return instance
-        raise BillionMailError(401, "")  # the real middleware blanks the message for bad tokens
-
-    def now(self) -> int:
-        return int(self.sandbox.clock.now().timestamp())
-
-    # --- wiring --------------------------------------------------------------------------------
+class BillionMailSimulator(BillionMailState):
+    """The state of billionmail_state.py, served: the API and the control routes."""
 
     def router(self) -> APIRouter:
         router = APIRouter()
@@ -82,18 +34,4 @@ class BillionMailSimulator(ProviderSimulator):
         return router
 
     def control_router(self) -> APIRouter | None:
-        from provider_sandbox.billionmail_control import build_billionmail_control
-
         return build_billionmail_control(self)
-
-    def error_response(self, status: int, message: str) -> Response:
-        # Unknown routes, injected errors and sandbox bugs: still HTTP 200, as the Go server answers.
-        return failure(status, CODE_MESSAGES.get(status, message) if status >= 500 else message)
-
-    def rate_limit_response(self, rule: FaultRule) -> Response:
-        headers = {"Retry-After": str(rule.retry_after)} if rule.retry_after is not None else None
-        return failure(509, rule.message, headers)
-
-    def page_number(self, request: Request) -> int | None:
-        raw = request.query_params.get("page")
-        return int(raw) if raw and raw.isdigit() else None

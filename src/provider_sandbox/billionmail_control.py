@@ -7,21 +7,19 @@ made (rotation), like BillionMail's own "copy it now" key dialog; listings show 
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from provider_sandbox.billionmail_state import BillionMailState
 from provider_sandbox.billionmail_store import BillionMailInstance
 from provider_sandbox.control import ControlError
 from provider_sandbox.control_fields import control_body, control_count, control_int
 from provider_sandbox.framework import json_response
 from provider_sandbox.oauth import fingerprint, hint
 
-if TYPE_CHECKING:
-    from provider_sandbox.billionmail import BillionMailSimulator
 
-
-def build_billionmail_control(simulator: BillionMailSimulator) -> APIRouter:
+def build_billionmail_control(simulator: BillionMailState) -> APIRouter:
     router = APIRouter()
 
     def instance_of(tenant_id: str) -> BillionMailInstance:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request, Response
 
+from provider_sandbox.billionmail_state import BillionMailState
 from provider_sandbox.billionmail_store import COMPLETED, DOMAIN, NOT_STARTED, PAUSED, BillionMailInstance, Task
 from provider_sandbox.billionmail_wire import (
     BillionMailError,
@@ -25,9 +25,6 @@ from provider_sandbox.billionmail_wire import (
     task_detail,
     task_entity,
 )
-
-if TYPE_CHECKING:
-    from provider_sandbox.billionmail import BillionMailSimulator
 
 Handler = Callable[[BillionMailInstance, Params, int], Response]
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
@@ -220,7 +217,7 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
 )
 
 
-def add_api_routes(router: APIRouter, simulator: BillionMailSimulator) -> None:
+def add_api_routes(router: APIRouter, simulator: BillionMailState) -> None:
     def endpoint_for(handler: Handler) -> Callable[[Request], object]:
         async def endpoint(request: Request) -> Response:
             try:

@@ -6,20 +6,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
 from provider_sandbox.control import ControlError
 from provider_sandbox.control_fields import control_body, control_count, control_int
 from provider_sandbox.framework import json_response
+from provider_sandbox.mautic_state import MauticState
 from provider_sandbox.mautic_store import MauticInstance
 
-if TYPE_CHECKING:
-    from provider_sandbox.mautic import MauticSimulator
 
-
-def build_mautic_control(simulator: MauticSimulator) -> APIRouter:
+def build_mautic_control(simulator: MauticState) -> APIRouter:
     router = APIRouter()
 
     def instance_of(tenant_id: str) -> MauticInstance:

@@ -8,11 +8,12 @@ start, limit, search, orderBy, orderByDir, published; `POST .../new` answers 201
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
 from provider_sandbox.framework import json_response
+from provider_sandbox.mautic_state import MauticState
 from provider_sandbox.mautic_store import Campaign, Contact, MauticInstance, alias_of
 from provider_sandbox.mautic_wire import (
     NOT_FOUND,
@@ -26,14 +27,11 @@ from provider_sandbox.mautic_wire import (
     read_body,
 )
 
-if TYPE_CHECKING:
-    from provider_sandbox.mautic import MauticSimulator
-
 Handler = Callable[["MauticRoutes", MauticInstance, Request, dict[str, str]], Awaitable[Response]]
 
 
 class MauticRoutes:
-    def __init__(self, simulator: MauticSimulator) -> None:
+    def __init__(self, simulator: MauticState) -> None:
         self.simulator = simulator
 
     def now(self) -> Any:
@@ -211,7 +209,7 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
 )
 
 
-def add_api_routes(router: APIRouter, simulator: MauticSimulator) -> None:
+def add_api_routes(router: APIRouter, simulator: MauticState) -> None:
     routes = MauticRoutes(simulator)
 
     def endpoint_for(handler: Handler) -> Callable[[Request], Awaitable[Response]]:

@@ -15,9 +15,9 @@ from urllib.parse import parse_qsl
 from fastapi import Request, Response
 
 from provider_sandbox.framework import json_response
-from provider_sandbox.mautic import DEFAULT_LIMIT
 from provider_sandbox.mautic_store import Campaign, MauticInstance
 
+DEFAULT_LIMIT = 30  # listings page size when the request gives no `limit`
 NOT_FOUND = "Item was not found."
 _CAMPAIGN_FIELDS = {"name", "description", "isPublished", "publishUp", "publishDown", "allowRestart", "lists"}
 _IGNORED_FIELDS = {"events", "forms", "canvasSettings", "category", "id"}  # accepted, not simulated

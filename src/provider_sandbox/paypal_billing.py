@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
 from provider_sandbox.paypal_objects import PayPalError, code, invalid, issue, link, payer_id, stamp
-
-if TYPE_CHECKING:
-    from provider_sandbox.paypal import PayPalSimulator
+from provider_sandbox.paypal_state import PayPalState
 
 Handler = Callable[..., Awaitable[Response]]
 Route = Callable[[str, str], Callable[[Handler], Handler]]
@@ -58,7 +56,7 @@ def _cycles(raw: Any) -> list[dict[str, Any]]:
     return cycles
 
 
-def approve_subscription(sim: PayPalSimulator, request: Request, subscription_id: str, token: str) -> Response:
+def approve_subscription(sim: PayPalState, request: Request, subscription_id: str, token: str) -> Response:
     sub = sim.subscriptions[subscription_id]
     if sub["status"] == "APPROVAL_PENDING":
         now = sim.sandbox.clock.now()
@@ -95,7 +93,7 @@ def find(store: dict[str, dict[str, Any]], object_id: str) -> dict[str, Any]:
     return store[object_id]
 
 
-def add_billing_routes(route: Route, sim: PayPalSimulator) -> None:
+def add_billing_routes(route: Route, sim: PayPalState) -> None:
     @route("/v1/billing/plans", "POST")
     async def create_plan(request: Request) -> Response:
         sim.authorize(request)

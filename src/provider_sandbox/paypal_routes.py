@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
@@ -28,9 +28,7 @@ from provider_sandbox.paypal_objects import (
     sale,
     stamp,
 )
-
-if TYPE_CHECKING:
-    from provider_sandbox.paypal import PayPalSimulator
+from provider_sandbox.paypal_state import PayPalState
 
 MAX_COUNT = 20
 Endpoint = Callable[..., Awaitable[Response]]
@@ -72,7 +70,7 @@ def _validate_payment(data: dict[str, Any]) -> dict[str, Any]:
     return {"transactions": clean, "redirect_urls": {k: urls[k] for k in ("return_url", "cancel_url")}}
 
 
-def add_routes(router: APIRouter, sim: PayPalSimulator) -> None:
+def add_routes(router: APIRouter, sim: PayPalState) -> None:
     def route(path: str, method: str) -> Callable[[Endpoint], Endpoint]:
         def register(handler: Endpoint) -> Endpoint:
             router.add_api_route(path, guarded(handler), methods=[method])

@@ -1,9 +1,5 @@
-"""Stripe webhook signing and the Stripe control routes under `/_sandbox/stripe`.
-
-Signing is exactly Stripe's: `Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`
-with the endpoint's `whsec_...` secret, so `stripe.Webhook.construct_event` accepts genuine
-deliveries. Timestamps are real wall-clock time, never the sandbox clock: the receiver compares
-them with its own clock.
+"""The Stripe control routes under `/_sandbox/stripe`: test accounts and the shared webhook routes.
+Webhook signing itself is in stripe_signing.py.
 
     GET  /accounts                    [{"id", "secret_key_hint", "charges", "customers", "default"}]
     POST /accounts                    {"charges": 1200, "customers": 10, "secret_key": "sk_test_..."?}
@@ -14,25 +10,19 @@ them with its own clock.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
-import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
 from provider_sandbox.control import ControlError, read_json_body
 from provider_sandbox.framework import json_response
 from provider_sandbox.oauth import hint
+from provider_sandbox.stripe_state import StripeState
 from provider_sandbox.stripe_store import Account
 from provider_sandbox.webhook_control import build_webhook_routes, endpoint_options
-from provider_sandbox.webhooks import COMMON_VARIANTS, Endpoint, Transmission, WebhookDispatcher, tamper
+from provider_sandbox.webhooks import Endpoint, WebhookDispatcher
 
-if TYPE_CHECKING:
-    from provider_sandbox.stripe_api import StripeSimulator
-
-STALE_BY_S = 3600  # well past the SDK's default 300 s tolerance
 MAX_SEED_CHARGES = 100_000
 
 # Which object type each on-demand event type is about.
@@ -45,32 +35,10 @@ _EVENT_OBJECTS = {
 }
 
 
-def stripe_signature(secret: str, timestamp: int, body: bytes) -> str:
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
-
-
-class StripeSigner:
-    variants: tuple[str, ...] = COMMON_VARIANTS
-
-    def sign(self, endpoint: Endpoint, event: dict[str, Any], body: bytes, variant: str) -> Transmission:
-        timestamp = int(time.time())
-        secret = endpoint.secret
-        if variant == "stale_timestamp":
-            timestamp -= STALE_BY_S
-        if variant == "wrong_secret":
-            secret = f"whsec_{secrets.token_hex(16)}"
-        header = stripe_signature(secret, timestamp, body)
-        if variant == "tampered_body":
-            body = tamper(body)
-        headers = {} if variant == "missing_signature" else {"Stripe-Signature": header}
-        return Transmission(headers, body)
-
-
 class StripeWebhooks:
     """The `WebhookSource` the shared control routes drive."""
 
-    def __init__(self, sim: StripeSimulator) -> None:
+    def __init__(self, sim: StripeState) -> None:
         self.sim = sim
 
     @property
@@ -102,7 +70,7 @@ class StripeWebhooks:
         return self.sim.emit(None, account, event_type, obj, deliver=deliver)
 
 
-def _account_json(sim: StripeSimulator, account: Account, with_key: bool = False) -> dict[str, Any]:
+def _account_json(sim: StripeState, account: Account, with_key: bool = False) -> dict[str, Any]:
     key = account.secret_keys[0]
     return {
         "id": account.id,
@@ -114,7 +82,7 @@ def _account_json(sim: StripeSimulator, account: Account, with_key: bool = False
     }
 
 
-def build_stripe_control(sim: StripeSimulator) -> APIRouter:
+def build_stripe_control(sim: StripeState) -> APIRouter:
     router = APIRouter()
 
     @router.get("/accounts")

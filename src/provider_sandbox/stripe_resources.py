@@ -8,7 +8,7 @@ payment_intent.*, customer.subscription.created/updated/deleted, ...), delivered
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from provider_sandbox import stripe_objects as objects
 from provider_sandbox.stripe_form import (
@@ -21,14 +21,12 @@ from provider_sandbox.stripe_form import (
     invalid,
     missing,
 )
+from provider_sandbox.stripe_state import StripeState
 from provider_sandbox.stripe_store import Call, list_page
 from provider_sandbox.stripe_subscriptions import SUBSCRIPTION_ROUTES
 
-if TYPE_CHECKING:
-    from provider_sandbox.stripe_api import StripeSimulator
-
 Result = tuple[int, dict[str, Any]]
-Route = tuple[str, str, Callable[["StripeSimulator", Call], Awaitable[Result]]]
+Route = tuple[str, str, Callable[[StripeState, Call], Awaitable[Result]]]
 
 
 def _listing(call: Call, object_type: str, url: str, **filters: str | None) -> Result:
@@ -50,17 +48,17 @@ def _with_fields(call: Call, fields: tuple[str, ...]) -> dict[str, Any]:
 _CUSTOMER_FIELDS = ("name", "email", "description", "phone")
 
 
-async def create_customer(sim: StripeSimulator, call: Call) -> Result:
+async def create_customer(sim: StripeState, call: Call) -> Result:
     obj = call.account.add(objects.customer(call.account, call.now, _with_fields(call, _CUSTOMER_FIELDS)))
     sim.emit(call, call.account, "customer.created", obj)
     return 200, obj
 
 
-async def get_customer(sim: StripeSimulator, call: Call) -> Result:
+async def get_customer(sim: StripeState, call: Call) -> Result:
     return 200, call.account.get("customer", call.path["id"])
 
 
-async def update_customer(sim: StripeSimulator, call: Call) -> Result:
+async def update_customer(sim: StripeState, call: Call) -> Result:
     obj = call.account.get("customer", call.path["id"])
     previous: dict[str, Any] = {}
     for name in _CUSTOMER_FIELDS:
@@ -75,14 +73,14 @@ async def update_customer(sim: StripeSimulator, call: Call) -> Result:
     return 200, obj
 
 
-async def delete_customer(sim: StripeSimulator, call: Call) -> Result:
+async def delete_customer(sim: StripeState, call: Call) -> Result:
     obj = call.account.get("customer", call.path["id"])
     sim.emit(call, call.account, "customer.deleted", obj)
     obj["deleted"] = True
     return 200, {"id": obj["id"], "object": "customer", "deleted": True}
 
 
-async def list_customers(sim: StripeSimulator, call: Call) -> Result:
+async def list_customers(sim: StripeState, call: Call) -> Result:
     items = [c for c in call.account.all("customer") if not c.get("deleted")]
     email = as_str(call.params, "email")
     if email is not None:
@@ -93,18 +91,18 @@ async def list_customers(sim: StripeSimulator, call: Call) -> Result:
 # --- products and prices -----------------------------------------------------------------------
 
 
-async def create_product(sim: StripeSimulator, call: Call) -> Result:
+async def create_product(sim: StripeState, call: Call) -> Result:
     name = as_str(call.params, "name", required=True)
     assert name is not None
     obj = objects.product(call.now, name, as_metadata(call.params), as_str(call.params, "description"))
     return 200, call.account.add(obj)
 
 
-async def get_product(sim: StripeSimulator, call: Call) -> Result:
+async def get_product(sim: StripeState, call: Call) -> Result:
     return 200, call.account.get("product", call.path["id"])
 
 
-async def list_products(sim: StripeSimulator, call: Call) -> Result:
+async def list_products(sim: StripeState, call: Call) -> Result:
     return _listing(call, "product", "/v1/products")
 
 
@@ -128,7 +126,7 @@ def _recurring(call: Call) -> dict[str, Any] | None:
     }
 
 
-async def create_price(sim: StripeSimulator, call: Call) -> Result:
+async def create_price(sim: StripeState, call: Call) -> Result:
     currency = as_currency(call.params)
     unit_amount = as_int(call.params, "unit_amount")
     if unit_amount is None:
@@ -150,11 +148,11 @@ async def create_price(sim: StripeSimulator, call: Call) -> Result:
     return 200, call.account.add(objects.price(call.now, product_id, currency, unit_amount, _recurring(call), extra))
 
 
-async def get_price(sim: StripeSimulator, call: Call) -> Result:
+async def get_price(sim: StripeState, call: Call) -> Result:
     return 200, call.account.get("price", call.path["id"])
 
 
-async def list_prices(sim: StripeSimulator, call: Call) -> Result:
+async def list_prices(sim: StripeState, call: Call) -> Result:
     kind = as_str(call.params, "type")
     if kind not in (None, "one_time", "recurring"):
         raise invalid("Invalid type: must be one of one_time or recurring", "type")
@@ -164,7 +162,7 @@ async def list_prices(sim: StripeSimulator, call: Call) -> Result:
 # --- payment intents and charges ---------------------------------------------------------------
 
 
-async def create_payment_intent(sim: StripeSimulator, call: Call) -> Result:
+async def create_payment_intent(sim: StripeState, call: Call) -> Result:
     amount = as_int(call.params, "amount", minimum=1)
     if amount is None:
         raise missing("amount")
@@ -188,20 +186,20 @@ async def create_payment_intent(sim: StripeSimulator, call: Call) -> Result:
     return 200, intent
 
 
-async def get_payment_intent(sim: StripeSimulator, call: Call) -> Result:
+async def get_payment_intent(sim: StripeState, call: Call) -> Result:
     return 200, call.account.get("payment_intent", call.path["id"])
 
 
-async def list_payment_intents(sim: StripeSimulator, call: Call) -> Result:
+async def list_payment_intents(sim: StripeState, call: Call) -> Result:
     return _listing(call, "payment_intent", "/v1/payment_intents", customer=as_str(call.params, "customer"))
 
 
-async def confirm_payment_intent(sim: StripeSimulator, call: Call) -> Result:
+async def confirm_payment_intent(sim: StripeState, call: Call) -> Result:
     intent = call.account.get("payment_intent", call.path["id"])
     return _confirm(sim, call, intent, as_str(call.params, "payment_method"))
 
 
-async def cancel_payment_intent(sim: StripeSimulator, call: Call) -> Result:
+async def cancel_payment_intent(sim: StripeState, call: Call) -> Result:
     intent = call.account.get("payment_intent", call.path["id"])
     if intent["status"] in ("succeeded", "canceled"):
         raise StripeError(
@@ -216,7 +214,7 @@ async def cancel_payment_intent(sim: StripeSimulator, call: Call) -> Result:
     return 200, intent
 
 
-def _confirm(sim: StripeSimulator, call: Call, intent: dict[str, Any], method: str | None) -> Result:
+def _confirm(sim: StripeState, call: Call, intent: dict[str, Any], method: str | None) -> Result:
     if intent["status"] not in ("requires_payment_method", "requires_confirmation"):
         raise StripeError(
             400,
@@ -278,11 +276,11 @@ def _confirm(sim: StripeSimulator, call: Call, intent: dict[str, Any], method: s
     )
 
 
-async def get_charge(sim: StripeSimulator, call: Call) -> Result:
+async def get_charge(sim: StripeState, call: Call) -> Result:
     return 200, call.account.get("charge", call.path["id"])
 
 
-async def list_charges(sim: StripeSimulator, call: Call) -> Result:
+async def list_charges(sim: StripeState, call: Call) -> Result:
     return _listing(
         call,
         "charge",
@@ -295,7 +293,7 @@ async def list_charges(sim: StripeSimulator, call: Call) -> Result:
 # --- refunds -----------------------------------------------------------------------------------
 
 
-async def create_refund(sim: StripeSimulator, call: Call) -> Result:
+async def create_refund(sim: StripeState, call: Call) -> Result:
     charge_id, intent_id = as_str(call.params, "charge"), as_str(call.params, "payment_intent")
     if (charge_id is None) == (intent_id is None):
         raise invalid("You must pass either `charge` or `payment_intent` (but not both).", "charge")
@@ -342,11 +340,11 @@ async def create_refund(sim: StripeSimulator, call: Call) -> Result:
     return 200, refund
 
 
-async def get_refund(sim: StripeSimulator, call: Call) -> Result:
+async def get_refund(sim: StripeState, call: Call) -> Result:
     return 200, call.account.get("refund", call.path["id"])
 
 
-async def list_refunds(sim: StripeSimulator, call: Call) -> Result:
+async def list_refunds(sim: StripeState, call: Call) -> Result:
     return _listing(
         call,
         "refund",
@@ -359,11 +357,11 @@ async def list_refunds(sim: StripeSimulator, call: Call) -> Result:
 # --- events ------------------------------------------------------------------------------------
 
 
-async def get_event(sim: StripeSimulator, call: Call) -> Result:
+async def get_event(sim: StripeState, call: Call) -> Result:
     return 200, call.account.get("event", call.path["id"])
 
 
-async def list_events(sim: StripeSimulator, call: Call) -> Result:
+async def list_events(sim: StripeState, call: Call) -> Result:
     return _listing(call, "event", "/v1/events", type=as_str(call.params, "type"))
 
 

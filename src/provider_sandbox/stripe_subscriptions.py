@@ -7,14 +7,12 @@ and `incomplete` when its default_payment_method is a declining test card.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from provider_sandbox import stripe_objects as objects
 from provider_sandbox.stripe_form import StripeError, as_bool, as_int, as_metadata, as_str, invalid, missing
+from provider_sandbox.stripe_state import StripeState
 from provider_sandbox.stripe_store import Call, list_page
-
-if TYPE_CHECKING:
-    from provider_sandbox.stripe_api import StripeSimulator
 
 Result = tuple[int, dict[str, Any]]
 STATUSES = ("active", "past_due", "unpaid", "canceled", "incomplete", "incomplete_expired", "trialing", "paused")
@@ -46,7 +44,7 @@ def _items(call: Call) -> list[tuple[dict[str, Any], int]]:
     return items
 
 
-async def create_subscription(sim: StripeSimulator, call: Call) -> Result:
+async def create_subscription(sim: StripeState, call: Call) -> Result:
     customer_id = as_str(call.params, "customer", required=True)
     assert customer_id is not None
     call.account.get("customer", customer_id, param="customer")
@@ -72,11 +70,11 @@ async def create_subscription(sim: StripeSimulator, call: Call) -> Result:
     return 200, sub
 
 
-async def get_subscription(sim: StripeSimulator, call: Call) -> Result:
+async def get_subscription(sim: StripeState, call: Call) -> Result:
     return 200, call.account.get("subscription", call.path["id"])
 
 
-async def update_subscription(sim: StripeSimulator, call: Call) -> Result:
+async def update_subscription(sim: StripeState, call: Call) -> Result:
     sub = call.account.get("subscription", call.path["id"])
     if sub["status"] == "canceled":
         raise invalid("A canceled subscription can only update its cancellation_details and metadata.")
@@ -99,7 +97,7 @@ async def update_subscription(sim: StripeSimulator, call: Call) -> Result:
     return 200, sub
 
 
-async def cancel_subscription(sim: StripeSimulator, call: Call) -> Result:
+async def cancel_subscription(sim: StripeState, call: Call) -> Result:
     sub = call.account.get("subscription", call.path["id"])
     if sub["status"] == "canceled":
         raise StripeError(
@@ -111,7 +109,7 @@ async def cancel_subscription(sim: StripeSimulator, call: Call) -> Result:
     return 200, sub
 
 
-async def list_subscriptions(sim: StripeSimulator, call: Call) -> Result:
+async def list_subscriptions(sim: StripeState, call: Call) -> Result:
     status = as_str(call.params, "status")
     if status not in (None, "all", *STATUSES):
         raise invalid(f"Invalid status: must be one of all, {', '.join(STATUSES)}", "status")
@@ -129,7 +127,7 @@ async def list_subscriptions(sim: StripeSimulator, call: Call) -> Result:
     return 200, list_page(call.account, items, call.params, "/v1/subscriptions")
 
 
-SUBSCRIPTION_ROUTES: list[tuple[str, str, Callable[[StripeSimulator, Call], Awaitable[Result]]]] = [
+SUBSCRIPTION_ROUTES: list[tuple[str, str, Callable[[StripeState, Call], Awaitable[Result]]]] = [
     ("/subscriptions", "POST", create_subscription),
     ("/subscriptions", "GET", list_subscriptions),
     ("/subscriptions/{id}", "GET", get_subscription),
