@@ -2,7 +2,8 @@
 
 Canary secrets are looked for in answers and the service log; PayPal webhooks are forged; foreign
 origins, cookies and OAuth states try CSRF; users reach for each other's integrations. Where a SECT item
-repeats a SEC attack, its scenarios reuse the steps of steps/security.py (sections "SEC-nn / SECT-nn").
+repeats a SEC attack, its scenarios reuse the steps of steps/security_secrets_https_cors.py and
+steps/security_attacks.py (sections "SEC-nn / SECT-nn").
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from harness.stack import sandbox_service_env
 from steps.accounting import XERO, books, integration, ok_json, org
 from steps.accounting import _connect as connect_org
 from steps.common import World, connect_account, describe
-from steps.operations import stage_target
+from steps.operations_support import stage_target
 from steps.pre_deployment_support import add_sandbox_fault, stage_sql, start_service_instance
 
 WAIT_S = 60.0  # a bound on waiting for another process, never a timing assertion
