@@ -69,14 +69,16 @@ def database_restarted_under_load(lab: FaultLab) -> str:
     with ThreadPoolExecutor(max_workers=4) as pool:
         for _ in range(4):
             pool.submit(_hammer, user, stop, answers)
-        time.sleep(1.0)
-        lab.stop_database()
-        time.sleep(OUTAGE_S)
-        lab.start_database()
-        recovered = time.monotonic()
-        wait_for("the service to answer again", lambda: _answers(user))
-        time.sleep(1.0)
-        stop.set()
+        try:
+            time.sleep(1.0)
+            lab.stop_database()
+            time.sleep(OUTAGE_S)
+            lab.start_database()
+            recovered = time.monotonic()
+            wait_for("the service to answer again", lambda: _answers(user))
+            time.sleep(1.0)
+        finally:  # else the hammering threads never end, and neither does the pool they run in
+            stop.set()
     recovery_s = time.monotonic() - recovered - 1.0
     hung = [a.describe() for a in answers if a.status is None]
     require(not hung, f"requests got no HTTP answer (hang or reset) while PostgreSQL restarted: {hung[:5]}")
@@ -124,8 +126,10 @@ def concurrent_syncs(lab: FaultLab) -> str:
     done = threading.Event()
     with ThreadPoolExecutor(max_workers=BURST + 1) as pool:
         pool.submit(_other_user_meanwhile, other, done, bystander)
-        burst = list(pool.map(lambda integration: _sync_once(lab, user, integration), integrations))
-        done.set()
+        try:
+            burst = list(pool.map(lambda integration: _sync_once(lab, user, integration), integrations))
+        finally:  # else the bystander's loop never ends, and neither does the pool it runs in
+            done.set()
     lab.clear_faults()
     broken = [a.describe() for a in burst if a.status not in (200, 503)]
     require(not broken, f"a sync burst may answer 200 or 503, never anything else: {broken}")
