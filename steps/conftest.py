@@ -36,6 +36,7 @@ pytest_plugins = [
     "steps.release_signoffs",
     "steps.release_rollback",
     "steps.integration_issues",
+    "steps.staging_procedures",
     "steps.load_measurements",
     "steps.edge_protection",
     "steps.input_limits",
