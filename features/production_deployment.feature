@@ -81,7 +81,7 @@ Feature: Production deployment
   Scenario: The rollback plan is made from what the stage runs, without executing it: revert target, redeployed commit, backup to restore, who is notified
     Given "Noa" has an integration of her own on the stage, with two sync logs
     And the stage's database is backed up
-    When the rollback of a release from the checkout's previous commit to the stage's commit is planned
+    When the rollback of a release from the commit before the stage's to the stage's commit is planned
     Then the plan reverts to the previous commit and redeploys it, restores that backup, clears only this stage's cache and verifies
     And the plan notifies the on-call channel and Noa, whose integration is active on the stage
     And planning changed nothing on the stage

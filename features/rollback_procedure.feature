@@ -53,7 +53,7 @@ Feature: Rollback procedure
   Scenario: A critical issue's rollback, rehearsed off the stage: revert planned from what it runs, database rolled back on a scratch copy, only own cache keys cleared, system verified
     Given "Rex" has an integration of her own on the stage, with two sync logs
     And the stage's database is backed up
-    When the rollback of a release from the checkout's previous commit to the stage's commit is planned
+    When the rollback of a release from the commit before the stage's to the stage's commit is planned
     Then the plan reverts to the previous commit and redeploys it, restores that backup, clears only this stage's cache and verifies
     And planning changed nothing on the stage
     When the backup is restored into a scratch database of the scenario's own

@@ -231,12 +231,12 @@ def restore_over_copy(world: World, ops: OpsLab) -> None:
 # --- the rollback plan, from what the stage runs ---------------------------------------------------------
 
 
-@when("the rollback of a release from the checkout's previous commit to the stage's commit is planned")
+@when("the rollback of a release from the commit before the stage's to the stage's commit is planned")
 def plan_stage_rollback(world: World, ops: OpsLab) -> None:
     target = live_target(world, ops)
     backup: Backup = ops.facts["backup"]
-    previous = git(PROJECT_ROOT, "rev-parse", "HEAD~1")
     live = deployed_sha(world.target.service_url, target.verify)
+    previous = git(PROJECT_ROOT, "rev-parse", f"{live}~1")  # the commit the release replaced
     release = {
         "id": f"qa-{uuid.uuid4().hex[:8]}",
         "stage": target.stage,
