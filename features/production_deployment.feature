@@ -76,3 +76,12 @@ Feature: Production deployment
     And the scratch database equals what it was before the release, table by table
     And the service deployed last runs the running version's code and answers its health check
     And the rollback is recorded with its outcome
+
+  @staging @OPS-ROLLBACK-PLAN
+  Scenario: The rollback plan is made from what the stage runs, without executing it: revert target, redeployed commit, backup to restore, who is notified
+    Given "Noa" has an integration of her own on the stage, with two sync logs
+    And the stage's database is backed up
+    When the rollback of a release from the commit before the stage's to the stage's commit is planned
+    Then the plan reverts to the previous commit and redeploys it, restores that backup, clears only this stage's cache and verifies
+    And the plan notifies the on-call channel and Noa, whose integration is active on the stage
+    And planning changed nothing on the stage

@@ -28,6 +28,7 @@ pytest_plugins = [
     "steps.security_testing",
     "steps.api_testing",
     "steps.operations_support",
+    "steps.staging_procedures",
     "steps.monitoring",
     "steps.weekly_monthly_checks",
     "steps.migrations_backups",

@@ -120,3 +120,50 @@ def every_invoice_once(world: World, ops: OpsLab, invoices: int) -> None:
             [ops.facts["integration"]],
         ).fetchone()
     assert row == (invoices, invoices), f"expected {invoices} invoices each stored once, got (rows, distinct) {row}"
+
+
+# --- the same procedure on a deployed stage, on the scenario's own integration (no provider-wide fault) ---
+
+
+@then("Ivy sees her Xero integration disabled")
+def sees_disabled(world: World, ops: OpsLab) -> None:
+    client = world.user(ops.facts["user"]).client
+    one = client.get(f"/api/integrations/{ops.facts['integration']}")
+    assert one.status_code == 200, describe(one)
+    assert one.json()["integration"]["isActive"] is False, f"Ivy's integration is shown active: {describe(one)}"
+    listed = client.get("/api/integrations")
+    assert listed.status_code == 200, describe(listed)
+    shown = [i for i in listed.json()["integrations"] if i["id"] == ops.facts["integration"]]
+    assert [i["isActive"] for i in shown] == [False], f"Ivy's list shows her integration as {shown}"
+
+
+@then(parsers.parse("Ivy's sync logs show the sync of her {invoices:d} invoices for the investigation"))
+def logs_show_sync(world: World, ops: OpsLab, invoices: int) -> None:
+    answer = world.user(ops.facts["user"]).client.get(
+        "/api/integrations/logs", params={"integrationId": ops.facts["integration"]}
+    )
+    assert answer.status_code == 200, describe(answer)
+    logs = answer.json()["logs"]
+    done = [log for log in logs if log["status"] == "success" and log["syncedRecords"] == invoices]
+    assert done, f"expected the sync of {invoices} invoices in Ivy's logs: {describe(answer)}"
+
+
+@when(parsers.parse("Xero gains {added:d} invoices while the integration is disabled"))
+def xero_gains(world: World, ops: OpsLab, added: int) -> None:
+    mutated = world.sandbox().post(f"/tenants/xero/{ops.facts['tenant']}/mutations", json={"add": added})
+    assert mutated.status_code in (200, 201), describe(mutated)
+
+
+@when(parsers.parse("{lost:d} of Ivy's stored invoices are lost and her Xero integration is resynced in full"))
+def lose_and_resync(world: World, ops: OpsLab, lost: int) -> None:
+    with psycopg.connect(stage_target(world).database_url, autocommit=True) as connection:
+        deleted = connection.execute(
+            "DELETE FROM xero_invoices WHERE id IN (SELECT id FROM xero_invoices WHERE integration_id = %s LIMIT %s)",
+            [ops.facts["integration"], lost],
+        ).rowcount
+    assert deleted == lost, f"deleted {deleted} of Ivy's invoices, meant {lost}"
+    synced = world.user(ops.facts["user"]).client.post(
+        "/api/integrations/sync",
+        json={"integrationId": ops.facts["integration"], "dataType": "invoices", "fullResync": True},
+    )
+    assert synced.status_code == 200, f"the full resync: {describe(synced)}"

@@ -5,18 +5,22 @@ and a PayPal sale of its own, and of the read-only post-deployment checks agains
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import psycopg
 from pytest_bdd import given, parsers, then, when
 
 from harness.oauth import connect_via_oauth
 from harness.ops.monitor import DAILY_CHECKS, RULES, evaluate
+from harness.ops.sandbox import PAYPAL_RECEIVER, paypal_endpoint_id
 from harness.ops.smoke import SmokeResult, smoke
 from harness.tokens import issue_token_on
-from steps.common import World, describe
+from steps.common import World, connect_account, describe
 from steps.monitoring import monitor_result
 from steps.operations_support import OpsLab, seed_integration, seed_log, stage_target
+from steps.staging_procedures import live_target
 
 # --- smoke tests on scratch stages --------------------------------------------------------------------
 
@@ -99,13 +103,9 @@ def scratch_invoices_stored(ops: OpsLab, invoices: int) -> None:
     assert row == (invoices, invoices), f"expected {invoices} distinct invoices stored, got (rows, distinct) {row}"
 
 
-@when(
-    parsers.parse(
-        'a buyer pays "{name}" {amount} USD through PayPal and PayPal\'s signed webhook for the sale is delivered'
-    )
-)
-def paypal_sale_delivered(world: World, ops: OpsLab, name: str, amount: str) -> None:
-    api = scratch_user(world, ops, name)
+def pay_and_deliver(world: World, api: httpx.Client, amount: str, endpoint_id: str) -> tuple[str, list[Any]]:
+    """A buyer pays `api`'s user through a PayPal integration of their own; PayPal's (the sandbox's) signed
+    PAYMENT.SALE.COMPLETED for the sale is delivered to the webhook `endpoint_id`: (event id, attempts)."""
     created = api.post(
         "/api/integrations",
         json={
@@ -145,19 +145,27 @@ def paypal_sale_delivered(world: World, ops: OpsLab, name: str, amount: str) -> 
     ]
     assert len(events) == 1, f"expected PayPal to emit one PAYMENT.SALE.COMPLETED for {payment_id}, got {events}"
     delivered = control.post(
-        "/paypal/webhooks/deliver",
-        json={"endpoint_id": ops.facts["paypal_webhook_id"], "event_ids": [events[0]["id"]]},
+        "/paypal/webhooks/deliver", json={"endpoint_id": endpoint_id, "event_ids": [events[0]["id"]]}
     )
     assert delivered.status_code == 200, f"delivering the PayPal webhook: {describe(delivered)}"
-    ops.facts["paypal_event"] = events[0]["id"]
-    ops.facts["paypal_attempts"] = delivered.json()["attempts"]
+    return str(events[0]["id"]), list(delivered.json()["attempts"])
 
 
-@then(parsers.parse('the scratch stage verified and recorded PayPal\'s "{event_type}" event for the sale'))
-def paypal_event_applied(ops: OpsLab, event_type: str) -> None:
+@when(
+    parsers.parse(
+        'a buyer pays "{name}" {amount} USD through PayPal and PayPal\'s signed webhook for the sale is delivered'
+    )
+)
+def paypal_sale_delivered(world: World, ops: OpsLab, name: str, amount: str) -> None:
+    api = scratch_user(world, ops, name)
+    event, attempts = pay_and_deliver(world, api, amount, ops.facts["paypal_webhook_id"])
+    ops.facts.update(paypal_event=event, paypal_attempts=attempts)
+
+
+def paypal_event_recorded(ops: OpsLab, database_url: str, event_type: str) -> None:
     attempts = ops.facts["paypal_attempts"]
     assert [attempt["status_code"] for attempt in attempts] == [200], f"the service answered PayPal: {attempts}"
-    with ops.sql() as connection:
+    with psycopg.connect(database_url) as connection:
         row = connection.execute(
             "SELECT event_type, outcome FROM webhook_events WHERE provider = 'paypal' AND event_id = %s",
             [ops.facts["paypal_event"]],
@@ -166,6 +174,11 @@ def paypal_event_applied(ops: OpsLab, event_type: str) -> None:
     # Execute already stored the completed sale, so the event may find nothing newer to apply ("ignored").
     assert row[0] == event_type, f"expected the {event_type} event recorded, got {row}"
     assert row[1] in ("applied", "ignored"), f"expected the verified event matched to the sale, got {row}"
+
+
+@then(parsers.parse('the scratch stage verified and recorded PayPal\'s "{event_type}" event for the sale'))
+def paypal_event_applied(ops: OpsLab, event_type: str) -> None:
+    paypal_event_recorded(ops, ops.current().database_url, event_type)
 
 
 @when("a sync on the scratch stage fails")
@@ -195,3 +208,56 @@ def stage_monitor_read(ops: OpsLab) -> None:
     assert sorted(result.daily) == sorted(DAILY_CHECKS), f"daily checks answered: {sorted(result.daily)}"
     assert [alert.rule for alert in result.alerts] == list(RULES), f"rules evaluated: {[a.rule for a in result.alerts]}"
     assert len(RULES) == 7, f"the checklist lists seven alert rules; the monitor has {len(RULES)}"
+
+
+# --- smoke tests against the deployed stage, with a user, a Xero organisation and a PayPal sale of its own ---
+
+
+@given(parsers.parse('"{name}" has connected a Xero organisation of {invoices:d} invoices on the stage'))
+def stage_xero(world: World, ops: OpsLab, name: str, invoices: int) -> None:
+    tenant = small_xero_organisation(world, invoices)
+    ops.facts["xero_integration"] = connect_account(world, world.user(name), "xero", tenant)["id"]
+
+
+@when(parsers.parse("the smoke tests run against the stage with {name}'s token and Xero integration"))
+def smoke_stage_with_integration(world: World, ops: OpsLab, name: str) -> None:
+    target = live_target(world, ops)
+    target.smoke_api_token = world.user(name).token
+    target.smoke_integration_id = ops.facts["xero_integration"]
+    ops.facts["smoke"] = smoke(target)
+
+
+@when(parsers.parse("the smoke tests run against the stage with {name}'s token"))
+def smoke_stage_with_token(world: World, ops: OpsLab, name: str) -> None:
+    target = live_target(world, ops)
+    target.smoke_api_token = world.user(name).token
+    ops.facts["smoke"] = smoke(target)
+
+
+@then(parsers.parse("{name}'s {invoices:d} Xero invoices are stored on the stage"))
+def stage_invoices_stored(world: World, ops: OpsLab, name: str, invoices: int) -> None:
+    with psycopg.connect(live_target(world, ops).database_url) as connection:
+        row = connection.execute(
+            "SELECT count(*), count(DISTINCT xero_invoice_id) FROM xero_invoices WHERE integration_id = %s",
+            [ops.facts["xero_integration"]],
+        ).fetchone()
+    assert row == (invoices, invoices), f"expected {name}'s {invoices} invoices stored once, got (rows, distinct) {row}"
+
+
+@when(
+    parsers.parse(
+        'a buyer pays "{name}" {amount} USD through PayPal and PayPal\'s signed webhook for the sale is delivered '
+        "to the stage"
+    )
+)
+def stage_paypal_sale(world: World, ops: OpsLab, name: str, amount: str) -> None:
+    receiver = f"{world.target.service_url}{PAYPAL_RECEIVER}"
+    endpoint = paypal_endpoint_id(world.client(base_url=world.sandbox_url()), receiver)
+    assert endpoint is not None, f"PayPal (the sandbox) has no webhook registered for the stage's {receiver}"
+    event, attempts = pay_and_deliver(world, world.user(name).client, amount, endpoint)
+    ops.facts.update(paypal_event=event, paypal_attempts=attempts)
+
+
+@then(parsers.parse('the stage verified and recorded PayPal\'s "{event_type}" event for the sale'))
+def stage_paypal_recorded(world: World, ops: OpsLab, event_type: str) -> None:
+    paypal_event_recorded(ops, live_target(world, ops).database_url, event_type)

@@ -220,3 +220,41 @@ def disable_integrations(target: Target, types: list[str]) -> int:
         ).rowcount
     target.say(f"  disabled {changed} integration(s) of type {', '.join(types)}")
     return changed
+
+
+def affected_users(database_url: str) -> list[str]:
+    """The users a rollback of the stage touches: those with an active integration (they see the redeploy and
+    the restore), by name, in order."""
+    with psycopg.connect(database_url) as connection:
+        rows = connection.execute(
+            "SELECT DISTINCT u.name FROM users u JOIN integrations_credentials c ON c.user_id = u.id "
+            "WHERE c.is_active ORDER BY u.name"
+        ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def plan_rollback(
+    target: Target, release: dict[str, Any], *, disable: list[str] | None = None, notify: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The rollback of `release` as data, computed from what the stage runs now (its `/api/version` commit and
+    its migration revision), nothing executed and nothing recorded: what `rollback(..., dry_run=True)` prints,
+    plus who is notified (`notify`, e.g. the on-call channel, and the users with an active integration)."""
+    plan = live_plan(target, release)
+    users = affected_users(target.database_url)
+    steps = [] if plan.nothing_to_do else plan_steps(target, plan, disable or [])
+    if steps:
+        people = [*notify, f"{len(users)} user(s) with an active integration"]
+        steps.append(f"notify {', '.join(people)}: the stage goes back to {plan.previous_sha[:10]}")
+    return {
+        "release": release.get("id"),
+        "live_sha": plan.live_sha,
+        "sha_source": plan.sha_source,
+        "live_revision": plan.live_revision,
+        "revert_to": plan.previous_sha,
+        "revision_before": release.get("revision_before"),
+        "redeploy": plan.previous_sha if plan.redeploy else None,
+        "restore": release["backup"] if plan.restore else None,
+        "clear_cache": f"{target.redis_key_prefix.rstrip(':')}:*" if target.redis_url else None,
+        "notify": [*notify, *users] if steps else [],
+        "steps": steps,
+    }
