@@ -2,7 +2,9 @@
 Feature: Monitoring
   The daily checks count each integration's sync status, the last day's sync errors and webhooks;
   each of the seven alert rules fires on data built to trigger it, and none fires on a healthy day.
-  They run on scratch databases holding exactly the data each scenario describes.
+  They run on scratch databases holding exactly the data each scenario describes; on a deployed stage
+  they run on the stage itself, after the scenario's own users made the evidence through the service, and
+  must cover it: over the scenario's own rows exactly, on the whole stage at least as often.
 
   @OPS-DAILY
   Scenario: The daily checks count sync status, the last day's errors and the last day's webhooks
@@ -37,6 +39,32 @@ Feature: Monitoring
       | provider | outcome   | count | avg_ms |
       | paypal   | unmatched | 1     | 1000   |
       | stripe   | applied   | 2     | 3000   |
+
+  @OPS-DAILY @staging @sandbox @xero @myob @stripe
+  Scenario: On the stage, the daily checks count a user's own integrations, sync errors and webhooks
+    Given a user "Dana" signed in with an API token
+    And Xero has a organisation "Daily Books" with 12 invoices
+    And "Dana" has connected Xero to "Daily Books"
+    And MYOB has a company file "Daily Ledger" with 5 invoices
+    And "Dana" has connected MYOB to "Daily Ledger"
+    And MYOB refuses every request for "Daily Ledger"
+    And "Dana" has connected a new Stripe account
+    And "Dana" took a card payment of 5000 cents through the service
+    When "Dana" syncs the invoices of "Daily Books"
+    And "Dana" syncs the invoices of "Daily Ledger" 2 times, each one stopped
+    And Stripe delivers its charge.succeeded event about the payment to the webhook
+    And the daily checks run on the stage
+    Then the daily check "sync status by integration" on the stage covers the scenario's own rows:
+      | integration_type | sync_status | count |
+      | MYOB             | ERROR       | 1     |
+      | STRIPE           | IDLE        | 1     |
+      | XERO             | SUCCESS     | 1     |
+    And the daily check "errors in the last 24 h" on the stage covers the scenario's own rows:
+      | integration_type | errors |
+      | MYOB             | 2      |
+    And the daily check "webhook processing in the last 24 h" on the stage covers the scenario's own rows:
+      | provider | outcome | count |
+      | stripe   | applied | 1     |
 
   @OPS-ALERTS
   Scenario Outline: The alert "<alert>" fires on data built to trigger it, and no other alert does
@@ -73,6 +101,35 @@ Feature: Monitoring
     And the alert "sync_stuck_running" does not fire for "Driftwood Supplies" when 0 minutes without progress count as stuck
     When "Alice" syncs the invoices of "Driftwood Supplies" again
     Then the sync succeeds with 300 invoices
+
+  @OPS-ALERTS @staging @sandbox @xero @myob @quickbooks @stripe
+  Scenario: On the stage, the alert rules fire on a user's own failing syncs, refused token refreshes, rate limits and declined payments
+    Given a user "Omar" signed in with an API token
+    And MYOB has a company file "Alert Ledger" with 5 invoices
+    And "Omar" has connected MYOB to "Alert Ledger"
+    And MYOB refuses every request for "Alert Ledger"
+    And Xero has a organisation "Alert Books" with 5 invoices
+    And "Omar" has connected Xero to "Alert Books"
+    And QuickBooks has a company "Alert Company" with 5 invoices
+    And "Omar" has connected QuickBooks to "Alert Company"
+    And QuickBooks rate-limits every request for "Alert Company" for an hour
+    And "Omar" has connected a new Stripe account
+    And a card payment of 5000 cents by "Omar" was declined through the service
+    When "Omar" syncs the invoices of "Alert Ledger" 3 times, each one stopped
+    And Xero revokes the connection to "Alert Books"
+    And "Omar" syncs the invoices of "Alert Books" 3 times, each one stopped
+    And "Omar" syncs the invoices of "Alert Company" 1 time, each one stopped
+    And the alert rules are evaluated on the stage
+    Then the alert "sync_failed_3_times" fires on the stage, naming the integration of "Alert Ledger"
+    And the alert "sync_failed_3_times" does not name the integration of "Alert Company"
+    And the alert "token_refresh" fires on the stage, naming the integration of "Alert Books"
+    And the alert "token_refresh" does not name the integration of "Alert Ledger"
+    And the alert "rate_limits" fires on the stage, covering the scenario's own rows:
+      | integration_type | rate_limited |
+      | QUICKBOOKS       | 1            |
+    And the alert "payment_failures" fires on the stage, covering the scenario's own rows:
+      | source          | failures |
+      | stripe_payments | 1        |
 
   @OPS-ALERTS
   Scenario: No alert fires on a healthy day

@@ -35,6 +35,39 @@ Feature: Monthly checks
     And the sync performance trend for XERO in the week of the syncs 1 day ago shows 2 syncs, 500 ms on average, 590 ms at the 95th percentile
     And the sync performance trend has no week older than 30 days
 
+  @local @staging @sandbox @xero @myob @MONTH-01
+  Scenario: On the stage, the monthly report counts the users, syncs and records of users' own syncs
+    Given a user "Uma" signed in with an API token
+    And a user "Vic" signed in with an API token
+    And Xero has a organisation "Usage Books" with 12 invoices
+    And "Uma" has connected Xero to "Usage Books"
+    And Xero has a organisation "Usage Traders" with 7 invoices
+    And "Vic" has connected Xero to "Usage Traders"
+    And MYOB has a company file "Usage Ledger" with 5 invoices
+    And "Vic" has connected MYOB to "Usage Ledger"
+    When "Uma" syncs the invoices of "Usage Books"
+    And "Vic" syncs the invoices of "Usage Traders"
+    And "Vic" syncs the invoices of "Usage Ledger"
+    And the monthly report is built from the stage
+    Then the report section "usage statistics (30 days)" on the stage covers the scenario's own rows:
+      | integration_type | users | syncs | records |
+      | MYOB             | 1     | 1     | 5       |
+      | XERO             | 2     | 2     | 19      |
+
+  @local @staging @sandbox @xero @MONTH-02
+  Scenario: On the stage, the monthly report's weekly sync performance trend gives the average and 95th percentile of users' own sync durations
+    Given a user "Uma" signed in with an API token
+    And a user "Vic" signed in with an API token
+    And Xero has a organisation "Trend Books" with 150 invoices
+    And "Uma" has connected Xero to "Trend Books"
+    And Xero has a organisation "Trend Traders" with 20 invoices
+    And "Vic" has connected Xero to "Trend Traders"
+    When "Uma" syncs the invoices of "Trend Books"
+    And "Uma" syncs the invoices of "Trend Books" again, asking for a full resync
+    And "Vic" syncs the invoices of "Trend Traders"
+    And the monthly report is built from the stage
+    Then the report's sync performance trend on the stage shows this week's XERO syncs of "Trend Books" and "Trend Traders" with the average and 95th percentile of their logged durations
+
   @local @staging @production @MONTH-03
   Scenario: The documentation covers every route the running service offers and every integration it accepts
     When the service's OpenAPI schema is read from the stage

@@ -42,6 +42,7 @@ pytest_plugins = [
     "steps.input_limits",
     "steps.sync_races",
     "steps.webhook_forgery",
+    "steps.ops_evidence",
 ]
 
 

@@ -1,5 +1,6 @@
 """Steps of the monitoring checklist: the daily checks and the alert rules, evaluated by the real monitor
-(`harness.ops.monitor`) on a scratch database seeded with the rows a scenario describes.
+(`harness.ops.monitor`) on a scratch database seeded with the rows a scenario describes, or on the stage
+itself after the scenario's own users made the evidence (`steps.own_rows` checks that it is covered).
 """
 
 from __future__ import annotations
@@ -11,7 +12,19 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from harness.ops.monitor import DAILY_CHECKS, RULES, MonitorResult, evaluate
-from steps.operations_support import SQL, OpsLab, matches_table, seed_integration, seed_log, seed_running, seed_webhook
+from steps.accounting import integration
+from steps.common import World
+from steps.operations_support import (
+    SQL,
+    OpsLab,
+    matches_table,
+    seed_integration,
+    seed_log,
+    seed_running,
+    seed_webhook,
+    stage_target,
+)
+from steps.own_rows import assert_covers, own_monitor
 
 # --- monitoring: daily checks and alert rules -----------------------------------------------------------
 
@@ -106,3 +119,57 @@ def no_alert_fires(ops: OpsLab) -> None:
     assert len(result.alerts) == len(RULES), f"expected all {len(RULES)} rules evaluated, got {result.firing}"
     details = {alert.rule: alert.rows for alert in result.alerts if alert.firing}
     assert result.firing == [], f"a healthy day fired alerts: {details}"
+
+
+# --- the monitor on the stage, over the scenario's own evidence -------------------------------------------
+
+
+@when("the daily checks run on the stage")
+@when("the alert rules are evaluated on the stage")
+def monitor_stage(world: World) -> None:
+    world.facts["monitor"] = evaluate(stage_target(world))  # what `invoke monitor` shows for the stage
+    world.facts["own monitor"] = own_monitor(world)
+
+
+def stage_monitor(world: World) -> MonitorResult:
+    result = world.facts.get("monitor")
+    assert isinstance(result, MonitorResult), "the monitor has not run on the stage in this scenario"
+    return result
+
+
+@then(parsers.parse('the daily check "{check}" on the stage covers the scenario\'s own rows:'))
+def daily_check_covers(world: World, check: str, datatable: list[list[str]]) -> None:
+    assert check in DAILY_CHECKS, f"no daily check {check!r}; the monitor has {list(DAILY_CHECKS)}"
+    stage, own = stage_monitor(world).daily[check], world.facts["own monitor"]["daily"][check]
+    assert_covers(f"the daily check {check!r}", stage, own, datatable)
+
+
+def stage_alert_rows(world: World, rule: str) -> list[dict[str, object]]:
+    assert rule in RULES, f"no alert rule {rule!r}; the monitor has {list(RULES)}"
+    [alert] = [alert for alert in stage_monitor(world).alerts if alert.rule == rule]
+    return alert.rows
+
+
+@then(parsers.re(r'the alert "(?P<rule>[a-z_0-9]+)" fires on the stage, naming the integration of "(?P<name>[^"]+)"$'))
+def alert_names(world: World, rule: str, name: str) -> None:
+    integration_id = integration(world, name)["id"]
+    rows = stage_alert_rows(world, rule)
+    assert any(row.get("integration_id") == integration_id for row in rows), (
+        f"expected {rule!r} to fire naming {name} ({integration_id}); it shows {rows[:10]}"
+    )
+    own = world.facts["own monitor"]["alerts"][rule]
+    assert [row["integration_id"] for row in own].count(integration_id) == 1, f"{rule!r} over own rows: {own}"
+
+
+@then(parsers.re(r'the alert "(?P<rule>[a-z_0-9]+)" does not name the integration of "(?P<name>[^"]+)"$'))
+def alert_does_not_name(world: World, rule: str, name: str) -> None:
+    integration_id = integration(world, name)["id"]
+    named = [row for row in stage_alert_rows(world, rule) if row.get("integration_id") == integration_id]
+    assert named == [], f"{rule!r} names {name}, which did not earn it: {named}"
+
+
+@then(parsers.parse('the alert "{rule}" fires on the stage, covering the scenario\'s own rows:'))
+def alert_covers(world: World, rule: str, datatable: list[list[str]]) -> None:
+    stage = stage_alert_rows(world, rule)
+    assert stage, f"expected {rule!r} to fire on the stage"
+    assert_covers(f"the alert {rule!r}", stage, world.facts["own monitor"]["alerts"][rule], datatable)

@@ -5,15 +5,19 @@ the monthly dependency audit, and the documentation of every route the service o
 from __future__ import annotations
 
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import psycopg
 import pytest
 from pytest_bdd import parsers, then, when
 
 from harness.ops.common import Target
 from harness.ops.reports import build_report
+from steps.accounting import books, integration
 from steps.common import World, describe
-from steps.operations_support import OpsLab, matches_table
+from steps.operations_support import OpsLab, matches_table, stage_target
+from steps.own_rows import assert_covers, own_report
 
 # The ordinary audit time bound is for MONTH-05; the other report scenarios are about the SQL sections.
 SHORT_AUDIT_S = 0.01
@@ -84,6 +88,102 @@ def trend_window(ops: OpsLab) -> None:
     assert row is not None
     old = [r for r in report_section(ops, "sync performance trend (weekly, 30 days)") if r["week"] < str(row[0])]
     assert old == [], f"weeks older than the 30-day window are in the trend: {old}"
+
+
+# --- the reports on the stage, over the scenario's own evidence -------------------------------------------
+
+
+@when(parsers.re(r"the (?P<period>weekly|monthly) report is built from the stage$"))
+def report_from_stage(world: World, period: str) -> None:
+    world.facts["report"] = build_report(stage_target(world), period, audit_timeout_s=SHORT_AUDIT_S)
+    world.facts["own report"] = own_report(world, period)
+
+
+def stage_section(world: World, section: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(the whole stage's rows, the scenario's own rows) of a section of the report built from the stage."""
+    report = world.facts.get("report")
+    assert isinstance(report, dict), "no report was built from the stage in this scenario"
+    assert section in report["sections"], f"the {report['period']} report has no section {section!r}"
+    return report["sections"][section], world.facts["own report"][section]
+
+
+@then(parsers.parse('the report section "{section}" on the stage covers the scenario\'s own rows:'))
+def stage_section_covers(world: World, section: str, datatable: list[list[str]]) -> None:
+    stage, own = stage_section(world, section)
+    assert_covers(f"the report section {section!r}", stage, own, datatable)
+
+
+def own_logs(world: World, name: str) -> list[dict[str, Any]]:
+    """The sync logs of the scenario's integration `name`, as its owner reads them through the service."""
+    params = {"integrationId": integration(world, name)["id"]}
+    answer = books(world).owner[name].client.get("/api/integrations/logs", params=params)
+    assert answer.status_code == 200, describe(answer)
+    logs: list[dict[str, Any]] = answer.json()["logs"]
+    return logs
+
+
+@then(
+    parsers.re(
+        r'the report\'s error patterns on the stage show the (?P<count>\d+) failures? of "(?P<name>[^"]+)"'
+        r" as (?:its|their) sync logs? gives? (?:it|them), cut to 80 characters$"
+    )
+)
+def error_pattern_of(world: World, count: str, name: str) -> None:
+    failed = [log for log in own_logs(world, name) if log["status"] in ("failed", "partial")]
+    messages = {log["errorMessage"] for log in failed}
+    assert len(failed) == int(count), f"expected {count} failures of {name}: {failed}"
+    assert len(messages) == 1, f"expected the failures of {name} to say the same: {messages}"
+    (message,) = messages
+    assert len(message) > 80, f"the failure's message is too short to show the cut: {message!r}"
+    kind = failed[0]["integrationType"]
+    stage, own = stage_section(world, "sync-log error patterns (7 days)")
+    expected = {"integration_type": kind, "error": message[:80], "count": int(count)}
+    assert [row for row in own if row["error"] == message[:80]] == [expected], f"own patterns: {own}"
+    shown = [row for row in stage if row["error"] == message[:80]]
+    assert shown == [expected], f"expected the pattern {expected} in the stage's report, which shows {stage}"
+
+
+def _round(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))  # PostgreSQL's round() of a numeric
+
+
+def percentile_cont(values: list[int], fraction: float) -> Decimal:
+    ordered = sorted(values)
+    position = Decimal(str(fraction)) * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (position - low) * (ordered[high] - ordered[low])
+
+
+@then(
+    parsers.re(
+        r"the report's sync performance trend on the stage shows this week's (?P<kind>[A-Z]+) syncs of "
+        r'"(?P<first>[^"]+)" and "(?P<second>[^"]+)" with the average and 95th percentile of their logged durations$'
+    )
+)
+def trend_of_own_syncs(world: World, kind: str, first: str, second: str) -> None:
+    durations = [int(log["durationMs"]) for name in (first, second) for log in own_logs(world, name)]
+    assert len(durations) >= 2, f"expected the logged durations of several syncs: {durations}"
+    expected = {
+        "syncs": len(durations),
+        "avg_ms": _round(Decimal(sum(durations)) / len(durations)),
+        "p95_ms": _round(percentile_cont(durations, 0.95)),
+    }
+    with psycopg.connect(stage_target(world).database_url) as connection:
+        row = connection.execute("SELECT date_trunc('week', now())::date::text").fetchone()
+    assert row is not None
+    week = str(row[0])
+    stage, own = stage_section(world, "sync performance trend (weekly, 30 days)")
+    mine = [r for r in own if (r["week"], r["integration_type"]) == (week, kind)]
+    assert len(mine) == 1, f"expected one {kind} row for the week of {week} over own rows: {own}"
+    shown = {key: round(float(mine[0][key])) for key in expected}
+    assert shown == expected, f"the week of {week} over own rows: expected {expected}, the report shows {mine[0]}"
+    on_stage = [r for r in stage if (r["week"], r["integration_type"]) == (week, kind)]
+    assert len(on_stage) == 1, f"expected one {kind} row for the week of {week} on the stage: {stage}"
+    assert int(on_stage[0]["syncs"]) >= len(durations), (
+        f"the stage's trend for {kind} in the week of {week} does not cover the scenario's {len(durations)} syncs: "
+        f"{on_stage}"
+    )
 
 
 @when("the monthly report is built with its dependency audit")
