@@ -61,7 +61,9 @@ RULES: dict[str, tuple[str, str]] = {
         "Provider API rate limits exceeded (last 24 h)",
         "SELECT integration_type, count(*) AS rate_limited FROM integrations_sync_logs"
         " WHERE created_at > now() - interval '24 hours'"
-        " AND (error_message ILIKE '%429%' OR error_message ILIKE '%rate%limit%')"
+        # 429, a message naming the rate limit, or an answer that asked to be retried later (MYOB: 403 + Retry-After)
+        " AND (error_message ILIKE '%429%' OR error_message ILIKE '%rate%limit%'"
+        " OR error_message ILIKE '%Retry-After%')"
         " GROUP BY integration_type",
     ),
     "token_refresh": (

@@ -32,7 +32,7 @@ WEEKLY = {
     "WHERE created_at > now() - interval '7 days' GROUP BY 1 ORDER BY 1",
     "rate-limit hits (7 days)": "SELECT integration_type, count(*) AS hits FROM integrations_sync_logs "
     "WHERE created_at > now() - interval '7 days' AND (error_message ILIKE '%429%' OR error_message ILIKE "
-    "'%rate%limit%') GROUP BY 1 ORDER BY 1",
+    "'%rate%limit%' OR error_message ILIKE '%Retry-After%') GROUP BY 1 ORDER BY 1",
     "integrations operational": "SELECT integration_type, count(*) FILTER (WHERE is_active AND sync_status <> "
     "'ERROR') AS operational, count(*) AS total FROM integrations_credentials GROUP BY 1 ORDER BY 1",
 }

@@ -78,6 +78,10 @@ def fire(rule: str, sql: Sql) -> None:
     elif rule == "rate_limits":
         integration, user = _integration(sql, "XERO")
         _log(sql, integration, user, "XERO", "invoices", "partial", "HTTP 429 (Retry-After 3600 s)")
+        # MYOB says "over rate" with a 403 and Retry-After; this is what the service logs for it.
+        integration, user = _integration(sql, "MYOB")
+        message = "127.0.0.1 answered HTTP 403 (Retry-After 3600 s) and kept doing so through every retry"
+        _log(sql, integration, user, "MYOB", "invoices", "failed", message)
     elif rule == "token_refresh":
         integration, user = _integration(sql, "QUICKBOOKS")
         for status in ("failed", "success", "failed", "failed"):
@@ -158,3 +162,13 @@ def test_pool_usage_is_read_from_the_service_metrics() -> None:
     text = "# HELP x\nintegration_db_pool_in_use 17.0\nintegration_db_pool_size 20.0\n"
     assert parse_pool(text) == (17.0, 20.0)
     assert parse_pool("nothing here") is None
+
+
+def test_a_rate_limit_answered_403_with_retry_after_counts_as_one(fresh_database: str, tmp_path: Path) -> None:
+    """MYOB refuses an over-rate caller with 403 and Retry-After: the alert must count it like a 429."""
+    with psycopg.connect(fresh_database, autocommit=True) as sql:
+        healthy(sql)
+        fire("rate_limits", sql)
+    result = evaluate(make_target(fresh_database, tmp_path, PROJECT_ROOT, pool_capacity=50))
+    alert = next(alert for alert in result.alerts if alert.rule == "rate_limits")
+    assert {str(row.get("integration_type")) for row in alert.rows} == {"XERO", "MYOB"}, alert.rows
