@@ -172,6 +172,17 @@ def drill(tmp_path: Path) -> Iterator[Drill]:
         yield Drill(Ci(tmp_path / "ci", tmp_path / "invoke.log"), stacks[0], stacks[1], carry)
 
 
+# What the drill cannot prove on this machine, waived by name and reason (the reports list them): no
+# vulnerability database offline; the checklist's 5-minute, 100-user load run is not the drill's to make on
+# a 2-core CI runner (its bounded staging profile runs instead, and says it does not claim the item).
+WAIVERS = (
+    "--waive",
+    "MONTH-05=offline runner: pip-audit has no vulnerability database to consult",
+    "--waive",
+    "OPS-LOAD-RESULTS=drill on a 2-core CI runner: the bounded staging load profile ran, not the 5-minute 100-user run",
+)
+
+
 def test_staging_drill(drill: Drill) -> None:
     ci, staging, production = drill.ci, drill.staging, drill.production
     origin = Path(staging.origin)
@@ -179,7 +190,7 @@ def test_staging_drill(drill: Drill) -> None:
     staging_env = deploy_stage(ci, staging)  # a failure here stops the drill: nothing after it could mean anything
 
     def qa_staging() -> None:
-        done = ci.invoke(staging_env, "qa", "--stage", "staging", *drill.carry_from)
+        done = ci.invoke(staging_env, "qa", "--stage", "staging", *drill.carry_from, *WAIVERS)
         assert done.returncode == 0, f"exit {done.returncode}\n{report_problems(ci.checkout)}"
 
     drill.step("invoke qa --stage staging → PASS", qa_staging)
@@ -226,7 +237,7 @@ def test_staging_drill(drill: Drill) -> None:
     drill.step("sign-offs recorded", signoffs)
 
     def qa_production() -> None:
-        done = ci.invoke(production_env, "qa", "--stage", "production", *drill.carry_from)
+        done = ci.invoke(production_env, "qa", "--stage", "production", *drill.carry_from, *WAIVERS)
         assert done.returncode == 0, f"exit {done.returncode}\n{report_problems(ci.checkout)}"
 
     drill.step("invoke qa --stage production (stand-in) → PASS", qa_production)
