@@ -68,7 +68,9 @@ start_service() {
 wait_until_answering() {
     local url="https://$SERVICE_HOST:$SERVICE_PORT/api/version" deadline=$((SECONDS + READY_TIMEOUT_S)) code
     while [ "$SECONDS" -lt "$deadline" ]; do
-        running_pid >/dev/null || fail "the service exited while starting:
+        # Alive by pid, not by command line: while env, setsid and bash exec each other, /proc/PID/cmdline
+        # can read empty for an instant, and a loaded machine hits that instant.
+        kill -0 "$(cat "$PID_FILE")" 2>/dev/null || fail "the service exited while starting:
 $(tail -c 3000 "$SERVICE_LOG")"
         code="$(curl --silent --output /dev/null --write-out '%{http_code}' --cacert "$CA_BUNDLE" --max-time 2 "$url" || true)"
         if [ "$code" -ge 200 ] && [ "$code" -lt 500 ]; then
