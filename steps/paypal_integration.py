@@ -290,6 +290,13 @@ def paypal_subscribe(world: World, name: str, email: str) -> None:
         world.facts["paypal_approval_url"] = body["approvalUrl"]
 
 
+def settle_live_deliveries(world: World) -> None:
+    """On the stage's own webhook (no receiver copy of the service), wait until PayPal's live deliveries
+    (and their retries) are done, so that each change at PayPal has been taken before the next is made."""
+    if world.facts.get("service") is None:
+        expect(world.sandbox().post("/paypal/webhooks/drain"), 200, "PayPal finishing its live deliveries")
+
+
 # --- PayPal: what happened at PayPal before its event arrives -------------------------------------------------
 
 
@@ -326,6 +333,7 @@ def paypal_subscribed(world: World, name: str, email: str, cancelled: str | None
     expect(world.last_response(), 201, "subscribing to the plan")
     if cancelled:
         _approve(world, scenario_object_id(world, "paypal_approval_url"))
+        settle_live_deliveries(world)  # the activation is taken before the cancellation
         subscription = scenario_object_id(world, "paypal_subscription_id")
         answer = _paypal_merchant(world).post(
             f"/v1/billing/subscriptions/{subscription}/cancel", json={"reason": "Not needed any more"}
