@@ -243,3 +243,12 @@ Feature: PayPal integration
     When "Leo" creates a PayPal payment of "12.00" USD on the live-mode service
     Then the response status is 201
     And PayPal received the live-mode service's token request and payment with the REST app's token
+
+  @PAYPAL-07 @production
+  Scenario: Production's service reads its PayPal mode switch and holds what live mode needs
+    When "Ops" asks the service for its configuration report
+    Then the service runs as "production" with every setting it needs set and valid, and PayPal's mode as production requires of the stage's PayPal, among them:
+      | setting                  |
+      | PAYPAL_MODE              |
+      | PAYPAL_WEBHOOK_ID        |
+      | PAYPAL_LIVE_BASE_URL     |

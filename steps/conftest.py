@@ -35,6 +35,7 @@ pytest_plugins = [
     "steps.deployments",
     "steps.smoke_tests",
     "steps.release_signoffs",
+    "steps.production_readiness",
     "steps.release_rollback",
     "steps.integration_issues",
     "steps.load_measurements",
