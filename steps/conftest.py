@@ -21,6 +21,7 @@ pytest_plugins = [
     "steps.payments_support",
     "steps.stripe_integration",
     "steps.paypal_integration",
+    "steps.paypal_webhooks",
     "steps.paypal_live_webhooks",
     "steps.marketing",
     "steps.integration_testing",

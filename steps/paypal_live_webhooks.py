@@ -22,7 +22,8 @@ from pytest_bdd import given, parsers, then, when
 
 from steps.common import World, describe
 from steps.payments_support import as_response, deliver_event, need_sandbox_url, scenario_object_id
-from steps.paypal_integration import _paypal_event, settle_live_deliveries
+from steps.paypal_integration import settle_live_deliveries
+from steps.paypal_webhooks import _paypal_event
 
 HELD_UNTIL_REDELIVERED = "unmatched"
 
