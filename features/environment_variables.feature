@@ -62,11 +62,13 @@ Feature: Environment variables
     When "PAYPAL_MODE" is set to "sandbox" in them
     Then the settings check refuses them for "production", naming "PAYPAL_MODE" and "live"
 
-  # The deployed service's own report: the QA runner needs none of the service's secrets.
+  # The deployed service's own report: the QA runner needs none of the service's secrets. PayPal in live
+  # mode cannot hold on a production stand-in whose PayPal is the provider sandbox: there the service must
+  # name sandbox mode as not production's (steps/production_readiness.py).
   @ENV-05 @production
   Scenario: The production service reports every setting it needs as set and valid
     When "Ops" asks the service for its configuration report
-    Then the service runs as "production" and reports every setting it needs set and valid, among them:
+    Then the service runs as "production" with every setting it needs set and valid, and PayPal's mode as production requires of the stage's PayPal, among them:
       | setting                |
       | DATABASE_URL           |
       | ENCRYPTION_KEYS        |

@@ -8,7 +8,8 @@ Feature: PayPal integration
   In the local stage PayPal is the PayPal simulator, and every scenario registers a REST app of its
   own there. The webhook scenarios run against a second copy of the service, with its own database,
   whose PayPal webhook receives an event only when the scenario has PayPal deliver it, signed with
-  PayPal's certificate.
+  PayPal's certificate. On a deployed stage the webhook is the stage's own, which PayPal delivers every
+  event to live: those scenarios read what it answered to PayPal's live delivery, then redeliver.
 
   @PAYPAL-01 @local @staging @sandbox
   Scenario: Connecting a PayPal REST app completes PayPal's OAuth client-credentials flow
@@ -114,6 +115,36 @@ Feature: PayPal integration
       | event                          | what happened                                                                                                                | record       | before                  | outcome | after            | entries |
       | BILLING.SUBSCRIPTION.CANCELLED | "Ava" subscribed "buyer@example.com" to a new PayPal billing plan, and the subscriber approved it and cancelled it at PayPal | subscription | status APPROVAL_PENDING | applied | status CANCELLED | 1       |
 
+  @PAYPAL-05 @staging @sandbox
+  Scenario Outline: On the stage, PayPal's <event> event delivered live to the stage's own webhook updates what the CRM shows, and redeliveries change nothing
+    Given "Ava" has connected a new PayPal REST app
+    And <what happened>
+    And PayPal has made its live deliveries to the stage's webhook
+    When PayPal delivers its <event> event about the <record> to the stage's webhook twice more
+    Then the stage's webhook took the event as new and "<outcome>" once, and every later delivery of it as a duplicate
+    And the PayPal <record> of "Ava" shows <after>
+    And the payment integration's log holds <entries> webhook entries
+
+    @PAYPAL-05a
+    Examples: PAYMENT.SALE.COMPLETED
+      | event                  | what happened                                                                               | record  | outcome | after                                           | entries |
+      | PAYMENT.SALE.COMPLETED | "Ava" created a PayPal payment of "40.00" USD, and the buyer approved it and paid at PayPal | payment | applied | state completed, amount 40.00, refundedAmount 0 | 1       |
+
+    @PAYPAL-05b
+    Examples: PAYMENT.SALE.DENIED
+      | event               | what happened                                                                                                       | record  | outcome | after        | entries |
+      | PAYMENT.SALE.DENIED | "Ava" created a PayPal payment of "40.00" USD, and PayPal denied the buyer's payment when it was executed at PayPal | payment | applied | state denied | 1       |
+
+    @PAYPAL-05c
+    Examples: BILLING.SUBSCRIPTION.CREATED
+      | event                        | what happened                                                     | record       | outcome | after                                                      | entries |
+      | BILLING.SUBSCRIPTION.CREATED | "Ava" subscribed "buyer@example.com" to a new PayPal billing plan | subscription | ignored | status APPROVAL_PENDING, subscriberEmail buyer@example.com | 0       |
+
+    @PAYPAL-05d
+    Examples: BILLING.SUBSCRIPTION.CANCELLED
+      | event                          | what happened                                                                                                                | record       | outcome | after            | entries |
+      | BILLING.SUBSCRIPTION.CANCELLED | "Ava" subscribed "buyer@example.com" to a new PayPal billing plan, and the subscriber approved it and cancelled it at PayPal | subscription | applied | status CANCELLED | 2       |
+
   @PAYPAL-05 @local
   Scenario Outline: PayPal's events about a <record> delivered newest first, each three times, leave PayPal's latest state
     Given a CRM whose PayPal webhook receives only the events PayPal is asked to deliver
@@ -212,3 +243,12 @@ Feature: PayPal integration
     When "Leo" creates a PayPal payment of "12.00" USD on the live-mode service
     Then the response status is 201
     And PayPal received the live-mode service's token request and payment with the REST app's token
+
+  @PAYPAL-07 @production
+  Scenario: Production's service reads its PayPal mode switch and holds what live mode needs
+    When "Ops" asks the service for its configuration report
+    Then the service runs as "production" with every setting it needs set and valid, and PayPal's mode as production requires of the stage's PayPal, among them:
+      | setting                  |
+      | PAYPAL_MODE              |
+      | PAYPAL_WEBHOOK_ID        |
+      | PAYPAL_LIVE_BASE_URL     |

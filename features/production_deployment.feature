@@ -18,6 +18,12 @@ Feature: Production deployment
     When every attestation of the checklist is recorded for the current commit
     Then the production release goes ahead
 
+  # On production itself the gate only reads: the stage's gate store, its database, its service.
+  @production @OPS-PRD-VERIFY
+  Scenario: Production runs a commit whose staging gate passed and whose approvals are all recorded
+    Then the gate store holds a complete, passing staging gate of the commit under test
+    And the gate store holds every attestation of the checklist for the commit under test
+
   @local @OPS-PRD-DB
   Scenario: The production migration backs up first, and a migration that loses rows is stopped and undone from the backup
     Given a scratch production database at the newest migration from a git checkout, holding customers' integrations and sync logs
@@ -27,6 +33,12 @@ Feature: Production deployment
     And the backup taken before the migration counts every row that was there
     When that backup is restored over the scratch production database
     Then every row that was there before the migration is back
+
+  @production @OPS-PRD-DB
+  Scenario: Production's database is at the release's newest migration, migrated after a backup of it
+    When the migration revision of the stage database is read
+    Then it is the newest migration of the checkout being released
+    And the release of the commit under test to the stage took a backup before migrating to that revision
 
   @local @OPS-PRD-ENV
   Scenario: The service refuses to start as production with PayPal in live mode and no webhook id to verify its events
@@ -40,6 +52,29 @@ Feature: Production deployment
     Given service settings for production with its own OAuth app, PayPal in live mode, HTTPS addresses and a generated encryption key
     When the code is deployed with those settings on a scratch database
     Then the deployed service answers its health check with its database reachable
+
+  @production @OPS-PRD-ENV
+  Scenario: Production's service holds its credentials and runs in production mode
+    When "Ops" asks the service for its configuration report
+    Then the service runs as "production" with every setting it needs set and valid, and PayPal's mode as production requires of the stage's PayPal, among them:
+      | setting                  |
+      | ENCRYPTION_KEYS          |
+      | PUBLIC_URL               |
+      | XERO_CLIENT_ID           |
+      | XERO_CLIENT_SECRET       |
+      | MYOB_CLIENT_ID           |
+      | MYOB_CLIENT_SECRET       |
+      | QUICKBOOKS_CLIENT_ID     |
+      | QUICKBOOKS_CLIENT_SECRET |
+      | STRIPE_WEBHOOK_SECRETS   |
+      | PAYPAL_MODE              |
+      | PAYPAL_WEBHOOK_ID        |
+    And the report shows no setting's value
+
+  @production @OPS-PRD-DEPLOY
+  Scenario: Production runs the build of the commit under test
+    When the stage is asked which build it runs
+    Then it runs the commit under test, as "production"
 
   @local @OPS-PRD-DEPLOY
   Scenario: Production is deployed through its deploy command only after a typed confirmation, and the deployment is recorded
