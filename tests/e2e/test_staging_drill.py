@@ -5,7 +5,8 @@ Staging: a private CA, the service over TLS from its own deploy directory (STAGE
 database, a Redis prefix when REDIS_URL is set, the provider sandbox over TLS as its providers. Then:
 `invoke qa --stage staging` passes; `invoke release` of a commit with a new migration is released; a
 release whose smoke fails is rolled back automatically; `invoke rollback` again is a no-op; the
-sign-offs are recorded; `invoke qa --stage production` against a production stand-in (a second stage
+sign-offs are recorded; `invoke release --stage production` releases the commit staging passed;
+`invoke qa --stage production` against a production stand-in (a second stage
 like staging, running the commit staging passed) passes. Both stages keep gate state in one
 GATE_STORE_URL database, so production sees staging's result and the sign-offs.
 
@@ -235,6 +236,15 @@ def test_staging_drill(drill: Drill) -> None:
             expect_exit(done, 0, f"invoke signoff --role {role}")
 
     drill.step("sign-offs recorded", signoffs)
+
+    def release_to_production() -> None:
+        # What production's gate reads of the release: a backup taken before migrating, the release record.
+        done = ci.invoke(production_env, "release", "--stage", "production", "--yes")
+        output = expect_exit(done, 0, "invoke release --stage production")
+        assert "Released" in output, output[-2000:]
+        assert running_sha(production) == gated
+
+    drill.step("invoke release --stage production (staging passed, signed off) → released", release_to_production)
 
     def qa_production() -> None:
         done = ci.invoke(production_env, "qa", "--stage", "production", *drill.carry_from, *WAIVERS)

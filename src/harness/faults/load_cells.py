@@ -82,9 +82,15 @@ def database_restarted_under_load(lab: FaultLab) -> str:
     recovery_s = time.monotonic() - recovered - 1.0
     hung = [a.describe() for a in answers if a.status is None]
     require(not hung, f"requests got no HTTP answer (hang or reset) while PostgreSQL restarted: {hung[:5]}")
-    bad = [a.describe() for a in answers if a.status not in (200, 201) and not (a.json_body and (a.status or 0) >= 500)]
-    require(not bad, f"errors should be 5xx with a JSON body: {bad[:5]}")
-    failed = [a for a in answers if a.status not in (200, 201)]
+    # A client hammering a service whose database is down gets fast answers, so it may also hit the rate limit:
+    # a 429 with a JSON body is an honest answer too; anything else must be a 5xx with a JSON body.
+    bad = [
+        a.describe()
+        for a in answers
+        if a.status not in (200, 201) and not (a.json_body and ((a.status or 0) >= 500 or a.status == 429))
+    ]
+    require(not bad, f"errors should be 5xx (or 429) with a JSON body: {bad[:5]}")
+    failed = [a for a in answers if (a.status or 0) >= 500]
     require(bool(failed), "no request failed while PostgreSQL was down: the outage was not felt, nothing was proved")
     created = {a.what.split(" ", 1)[1] for a in answers if a.what.startswith("create") and a.status == 201}
     rows = lab.rows(
