@@ -265,7 +265,9 @@ def release_gates(
         DependencyAuditGate(),
         PytestGate(junit_from=pytest_junit),
         # Locust: profile `gate` (~2 minutes) on a local stack of its own; a bounded profile on staging.
-        LoadGate.for_staging(load_thresholds(stage)) if stage == "staging" else LoadGate(),
+        LoadGate.for_staging(load_thresholds(stage), load_settings(stage).load_profile)
+        if stage == "staging"
+        else LoadGate(),
         FuzzGate(),  # Schemathesis on every operation
         FaultGate(),  # the fault matrix (~1.5 minutes): fills the report's "Faults survived" table
         ScenarioGate(only_ids=only_ids),  # the checklist, scenario by scenario

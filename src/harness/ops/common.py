@@ -51,6 +51,7 @@ class OpsSettings(BaseSettings):
     database_pool_size: int = 10
     database_pool_max_overflow: int = 10
     load_thresholds: str | None = None  # the load gate's thresholds file on staging (default: the checklist's)
+    load_profile: str = "staging"  # the load gate's profile on staging (load/profiles.toml)
 
 
 @dataclass
