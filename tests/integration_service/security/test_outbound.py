@@ -7,18 +7,14 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from harness.tls import issue_private_ca
 from integration_service.providers.errors import ProviderAddressRefused, ProviderUnavailable
 from integration_service.providers.http import RetryPolicy, send_with_retries
 from integration_service.security.outbound import GuardedTransport, OutboundPolicy, OutboundRefused, literal_address
@@ -88,27 +84,11 @@ def listener() -> Iterator[Listener]:
     server.sock.close()
 
 
-def self_signed_context(directory: Path) -> ssl.SSLContext:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    (directory / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    (directory / "key.pem").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+def untrusted_server_context(directory: Path) -> ssl.SSLContext:
+    """A server certificate from a private CA the client does not trust (harness.tls, trustme)."""
+    tls = issue_private_ca(directory, ("localhost",))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(directory / "cert.pem", directory / "key.pem")
+    context.load_cert_chain(tls.cert, tls.key)
     return context
 
 
@@ -183,7 +163,7 @@ def test_a_refused_address_is_a_provider_request_error_and_not_retried(listener:
 
 
 def test_a_certificate_failure_is_tried_once_not_retried(tmp_path: Path) -> None:
-    server = Listener(tls=self_signed_context(tmp_path))
+    server = Listener(tls=untrusted_server_context(tmp_path))
     try:
         with client(LOCAL) as local, pytest.raises(ProviderUnavailable, match="TLS certificate"):
             send_with_retries(local, lambda: local.build_request("GET", f"https://localhost:{server.port}/"), QUICK)
