@@ -20,7 +20,7 @@ from harness.tokens import issue_token_on
 from steps.common import World, connect_account, describe
 from steps.monitoring import monitor_result
 from steps.operations_support import OpsLab, seed_integration, seed_log, stage_target
-from steps.staging_procedures import live_target
+from steps.staging_procedures import connect_sandbox_paypal, live_target
 
 # --- smoke tests on scratch stages --------------------------------------------------------------------
 
@@ -106,17 +106,7 @@ def scratch_invoices_stored(ops: OpsLab, invoices: int) -> None:
 def pay_and_deliver(world: World, api: httpx.Client, amount: str, endpoint_id: str) -> tuple[str, list[Any]]:
     """A buyer pays `api`'s user through a PayPal integration of their own; PayPal's (the sandbox's) signed
     PAYMENT.SALE.COMPLETED for the sale is delivered to the webhook `endpoint_id`: (event id, attempts)."""
-    created = api.post(
-        "/api/integrations",
-        json={
-            "integrationType": "PAYPAL",
-            "integrationName": f"paypal-{uuid.uuid4().hex[:6]}",
-            "apiKey": "sandbox-paypal-client",  # the sandbox's default REST app (its README)
-            "apiSecret": "sandbox-paypal-secret",
-        },
-    )
-    assert created.status_code == 201, f"connecting PayPal: {describe(created)}"
-    integration_id = created.json()["integration"]["id"]
+    integration_id = connect_sandbox_paypal(api)
     payment = api.post(
         "/api/integrations/paypal/payments",
         json={

@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import psycopg
 import redis
 from pytest_bdd import given, parsers, then, when
@@ -287,9 +288,8 @@ def planning_changed_nothing(world: World, ops: OpsLab) -> None:
 # --- the stage's configuration ---------------------------------------------------------------------------
 
 
-@when(parsers.parse('"{name}" starts a PayPal payment on the stage'))
-def start_paypal_payment(world: World, name: str) -> None:
-    api = world.user(name).client
+def connect_sandbox_paypal(api: httpx.Client) -> str:
+    """A PayPal integration of `api`'s user on the sandbox's default REST app (its README); its id."""
     created = api.post(
         "/api/integrations",
         json={
@@ -300,10 +300,17 @@ def start_paypal_payment(world: World, name: str) -> None:
         },
     )
     assert created.status_code == 201, f"connecting PayPal: {describe(created)}"
+    return str(created.json()["integration"]["id"])
+
+
+@when(parsers.parse('"{name}" starts a PayPal payment on the stage'))
+def start_paypal_payment(world: World, name: str) -> None:
+    api = world.user(name).client
+    integration_id = connect_sandbox_paypal(api)
     payment = api.post(
         "/api/integrations/paypal/payments",
         json={
-            "integrationId": created.json()["integration"]["id"],
+            "integrationId": integration_id,
             "amount": "1.00",
             "currency": "USD",
             "returnUrl": "https://crm.example/paypal/return",
