@@ -28,14 +28,15 @@ from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from provider_sandbox.billionmail import BillionMailSimulator
-from provider_sandbox.config import SandboxConfig, config_from_env
-from provider_sandbox.control import ControlError, build_control_router
-from provider_sandbox.framework import ProviderSimulator, Sandbox, json_response
+from provider_sandbox.core.config import SandboxConfig, config_from_env
+from provider_sandbox.core.control import build_control_router
+from provider_sandbox.core.control_fields import ControlError
+from provider_sandbox.core.framework import ProviderSimulator, Sandbox, json_response
+from provider_sandbox.core.recorder import redact_query
 from provider_sandbox.mautic import MauticSimulator
 from provider_sandbox.myob import MyobSimulator
 from provider_sandbox.paypal import PayPalSimulator
 from provider_sandbox.quickbooks import QuickBooksSimulator
-from provider_sandbox.recorder import redact_query
 from provider_sandbox.stripe_api import StripeSimulator
 from provider_sandbox.xero import XeroSimulator
 

@@ -13,10 +13,9 @@ from fastapi import APIRouter, Request, Response
 
 from provider_sandbox.billionmail_state import BillionMailState
 from provider_sandbox.billionmail_store import BillionMailInstance
-from provider_sandbox.control import ControlError
-from provider_sandbox.control_fields import control_body, control_count, control_int
-from provider_sandbox.framework import json_response
-from provider_sandbox.oauth import fingerprint, hint
+from provider_sandbox.core.control_fields import ControlError, control_body, control_count, control_int
+from provider_sandbox.core.framework import json_response
+from provider_sandbox.core.oauth import fingerprint, hint
 
 
 def build_billionmail_control(simulator: BillionMailState) -> APIRouter:

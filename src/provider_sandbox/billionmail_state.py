@@ -12,9 +12,9 @@ from fastapi import Request, Response
 
 from provider_sandbox.billionmail_store import BillionMailInstance
 from provider_sandbox.billionmail_wire import CODE_MESSAGES, BillionMailError, failure
-from provider_sandbox.faults import FaultRule
-from provider_sandbox.framework import ProviderSimulator
-from provider_sandbox.tenants import Tenant, TenantSpec, stable_uuid
+from provider_sandbox.core.faults import FaultRule
+from provider_sandbox.core.framework import ProviderSimulator
+from provider_sandbox.core.tenants import Tenant, TenantSpec, stable_uuid
 
 
 class BillionMailState(ProviderSimulator):

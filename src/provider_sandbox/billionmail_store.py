@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from provider_sandbox.seed import SEED_ANCHOR, make_contact
+from provider_sandbox.core.seed import SEED_ANCHOR, make_contact
 
 NOT_STARTED, RUNNING, COMPLETED, PAUSED = 0, 1, 2, 3
 DOMAIN = "sandbox-mail.example.com"

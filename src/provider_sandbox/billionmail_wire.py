@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 from fastapi import Request, Response
 
 from provider_sandbox.billionmail_store import BillionMailInstance, Task
-from provider_sandbox.framework import json_response
+from provider_sandbox.core.framework import json_response
 
 # public.CodeMap in BillionMail: the message used when a handler sets no better one.
 CODE_MESSAGES = {

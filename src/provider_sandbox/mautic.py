@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from provider_sandbox.core.oauth import OAuthError
+from provider_sandbox.core.oauth_routes import OAuthEndpoints, oauth_routes
+from provider_sandbox.core.routing import mount
 from provider_sandbox.mautic_control import build_mautic_control
 from provider_sandbox.mautic_routes import add_api_routes
 from provider_sandbox.mautic_state import MauticState, mautic_error
-from provider_sandbox.oauth import OAuthError
-from provider_sandbox.oauth_routes import add_oauth_routes
 
 
 def _token_error(error: OAuthError) -> Response:
@@ -35,12 +36,13 @@ class MauticSimulator(MauticState):
 
     def router(self) -> APIRouter:
         router = APIRouter()
-        add_oauth_routes(
+        mount(
             router,
-            self,
-            authorize_path="/oauth/v2/authorize",
-            exchange_path="/oauth/v2/token",
-            error_renderer=_token_error,
+            oauth_routes(
+                OAuthEndpoints(self, error_renderer=_token_error),
+                authorize_path="/oauth/v2/authorize",
+                exchange_path="/oauth/v2/token",
+            ),
         )
         add_api_routes(router, self)
         return router

@@ -10,9 +10,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from provider_sandbox.control import ControlError
-from provider_sandbox.control_fields import control_body, control_count, control_int
-from provider_sandbox.framework import json_response
+from provider_sandbox.core.control_fields import ControlError, control_body, control_count, control_int
+from provider_sandbox.core.framework import json_response
 from provider_sandbox.mautic_state import MauticState
 from provider_sandbox.mautic_store import MauticInstance
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from provider_sandbox.framework import json_response
+from provider_sandbox.core.framework import json_response
 from provider_sandbox.mautic_state import MauticState
 from provider_sandbox.mautic_store import Campaign, Contact, MauticInstance, alias_of
 from provider_sandbox.mautic_wire import (

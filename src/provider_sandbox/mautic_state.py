@@ -10,12 +10,12 @@ from typing import Any, ClassVar
 
 from fastapi import Request, Response
 
-from provider_sandbox.faults import FaultRule
-from provider_sandbox.framework import ProviderSimulator, json_response
+from provider_sandbox.core.faults import FaultRule
+from provider_sandbox.core.framework import ProviderSimulator, json_response
+from provider_sandbox.core.oauth import Grant, OAuthProfile
+from provider_sandbox.core.tenants import Tenant, TenantSpec, stable_uuid
 from provider_sandbox.mautic_store import MauticInstance
 from provider_sandbox.mautic_wire import DEFAULT_LIMIT
-from provider_sandbox.oauth import Grant, OAuthProfile
-from provider_sandbox.tenants import Tenant, TenantSpec, stable_uuid
 
 RATE_LIMIT = 100  # calls per hour shown in the 429 message (Mautic's api_rate_limiter_limit)
 LISTINGS = ("campaigns", "segments", "contacts")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from provider_sandbox.seed import SEED_ANCHOR, make_contact
+from provider_sandbox.core.seed import SEED_ANCHOR, make_contact
 
 _SEGMENTS = (
     ("Newsletter subscribers", "Everyone who opted in to the newsletter"),

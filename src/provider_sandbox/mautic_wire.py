@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import Request, Response
 
-from provider_sandbox.framework import json_response
+from provider_sandbox.core.framework import json_response
 from provider_sandbox.mautic_store import Campaign, MauticInstance
 
 DEFAULT_LIMIT = 30  # listings page size when the request gives no `limit`

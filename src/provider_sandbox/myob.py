@@ -21,13 +21,14 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 
-from provider_sandbox.faults import FaultRule
-from provider_sandbox.framework import ProviderSimulator, json_response
+from provider_sandbox.core.faults import FaultRule
+from provider_sandbox.core.framework import ProviderSimulator, json_response
+from provider_sandbox.core.oauth import Grant, OAuthProfile
+from provider_sandbox.core.oauth_routes import OAuthEndpoints, oauth_routes
+from provider_sandbox.core.routing import mount
+from provider_sandbox.core.seed import Invoice
+from provider_sandbox.core.tenants import Tenant, TenantSpec, stable_uuid
 from provider_sandbox.myob_odata import ODataError, apply_odata, page_number_of
-from provider_sandbox.oauth import Grant, OAuthProfile
-from provider_sandbox.oauth_routes import add_oauth_routes
-from provider_sandbox.seed import Invoice
-from provider_sandbox.tenants import Tenant, TenantSpec, stable_uuid
 
 _INFORMATION = "Warning, error messages have not been finalised in this release and may change"
 _ERROR_NAMES = {
@@ -87,11 +88,13 @@ class MyobSimulator(ProviderSimulator):
 
     def router(self) -> APIRouter:
         router = APIRouter()
-        add_oauth_routes(
+        mount(
             router,
-            self,
-            authorize_path="/secure/oauth2/account/authorize",
-            exchange_path="/secure/oauth2/v1/authorize",
+            oauth_routes(
+                OAuthEndpoints(self),
+                authorize_path="/secure/oauth2/account/authorize",
+                exchange_path="/secure/oauth2/v1/authorize",
+            ),
         )
         router.add_api_route("/api/accountright/", self.company_files, methods=["GET"])
         router.add_api_route("/api/accountright", self.company_files, methods=["GET"])

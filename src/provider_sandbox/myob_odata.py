@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, time
 from typing import Any
 
-from provider_sandbox.seed import Invoice
+from provider_sandbox.core.seed import Invoice
 
 DEFAULT_TOP = 400
 MAX_TOP = 1000

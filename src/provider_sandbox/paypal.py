@@ -21,15 +21,16 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from provider_sandbox.control import ControlError
-from provider_sandbox.framework import json_response
-from provider_sandbox.oauth import OAuthError
-from provider_sandbox.oauth_routes import oauth_error_response, read_form
+from provider_sandbox.core.control_fields import ControlError
+from provider_sandbox.core.framework import json_response
+from provider_sandbox.core.oauth import OAuthError
+from provider_sandbox.core.oauth_routes import oauth_error_response, read_form
+from provider_sandbox.core.routing import mount
+from provider_sandbox.core.webhook_control import WebhookControl, endpoint_options
+from provider_sandbox.core.webhooks import Endpoint, WebhookDispatcher
 from provider_sandbox.paypal_objects import PayPalError
 from provider_sandbox.paypal_routes import add_routes, guarded
 from provider_sandbox.paypal_state import PayPalState
-from provider_sandbox.webhook_control import build_webhook_routes, endpoint_options
-from provider_sandbox.webhooks import Endpoint, WebhookDispatcher
 
 
 class PayPalSimulator(PayPalState):
@@ -65,7 +66,7 @@ class PayPalSimulator(PayPalState):
                 raise ControlError(404, "not_found", "no such certificate")
             return Response(self.impostor.pem, media_type="application/x-pem-file")
 
-        build_webhook_routes(router, PayPalWebhooks(self))
+        mount(router, WebhookControl(PayPalWebhooks(self)).routes())
         return router
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from fastapi import Response
 
-from provider_sandbox.framework import json_response
-from provider_sandbox.seed import SEED_ANCHOR
+from provider_sandbox.core.framework import json_response
+from provider_sandbox.core.seed import SEED_ANCHOR
 
 _UPPER = string.ascii_uppercase + string.digits
 _PAYER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # PayPal payer ids avoid 0, 1, I and O

@@ -12,13 +12,13 @@ from typing import Any, ClassVar
 
 from fastapi import Request, Response
 
-from provider_sandbox.faults import FaultRule
-from provider_sandbox.framework import ProviderSimulator, Sandbox
-from provider_sandbox.oauth import Grant, OAuthProfile
+from provider_sandbox.core.faults import FaultRule
+from provider_sandbox.core.framework import ProviderSimulator, Sandbox
+from provider_sandbox.core.oauth import Grant, OAuthProfile
+from provider_sandbox.core.tenants import TenantSpec, stable_uuid
+from provider_sandbox.core.webhooks import WebhookDispatcher
 from provider_sandbox.paypal_objects import PayPalError, seed_payments, stamp
 from provider_sandbox.paypal_webhooks import CertificateAuthority, PayPalSigner
-from provider_sandbox.tenants import TenantSpec, stable_uuid
-from provider_sandbox.webhooks import WebhookDispatcher
 
 BASE = "{base}"  # stored hrefs carry this marker; responses replace it with the caller's base URL
 SCOPES = " ".join(

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from provider_sandbox.webhooks import COMMON_VARIANTS, Endpoint, Transmission, tamper
+from provider_sandbox.core.webhooks import COMMON_VARIANTS, Endpoint, Transmission, tamper
 
 AUTH_ALGO = "SHA256withRSA"
 STALE_BY = timedelta(hours=1)

@@ -10,9 +10,9 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from provider_sandbox.core.seed import Contact, Invoice
+from provider_sandbox.core.tenants import Tenant
 from provider_sandbox.qbo_query import Condition, Query, QueryValidationError
-from provider_sandbox.seed import Contact, Invoice
-from provider_sandbox.tenants import Tenant
 
 # QuickBooks reports times in the company's zone; sandbox companies are in US Pacific time.
 PACIFIC = ZoneInfo("America/Los_Angeles")

@@ -23,14 +23,15 @@ from typing import Any, ClassVar
 
 from fastapi import APIRouter, Request, Response
 
-from provider_sandbox.faults import FaultRule
-from provider_sandbox.framework import ProviderSimulator, json_response
-from provider_sandbox.oauth import Grant, OAuthProfile
-from provider_sandbox.oauth_routes import add_oauth_routes
+from provider_sandbox.core.faults import FaultRule
+from provider_sandbox.core.framework import ProviderSimulator, json_response
+from provider_sandbox.core.oauth import Grant, OAuthProfile
+from provider_sandbox.core.oauth_routes import OAuthEndpoints, oauth_routes
+from provider_sandbox.core.routing import mount
+from provider_sandbox.core.seed import Contact, Invoice
+from provider_sandbox.core.tenants import TenantSpec, stable_realm_id
 from provider_sandbox.qbo_entities import qbo_time, run_query
 from provider_sandbox.qbo_query import DEFAULT_MAX_RESULTS, QueryParseError, QueryValidationError, parse_query
-from provider_sandbox.seed import Contact, Invoice
-from provider_sandbox.tenants import TenantSpec, stable_realm_id
 
 _FAULT_TYPES = {
     400: "ValidationFault",
@@ -62,13 +63,17 @@ class QuickBooksSimulator(ProviderSimulator):
 
     def router(self) -> APIRouter:
         router = APIRouter()
-        add_oauth_routes(
+        mount(
             router,
-            self,
-            authorize_path="/appcenter/connect/oauth2",
-            exchange_path="/oauth/oauth2/v1/tokens/bearer",
-            revoke_path="/developer/v2/oauth2/tokens/revoke",
-            redirect_extras=lambda tenants: {"realmId": tenants[0]} if tenants else {},
+            oauth_routes(
+                OAuthEndpoints(
+                    self,
+                    redirect_extras=lambda tenants: {"realmId": tenants[0]} if tenants else {},
+                ),
+                authorize_path="/appcenter/connect/oauth2",
+                exchange_path="/oauth/oauth2/v1/tokens/bearer",
+                revoke_path="/developer/v2/oauth2/tokens/revoke",
+            ),
         )
         router.add_api_route("/api/v3/company/{realm_id}/query", self.query, methods=["GET", "POST"])
         return router

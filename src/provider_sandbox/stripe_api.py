@@ -23,7 +23,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from provider_sandbox.framework import json_response
+from provider_sandbox.core.framework import json_response
 from provider_sandbox.stripe_control import build_stripe_control
 from provider_sandbox.stripe_form import StripeError, as_expand, decode
 from provider_sandbox.stripe_resources import ROUTES

@@ -15,13 +15,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from provider_sandbox.control import ControlError, read_json_body
-from provider_sandbox.framework import json_response
-from provider_sandbox.oauth import hint
+from provider_sandbox.core.control_fields import ControlError, control_body
+from provider_sandbox.core.framework import json_response
+from provider_sandbox.core.oauth import hint
+from provider_sandbox.core.routing import mount
+from provider_sandbox.core.webhook_control import WebhookControl, endpoint_options
+from provider_sandbox.core.webhooks import Endpoint, WebhookDispatcher
 from provider_sandbox.stripe_state import StripeState
 from provider_sandbox.stripe_store import Account
-from provider_sandbox.webhook_control import build_webhook_routes, endpoint_options
-from provider_sandbox.webhooks import Endpoint, WebhookDispatcher
 
 MAX_SEED_CHARGES = 100_000
 
@@ -91,7 +92,7 @@ def build_stripe_control(sim: StripeState) -> APIRouter:
 
     @router.post("/accounts")
     async def create_account(request: Request) -> Response:
-        data = await read_json_body(request)
+        data = await control_body(request)
         sizes = {}
         for name, default in (("charges", 0), ("customers", 5)):
             value = data.get(name, default)
@@ -108,5 +109,5 @@ def build_stripe_control(sim: StripeState) -> APIRouter:
         )
         return json_response(_account_json(sim, account, with_key=True), 201)
 
-    build_webhook_routes(router, StripeWebhooks(sim))
+    mount(router, WebhookControl(StripeWebhooks(sim)).routes())
     return router

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import Response
 
-from provider_sandbox.framework import json_response
+from provider_sandbox.core.framework import json_response
 
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 MAX_PARAMS = 1000

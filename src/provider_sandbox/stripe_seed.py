@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 
-from provider_sandbox.seed import SEED_ANCHOR
+from provider_sandbox.core.seed import SEED_ANCHOR
 from provider_sandbox.stripe_objects import TEST_CARDS, charge, customer, refund
 from provider_sandbox.stripe_store import Account
 

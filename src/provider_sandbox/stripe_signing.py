@@ -12,7 +12,7 @@ import secrets
 import time
 from typing import Any
 
-from provider_sandbox.webhooks import COMMON_VARIANTS, Endpoint, Transmission, tamper
+from provider_sandbox.core.webhooks import COMMON_VARIANTS, Endpoint, Transmission, tamper
 
 STALE_BY_S = 3600  # well past the SDK's default 300 s tolerance
 

@@ -10,14 +10,14 @@ from typing import Any, ClassVar
 
 from fastapi import Request, Response
 
-from provider_sandbox.faults import FaultRule
-from provider_sandbox.framework import ProviderSimulator
+from provider_sandbox.core.faults import FaultRule
+from provider_sandbox.core.framework import ProviderSimulator
+from provider_sandbox.core.tenants import TenantSpec, stable_uuid
+from provider_sandbox.core.webhooks import WebhookDispatcher
 from provider_sandbox.stripe_form import StripeError
 from provider_sandbox.stripe_seed import seed_account
 from provider_sandbox.stripe_signing import StripeSigner
 from provider_sandbox.stripe_store import Account, Call, expand, new_id
-from provider_sandbox.tenants import TenantSpec, stable_uuid
-from provider_sandbox.webhooks import WebhookDispatcher
 
 
 class StripeState(ProviderSimulator):

@@ -24,12 +24,13 @@ from typing import Any, ClassVar
 
 from fastapi import APIRouter, Request, Response
 
-from provider_sandbox.faults import FaultRule
-from provider_sandbox.framework import ProviderSimulator, json_response
-from provider_sandbox.oauth import Grant, OAuthProfile
-from provider_sandbox.oauth_routes import add_oauth_routes
-from provider_sandbox.seed import Contact, Invoice
-from provider_sandbox.tenants import Tenant, TenantSpec, stable_uuid
+from provider_sandbox.core.faults import FaultRule
+from provider_sandbox.core.framework import ProviderSimulator, json_response
+from provider_sandbox.core.oauth import Grant, OAuthProfile
+from provider_sandbox.core.oauth_routes import OAuthEndpoints, oauth_routes
+from provider_sandbox.core.routing import mount
+from provider_sandbox.core.seed import Contact, Invoice
+from provider_sandbox.core.tenants import Tenant, TenantSpec, stable_uuid
 from provider_sandbox.xero_payloads import (
     XeroQueryError,
     ms_json,
@@ -130,12 +131,14 @@ class XeroSimulator(ProviderSimulator):
 
     def router(self) -> APIRouter:
         router = APIRouter()
-        add_oauth_routes(
+        mount(
             router,
-            self,
-            authorize_path="/login/identity/connect/authorize",
-            exchange_path="/identity/connect/token",
-            revoke_path="/identity/connect/revocation",
+            oauth_routes(
+                OAuthEndpoints(self),
+                authorize_path="/login/identity/connect/authorize",
+                exchange_path="/identity/connect/token",
+                revoke_path="/identity/connect/revocation",
+            ),
         )
         for path in ("/api/connections", "/api/Connections"):
             router.add_api_route(path, self.connections, methods=["GET"])

@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, time
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from provider_sandbox.seed import Contact, Invoice
-from provider_sandbox.tenants import Tenant
+from provider_sandbox.core.seed import Contact, Invoice
+from provider_sandbox.core.tenants import Tenant
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000

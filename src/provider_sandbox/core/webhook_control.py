@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
-from provider_sandbox.control import ControlError, read_json_body
-from provider_sandbox.framework import json_response
-from provider_sandbox.webhooks import MAX_ATTEMPTS_LIMIT, Endpoint, WebhookDispatcher
+from provider_sandbox.core.control_fields import ControlError, control_body
+from provider_sandbox.core.framework import json_response
+from provider_sandbox.core.routing import HttpEndpoint, Route
+from provider_sandbox.core.webhooks import MAX_ATTEMPTS_LIMIT, Endpoint, WebhookDispatcher
 
 
 class WebhookSource(Protocol):
@@ -57,57 +58,68 @@ def endpoint_options(data: dict[str, Any]) -> dict[str, Any]:
     return {"url": url, "enabled_events": tuple(events), "max_attempts": attempts, "retry_delay_ms": delay}
 
 
-def build_webhook_routes(router: APIRouter, source: WebhookSource) -> None:
-    def endpoint_of(endpoint_id: Any) -> Endpoint:
-        endpoints = source.dispatcher.endpoints
+class WebhookControl:
+    """The webhook control routes of one provider; `routes()` is their table."""
+
+    def __init__(self, source: WebhookSource) -> None:
+        self.source = source
+
+    def routes(self) -> list[Route[HttpEndpoint]]:
+        return [
+            Route("POST", "/webhooks", self.register),
+            Route("GET", "/webhooks", self.list_endpoints),
+            Route("DELETE", "/webhooks/{endpoint_id}", self.delete_endpoint),
+            Route("GET", "/events", self.list_events),
+            Route("POST", "/events", self.create_event),
+            Route("POST", "/webhooks/deliver", self.deliver),
+            Route("GET", "/webhooks/deliveries", self.deliveries),
+            Route("POST", "/webhooks/drain", self.drain),
+        ]
+
+    def endpoint_of(self, endpoint_id: Any) -> Endpoint:
+        endpoints = self.source.dispatcher.endpoints
         if endpoint_id is None and len(endpoints) == 1:
             return next(iter(endpoints.values()))
         if not isinstance(endpoint_id, str) or endpoint_id not in endpoints:
             raise ControlError(404, "not_found", f"no webhook endpoint {endpoint_id!r} (give endpoint_id)")
         return endpoints[endpoint_id]
 
-    def event_of(event_id: Any) -> dict[str, Any]:
-        for event in source.events():
+    def event_of(self, event_id: Any) -> dict[str, Any]:
+        for event in self.source.events():
             if event.get("id") == event_id:
                 return event
         raise ControlError(404, "not_found", f"no event {event_id!r}")
 
-    @router.post("/webhooks")
-    async def register(request: Request) -> Response:
-        _, body = source.register_endpoint(await read_json_body(request), str(request.base_url).rstrip("/"))
+    async def register(self, request: Request) -> Response:
+        _, body = self.source.register_endpoint(await control_body(request), str(request.base_url).rstrip("/"))
         return json_response(body, 201)
 
-    @router.get("/webhooks")
-    async def list_endpoints() -> Response:
-        return json_response([e.to_json() for e in source.dispatcher.endpoints.values()])
+    async def list_endpoints(self) -> Response:
+        return json_response([e.to_json() for e in self.source.dispatcher.endpoints.values()])
 
-    @router.delete("/webhooks/{endpoint_id}")
-    async def delete_endpoint(endpoint_id: str) -> Response:
-        if source.dispatcher.endpoints.pop(endpoint_id, None) is None:
+    async def delete_endpoint(self, endpoint_id: str) -> Response:
+        if self.source.dispatcher.endpoints.pop(endpoint_id, None) is None:
             raise ControlError(404, "not_found", f"no webhook endpoint {endpoint_id}")
         return Response(status_code=204)
 
-    @router.get("/events")
-    async def list_events(type: str | None = None) -> Response:
-        return json_response([e for e in source.events() if type in (None, e.get("type"), e.get("event_type"))])
+    async def list_events(self, type: str | None = None) -> Response:
+        return json_response([e for e in self.source.events() if type in (None, e.get("type"), e.get("event_type"))])
 
-    @router.post("/events")
-    async def create_event(request: Request) -> Response:
-        data = await read_json_body(request)
+    async def create_event(self, request: Request) -> Response:
+        data = await control_body(request)
         event_type, object_id = data.get("type"), data.get("object_id")
         if not isinstance(event_type, str) or not isinstance(object_id, str):
             raise ControlError(400, "invalid_field", "type and object_id must be strings")
-        event = source.event_on_demand(event_type, object_id, bool(data.get("deliver", True)))
+        event = self.source.event_on_demand(event_type, object_id, bool(data.get("deliver", True)))
         return json_response(event, 201)
 
-    @router.post("/webhooks/deliver")
-    async def deliver(request: Request) -> Response:
-        data = await read_json_body(request)
-        endpoint = endpoint_of(data.get("endpoint_id"))
+    async def deliver(self, request: Request) -> Response:
+        data = await control_body(request)
+        endpoint = self.endpoint_of(data.get("endpoint_id"))
         ids = data.get("event_ids")
         if not isinstance(ids, list) or not ids:
             raise ControlError(400, "invalid_field", "event_ids must be a non-empty list of event ids")
-        events = [event_of(event_id) for event_id in ids]
+        events = [self.event_of(event_id) for event_id in ids]
         order = data.get("order", "as_given")
         if order not in ("as_given", "reversed"):
             raise ControlError(400, "invalid_field", "order must be as_given or reversed")
@@ -115,19 +127,17 @@ def build_webhook_routes(router: APIRouter, source: WebhookSource) -> None:
         if not isinstance(times, int) or isinstance(times, bool) or not 1 <= times <= 20:
             raise ControlError(400, "invalid_field", "times must be an integer from 1 to 20")
         variant = data.get("variant", "valid")
-        variants = source.dispatcher.signer.variants
+        variants = self.source.dispatcher.signer.variants
         if variant not in variants:
             raise ControlError(400, "invalid_field", f"variant must be one of {list(variants)}")
         ordered = list(reversed(events)) if order == "reversed" else events
-        attempts = await source.dispatcher.deliver_now(
+        attempts = await self.source.dispatcher.deliver_now(
             endpoint, ordered, times, variant, retry=bool(data.get("retry", True))
         )
         return json_response({"attempts": [a.__dict__ for a in attempts]})
 
-    @router.get("/webhooks/deliveries")
-    async def deliveries(endpoint_id: str | None = None, event_id: str | None = None) -> Response:
-        return json_response(source.dispatcher.log(endpoint_id, event_id))
+    async def deliveries(self, endpoint_id: str | None = None, event_id: str | None = None) -> Response:
+        return json_response(self.source.dispatcher.log(endpoint_id, event_id))
 
-    @router.post("/webhooks/drain")
-    async def drain() -> Response:
-        return json_response({"drained": await source.dispatcher.drain()})
+    async def drain(self) -> Response:
+        return json_response({"drained": await self.source.dispatcher.drain()})

@@ -16,13 +16,13 @@ from typing import Any, ClassVar
 
 from fastapi import APIRouter, Request, Response
 
-from provider_sandbox.clock import SandboxClock
-from provider_sandbox.config import SandboxConfig
-from provider_sandbox.faults import FaultInjector, FaultRule
-from provider_sandbox.oauth import BearerCheck, Client, OAuthProfile, OAuthServer
-from provider_sandbox.recorder import RequestRecorder
-from provider_sandbox.seed import Contact, Invoice
-from provider_sandbox.tenants import Tenant, TenantSpec, TenantStore
+from provider_sandbox.core.clock import SandboxClock
+from provider_sandbox.core.config import SandboxConfig
+from provider_sandbox.core.faults import FaultInjector, FaultRule
+from provider_sandbox.core.oauth import BearerCheck, Client, OAuthProfile, OAuthServer
+from provider_sandbox.core.recorder import RequestRecorder
+from provider_sandbox.core.seed import Contact, Invoice
+from provider_sandbox.core.tenants import Tenant, TenantSpec, TenantStore
 
 
 class ProviderSimulator(ABC):
@@ -95,8 +95,19 @@ class ProviderSimulator(ABC):
     def client_of(self, client_id: str) -> Client | None:
         return self.sandbox.oauth.client(self.name, client_id)
 
+    @property
+    def oauth(self) -> OAuthServer:
+        return self.sandbox.oauth
+
+    @property
+    def clock(self) -> SandboxClock:
+        return self.sandbox.clock
+
     def tenant(self, tenant_id: str) -> Tenant | None:
         return self.sandbox.tenants.get(self.name, tenant_id)
+
+    def default_tenant(self) -> Tenant | None:
+        return self.sandbox.tenants.default(self.name)
 
     def create_tenant(self, label: str, name: str, invoices: int, contacts: int) -> Tenant:
         return self.sandbox.tenants.create(

@@ -1,13 +1,24 @@
-"""Body and field parsing for provider control routers (errors in the control API's shape)."""
+"""The control API's error and its body and field parsing, shared by every control router."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
 
-from provider_sandbox.control import ControlError
+from provider_sandbox.core.framework import json_response
+
+
+class ControlError(Exception):
+    """A mistake in a control call: answered as `{"error", "detail"}` with a 400/404/409."""
+
+    def __init__(self, status: int, error: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail = status, error, detail
+
+    def response(self) -> Response:
+        return json_response({"error": self.error, "detail": self.detail}, self.status)
 
 
 async def control_body(request: Request) -> dict[str, Any]:

@@ -10,8 +10,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from provider_sandbox.marketing_config import MarketingConfig, marketing_config_from_env
-from provider_sandbox.payments_config import PaymentsConfig, payments_config_from_env
+from provider_sandbox.core.marketing_config import MarketingConfig, marketing_config_from_env
+from provider_sandbox.core.payments_config import PaymentsConfig, payments_config_from_env
 
 PROVIDERS = ("xero", "myob", "quickbooks", "mautic", "paypal")
 

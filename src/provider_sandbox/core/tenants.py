@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from provider_sandbox.seed import Contact, Invoice, LineItem, make_contact, make_invoice
+from provider_sandbox.core.seed import Contact, Invoice, LineItem, make_contact, make_invoice
 
 _NAMESPACE = uuid.UUID("5f1b7a0e-9a43-4c1f-9d61-0c7f3a2e8b11")
 

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
 
-from provider_sandbox.clock import SandboxClock
+from provider_sandbox.core.clock import SandboxClock
 
 
 class OAuthError(Exception):

@@ -21,10 +21,10 @@ from typing import Any, Protocol
 
 import httpx
 
-from provider_sandbox.clock import SandboxClock
-from provider_sandbox.oauth import hint
+from provider_sandbox.core.clock import SandboxClock
+from provider_sandbox.core.oauth import hint
 
-logger = logging.getLogger("provider_sandbox.webhooks")
+logger = logging.getLogger("provider_sandbox.core.webhooks")
 
 # Variants every provider supports; a signer may add its own (PayPal: foreign_cert_url).
 # `intercepted`: signed genuinely but never sent, as if a man in the middle took it in transit; the
