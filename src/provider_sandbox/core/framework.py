@@ -1,10 +1,10 @@
 """The generic part of the sandbox: shared state and the contract every provider module fulfils.
 
-A provider module (xero.py, myob.py, quickbooks.py; later stripe.py, paypal.py, ...) subclasses
-`ProviderSimulator`: it names its URL prefix, its tenant id scheme and token lifetimes, serves its
-routes, and renders errors, rate limits and faults in *its own* wire format. Everything else --
-OAuth bookkeeping, fault rules, request recording, tenants, the clock -- lives here and in the
-modules it wires together, so a new provider stays small.
+Each provider package (providers/xero, myob, quickbooks, stripe, paypal, billionmail, mautic) has a
+`simulator.py` that subclasses `ProviderSimulator`: it names its URL prefix, its tenant id scheme
+and token lifetimes, serves its routes, and renders errors, rate limits and faults in *its own*
+wire format. Everything else -- OAuth bookkeeping, fault rules, request recording, tenants, the
+clock -- lives here and in the core modules it wires together, so a new provider stays small.
 """
 
 from __future__ import annotations
