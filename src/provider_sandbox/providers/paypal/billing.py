@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse
 
 from provider_sandbox.core.routing import HttpEndpoint, Route
 from provider_sandbox.providers.paypal.api import PayPalApi
-from provider_sandbox.providers.paypal.wire import PayPalError, code, guarded, invalid, issue, link, payer_id, stamp
+from provider_sandbox.providers.paypal.wire import PayPalError, code, invalid, issue, link, payer_id, stamp
 
 UNITS = ("DAY", "WEEK", "MONTH", "YEAR")
 
@@ -91,10 +91,27 @@ def find(store: dict[str, dict[str, Any]], object_id: str) -> dict[str, Any]:
     return store[object_id]
 
 
-def billing_routes(sim: PayPalApi) -> list[Route[HttpEndpoint]]:  # one closure per route, listed at the end
-    async def create_plan(request: Request) -> Response:
-        sim.authorize(request)
-        data = await sim.json_body(request)
+class BillingRoutes:
+    """Billing v1 plans and subscriptions; `routes()` is their table."""
+
+    def __init__(self, api: PayPalApi) -> None:
+        self.api = api
+
+    def routes(self) -> list[Route[HttpEndpoint]]:
+        return [
+            Route("POST", "/v1/billing/plans", self.create_plan),
+            Route("GET", "/v1/billing/plans", self.list_plans),
+            Route("GET", "/v1/billing/plans/{plan_id}", self.get_plan),
+            Route("POST", "/v1/billing/plans/{plan_id}/activate", self.activate_plan),
+            Route("POST", "/v1/billing/subscriptions", self.create_subscription),
+            Route("GET", "/v1/billing/subscriptions/{sub_id}", self.get_subscription),
+            Route("PATCH", "/v1/billing/subscriptions/{sub_id}", self.update_subscription),
+            Route("POST", "/v1/billing/subscriptions/{sub_id}/cancel", self.cancel_subscription),
+        ]
+
+    async def create_plan(self, request: Request) -> Response:
+        self.api.authorize(request)
+        data = await self.api.json_body(request)
         product = data.get("product_id")
         if not isinstance(product, str) or not 6 <= len(product) <= 50:
             raise invalid("product_id", "product_id must be 6 to 50 characters")
@@ -106,7 +123,7 @@ def billing_routes(sim: PayPalApi) -> list[Route[HttpEndpoint]]:  # one closure 
             raise invalid("status", "status must be CREATED, INACTIVE or ACTIVE")
         if not isinstance(data.get("payment_preferences"), dict):
             raise invalid("payment_preferences", "payment_preferences is required")
-        now = stamp(sim.clock.now())
+        now = stamp(self.api.clock.now())
         plan_id = f"P-{code(24)}"
         plan: dict[str, Any] = {
             "id": plan_id,
@@ -130,11 +147,11 @@ def billing_routes(sim: PayPalApi) -> list[Route[HttpEndpoint]]:  # one closure 
         }
         if isinstance(data.get("description"), str) and data["description"]:
             plan["description"] = data["description"][:127]
-        sim.plans[plan_id] = plan
-        return sim.render(plan, request, 201)
+        self.api.plans[plan_id] = plan
+        return self.api.render(plan, request, 201)
 
-    async def list_plans(request: Request) -> Response:
-        sim.authorize(request)
+    async def list_plans(self, request: Request) -> Response:
+        self.api.authorize(request)
         params = request.query_params
         size_raw, page_raw = params.get("page_size", "10"), params.get("page", "1")
         if not size_raw.isdigit() or not 1 <= int(size_raw) <= 20:
@@ -142,35 +159,35 @@ def billing_routes(sim: PayPalApi) -> list[Route[HttpEndpoint]]:  # one closure 
         if not page_raw.isdigit() or not 1 <= int(page_raw) <= 100000:
             raise invalid("page", "page must be an integer from 1 to 100000")
         size, page = int(size_raw), int(page_raw)
-        plans = [p for p in sim.plans.values() if params.get("product_id") in (None, p["product_id"])]
+        plans = [p for p in self.api.plans.values() if params.get("product_id") in (None, p["product_id"])]
         body: dict[str, Any] = {"plans": plans[(page - 1) * size : page * size]}
         if params.get("total_required") == "true":
             body.update(total_items=len(plans), total_pages=-(-len(plans) // size))
         body["links"] = [link(f"{{base}}/v1/billing/plans?page_size={size}&page={page}", "self")]
-        return sim.render(body, request)
+        return self.api.render(body, request)
 
-    async def get_plan(request: Request, plan_id: str) -> Response:
-        sim.authorize(request)
-        return sim.render(find(sim.plans, plan_id), request)
+    async def get_plan(self, request: Request, plan_id: str) -> Response:
+        self.api.authorize(request)
+        return self.api.render(find(self.api.plans, plan_id), request)
 
-    async def activate_plan(request: Request, plan_id: str) -> Response:
-        sim.authorize(request)
-        plan = find(sim.plans, plan_id)
+    async def activate_plan(self, request: Request, plan_id: str) -> Response:
+        self.api.authorize(request)
+        plan = find(self.api.plans, plan_id)
         if plan["status"] == "ACTIVE":
             raise unprocessable(
                 "PLAN_STATUS_INVALID",
                 "Invalid plan status for activate action; plan status should be CREATED or INACTIVE.",
             )
-        plan.update(status="ACTIVE", update_time=stamp(sim.clock.now()))
+        plan.update(status="ACTIVE", update_time=stamp(self.api.clock.now()))
         return Response(status_code=204)
 
-    async def create_subscription(request: Request) -> Response:
-        sim.authorize(request)
-        data = await sim.json_body(request)
+    async def create_subscription(self, request: Request) -> Response:
+        self.api.authorize(request)
+        data = await self.api.json_body(request)
         plan_id = data.get("plan_id")
-        if not isinstance(plan_id, str) or plan_id not in sim.plans:
+        if not isinstance(plan_id, str) or plan_id not in self.api.plans:
             raise unprocessable("INVALID_RESOURCE_ID", "Requested resource ID was not found.")
-        if sim.plans[plan_id]["status"] != "ACTIVE":
+        if self.api.plans[plan_id]["status"] != "ACTIVE":
             raise unprocessable(
                 "PLAN_STATUS_INVALID", "Invalid plan status for subscribe action; plan should be active."
             )
@@ -179,7 +196,7 @@ def billing_routes(sim: PayPalApi) -> list[Route[HttpEndpoint]]:  # one closure 
             raise invalid("subscriber", "subscriber must be an object")
         raw_context = data.get("application_context")
         context: dict[str, Any] = raw_context if isinstance(raw_context, dict) else {}
-        now = sim.clock.now()
+        now = self.api.clock.now()
         sub_id, token = f"I-{code(12)}", f"BA-{code(17)}"
         sub: dict[str, Any] = {
             "id": sub_id,
@@ -201,19 +218,19 @@ def billing_routes(sim: PayPalApi) -> list[Route[HttpEndpoint]]:  # one closure 
         }
         if isinstance(data.get("custom_id"), str) and data["custom_id"]:
             sub["custom_id"] = data["custom_id"][:127]
-        sim.subscriptions[sub_id] = sub
-        sim.approvals[token] = ("subscription", sub_id)
-        sim.emit(request, "BILLING.SUBSCRIPTION.CREATED", "subscription", public(sub), "Subscription created")
-        return sim.render(public(sub), request, 201)
+        self.api.subscriptions[sub_id] = sub
+        self.api.approvals[token] = ("subscription", sub_id)
+        self.api.emit(request, "BILLING.SUBSCRIPTION.CREATED", "subscription", public(sub), "Subscription created")
+        return self.api.render(public(sub), request, 201)
 
-    async def get_subscription(request: Request, sub_id: str) -> Response:
-        sim.authorize(request)
-        return sim.render(public(find(sim.subscriptions, sub_id)), request)
+    async def get_subscription(self, request: Request, sub_id: str) -> Response:
+        self.api.authorize(request)
+        return self.api.render(public(find(self.api.subscriptions, sub_id)), request)
 
-    async def update_subscription(request: Request, sub_id: str) -> Response:
+    async def update_subscription(self, request: Request, sub_id: str) -> Response:
         """JSON Patch limited to `/custom_id` and `/quantity` (replace or add)."""
-        sim.authorize(request)
-        sub = find(sim.subscriptions, sub_id)
+        self.api.authorize(request)
+        sub = find(self.api.subscriptions, sub_id)
         try:
             ops = json.loads(await request.body() or b"[]")
         except ValueError:
@@ -230,14 +247,14 @@ def billing_routes(sim: PayPalApi) -> list[Route[HttpEndpoint]]:  # one closure 
                     "INVALID_PATCH_OPERATION", "Only replace/add of /custom_id and /quantity is supported."
                 )
             sub[op["path"][1:]] = str(op.get("value", ""))
-        sub["update_time"] = stamp(sim.clock.now())
-        sim.emit(request, "BILLING.SUBSCRIPTION.UPDATED", "subscription", public(sub), "Subscription updated")
+        sub["update_time"] = stamp(self.api.clock.now())
+        self.api.emit(request, "BILLING.SUBSCRIPTION.UPDATED", "subscription", public(sub), "Subscription updated")
         return Response(status_code=204)
 
-    async def cancel_subscription(request: Request, sub_id: str) -> Response:
-        sim.authorize(request)
-        sub = find(sim.subscriptions, sub_id)
-        reason = (await sim.json_body(request)).get("reason")
+    async def cancel_subscription(self, request: Request, sub_id: str) -> Response:
+        self.api.authorize(request)
+        sub = find(self.api.subscriptions, sub_id)
+        reason = (await self.api.json_body(request)).get("reason")
         if not isinstance(reason, str) or not 1 <= len(reason) <= 128:
             raise invalid("reason", "reason is required (1 to 128 characters)")
         if sub["status"] not in ("ACTIVE", "SUSPENDED"):
@@ -245,18 +262,7 @@ def billing_routes(sim: PayPalApi) -> list[Route[HttpEndpoint]]:  # one closure 
                 "SUBSCRIPTION_STATUS_INVALID",
                 "Invalid subscription status for cancel action; subscription status should be active or suspended.",
             )
-        now = stamp(sim.clock.now())
+        now = stamp(self.api.clock.now())
         sub.update(status="CANCELLED", status_update_time=now, update_time=now, status_change_note=reason)
-        sim.emit(request, "BILLING.SUBSCRIPTION.CANCELLED", "subscription", public(sub), "Subscription cancelled")
+        self.api.emit(request, "BILLING.SUBSCRIPTION.CANCELLED", "subscription", public(sub), "Subscription cancelled")
         return Response(status_code=204)
-
-    return [
-        Route("POST", "/v1/billing/plans", guarded(create_plan)),
-        Route("GET", "/v1/billing/plans", guarded(list_plans)),
-        Route("GET", "/v1/billing/plans/{plan_id}", guarded(get_plan)),
-        Route("POST", "/v1/billing/plans/{plan_id}/activate", guarded(activate_plan)),
-        Route("POST", "/v1/billing/subscriptions", guarded(create_subscription)),
-        Route("GET", "/v1/billing/subscriptions/{sub_id}", guarded(get_subscription)),
-        Route("PATCH", "/v1/billing/subscriptions/{sub_id}", guarded(update_subscription)),
-        Route("POST", "/v1/billing/subscriptions/{sub_id}/cancel", guarded(cancel_subscription)),
-    ]

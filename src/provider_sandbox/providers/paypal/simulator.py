@@ -28,11 +28,11 @@ from provider_sandbox.core.faults import FaultRule
 from provider_sandbox.core.framework import ProviderSimulator, Sandbox, json_response
 from provider_sandbox.core.oauth import Grant, OAuthError, OAuthProfile
 from provider_sandbox.core.oauth_routes import oauth_error_response, read_form
-from provider_sandbox.core.routing import Route, mount
+from provider_sandbox.core.routing import HttpEndpoint, Route, mount
 from provider_sandbox.core.tenants import TenantSpec, stable_uuid
 from provider_sandbox.core.webhooks import WebhookDispatcher
 from provider_sandbox.providers.paypal.control import PayPalControl
-from provider_sandbox.providers.paypal.routes import payment_routes
+from provider_sandbox.providers.paypal.routes import PayPalRoutes
 from provider_sandbox.providers.paypal.signing import CertificateAuthority, PayPalSigner
 from provider_sandbox.providers.paypal.wire import PayPalError, guarded, seed_payments, stamp
 
@@ -92,8 +92,12 @@ class PayPalSimulator(ProviderSimulator):
     # --- routes ---------------------------------------------------------------------------------
 
     def router(self) -> APIRouter:
-        own = [Route("POST", "/v1/oauth2/token", self.token), Route("GET", "/certs/{name}", guarded(self.certificate))]
-        return mount(APIRouter(), [*own, *payment_routes(self)])
+        own: list[Route[HttpEndpoint]] = [
+            Route("POST", "/v1/oauth2/token", self.token),
+            Route("GET", "/certs/{name}", self.certificate),
+        ]
+        # guarded: a PayPalError raised by any handler answers in PayPal's error envelope.
+        return mount(APIRouter(), [*own, *PayPalRoutes(self).routes()], guarded)
 
     async def token(self, request: Request) -> Response:
         try:
