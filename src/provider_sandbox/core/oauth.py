@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
 
 from provider_sandbox.core.clock import SandboxClock
+from provider_sandbox.core.hints import fingerprint, hint
 
 
 class OAuthError(Exception):
@@ -111,16 +111,6 @@ class BearerCheck:
     grant: Grant | None
     problem: str  # "" when valid; else "missing" | "malformed" | "unknown" | "expired" | "revoked"
     expired_at: datetime | None = None
-
-
-def fingerprint(token: str) -> str:
-    """What the control API shows instead of a token: its SHA-256, comparable by the harness."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def hint(token: str) -> str:
-    """A short, log-safe prefix of a secret."""
-    return token[:8] + "..." if len(token) > 8 else "***"
 
 
 def is_local_redirect(uri: str) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from provider_sandbox.core.oauth import hint
+from provider_sandbox.core.hints import hint
 
 # Headers worth asserting on; anything else a client sends is not recorded.
 RECORDED_HEADERS = (

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import httpx
 
 from provider_sandbox.core.clock import SandboxClock
-from provider_sandbox.core.oauth import hint
+from provider_sandbox.core.hints import hint
 
 logger = logging.getLogger("provider_sandbox.core.webhooks")
 

@@ -13,7 +13,7 @@ from fastapi import Request, Response
 
 from provider_sandbox.core.control_fields import ControlError, control_body, control_count, control_int
 from provider_sandbox.core.framework import json_response
-from provider_sandbox.core.oauth import fingerprint, hint
+from provider_sandbox.core.hints import fingerprint, hint
 from provider_sandbox.core.routing import HttpEndpoint, Route
 from provider_sandbox.core.tenants import Tenant
 from provider_sandbox.providers.billionmail.store import BillionMailInstance

@@ -15,9 +15,9 @@ from typing import Any, Protocol
 
 from fastapi import Request, Response
 
-from provider_sandbox.core.control_fields import ControlError, control_body
+from provider_sandbox.core.control_fields import ControlError, control_body, control_count
 from provider_sandbox.core.framework import json_response
-from provider_sandbox.core.oauth import hint
+from provider_sandbox.core.hints import hint
 from provider_sandbox.core.routing import HttpEndpoint, Route
 from provider_sandbox.core.webhook_control import WebhookControl, endpoint_options
 from provider_sandbox.core.webhooks import Endpoint, WebhookDispatcher
@@ -118,12 +118,10 @@ class StripeControl:
 
     async def create_account(self, request: Request) -> Response:
         data = await control_body(request)
-        sizes = {}
-        for name, default in (("charges", 0), ("customers", 5)):
-            value = data.get(name, default)
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SEED_CHARGES:
-                raise ControlError(400, "invalid_field", f"{name} must be an integer between 0 and {MAX_SEED_CHARGES}")
-            sizes[name] = value
+        sizes = {
+            name: control_count(data, name, default, MAX_SEED_CHARGES)
+            for name, default in (("charges", 0), ("customers", 5))
+        }
         key = data.get("secret_key")
         if key is not None and (not isinstance(key, str) or not key.startswith("sk_test_")):
             raise ControlError(400, "invalid_field", "secret_key must be a string starting with sk_test_")
