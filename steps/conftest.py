@@ -28,7 +28,8 @@ pytest_plugins = [
     "steps.performance_and_load.performance",
     "steps.performance_and_load.load_measurements",
     # providers
-    "steps.providers.accounting",
+    "steps.providers.accounting_connect",
+    "steps.providers.accounting_checks",
     "steps.providers.stripe_integration",
     "steps.providers.paypal_integration",
     "steps.providers.paypal_webhooks",

@@ -13,7 +13,7 @@ from pytest_bdd import given, parsers, then, when
 
 from harness.ops.monitor import DAILY_CHECKS, RULES, MonitorResult, evaluate
 from steps.common import World
-from steps.providers.accounting import integration
+from steps.support.accounting import integration
 from steps.support.lab import (
     SQL,
     OpsLab,

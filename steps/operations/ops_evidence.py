@@ -14,7 +14,7 @@ from pytest_bdd import given, parsers, then, when
 
 from harness.ops.reports import token_refresh_rate
 from steps.common import World, describe
-from steps.providers.accounting import PROVIDERS, books, integration, org
+from steps.support.accounting import PROVIDERS, books, integration, org
 from steps.support.lab import stage_target
 from steps.support.pre_deployment import add_sandbox_fault
 

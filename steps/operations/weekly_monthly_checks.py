@@ -15,7 +15,7 @@ from pytest_bdd import parsers, then, when
 from harness.ops.common import Target
 from harness.ops.reports import build_report
 from steps.common import World, describe
-from steps.providers.accounting import books, integration
+from steps.support.accounting import books, integration
 from steps.support.lab import OpsLab, matches_table, stage_target
 from steps.support.own_rows import assert_covers, own_report
 

@@ -25,8 +25,7 @@ from harness.processes import ServerProcess
 from harness.scenarios import LOCAL_SERVICE_ENV
 from harness.stack import sandbox_service_env
 from steps.common import World, connect_account, describe
-from steps.providers.accounting import XERO, books, integration, ok_json, org
-from steps.providers.accounting import _connect as connect_org
+from steps.support.accounting import XERO, books, connect_org, integration, ok_json, org
 from steps.support.lab import stage_target
 from steps.support.pre_deployment import add_sandbox_fault, stage_sql, start_service_instance
 
