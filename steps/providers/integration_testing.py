@@ -21,7 +21,7 @@ from pytest_bdd import given, parsers, then, when
 
 from harness.tls import client_verify
 from steps.common import ApiUser, World, connect_account, describe, error_code
-from steps.providers.marketing import (
+from steps.providers.marketing_instances import (
     SENDER,
     billionmail_campaign_count,
     create_billionmail,
