@@ -42,7 +42,8 @@ pytest_plugins = [
     # security
     "steps.security.secrets_https_cors",
     "steps.security.attacks",
-    "steps.security.security_testing",
+    "steps.security.security_testing_leaks",
+    "steps.security.security_testing_access",
     "steps.security.edge_protection",
     "steps.security.input_limits",
     # operations

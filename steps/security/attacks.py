@@ -4,7 +4,7 @@ live OpenAPI names. HTTP throughout, SQL only where the item is about the databa
 nothing written by a refused request).
 
 The steps of a section marked "SEC-nn / SECT-nn" are also used by the security testing scenarios
-(steps/security/security_testing.py).
+(steps/security/security_testing_*.py).
 """
 
 from __future__ import annotations

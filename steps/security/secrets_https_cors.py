@@ -3,7 +3,7 @@ the stored row, in clear text or merely encoded), HTTPS for every provider call 
 plain-HTTP providers, Strict-Transport-Security), and CORS (browsers on the CRM's and on foreign origins).
 
 The steps of a section marked "SEC-nn / SECT-nn" are also used by the security testing scenarios
-(steps/security/security_testing.py).
+(steps/security/security_testing_*.py).
 """
 
 from __future__ import annotations
