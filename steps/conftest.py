@@ -37,6 +37,7 @@ pytest_plugins = [
     "steps.providers.billionmail",
     "steps.providers.mautic",
     "steps.providers.integration_testing",
+    "steps.providers.integration_isolation",
     "steps.providers.sync_races",
     "steps.providers.webhook_forgery",
     # security
