@@ -5,6 +5,7 @@ stage's own API schema and the checkout's files.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from pytest_bdd import given, parsers, then
 
@@ -32,35 +33,47 @@ def _provider_section(world: World, provider: str) -> str | None:
     return None
 
 
-@given("the API schema of the stage's service")
-def api_schema(world: World) -> None:
+@dataclass(frozen=True)
+class ApiSchema:
+    """What the docs are held against: the service's integration types and its operations."""
+
+    providers: list[str]  # IntegrationType's values
+    operations: list[tuple[str, str]]  # (METHOD, path)
+
+
+@given("the API schema of the stage's service", target_fixture="api_schema")
+def read_api_schema(world: World) -> ApiSchema:
     response = world.client().get("/openapi.json")
     assert response.status_code == 200, f"the service publishes no API schema: {describe(response)}"
     schema = response.json()
-    world.facts["schema"] = schema
-    world.facts["providers"] = schema["components"]["schemas"]["IntegrationType"]["enum"]
-    world.facts["operations"] = [
-        (method.upper(), path) for path, item in schema["paths"].items() for method in item if method in _HTTP_METHODS
-    ]
+    return ApiSchema(
+        providers=schema["components"]["schemas"]["IntegrationType"]["enum"],
+        operations=[
+            (method.upper(), path)
+            for path, item in schema["paths"].items()
+            for method in item
+            if method in _HTTP_METHODS
+        ],
+    )
 
 
 @then("README.md names every integration type of the API schema")
-def readme_names_providers(world: World) -> None:
+def readme_names_providers(world: World, api_schema: ApiSchema) -> None:
     readme = _doc(world, "README.md").casefold()
-    missing = [provider for provider in world.facts["providers"] if provider.casefold() not in readme]
+    missing = [provider for provider in api_schema.providers if provider.casefold() not in readme]
     assert not missing, f"README.md does not mention these providers the service offers: {', '.join(missing)}"
 
 
 @then("INTEGRATIONS.md has a section for every integration type of the API schema")
-def integrations_sections(world: World) -> None:
-    missing = [provider for provider in world.facts["providers"] if _provider_section(world, provider) is None]
+def integrations_sections(world: World, api_schema: ApiSchema) -> None:
+    missing = [provider for provider in api_schema.providers if _provider_section(world, provider) is None]
     assert not missing, f"INTEGRATIONS.md has no `## ` section for: {', '.join(missing)}"
 
 
 @then("every provider section of INTEGRATIONS.md says how to connect and what is synced or done")
-def provider_sections_complete(world: World) -> None:
+def provider_sections_complete(world: World, api_schema: ApiSchema) -> None:
     gaps = []
-    for provider in world.facts["providers"]:
+    for provider in api_schema.providers:
         body = _provider_section(world, provider) or ""
         if not re.search(r"\*\*(Connect|Register|Create the key)", body) or "/api/integrations" not in body:
             gaps.append(f"{provider}: how to connect")
@@ -89,45 +102,48 @@ def _documented_routes(world: World) -> list[tuple[str, str]]:
 
 
 @then("every route named in INTEGRATIONS.md or README.md exists in the API schema")
-def no_stale_routes(world: World) -> None:
-    providers = {provider.casefold() for provider in world.facts["providers"]}
+def no_stale_routes(world: World, api_schema: ApiSchema) -> None:
+    providers = {provider.casefold() for provider in api_schema.providers}
     # Only the service's own namespaces (`/api/health`, `/api/integrations`): the docs also quote the
     # providers' APIs (`GET /api/current-user` is BillionMail's), which are not the service's routes.
-    namespaces = {"/".join(path.split("/")[:3]) for _, path in world.facts["operations"]}
+    namespaces = {"/".join(path.split("/")[:3]) for _, path in api_schema.operations}
     stale = [
         f"{method} {path}"
         for method, path in _documented_routes(world)
         if "/".join(path.split("/")[:3]) in namespaces
-        and not any(m == method and _segments_match(path, p, providers) for m, p in world.facts["operations"])
+        and not any(m == method and _segments_match(path, p, providers) for m, p in api_schema.operations)
     ]
     assert not stale, f"the docs name routes the service does not have: {', '.join(stale)}"
 
 
 @then("every operation of the API schema is documented with its method and path")
-def every_operation_documented(world: World) -> None:
-    providers = {provider.casefold() for provider in world.facts["providers"]}
+def every_operation_documented(world: World, api_schema: ApiSchema) -> None:
+    providers = {provider.casefold() for provider in api_schema.providers}
     documented = _documented_routes(world)
     missing = [
         f"{method} {path}"
-        for method, path in world.facts["operations"]
+        for method, path in api_schema.operations
         if not any(m == method and _segments_match(p, path, providers) for m, p in documented)
     ]
     assert not missing, f"undocumented routes (name them as `METHOD /path` in INTEGRATIONS.md): {', '.join(missing)}"
 
 
-@then(parsers.parse('the "{provider}" section of INTEGRATIONS.md tells how to register the webhook at "{route}"'))
-def webhook_setup_documented(world: World, provider: str, route: str) -> None:
+@then(
+    parsers.parse('the "{provider}" section of INTEGRATIONS.md tells how to register the webhook at "{route}"'),
+    target_fixture="webhook_setup",
+)
+def webhook_setup_documented(world: World, provider: str, route: str) -> str:
     body = _provider_section(world, provider)
     assert body is not None, f"INTEGRATIONS.md has no {provider} section"
     assert "**Register the webhook**" in body, f"the {provider} section has no 'Register the webhook' part"
     setup = body.split("**Register the webhook**", 1)[1].split("\n\n", 1)[0]
     assert f"{{PUBLIC_URL}}{route}" in setup, f"the webhook setup does not give the URL {{PUBLIC_URL}}{route}"
-    world.facts["webhook_setup"] = setup
+    return setup
 
 
 @then(parsers.parse('it names the setting "{setting}" and every event the checklist lists: {events}'))
-def webhook_setting_and_events(world: World, setting: str, events: str) -> None:
-    setup = world.facts["webhook_setup"]
+def webhook_setting_and_events(webhook_setup: str, setting: str, events: str) -> None:
+    setup = webhook_setup
     assert setting in setup, f"the webhook setup does not say to put the secret in {setting}"
     listed = re.sub(r"`", "", setup)
     # PayPal's list abbreviates the family after its first member: `BILLING.SUBSCRIPTION.CREATED`, `.CANCELLED`.
@@ -140,8 +156,8 @@ def webhook_setting_and_events(world: World, setting: str, events: str) -> None:
 
 
 @then(parsers.parse('"{route}" is a POST route of the API schema'))
-def webhook_route_exists(world: World, route: str) -> None:
-    assert ("POST", route) in world.facts["operations"], f"the service has no POST {route}"
+def webhook_route_exists(world: World, route: str, api_schema: ApiSchema) -> None:
+    assert ("POST", route) in api_schema.operations, f"the service has no POST {route}"
 
 
 @then(
@@ -150,9 +166,9 @@ def webhook_route_exists(world: World, route: str) -> None:
         "with their causes and fixes"
     )
 )
-def troubleshooting_tables(world: World, rows: int) -> None:
+def troubleshooting_tables(world: World, rows: int, api_schema: ApiSchema) -> None:
     short = []
-    for provider in world.facts["providers"]:
+    for provider in api_schema.providers:
         body = _provider_section(world, provider) or ""
         table = body.split("| Symptom | Cause | Fix |", 1)
         entries = [line for line in table[1].splitlines()[2:] if line.startswith("|")] if len(table) == 2 else []
@@ -172,17 +188,17 @@ _GUIDE_STEPS = {
 }
 
 
-@then("INTEGRATIONS.md has a development guide for adding an integration")
-def guide_exists(world: World) -> None:
+@then("INTEGRATIONS.md has a development guide for adding an integration", target_fixture="guide")
+def guide_exists(world: World) -> str:
     sections = _sections(_doc(world, "INTEGRATIONS.md"))
     guide = next((body for heading, body in sections.items() if heading.startswith(_GUIDE_HEADING)), None)
     assert guide is not None, f"INTEGRATIONS.md has no '## {_GUIDE_HEADING}' section"
-    world.facts["guide"] = guide
+    return guide
 
 
 @then(parsers.re(r"the guide has a step for each of: (?P<steps>.+)$"))
-def guide_steps(world: World, steps: str) -> None:
-    numbered = re.split(r"^### ", world.facts["guide"], flags=re.MULTILINE)[1:]
+def guide_steps(guide: str, steps: str) -> None:
+    numbered = re.split(r"^### ", guide, flags=re.MULTILINE)[1:]
     missing = []
     for step in (s.strip() for s in steps.split(",")):
         pattern = re.compile(_GUIDE_STEPS[step])
@@ -192,10 +208,10 @@ def guide_steps(world: World, steps: str) -> None:
 
 
 @then("every file or folder of the project that the guide names exists in the checkout")
-def guide_paths_exist(world: World) -> None:
+def guide_paths_exist(world: World, guide: str) -> None:
     root = world.target.project_root
-    named = set(re.findall(r"`((?:src|steps|features|tests|load|contract|fixtures)/[^`\s]*)`", world.facts["guide"]))
-    named |= set(re.findall(r"`([A-Za-z_]+\.(?:md|py|toml|ini))`", world.facts["guide"]))
+    named = set(re.findall(r"`((?:src|steps|features|tests|load|contract|fixtures)/[^`\s]*)`", guide))
+    named |= set(re.findall(r"`([A-Za-z_]+\.(?:md|py|toml|ini))`", guide))
     # `<name>` marks a file the reader creates; everything else must be there to be read or edited.
     missing = sorted(path for path in named if "<" not in path and not (root / path).exists())
     assert len(named) >= 10, f"the guide names only {len(named)} files: it should point at the real ones"

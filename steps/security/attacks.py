@@ -13,8 +13,10 @@ import json
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
@@ -98,14 +100,14 @@ def _stripe_secret(world: World) -> str:
     return world.target.stripe_webhook_secret
 
 
-@given("a Stripe event the service records and ignores")
-def security_stripe_event(world: World) -> None:
-    world.facts["stripe_event"] = ignored_stripe_event()
+@given("a Stripe event the service records and ignores", target_fixture="stripe_event")
+def security_stripe_event() -> dict[str, Any]:
+    return ignored_stripe_event()
 
 
 @when(parsers.re(r"the event is posted to the Stripe webhook (?P<how>.+)"))
-def security_post_stripe_event(world: World, how: str) -> None:
-    event = world.facts["stripe_event"]
+def security_post_stripe_event(world: World, how: str, stripe_event: dict[str, Any]) -> None:
+    event = stripe_event
     body = json.dumps(event).encode()
     secret = _stripe_secret(world)
     if how == "signed with the endpoint's secret":
@@ -130,12 +132,12 @@ def security_webhook_refused(world: World) -> None:
 
 
 @then("it is accepted as a new event, so the refused delivery left no trace")
-def security_accepted_as_new(world: World) -> None:
+def security_accepted_as_new(world: World, stripe_event: dict[str, Any]) -> None:
     response = world.last_response()
     assert response.status_code == 200, f"expected the genuine event accepted: {describe(response)}"
     assert response.json().get("duplicate") is False, f"the refused delivery was recorded: {describe(response)}"
     # A recorded delivery would have shown: the same genuine event again is a duplicate.
-    security_post_stripe_event(world, "signed with the endpoint's secret")
+    security_post_stripe_event(world, "signed with the endpoint's secret", stripe_event)
     again = world.last_response()
     assert again.status_code == 200, f"expected the redelivery acknowledged: {describe(again)}"
     assert again.json().get("duplicate") is True, f"a recorded event is not reported as a duplicate: {describe(again)}"
@@ -162,10 +164,17 @@ def _body_probe(spec: dict[str, Any], operation: Operation, problem: str) -> tup
     raise ValueError(f"no body problem {problem!r}")
 
 
-@when(parsers.parse('"{name}" sends every JSON-body operation of the live API a body with {problem}'))
-def security_send_invalid_bodies(world: World, name: str, problem: str) -> None:
+# An operation, the body fields that make its probe invalid, and the answer.
+Probe = tuple[Operation, set[str], httpx.Response]
+
+
+@when(
+    parsers.parse('"{name}" sends every JSON-body operation of the live API a body with {problem}'),
+    target_fixture="probes",
+)
+def security_send_invalid_bodies(world: World, name: str, problem: str) -> list[Probe]:
     user, spec = world.user(name), _openapi(world)
-    probes = []
+    probes: list[Probe] = []
     for operation in _operations(world):
         if operation.body is None:
             continue
@@ -177,13 +186,13 @@ def security_send_invalid_bodies(world: World, name: str, problem: str) -> None:
                 (operation, fields, _send(user, operation.method, url, _required_query(operation, spec), body))
             )
     assert len(probes) >= 5, f"expected the live API to have JSON-body operations to probe, found {len(probes)}"
-    world.facts["probes"] = probes
+    return probes
 
 
 @then(parsers.parse('every one is answered 422 "{code}", naming each offending field'))
-def security_probes_refused(world: World, code: str) -> None:
+def security_probes_refused(code: str, probes: list[Probe]) -> None:
     problems = []
-    for operation, fields, response in world.facts["probes"]:
+    for operation, fields, response in probes:
         if response.status_code != 422 or error_code(response) != code:
             problems.append(f"{operation}: expected 422 {code}, got {describe(response)[:300]}")
             continue
@@ -191,7 +200,7 @@ def security_probes_refused(world: World, code: str) -> None:
         unnamed = sorted(f for f in fields if not any(n == f"body.{f}" or n.startswith(f"body.{f}.") for n in named))
         if unnamed:
             problems.append(f"{operation}: the error does not name {unnamed} (it names {sorted(named)})")
-    assert not problems, f"{len(problems)} of {len(world.facts['probes'])} operations:\n" + "\n".join(problems)
+    assert not problems, f"{len(problems)} of {len(probes)} operations:\n" + "\n".join(problems)
 
 
 # --- SEC-07 / SECT-06: SQL injection --------------------------------------------------------------
@@ -260,8 +269,10 @@ def security_no_foreign_data(world: World) -> None:
     assert not leaked, "these answers to Mallory show Alice's integration:\n" + "\n".join(leaked[:10])
 
 
-@when(parsers.parse('"{name}" names integrations with the SQL injection payloads'))
-def security_name_with_injections(world: World, request: pytest.FixtureRequest, name: str) -> None:
+@when(parsers.parse('"{name}" names integrations with the SQL injection payloads'), target_fixture="named")
+def security_name_with_injections(
+    world: World, request: pytest.FixtureRequest, name: str
+) -> list[tuple[str, httpx.Response]]:
     user = world.user(name)
     created = []
     for injection in (*SQL_INJECTIONS, UNION_INJECTION):
@@ -269,12 +280,12 @@ def security_name_with_injections(world: World, request: pytest.FixtureRequest, 
         response = create_integration(request, user, payload)
         assert response.status_code == 201, f"expected a name like {payload!r} accepted as data: {describe(response)}"
         created.append((payload, integration_of(response)["id"]))
-    world.facts["named"] = [(payload, user.client.get(f"{INTEGRATIONS}/{i}")) for payload, i in created]
+    return [(payload, user.client.get(f"{INTEGRATIONS}/{i}")) for payload, i in created]
 
 
 @then("each name is read back exactly as sent")
-def security_names_read_back(world: World) -> None:
-    for payload, response in world.facts["named"]:
+def security_names_read_back(named: list[tuple[str, httpx.Response]]) -> None:
+    for payload, response in named:
         assert response.status_code == 200, f"expected the integration readable: {describe(response)}"
         stored = integration_of(response)["integrationName"]
         assert stored == payload, f"the name was changed on the way: sent {payload!r}, read back {stored!r}"
@@ -292,8 +303,19 @@ def security_tables_intact(world: World) -> None:
 # --- SEC-08 / SECT-07: XSS ------------------------------------------------------------------------
 
 
-@when(parsers.parse('"{name}" stores integrations whose names and custom data hold script payloads'))
-def security_store_scripts(world: World, request: pytest.FixtureRequest, name: str) -> None:
+@dataclass
+class ScriptPayloads:
+    """Integrations stored with script payloads (payload, id), and every answer that carried them back."""
+
+    stored: list[tuple[str, str]]
+    answers: list[httpx.Response]
+
+
+@when(
+    parsers.parse('"{name}" stores integrations whose names and custom data hold script payloads'),
+    target_fixture="script_payloads",
+)
+def security_store_scripts(world: World, request: pytest.FixtureRequest, name: str) -> ScriptPayloads:
     user = world.user(name)
     answers, stored = [], []
     for payload in XSS_PAYLOADS:
@@ -301,21 +323,21 @@ def security_store_scripts(world: World, request: pytest.FixtureRequest, name: s
         assert response.status_code == 201, f"expected {payload!r} accepted as a name: {describe(response)}"
         answers.append(response)
         stored.append((payload, integration_of(response)["id"]))
-    world.facts["script_answers"], world.facts["script_integrations"] = answers, stored
+    return ScriptPayloads(stored, answers)
 
 
 @when(parsers.parse('"{name}" reads those integrations back, one by one and as a list'))
-def security_read_scripts(world: World, name: str) -> None:
+def security_read_scripts(world: World, name: str, script_payloads: ScriptPayloads) -> None:
     client = world.user(name).client
-    world.facts["script_answers"] += [client.get(f"{INTEGRATIONS}/{i}") for _, i in world.facts["script_integrations"]]
-    world.facts["script_answers"].append(client.get(INTEGRATIONS))
+    script_payloads.answers += [client.get(f"{INTEGRATIONS}/{i}") for _, i in script_payloads.stored]
+    script_payloads.answers.append(client.get(INTEGRATIONS))
 
 
 @then("every answer is JSON with the payloads exactly as sent, and the browser is told not to sniff or render it")
-def security_scripts_are_data(world: World) -> None:
-    expected = {i: p for p, i in world.facts["script_integrations"]}
+def security_scripts_are_data(script_payloads: ScriptPayloads) -> None:
+    expected = {i: p for p, i in script_payloads.stored}
     seen = 0
-    for response in world.facts["script_answers"]:
+    for response in script_payloads.answers:
         assert response.status_code in (200, 201), f"expected a success: {describe(response)}"
         assert_not_renderable(response)
         body = response.json()
