@@ -34,8 +34,6 @@ from steps.providers.marketing_instances import (
     sync_campaigns,
 )
 
-# --- BillionMail -------------------------------------------------------------------------------
-
 
 @pytest.fixture
 def billionmail_instance() -> BillionMailInstance:

@@ -29,8 +29,6 @@ from steps.providers.marketing_instances import (
     sync_campaigns,
 )
 
-# --- Mautic ------------------------------------------------------------------------------------
-
 
 @pytest.fixture
 def mautic_instance() -> str:
