@@ -86,12 +86,7 @@ def own_rows(database_url: str, integration_id: str) -> tuple[Any, ...]:
 # --- the build and the revision the stage runs ---------------------------------------------------------
 
 
-@when("the stage is asked which build it runs", target_fixture="version")
-def ask_version(world: World) -> dict[str, Any]:
-    answer = world.client().get("/api/version")
-    assert answer.status_code == 200, describe(answer)
-    body: dict[str, Any] = answer.json()
-    return body
+# "the stage is asked which build it runs" (target_fixture "version"): production_readiness.py.
 
 
 @then(parsers.parse('the stage runs the checkout\'s commit as "{stage}"'))
