@@ -6,9 +6,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from harness.fuzz import run_schemathesis
 from harness.processes import ServerProcess, free_port, uvicorn_command
 from harness.stack import PROJECT_ROOT
+
+# e2e: starts a service and Schemathesis runs of its own (the `e2e` tier: `uv run pytest -m e2e`).
+pytestmark = pytest.mark.e2e
 
 
 def serve(tmp_path: Path) -> ServerProcess:

@@ -20,6 +20,9 @@ from harness.scenarios import ScenarioGate
 from tests.harness.defects import Defect
 from tests.harness.defects.catalogue import all_defects
 
+# e2e: starts copies of the service and full scenario gates of its own (the `e2e` tier: `uv run pytest -m e2e`).
+pytestmark = pytest.mark.e2e
+
 SERVICE_PACKAGE = PROJECT_ROOT / "src" / "integration_service"
 
 

@@ -9,6 +9,9 @@ import pytest
 
 from tests.harness.test_defect_injection import gate_run
 
+# e2e: starts a service and runs the edge gate of its own (the `e2e` tier: `uv run pytest -m e2e`).
+pytestmark = pytest.mark.e2e
+
 
 def test_a_rate_limit_no_burst_can_reach_fails_the_item(
     tmp_path: Path, database_server_url: str, monkeypatch: pytest.MonkeyPatch

@@ -26,6 +26,9 @@ from harness.report import FaultCell, build_report, render_html
 from tests.harness.defects import Defect
 from tests.harness.test_defect_injection import service_copy_with
 
+# e2e: starts the fault lab (services, sandbox, database restarts) of its own (the `e2e` tier: `uv run pytest -m e2e`).
+pytestmark = pytest.mark.e2e
+
 CELL_DEFECTS: tuple[tuple[Defect, Cell], ...] = (
     (
         Defect(

@@ -20,6 +20,9 @@ from harness.database import drop_database
 from harness.local import PortInUseError, ensure_port_free, printable_url, run_in_foreground
 from harness.stack import LocalStack
 
+# e2e: starts whole local stacks of its own (the `e2e` tier: `uv run pytest -m e2e`).
+pytestmark = pytest.mark.e2e
+
 
 def test_a_taken_port_is_refused_before_anything_starts() -> None:
     with socket.socket() as listener:

@@ -22,9 +22,13 @@ BROWSER = next(
 SECTIONS = ("Gates", "Benchmarks", "Resources under load", "Checklist")
 
 # CI installs Chromium (.ci/run): there a missing browser is a failure, not a skip.
-pytestmark = pytest.mark.skipif(
-    BROWSER is None and not os.environ.get("CI"), reason="no Chromium on this machine (apt-get install chromium)"
-)
+# e2e: starts a Chromium browser of its own (the `e2e` tier: `uv run pytest -m e2e`).
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        BROWSER is None and not os.environ.get("CI"), reason="no Chromium on this machine (apt-get install chromium)"
+    ),
+]
 
 
 def sample_report_html(tmp_path: Path) -> Path:

@@ -20,6 +20,9 @@ from harness.scenario_results import RESULTS_OPTION, read_results
 from integration_service.security.api_tokens import hash_token
 from tests.fixtures.service import RunningService
 
+# e2e: starts a scenario run in a pytest subprocess of its own (the `e2e` tier: `uv run pytest -m e2e`).
+pytestmark = pytest.mark.e2e
+
 FEATURE = """\
 Feature: Scenario users
   @staging

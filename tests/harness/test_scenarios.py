@@ -75,6 +75,7 @@ def test_scenarios_refuse_to_run_without_a_stage() -> None:
         ScenarioTarget.from_env({})
 
 
+@pytest.mark.e2e  # runs a scenario pytest subprocess
 def test_the_results_plugin_records_tags_steps_and_the_failing_assertion(tmp_path: Path) -> None:
     (tmp_path / "arithmetic.feature").write_text(FEATURE)
     (tmp_path / "test_arithmetic.py").write_text(STEPS)

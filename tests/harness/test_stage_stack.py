@@ -22,7 +22,8 @@ from harness.tls import client_verify
 from integration_service.security.api_tokens import issue_token_at
 from tests.e2e.drill_repo import git, scratch_origin
 
-pytestmark = pytest.mark.db
+# e2e: starts deployed stages (TLS, databases, sandbox) of its own (the `e2e` tier: `uv run pytest -m e2e`).
+pytestmark = [pytest.mark.db, pytest.mark.e2e]
 
 C4_NAMES = {"SERVICE_URL", "DATABASE_URL", "CA_BUNDLE", "SANDBOX_URL", "SERVICE_LOG", "STRIPE_WEBHOOK_SECRETS"}
 C4_NAMES |= {"PAYPAL_WEBHOOK_ID", "REDIS_KEY_PREFIX", "DEPLOY_COMMAND"}

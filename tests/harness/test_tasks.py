@@ -9,6 +9,9 @@ import pytest
 
 from harness.paths import PROJECT_ROOT
 
+# e2e: starts `invoke` subprocesses of its own (the `e2e` tier: `uv run pytest -m e2e`).
+pytestmark = pytest.mark.e2e
+
 OPERATIONS = ("backup", "restore", "migrate", "smoke", "deploy", "release", "rollback", "monitor", "signoff", "report")
 
 

@@ -56,6 +56,7 @@ def test_an_empty_user_name_is_refused() -> None:
         issue_stage_token("local", "  ")
 
 
+@pytest.mark.e2e  # an `invoke token` subprocess
 @pytest.mark.db
 def test_the_task_prints_only_the_token_on_stdout(database_url: str) -> None:
     result = subprocess.run(

@@ -35,7 +35,8 @@ thresholds = ["fail_rate<0.01"]
 # Every Xero invoice page takes 4 s longer: the sync breaches its threshold, nothing else does.
 SLOW_XERO = '{"provider": "xero", "kind": "delay", "delay_ms": 4000, "times": null, "path": "Invoices"}'
 
-pytestmark = pytest.mark.db
+# e2e: starts a stack and Locust runs of its own (the `e2e` tier: `uv run pytest -m e2e`).
+pytestmark = [pytest.mark.db, pytest.mark.e2e]
 
 
 def invoke_load(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], Path]:

@@ -23,7 +23,8 @@ from harness.ops.pgtools import table_snapshot
 from harness.ops.release import release
 from tests.harness.ops.drill import git, make_checkout, make_target, write_customer_data, write_release
 
-pytestmark = pytest.mark.db
+# e2e: starts a stack and runs a release and its rollback of its own (the `e2e` tier: `uv run pytest -m e2e`).
+pytestmark = [pytest.mark.db, pytest.mark.e2e]
 
 # What the local drill has no means to check (no smoke integration, Stripe secret or provider sandbox).
 DRILL_WAIVERS = ["sync", "stripe webhook", "paypal webhook"]

@@ -31,7 +31,8 @@ from harness.processes import free_port
 from integration_service.security.api_tokens import issue_token_at
 from tests.harness.ops.drill import git, make_checkout, make_target, write_customer_data, write_release
 
-pytestmark = pytest.mark.db
+# e2e: starts a deployed stage and runs its release path of its own (the `e2e` tier: `uv run pytest -m e2e`).
+pytestmark = [pytest.mark.db, pytest.mark.e2e]
 
 STAGE_DEPLOY = Path(__file__).with_name("stage_deploy.py")
 WEBHOOK_SECRET = f"whsec_{uuid.uuid4().hex}"

@@ -39,6 +39,7 @@ def webhook_rows(database_url: str, provider: str, event_id: str) -> int:
     return int(str(row[0]))
 
 
+@pytest.mark.e2e  # a whole local stack
 @pytest.mark.db
 def test_locally_the_sandbox_signs_an_event_the_service_accepts_and_a_forgery_it_refuses(
     service: RunningService, sandbox: ServerProcess, database_url: str
