@@ -36,11 +36,13 @@ from integration_service.api.middleware import (
     RateLimitMiddleware,
     RequestContextMiddleware,
 )
+from integration_service.api.services import Services
 from integration_service.build import service_version
 from integration_service.db import migrations
 from integration_service.db.engine import StatementCounter, create_database_engine
-from integration_service.db.paypal_rows import bind_known_subscriptions
+from integration_service.db.paypal_rows import known_subscription_ids
 from integration_service.providers.http import timeouts
+from integration_service.providers.paypal import PayPal
 from integration_service.providers.registry import sync_providers
 from integration_service.security.api_tokens import TokenVerifier
 from integration_service.security.encryption import SecretBox
@@ -98,21 +100,23 @@ def create_app(settings: Settings) -> FastAPI:
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes),
         ],
     )
-    app.state.settings = settings
-    app.state.engine = engine
-    app.state.secret_box = SecretBox(settings.encryption_keys)
-    app.state.token_verifier = token_verifier
-    app.state.http = http
-    app.state.sync_providers = sync_providers(settings)
-    bind_known_subscriptions(app.state.sync_providers, engine)  # PayPal cannot list subscriptions
-    app.state.sync_engine = SyncEngine(
-        engine, app.state.secret_box, settings, app.state.sync_providers, http, StatementCounter(engine)
-    )
-    app.state.head_revision = migrations.head_revision()
-    app.state.redis = (
-        None
+    providers = sync_providers(settings)
+    paypal_provider = providers[PayPal.integration_type]
+    if isinstance(paypal_provider, PayPal):  # PayPal cannot list subscriptions: its sync asks the database
+        paypal_provider.known_subscriptions = partial(known_subscription_ids, engine)
+    secret_box = SecretBox(settings.encryption_keys)
+    app.state.services = Services(
+        settings=settings,
+        engine=engine,
+        secret_box=secret_box,
+        token_verifier=token_verifier,
+        http=http,
+        providers=providers,
+        sync_engine=SyncEngine(engine, secret_box, settings, providers, http, StatementCounter(engine)),
+        head_revision=migrations.head_revision(),
+        redis=None
         if settings.redis_url is None
-        else redis.Redis.from_url(settings.redis_url.get_secret_value(), socket_timeout=2, socket_connect_timeout=2)
+        else redis.Redis.from_url(settings.redis_url.get_secret_value(), socket_timeout=2, socket_connect_timeout=2),
     )
     install_error_handlers(app)
     metrics.install(app, engine, settings.database_pool_size + settings.database_pool_max_overflow)

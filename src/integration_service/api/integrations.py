@@ -10,12 +10,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from integration_service.api.connection_tests import verify_new_integration
-from integration_service.api.dependencies import CurrentUser, DatabaseEngine, Secrets
+from integration_service.api.dependencies import AppServices, CurrentUser, DatabaseEngine, Secrets
 from integration_service.api.errors import Conflict, NotFound, PreconditionFailed, documented_errors
 from integration_service.api.models import (
     ApiModel,
@@ -169,7 +169,7 @@ _CREATED_LINKS = {
 )
 def create_integration(
     payload: IntegrationCreate,
-    request: Request,
+    services: AppServices,
     response: Response,
     user_id: CurrentUser,
     engine: DatabaseEngine,
@@ -180,10 +180,10 @@ def create_integration(
     API-key providers check customData and test the key first (422 `connection_failed` if refused).
     """
     custom_data = payload.custom_data
-    provider = request.app.state.sync_providers.get(payload.integration_type.value)
+    provider = services.providers.get(payload.integration_type.value)
     if isinstance(provider, ApiKeyProvider):
         custom_data = verify_new_integration(
-            request, provider, user_id, custom_data, payload.api_key, payload.api_secret
+            services.http, provider, user_id, custom_data, payload.api_key, payload.api_secret
         )
     values = {
         "integration_type": payload.integration_type.value,

@@ -19,8 +19,6 @@ from sqlalchemy import ColumnElement, Connection, Engine, RowMapping, Table, fun
 from sqlalchemy.dialects.postgresql import insert
 
 from integration_service.db.schema import paypal_payments, paypal_subscriptions
-from integration_service.providers.base import SyncProvider
-from integration_service.providers.paypal import PayPal
 
 
 @dataclass(frozen=True)
@@ -131,19 +129,14 @@ def save(
         merge(connection, lifecycle, rows, new)
 
 
-def bind_known_subscriptions(providers: Mapping[str, SyncProvider], engine: Engine) -> None:
-    """Give the PayPal provider the database lookup its subscription sync needs (PayPal cannot list them)."""
-
-    def known(integration_id: uuid.UUID) -> list[str]:
-        with engine.connect() as connection:
-            return list(
-                connection.execute(
-                    select(paypal_subscriptions.c.paypal_subscription_id)
-                    .where(paypal_subscriptions.c.integration_id == integration_id)
-                    .order_by(paypal_subscriptions.c.id)
-                ).scalars()
-            )
-
-    provider = providers.get(PayPal.integration_type)
-    if isinstance(provider, PayPal):
-        provider.known_subscriptions = known
+def known_subscription_ids(engine: Engine, integration_id: uuid.UUID | None) -> list[str]:
+    """The PayPal subscription ids stored for an integration: PayPal's subscription sync reads them
+    (PayPal cannot list subscriptions); app.py hands this lookup to the provider."""
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                select(paypal_subscriptions.c.paypal_subscription_id)
+                .where(paypal_subscriptions.c.integration_id == integration_id)
+                .order_by(paypal_subscriptions.c.id)
+            ).scalars()
+        )

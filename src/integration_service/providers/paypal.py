@@ -107,7 +107,7 @@ class PayPal(ApiKeyProvider):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         # Which subscription ids an integration already has, since PayPal cannot list them; the app
-        # binds the database lookup (db/paypal_rows.py: bind_known_subscriptions).
+        # binds the database lookup (app.py: db/paypal_rows.py known_subscription_ids).
         self.known_subscriptions: KnownIds = _nothing_known
 
     def record_sets(self) -> dict[str, RecordSet]:
