@@ -41,7 +41,7 @@ class ConnectionFailed(ServiceError):
     status_code, code = 422, "connection_failed"
 
 
-def _failed(provider: SyncProvider, exc: ProviderError) -> ConnectionFailed:
+def _failed(provider: SyncProvider[Any], exc: ProviderError) -> ConnectionFailed:
     field = {
         ProviderAuthError: "apiKey",
         ProviderUnavailable: "customData.baseUrl",
@@ -55,7 +55,7 @@ def _failed(provider: SyncProvider, exc: ProviderError) -> ConnectionFailed:
 
 def verify_new_integration(
     http: httpx.Client,
-    provider: ApiKeyProvider,
+    provider: ApiKeyProvider[Any],
     user_id: str,
     custom_data: Mapping[str, Any],
     api_key: SecretStr | None,

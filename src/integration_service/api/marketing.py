@@ -35,7 +35,7 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 EntityId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 PathId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 ACTION_ERRORS = {**documented_errors(400, 401, 404, 409, 413, 422, 429, 503), **PROVIDER_FAILED}
-P = TypeVar("P", bound=SyncProvider)
+P = TypeVar("P", bound=SyncProvider[Any])
 
 
 def _connected(integrations: CallersIntegrations, integration_id: uuid.UUID, kind: type[P]) -> tuple[Owned[P], Any]:
@@ -55,7 +55,7 @@ def _store(integrations: CallersIntegrations, owned: Owned[Any], row: Record) ->
 def _stored(
     integrations: CallersIntegrations,
     integration_id: uuid.UUID,
-    kind: type[SyncProvider],
+    kind: type[SyncProvider[Any]],
     table: Table,
     limit: int,
     offset: int,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends
 from sqlalchemy import RowMapping
@@ -24,7 +24,7 @@ from integration_service.api.services import Services
 from integration_service.db import credentials
 from integration_service.providers.base import Linked, SyncProvider
 
-P = TypeVar("P", bound=SyncProvider)
+P = TypeVar("P", bound=SyncProvider[Any])
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import redis
@@ -15,7 +15,7 @@ from integration_service.security.encryption import SecretBox
 from integration_service.settings import Settings
 from integration_service.sync.engine import SyncEngine
 
-P = TypeVar("P", bound=SyncProvider)
+P = TypeVar("P", bound=SyncProvider[Any])
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Services:
     secret_box: SecretBox
     token_verifier: TokenVerifier
     http: httpx.Client  # every provider call goes through it (timeouts, the provider CA bundle)
-    providers: dict[str, SyncProvider]  # by integration type (XERO, STRIPE, ...)
+    providers: dict[str, SyncProvider[Any]]  # by integration type (XERO, STRIPE, ...)
     sync_engine: SyncEngine
     head_revision: str  # the migration the code expects: /api/health compares the database's
     redis: redis.Redis | None

@@ -100,7 +100,7 @@ def _nothing_known(_integration_id: uuid.UUID) -> list[str]:
     return []
 
 
-class PayPal(ApiKeyProvider):
+class PayPal(ApiKeyProvider[PayPalClient]):
     integration_type: ClassVar[str] = "PAYPAL"
     slug: ClassVar[str] = "paypal"
 
@@ -128,13 +128,11 @@ class PayPal(ApiKeyProvider):
             self.settings.token_refresh_margin_s,
         )
 
-    def test_connection(self, api: Any) -> None:
+    def test_connection(self, api: PayPalClient) -> None:
         """A client-credentials token proves the REST app's id and secret (ProviderAuthError if not)."""
-        assert isinstance(api, PayPalClient)
         api.access_token()
 
-    def pages(self, api: Any, data_type: str, modified_since: datetime | None) -> Iterator[list[Record]]:
-        assert isinstance(api, PayPalClient)
+    def pages(self, api: PayPalClient, data_type: str, modified_since: datetime | None) -> Iterator[list[Record]]:
         if data_type == "payments":
             yield from self._payment_pages(api, modified_since)
         elif data_type == "subscriptions":
