@@ -40,7 +40,7 @@ class ProviderRejected(ServiceError):
 
 
 PROVIDER_FAILED: dict[int | str, dict[str, Any]] = {
-    502: {"model": ErrorResponse, "description": "The provider failed, or refused the integration's credentials"}
+    502: {"model": ErrorResponse, "description": "The provider answered with something unusable"}
 }
 
 
