@@ -57,10 +57,32 @@ class Reporting:
     retry_after_s: int | None
 
 
-ACTIONS = Reporting(Conflict, "", InvalidInput, False, False, Unavailable, None)
-STRIPE = Reporting(ProviderFailed, "", InvalidInput, False, False, ProviderFailed, None)
+ACTIONS = Reporting(  # marketing actions, and loading any integration's stored credentials
+    refused_credentials=Conflict,
+    credentials_hint="",
+    refusal=InvalidInput,
+    refusal_is_4xx_only=False,
+    not_found_passed_on=False,
+    unavailable=Unavailable,
+    retry_after_s=None,
+)
+STRIPE = Reporting(
+    refused_credentials=ProviderFailed,
+    credentials_hint="",
+    refusal=InvalidInput,
+    refusal_is_4xx_only=False,
+    not_found_passed_on=False,
+    unavailable=ProviderFailed,
+    retry_after_s=None,
+)
 PAYPAL = Reporting(
-    ProviderFailed, "; update the integration's apiKey/apiSecret", ProviderRejected, True, True, Unavailable, 30
+    refused_credentials=ProviderFailed,
+    credentials_hint="; update the integration's apiKey/apiSecret",
+    refusal=ProviderRejected,
+    refusal_is_4xx_only=True,
+    not_found_passed_on=True,
+    unavailable=Unavailable,
+    retry_after_s=30,
 )
 
 
