@@ -28,6 +28,7 @@ from integration_service.api.models import (
     Secret,
     custom_data_problem,
 )
+from integration_service.api.owned import OwnedIntegration
 from integration_service.db import credentials
 from integration_service.db.engine import UnreadableJson
 from integration_service.db.schema import INTEGRATION_TYPES
@@ -232,13 +233,10 @@ def _not_found(integration_id: uuid.UUID) -> NotFound:
     responses=documented_errors(401, 404, 422, 429),
 )
 def get_integration(
-    integration_id: uuid.UUID, response: Response, user_id: CurrentUser, engine: DatabaseEngine
+    integration_id: uuid.UUID, response: Response, integrations: OwnedIntegration
 ) -> IntegrationEnvelope:
     """The `ETag` names this version of the integration: send it back as `If-Match` on PATCH."""
-    with engine.connect() as connection:
-        row = credentials.get(connection, user_id, integration_id)
-    if row is None:
-        raise _not_found(integration_id)
+    row = integrations.get(integration_id)
     response.headers["ETag"] = _etag(row)
     return IntegrationEnvelope(integration=IntegrationPublic.model_validate(dict(row)))
 
