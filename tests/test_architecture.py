@@ -28,8 +28,11 @@ RULES: list[tuple[str, frozenset[str], str]] = [
 ]
 
 
-def imported_modules(source: str, module_name: str) -> list[tuple[int, str]]:
-    """Every module an import statement names (relative imports resolved), with its line number."""
+def imported_modules(source: str, module_name: str, *, with_names: bool = False) -> list[tuple[int, str]]:
+    """Every module an import statement names (relative imports resolved), with its line number.
+
+    With `with_names`, `from package import name` gives `package.name`: the name may be a module.
+    """
     found = []
     package_parts = module_name.split(".")[:-1]
     for node in ast.walk(ast.parse(source)):
@@ -41,7 +44,10 @@ def imported_modules(source: str, module_name: str) -> list[tuple[int, str]]:
                 target = ".".join([*base, node.module] if node.module else base)
             else:
                 target = node.module or ""
-            found.append((node.lineno, target))
+            if with_names:
+                found += [(node.lineno, f"{target}.{alias.name}") for alias in node.names]
+            else:
+                found.append((node.lineno, target))
     return found
 
 
@@ -54,11 +60,13 @@ def violations(source: str, module_name: str, forbidden: frozenset[str]) -> list
 
 
 def file_violations(path: Path, forbidden: frozenset[str]) -> list[str]:
-    relative = path.relative_to(ROOT)
-    parts = relative.with_suffix("").parts
-    module_name = ".".join(parts[1:] if parts[0] == "src" else parts)
     source = path.read_text(encoding="utf-8")
-    return [f"{relative}: {problem}" for problem in violations(source, module_name, forbidden)]
+    return [f"{path.relative_to(ROOT)}: {problem}" for problem in violations(source, module_name_of(path), forbidden)]
+
+
+def module_name_of(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[1:] if parts[0] == "src" else parts)
 
 
 def python_files(target: str) -> list[Path]:
@@ -101,3 +109,66 @@ def test_a_forbidden_import_is_reported_with_its_line() -> None:
     source = "import json\n\nfrom harness.stack import LocalStack\n"
     assert violations(source, "integration_service.app", RULES[0][1]) == ["line 3 imports harness.stack"]
     assert violations("import json\n", "integration_service.app", RULES[0][1]) == []
+
+
+# Inside the service the layers run one way (ARCHITECTURE.md): api -> sync, webhooks -> providers -> db,
+# with security (and settings) used by all. (layer, the layers it must not import, why)
+SERVICE = "src/integration_service"
+SERVICE_LAYERS: list[tuple[str, frozenset[str], str]] = [
+    (
+        "db",
+        frozenset({"api", "sync", "webhooks", "providers", "security", "app"}),
+        "the schema and queries are the base",
+    ),
+    ("providers", frozenset({"api", "sync", "webhooks", "app"}), "providers talk to providers, not to the API"),
+    ("sync", frozenset({"api", "webhooks", "app"}), "the sync engine serves the API and knows no webhooks"),
+    ("webhooks", frozenset({"api", "sync", "app"}), "webhooks are applied below the API, apart from syncs"),
+    ("security", frozenset({"api", "sync", "webhooks", "providers", "app"}), "every layer uses security"),
+    ("api", frozenset({"app"}), "app.py wires the API; the API does not reach back"),
+]
+
+
+def layer_violations(source: str, module_name: str, forbidden: frozenset[str]) -> list[str]:
+    """Imports of `integration_service.<layer>` for a forbidden layer."""
+    found = []
+    for line, module in imported_modules(source, module_name, with_names=True):
+        parts = module.split(".")
+        if len(parts) > 1 and parts[0] == "integration_service" and parts[1] in forbidden:
+            found.append(f"line {line} imports {module}")
+    return found
+
+
+@pytest.mark.parametrize(("layer", "forbidden", "reason"), SERVICE_LAYERS, ids=[rule[0] for rule in SERVICE_LAYERS])
+def test_service_layer_rule(layer: str, forbidden: frozenset[str], reason: str) -> None:
+    files = python_files(f"{SERVICE}/{layer}")
+    assert files, f"{SERVICE}/{layer} holds no modules: the rule would check nothing"
+    found = [
+        f"{path.relative_to(ROOT)}: {problem}"
+        for path in files
+        for problem in layer_violations(path.read_text(encoding="utf-8"), module_name_of(path), forbidden)
+    ]
+    rule = f"integration_service.{layer} must not import {', '.join(sorted(forbidden))} ({reason})"
+    assert not found, rule + ":\n" + "\n".join(found)
+
+
+def test_every_service_package_has_a_layer() -> None:
+    # A new package must be placed in the order, not escape it.
+    packages = {path.parent.name for path in (ROOT / SERVICE).glob("*/__init__.py")}
+    assert packages == {layer for layer, _, _ in SERVICE_LAYERS}
+
+
+@pytest.mark.parametrize(
+    ("source", "module_name", "expected"),
+    [
+        ("from integration_service.providers.base import Linked", "integration_service.db.x", 1),
+        ("from integration_service import providers", "integration_service.db.x", 1),
+        ("from ..providers import base", "integration_service.db.x", 1),
+        ("from .. import api", "integration_service.db.x", 1),
+        ("import integration_service.sync.engine", "integration_service.db.x", 1),
+        ("from integration_service.db.schema import invoices", "integration_service.db.x", 0),
+        ("from . import schema", "integration_service.db.x", 0),
+        ("from integration_service.settings import Settings", "integration_service.db.x", 0),
+    ],
+)
+def test_the_layer_checker_finds_upward_imports_in_every_form(source: str, module_name: str, expected: int) -> None:
+    assert len(layer_violations(source, module_name, SERVICE_LAYERS[0][1])) == expected

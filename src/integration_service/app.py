@@ -36,11 +36,13 @@ from integration_service.api.middleware import (
     RateLimitMiddleware,
     RequestContextMiddleware,
 )
+from integration_service.api.services import Services
 from integration_service.build import service_version
 from integration_service.db import migrations
 from integration_service.db.engine import StatementCounter, create_database_engine
-from integration_service.db.paypal_rows import bind_known_subscriptions
+from integration_service.db.paypal_rows import known_subscription_ids
 from integration_service.providers.http import timeouts
+from integration_service.providers.paypal import PayPal
 from integration_service.providers.registry import sync_providers
 from integration_service.security.api_tokens import TokenVerifier
 from integration_service.security.encryption import SecretBox
@@ -56,12 +58,8 @@ log = structlog.get_logger(__name__)
 
 def create_app(settings: Settings) -> FastAPI:
     configure_logging(settings.log_level)
-    engine = create_database_engine(settings)
-
-    http = httpx.Client(
-        timeout=timeouts(settings), verify=provider_trust(settings.provider_ca_bundle), follow_redirects=False
-    )
-    token_verifier = TokenVerifier(engine)
+    services = _services(settings)
+    engine = services.engine
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -70,7 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
             background.start_soon(keep_closing_interrupted, engine, settings.sync_stale_after_s)
             yield
             background.cancel_scope.cancel()
-        http.close()
+        services.http.close()
         engine.dispose()
 
     app = FastAPI(
@@ -94,26 +92,13 @@ def create_app(settings: Settings) -> FastAPI:
                 allow_credentials=False,  # bearer tokens, not cookies
                 max_age=600,
             ),
-            Middleware(RateLimitMiddleware, limiter=RateLimiter.from_settings(settings), verifier=token_verifier),
+            Middleware(
+                RateLimitMiddleware, limiter=RateLimiter.from_settings(settings), verifier=services.token_verifier
+            ),
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes),
         ],
     )
-    app.state.settings = settings
-    app.state.engine = engine
-    app.state.secret_box = SecretBox(settings.encryption_keys)
-    app.state.token_verifier = token_verifier
-    app.state.http = http
-    app.state.sync_providers = sync_providers(settings)
-    bind_known_subscriptions(app.state.sync_providers, engine)  # PayPal cannot list subscriptions
-    app.state.sync_engine = SyncEngine(
-        engine, app.state.secret_box, settings, app.state.sync_providers, http, StatementCounter(engine)
-    )
-    app.state.head_revision = migrations.head_revision()
-    app.state.redis = (
-        None
-        if settings.redis_url is None
-        else redis.Redis.from_url(settings.redis_url.get_secret_value(), socket_timeout=2, socket_connect_timeout=2)
-    )
+    app.state.services = services  # routes read it through api/dependencies.py's AppServices
     install_error_handlers(app)
     metrics.install(app, engine, settings.database_pool_size + settings.database_pool_max_overflow)
     app.include_router(health.router)
@@ -129,6 +114,32 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(connection_tests.router)  # /{integration_id}/test: a sub-path, safe after
     app.include_router(integrations.router)
     return app
+
+
+def _services(settings: Settings) -> Services:
+    engine = create_database_engine(settings)
+    http = httpx.Client(
+        timeout=timeouts(settings), verify=provider_trust(settings.provider_ca_bundle), follow_redirects=False
+    )
+    providers = sync_providers(settings)
+    paypal_provider = providers[PayPal.integration_type]
+    if isinstance(paypal_provider, PayPal):  # PayPal cannot list subscriptions: its sync asks the database
+        paypal_provider.known_subscriptions = partial(known_subscription_ids, engine)
+    secret_box = SecretBox(settings.encryption_keys)
+    redis_url = settings.redis_url
+    return Services(
+        settings=settings,
+        engine=engine,
+        secret_box=secret_box,
+        token_verifier=TokenVerifier(engine),
+        http=http,
+        providers=providers,
+        sync_engine=SyncEngine(engine, secret_box, settings, providers, http, StatementCounter(engine)),
+        head_revision=migrations.head_revision(),
+        redis=None
+        if redis_url is None
+        else redis.Redis.from_url(redis_url.get_secret_value(), socket_timeout=2, socket_connect_timeout=2),
+    )
 
 
 async def _close_interrupted_syncs(engine: Engine, stale_after_s: int) -> None:

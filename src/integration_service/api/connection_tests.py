@@ -12,22 +12,17 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+import httpx
+from fastapi import APIRouter
 from pydantic import SecretStr
-from sqlalchemy import Engine, RowMapping
 
-from integration_service.api.dependencies import CurrentUser, DatabaseEngine
 from integration_service.api.errors import (
-    Conflict,
-    ErrorResponse,
     InvalidInput,
-    NotFound,
     ServiceError,
-    Unavailable,
     documented_errors,
 )
 from integration_service.api.models import ApiModel
-from integration_service.db import credentials
+from integration_service.api.owned import OwnedIntegration, ensure_active
 from integration_service.providers.base import ApiCredentials, ApiKeyProvider, Linked, SyncProvider
 from integration_service.providers.errors import (
     ConnectionTestUnsupported,
@@ -46,28 +41,7 @@ class ConnectionFailed(ServiceError):
     status_code, code = 422, "connection_failed"
 
 
-class ProviderFailed(ServiceError):
-    status_code, code = 502, "provider_error"
-
-
-PROVIDER_FAILED: dict[int | str, dict[str, Any]] = {
-    502: {"model": ErrorResponse, "description": "The provider answered with something unusable"}
-}
-
-
-def provider_failure(exc: ProviderError) -> ServiceError:
-    """A provider's failure during an action, as the API reports it (the message is secret-free)."""
-    message = scrub(exc.message)
-    if isinstance(exc, ProviderAuthError):
-        return Conflict(message)
-    if isinstance(exc, ProviderRequestError):
-        return InvalidInput(message)
-    if isinstance(exc, ProviderUnavailable):
-        return Unavailable(message)
-    return ProviderFailed(message)
-
-
-def _failed(provider: SyncProvider, exc: ProviderError) -> ConnectionFailed:
+def _failed(provider: SyncProvider[Any], exc: ProviderError) -> ConnectionFailed:
     field = {
         ProviderAuthError: "apiKey",
         ProviderUnavailable: "customData.baseUrl",
@@ -79,20 +53,9 @@ def _failed(provider: SyncProvider, exc: ProviderError) -> ConnectionFailed:
     )
 
 
-def owned_integration(
-    engine: Engine, user_id: str, integration_id: uuid.UUID, integration_type: str | None = None
-) -> RowMapping:
-    """The caller's integration (of that type): anyone else's is a 404, exactly like a missing one."""
-    with engine.connect() as connection:
-        row = credentials.get(connection, user_id, integration_id)
-    if row is None or (integration_type is not None and row["integration_type"] != integration_type):
-        raise NotFound(f"integration {integration_id} not found")
-    return row
-
-
 def verify_new_integration(
-    request: Request,
-    provider: ApiKeyProvider,
+    http: httpx.Client,
+    provider: ApiKeyProvider[Any],
     user_id: str,
     custom_data: Mapping[str, Any],
     api_key: SecretStr | None,
@@ -108,9 +71,7 @@ def verify_new_integration(
         return checked
     secret = None if api_secret is None else api_secret.get_secret_value()
     try:
-        api = provider.client(
-            Linked(None, user_id, checked), ApiCredentials(api_key.get_secret_value(), secret), request.app.state.http
-        )
+        api = provider.client(Linked(None, user_id, checked), ApiCredentials(api_key.get_secret_value(), secret), http)
         provider.test_connection(api)
     except ProviderError as exc:
         raise _failed(provider, exc) from None
@@ -130,18 +91,17 @@ class ConnectionTest(ApiModel):
     response_model=ConnectionTest,
     responses=documented_errors(401, 404, 409, 422, 429),
 )
-def test_integration(
-    integration_id: uuid.UUID, request: Request, user_id: CurrentUser, engine: DatabaseEngine
-) -> ConnectionTest:
+def test_integration(integration_id: uuid.UUID, integrations: OwnedIntegration) -> ConnectionTest:
     """200 when the provider accepted the stored credentials; 422 `connection_failed` saying why not."""
-    row = owned_integration(engine, user_id, integration_id)
-    provider: SyncProvider | None = request.app.state.sync_providers.get(row["integration_type"])
+    row = integrations.get(integration_id)
+    services = integrations.services
+    provider = services.providers.get(row["integration_type"])
     if provider is None:
         raise InvalidInput(f"{row['integration_type']} integrations have no connection test")
-    if not row["is_active"]:
-        raise Conflict("the integration is disabled; enable it (isActive) to test it")
+    ensure_active(row, "to test it")
     try:
-        api = request.app.state.sync_engine.api_for(provider, Linked(integration_id, user_id, dict(row["custom_data"])))
+        linked = Linked(integration_id, integrations.user_id, dict(row["custom_data"]))
+        api = services.sync_engine.api_for(provider, linked)
         provider.test_connection(api)
     except ConnectionTestUnsupported as exc:
         raise InvalidInput(exc.message) from None

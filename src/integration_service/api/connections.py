@@ -20,10 +20,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from integration_service.api.dependencies import AppSettings, CurrentUser, DatabaseEngine, Secrets
+from integration_service.api.dependencies import AppServices, AppSettings, CurrentUser, DatabaseEngine, Secrets
 from integration_service.api.errors import BadRequest, Unavailable, documented_errors
 from integration_service.api.integrations import IntegrationEnvelope, IntegrationPublic
 from integration_service.api.models import ApiModel, Name
+from integration_service.api.services import Services
 from integration_service.db import credentials, oauth_states
 from integration_service.providers.base import Linked, OAuthProvider
 from integration_service.providers.errors import ProviderError
@@ -45,8 +46,8 @@ class AuthorizationRedirect(ApiModel):
     authorization_url: str
 
 
-def _provider(request: Request, slug: str) -> OAuthProvider:
-    return oauth_providers(request.app.state.sync_providers)[slug]
+def _provider(services: Services, slug: str) -> OAuthProvider:
+    return oauth_providers(services.providers)[slug]
 
 
 def redirect_uri(public_url: str, provider: OAuthProvider) -> str:
@@ -90,7 +91,7 @@ def _require_same_browser(request: Request, state: str) -> None:
     },
 )
 def connect(
-    request: Request,
+    services: AppServices,
     provider: ConnectableProvider,
     user_id: CurrentUser,
     engine: DatabaseEngine,
@@ -99,7 +100,7 @@ def connect(
     tenant_id: Annotated[ChoiceId | None, Query(alias="tenantId", description="Xero organisation")] = None,
     company_file_id: Annotated[ChoiceId | None, Query(alias="companyFileId", description="MYOB file")] = None,
 ) -> JSONResponse:
-    chosen = _provider(request, provider.value)
+    chosen = _provider(services, provider.value)
     missing = chosen.missing_settings()
     if missing:
         names = " and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 1 else missing)
@@ -132,6 +133,7 @@ def callback(
     request: Request,
     response: Response,
     provider: ConnectableProvider,
+    services: AppServices,
     engine: DatabaseEngine,
     box: Secrets,
     settings: AppSettings,
@@ -142,7 +144,7 @@ def callback(
 ) -> IntegrationEnvelope:
     """Visited by the browser that followed `connect`'s redirect: it must carry the `oauth_state_…` cookie
     that `connect` set for this state (400 otherwise, and the state stays unspent)."""
-    chosen = _provider(request, provider.value)
+    chosen = _provider(services, provider.value)
     # Checked before the state is consumed: a browser that did not start the flow cannot spend it either.
     _require_same_browser(request, state)
     response.delete_cookie(_state_cookie_name(state), **_state_cookie(settings, chosen))
@@ -161,7 +163,7 @@ def callback(
     callback_params = {"realmId": realm_id} if realm_id else {}
     linked = Linked(None, pending["user_id"])
     session = ProviderSession(
-        chosen, linked, request.app.state.http, fixed_token(tokens.access_token), RetryPolicy.from_settings(settings)
+        chosen, linked, services.http, fixed_token(tokens.access_token), RetryPolicy.from_settings(settings)
     )
     try:
         details: dict[str, Any] = chosen.connection_details(session, callback_params, pending["custom_data"])

@@ -6,12 +6,12 @@ from typing import Literal
 
 import redis
 import structlog
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from integration_service.api.dependencies import AppSettings, DatabaseEngine
+from integration_service.api.dependencies import AppServices
 from integration_service.db import migrations
 
 router = APIRouter(tags=["health"])
@@ -37,19 +37,19 @@ class Health(BaseModel):
     response_model=Health,
     responses={503: {"model": Health, "description": "A dependency is down or the schema is not at head"}},
 )
-def health(request: Request, response: Response, engine: DatabaseEngine, settings: AppSettings) -> Health:
+def health(response: Response, services: AppServices) -> Health:
     """Liveness and readiness in one: 200 only when the service can do its work."""
     database, schema = "ok", "unknown"
     try:
-        with engine.connect() as connection:
+        with services.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
             current = migrations.current_revision(connection)
-        expected = request.app.state.head_revision
+        expected = services.head_revision
         schema = f"at head ({current})" if current == expected else f"at {current}, expected {expected}"
     except SQLAlchemyError as exc:
         database = f"unreachable ({type(exc.orig if hasattr(exc, 'orig') else exc).__name__})"
     redis_state = "not configured"
-    client: redis.Redis | None = request.app.state.redis
+    client = services.redis
     if client is not None:
         try:
             client.ping()
@@ -63,5 +63,5 @@ def health(request: Request, response: Response, engine: DatabaseEngine, setting
     return Health(
         status="ok" if healthy else "unavailable",
         checks=HealthChecks(database=database, migrations=schema, redis=redis_state),
-        gitSha=settings.build_sha,
+        gitSha=services.settings.build_sha,
     )

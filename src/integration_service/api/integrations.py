@@ -10,12 +10,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from integration_service.api.connection_tests import verify_new_integration
-from integration_service.api.dependencies import CurrentUser, DatabaseEngine, Secrets
+from integration_service.api.dependencies import AppServices, CurrentUser, DatabaseEngine, Secrets
 from integration_service.api.errors import Conflict, NotFound, PreconditionFailed, documented_errors
 from integration_service.api.models import (
     ApiModel,
@@ -28,6 +28,7 @@ from integration_service.api.models import (
     Secret,
     custom_data_problem,
 )
+from integration_service.api.owned import OwnedIntegration
 from integration_service.db import credentials
 from integration_service.db.engine import UnreadableJson
 from integration_service.db.schema import INTEGRATION_TYPES
@@ -169,7 +170,7 @@ _CREATED_LINKS = {
 )
 def create_integration(
     payload: IntegrationCreate,
-    request: Request,
+    services: AppServices,
     response: Response,
     user_id: CurrentUser,
     engine: DatabaseEngine,
@@ -180,10 +181,10 @@ def create_integration(
     API-key providers check customData and test the key first (422 `connection_failed` if refused).
     """
     custom_data = payload.custom_data
-    provider = request.app.state.sync_providers.get(payload.integration_type.value)
+    provider = services.providers.get(payload.integration_type.value)
     if isinstance(provider, ApiKeyProvider):
         custom_data = verify_new_integration(
-            request, provider, user_id, custom_data, payload.api_key, payload.api_secret
+            services.http, provider, user_id, custom_data, payload.api_key, payload.api_secret
         )
     values = {
         "integration_type": payload.integration_type.value,
@@ -232,13 +233,10 @@ def _not_found(integration_id: uuid.UUID) -> NotFound:
     responses=documented_errors(401, 404, 422, 429),
 )
 def get_integration(
-    integration_id: uuid.UUID, response: Response, user_id: CurrentUser, engine: DatabaseEngine
+    integration_id: uuid.UUID, response: Response, integrations: OwnedIntegration
 ) -> IntegrationEnvelope:
     """The `ETag` names this version of the integration: send it back as `If-Match` on PATCH."""
-    with engine.connect() as connection:
-        row = credentials.get(connection, user_id, integration_id)
-    if row is None:
-        raise _not_found(integration_id)
+    row = integrations.get(integration_id)
     response.headers["ETag"] = _etag(row)
     return IntegrationEnvelope(integration=IntegrationPublic.model_validate(dict(row)))
 

@@ -10,16 +10,17 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import APIRouter, Path, Query, status
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator
-from sqlalchemy import Engine, Table, func, select
+from sqlalchemy import Table
 
-from integration_service.api.connection_tests import PROVIDER_FAILED, owned_integration, provider_failure
-from integration_service.api.dependencies import CurrentUser, DatabaseEngine
-from integration_service.api.errors import Conflict, InvalidInput, documented_errors
+from integration_service.api.errors import InvalidInput, documented_errors
 from integration_service.api.models import ApiModel, Flag, InputModel, Name, Page
+from integration_service.api.owned import CallersIntegrations, Owned, OwnedIntegration
+from integration_service.api.provider_errors import ACTIONS, PROVIDER_FAILED, as_service_error, reported_as
+from integration_service.db.listing import page_of_rows
 from integration_service.db.schema import billionmail_campaigns, mautic_campaigns
-from integration_service.providers.base import Linked, Record, SyncProvider
+from integration_service.providers.base import Record, SyncProvider
 from integration_service.providers.billionmail import BillionMail, NewTask
 from integration_service.providers.errors import ProviderError
 from integration_service.providers.mautic import Mautic
@@ -34,53 +35,39 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 EntityId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 PathId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 ACTION_ERRORS = {**documented_errors(400, 401, 404, 409, 413, 422, 429, 503), **PROVIDER_FAILED}
-P = TypeVar("P", bound=SyncProvider)
+P = TypeVar("P", bound=SyncProvider[Any])
 
 
-def _connected(
-    request: Request, engine: Engine, user_id: str, integration_id: uuid.UUID, kind: type[P]
-) -> tuple[P, Any, Linked]:
+def _connected(integrations: CallersIntegrations, integration_id: uuid.UUID, kind: type[P]) -> tuple[Owned[P], Any]:
     """The caller's active integration of this provider, and an authenticated API for it."""
-    provider = next(p for p in request.app.state.sync_providers.values() if isinstance(p, kind))
-    row = owned_integration(engine, user_id, integration_id, provider.integration_type)
-    if not row["is_active"]:
-        raise Conflict("the integration is disabled; enable it (isActive) first")
-    linked = Linked(integration_id, user_id, dict(row["custom_data"]))
-    try:
-        return provider, request.app.state.sync_engine.api_for(provider, linked), linked
-    except ProviderError as exc:
-        raise provider_failure(exc) from None
+    owned = integrations.active(integration_id, kind)
+    with reported_as(ACTIONS):
+        return owned, integrations.services.sync_engine.api_for(owned.provider, owned.linked)
 
 
-def _store(engine: Engine, provider: SyncProvider, linked: Linked, row: Record) -> None:
-    records = provider.record_sets()["campaigns"]
-    with engine.begin() as connection:
-        upsert_rows(
-            connection, records, [{**row, "integration_id": linked.integration_id, "user_id": linked.user_id}], 1
-        )
+def _store(integrations: CallersIntegrations, owned: Owned[Any], row: Record) -> None:
+    records = owned.provider.record_sets()["campaigns"]
+    stored = {**row, "integration_id": owned.linked.integration_id, "user_id": owned.linked.user_id}
+    with integrations.services.engine.begin() as connection:
+        upsert_rows(connection, records, [stored], 1)
 
 
 def _stored(
-    engine: Engine, table: Table, integration_id: uuid.UUID, limit: int, offset: int, **filters: Any
+    integrations: CallersIntegrations,
+    integration_id: uuid.UUID,
+    kind: type[SyncProvider[Any]],
+    table: Table,
+    limit: int,
+    offset: int,
+    **filters: Any,
 ) -> tuple[list[dict[str, Any]], int]:
+    """A page of the campaigns stored for the caller's integration of this provider."""
+    integrations.get(integration_id, kind.integration_type)
     conditions = [table.c.integration_id == integration_id] + [
         table.c[k] == v for k, v in filters.items() if v is not None
     ]
-    visible = [c for c in table.columns if c.name not in ("id", "user_id")]
-    with engine.connect() as connection:
-        rows = (
-            connection.execute(
-                select(*visible)
-                .where(*conditions)
-                .order_by(table.c.provider_updated_at.desc().nulls_last(), table.c.id)
-                .limit(limit)
-                .offset(offset)
-            )
-            .mappings()
-            .all()
-        )
-        total = connection.execute(select(func.count()).select_from(table).where(*conditions)).scalar_one()
-    return [dict(row) for row in rows], total
+    order = [table.c.provider_updated_at.desc().nulls_last(), table.c.id]
+    return page_of_rows(integrations.services.engine, table, conditions, order, limit, offset)
 
 
 # --- BillionMail -------------------------------------------------------------------------------
@@ -134,15 +121,13 @@ class BillionMailCampaignList(Page):
 def create_billionmail_campaign(
     integration_id: uuid.UUID,
     payload: BillionMailCampaignCreate,
-    request: Request,
-    user_id: CurrentUser,
-    engine: DatabaseEngine,
+    integrations: OwnedIntegration,
 ) -> BillionMailCampaignEnvelope:
     now = datetime.now(UTC)
     start = payload.start_time or now
     if start < now - timedelta(minutes=5):
         raise InvalidInput("startTime is in the past; leave it out to send now")
-    provider, api, linked = _connected(request, engine, user_id, integration_id, BillionMail)
+    owned, api = _connected(integrations, integration_id, BillionMail)
     task = NewTask(
         addresser=payload.addresser,
         subject=payload.subject,
@@ -152,11 +137,9 @@ def create_billionmail_campaign(
         full_name=payload.full_name,
         remark=payload.remark,
     )
-    try:
-        row = provider.create_task(api, task)
-    except ProviderError as exc:
-        raise provider_failure(exc) from None
-    _store(engine, provider, linked, row)
+    with reported_as(ACTIONS):
+        row = owned.provider.create_task(api, task)
+    _store(integrations, owned, row)
     return BillionMailCampaignEnvelope(campaign=BillionMailCampaign.model_validate(row))
 
 
@@ -169,14 +152,14 @@ def create_billionmail_campaign(
 )
 def list_billionmail_campaigns(
     integration_id: uuid.UUID,
-    user_id: CurrentUser,
-    engine: DatabaseEngine,
+    integrations: OwnedIntegration,
     status_: Annotated[str | None, Query(alias="status", pattern=r"^[a-z_]{1,20}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> BillionMailCampaignList:
-    owned_integration(engine, user_id, integration_id, BillionMail.integration_type)
-    rows, total = _stored(engine, billionmail_campaigns, integration_id, limit, offset, status=status_)
+    rows, total = _stored(
+        integrations, integration_id, BillionMail, billionmail_campaigns, limit, offset, status=status_
+    )
     return BillionMailCampaignList(
         campaigns=[BillionMailCampaign.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
     )
@@ -237,19 +220,15 @@ class MauticSegmentResult(ApiModel):
 def create_mautic_campaign(
     integration_id: uuid.UUID,
     payload: MauticCampaignCreate,
-    request: Request,
-    user_id: CurrentUser,
-    engine: DatabaseEngine,
+    integrations: OwnedIntegration,
 ) -> MauticCampaignEnvelope:
-    provider, api, linked = _connected(request, engine, user_id, integration_id, Mautic)
+    owned, api = _connected(integrations, integration_id, Mautic)
     fields = {"name": payload.name, "description": payload.description, "isPublished": payload.is_published}
     if payload.segment_ids:
         fields["lists"] = list(dict.fromkeys(payload.segment_ids))
-    try:
-        row = provider.create_campaign(api, fields)
-    except ProviderError as exc:
-        raise provider_failure(exc) from None
-    _store(engine, provider, linked, row)
+    with reported_as(ACTIONS):
+        row = owned.provider.create_campaign(api, fields)
+    _store(integrations, owned, row)
     return MauticCampaignEnvelope(campaign=MauticCampaign.model_validate(row))
 
 
@@ -263,17 +242,13 @@ def create_mautic_campaign(
 def publish_mautic_campaign(
     integration_id: uuid.UUID,
     campaign_id: PathId,
-    request: Request,
-    user_id: CurrentUser,
-    engine: DatabaseEngine,
+    integrations: OwnedIntegration,
     payload: MauticPublish | None = None,
 ) -> MauticCampaignEnvelope:
-    provider, api, linked = _connected(request, engine, user_id, integration_id, Mautic)
-    try:
-        row = provider.publish_campaign(api, campaign_id, (payload or MauticPublish()).is_published)
-    except ProviderError as exc:
-        raise provider_failure(exc) from None
-    _store(engine, provider, linked, row)
+    owned, api = _connected(integrations, integration_id, Mautic)
+    with reported_as(ACTIONS):
+        row = owned.provider.publish_campaign(api, campaign_id, (payload or MauticPublish()).is_published)
+    _store(integrations, owned, row)
     return MauticCampaignEnvelope(campaign=MauticCampaign.model_validate(row))
 
 
@@ -288,20 +263,18 @@ def add_mautic_segment_contacts(
     integration_id: uuid.UUID,
     segment_id: PathId,
     payload: MauticSegmentMembers,
-    request: Request,
-    user_id: CurrentUser,
-    engine: DatabaseEngine,
+    integrations: OwnedIntegration,
 ) -> MauticSegmentResult:
     """One call per contact (Mautic's documented single-contact endpoint); stops at the first refusal,
     whose message names the contact, so what was added before it is known from the order sent."""
-    provider, api, _ = _connected(request, engine, user_id, integration_id, Mautic)
+    owned, api = _connected(integrations, integration_id, Mautic)
     added: list[int] = []
     for contact_id in dict.fromkeys(payload.contact_ids):
         try:
-            provider.add_to_segment(api, segment_id, contact_id)
+            owned.provider.add_to_segment(api, segment_id, contact_id)
         except ProviderError as exc:
             done = f" (added before it: {added})" if added else ""
-            raise provider_failure(type(exc)(f"contact {contact_id}: {exc.message}{done}")) from None
+            raise as_service_error(type(exc)(f"contact {contact_id}: {exc.message}{done}"), ACTIONS) from None
         added.append(contact_id)
     return MauticSegmentResult(segment_id=segment_id, added_contact_ids=added)
 
@@ -315,14 +288,12 @@ def add_mautic_segment_contacts(
 )
 def list_mautic_campaigns(
     integration_id: uuid.UUID,
-    user_id: CurrentUser,
-    engine: DatabaseEngine,
+    integrations: OwnedIntegration,
     published: Annotated[bool | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> MauticCampaignList:
-    owned_integration(engine, user_id, integration_id, Mautic.integration_type)
-    rows, total = _stored(engine, mautic_campaigns, integration_id, limit, offset, is_published=published)
+    rows, total = _stored(integrations, integration_id, Mautic, mautic_campaigns, limit, offset, is_published=published)
     return MauticCampaignList(
         campaigns=[MauticCampaign.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
     )

@@ -9,24 +9,18 @@ first is never overwritten by an older answer).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
-import httpx
-from fastapi import APIRouter, Path, Query, Request, status
-from sqlalchemy import Engine, RowMapping, Table, func, select
+from fastapi import APIRouter, Path, Query, status
+from sqlalchemy import Engine, RowMapping, Table, select
 
 from integration_service.api import paypal_webhook
 from integration_service.api.dependencies import CurrentUser, DatabaseEngine
 from integration_service.api.errors import (
-    Conflict,
     ErrorResponse,
-    NotFound,
-    ServiceError,
-    Unavailable,
     documented_errors,
 )
+from integration_service.api.owned import CallersIntegrations, Owned, OwnedIntegration
 from integration_service.api.paypal_models import (
     PATH_ID,
     PaymentCreate,
@@ -46,30 +40,15 @@ from integration_service.api.paypal_models import (
     SubscriptionEnvelope,
     SubscriptionList,
 )
+from integration_service.api.provider_errors import PAYPAL, ProviderFailed, reported_as
 from integration_service.db import paypal_rows
-from integration_service.db.schema import integrations_credentials as credentials
+from integration_service.db.listing import page_of_rows
 from integration_service.db.schema import paypal_payments, paypal_subscriptions
-from integration_service.providers.base import Linked
-from integration_service.providers.credentials import load_api_credentials
-from integration_service.providers.errors import (
-    ProviderAuthError,
-    ProviderError,
-    ProviderRequestError,
-    ProviderUnavailable,
-)
 from integration_service.providers.paypal import PayPal, payment_row, subscription_row
 from integration_service.providers.paypal_client import PayPalClient
 
 router = APIRouter(prefix="/api/integrations/paypal", tags=["paypal"])
 router.include_router(paypal_webhook.router)
-
-
-class ProviderRejected(ServiceError):
-    status_code, code = 422, "provider_rejected"
-
-
-class ProviderFailed(ServiceError):
-    status_code, code = 502, "provider_error"
 
 
 ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -81,68 +60,22 @@ PlanId = Annotated[str, Path(pattern=PATH_ID, description="PayPal plan id (P-...
 SubscriptionId = Annotated[str, Path(pattern=PATH_ID, description="PayPal subscription id (I-...)")]
 
 
-@contextmanager
-def paypal_errors() -> Iterator[None]:
-    """PayPal's failures in the API's one error shape; their messages carry PayPal's name and message."""
-    try:
-        yield
-    except ProviderAuthError as exc:
-        raise ProviderFailed(f"{exc.message}; update the integration's apiKey/apiSecret") from None
-    except ProviderUnavailable as exc:
-        raise Unavailable(exc.message, headers={"Retry-After": "30"}) from None
-    except ProviderRequestError as exc:
-        if exc.status_code == 404:
-            raise NotFound(exc.message) from None
-        if exc.status_code is not None and 400 <= exc.status_code < 500:
-            raise ProviderRejected(exc.message) from None
-        raise ProviderFailed(exc.message) from None
-    except ProviderError as exc:
-        raise ProviderFailed(exc.message) from None
-
-
-def _integration(engine: Engine, user_id: str, integration_id: uuid.UUID) -> RowMapping:
-    with engine.connect() as connection:
-        row = (
-            connection.execute(
-                select(
-                    credentials.c.id, credentials.c.user_id, credentials.c.is_active, credentials.c.custom_data
-                ).where(
-                    credentials.c.id == integration_id,
-                    credentials.c.user_id == user_id,
-                    credentials.c.integration_type == PayPal.integration_type,
-                )
-            )
-            .mappings()
-            .one_or_none()
-        )
-    if row is None:
-        raise NotFound(f"PayPal integration {integration_id} not found")
-    if not row["is_active"]:
-        raise Conflict("the integration is disabled; enable it (isActive) to use it")
-    return row
-
-
-def _client(request: Request, integration: RowMapping) -> PayPalClient:
-    provider: PayPal = request.app.state.sync_providers[PayPal.integration_type]
-    http: httpx.Client = request.app.state.http
-    with paypal_errors():
-        api_credentials = load_api_credentials(
-            request.app.state.engine, request.app.state.secret_box, integration["id"]
-        )
-    linked = Linked(integration["id"], integration["user_id"], dict(integration["custom_data"]))
-    return provider.client(linked, api_credentials, http)
+def _client(owned: Owned[PayPal], integrations: CallersIntegrations) -> PayPalClient:
+    with reported_as(PAYPAL):
+        client: PayPalClient = integrations.services.sync_engine.api_for(owned.provider, owned.linked)
+    return client
 
 
 def _store(
-    engine: Engine, lifecycle: paypal_rows.Lifecycle, integration: RowMapping, row: dict[str, Any]
+    integrations: CallersIntegrations, lifecycle: paypal_rows.Lifecycle, owned: Owned[PayPal], row: dict[str, Any]
 ) -> RowMapping:
-    table = lifecycle.table
-    with engine.begin() as connection:
-        paypal_rows.save(connection, lifecycle, integration["id"], integration["user_id"], row)
+    table, integration_id = lifecycle.table, owned.row["id"]
+    with integrations.services.engine.begin() as connection:
+        paypal_rows.save(connection, lifecycle, integration_id, integrations.user_id, row)
         return (
             connection.execute(
                 select(table).where(
-                    table.c.integration_id == integration["id"], table.c[lifecycle.key] == row[lifecycle.key]
+                    table.c.integration_id == integration_id, table.c[lifecycle.key] == row[lifecycle.key]
                 )
             )
             .mappings()
@@ -165,8 +98,8 @@ def _link(obj: Any, *rels: str) -> str:
     response_model=PaymentCreated,
     responses=ACTION_ERRORS,
 )
-def create_payment(payload: PaymentCreate, request: Request, user_id: CurrentUser, engine: DatabaseEngine) -> Any:
-    integration = _integration(engine, user_id, payload.integration_id)
+def create_payment(payload: PaymentCreate, integrations: OwnedIntegration) -> Any:
+    owned = integrations.active(payload.integration_id, PayPal)
     transaction: dict[str, Any] = {"amount": {"total": f"{payload.amount:.2f}", "currency": payload.currency}}
     if payload.description:
         transaction["description"] = payload.description
@@ -176,11 +109,11 @@ def create_payment(payload: PaymentCreate, request: Request, user_id: CurrentUse
         "transactions": [transaction],
         "redirect_urls": {"return_url": str(payload.return_url), "cancel_url": str(payload.cancel_url)},
     }
-    with paypal_errors():
-        created = _client(request, integration).call("POST", "/v1/payments/payment", body=body)
+    with reported_as(PAYPAL):
+        created = _client(owned, integrations).call("POST", "/v1/payments/payment", body=body)
         approval_url = _link(created, "approval_url")
         row = payment_row(created)
-    stored = _store(engine, paypal_rows.PAYMENTS, integration, row)
+    stored = _store(integrations, paypal_rows.PAYMENTS, owned, row)
     return PaymentCreated(payment=PayPalPayment.model_validate(dict(stored)), approval_url=approval_url)
 
 
@@ -191,16 +124,14 @@ def create_payment(payload: PaymentCreate, request: Request, user_id: CurrentUse
     response_model=PaymentEnvelope,
     responses=ACTION_ERRORS,
 )
-def execute_payment(
-    payment_id: PaymentId, payload: PaymentExecute, request: Request, user_id: CurrentUser, engine: DatabaseEngine
-) -> Any:
-    integration = _integration(engine, user_id, payload.integration_id)
-    with paypal_errors():
-        executed = _client(request, integration).call(
+def execute_payment(payment_id: PaymentId, payload: PaymentExecute, integrations: OwnedIntegration) -> Any:
+    owned = integrations.active(payload.integration_id, PayPal)
+    with reported_as(PAYPAL):
+        executed = _client(owned, integrations).call(
             "POST", f"/v1/payments/payment/{payment_id}/execute", body={"payer_id": payload.payer_id}
         )
         row = payment_row(executed)
-    stored = _store(engine, paypal_rows.PAYMENTS, integration, row)
+    stored = _store(integrations, paypal_rows.PAYMENTS, owned, row)
     return PaymentEnvelope(payment=PayPalPayment.model_validate(dict(stored)))
 
 
@@ -212,8 +143,8 @@ def execute_payment(
     response_model=PlanEnvelope,
     responses=ACTION_ERRORS,
 )
-def create_plan(payload: PlanCreate, request: Request, user_id: CurrentUser, engine: DatabaseEngine) -> Any:
-    integration = _integration(engine, user_id, payload.integration_id)
+def create_plan(payload: PlanCreate, integrations: OwnedIntegration) -> Any:
+    owned = integrations.active(payload.integration_id, PayPal)
     body: dict[str, Any] = {
         "product_id": payload.product_id,
         "name": payload.name,
@@ -233,8 +164,8 @@ def create_plan(payload: PlanCreate, request: Request, user_id: CurrentUser, eng
     }
     if payload.description:
         body["description"] = payload.description
-    with paypal_errors():
-        client = _client(request, integration)
+    with reported_as(PAYPAL):
+        client = _client(owned, integrations)
         plan = client.call("POST", "/v1/billing/plans", body=body)
         if payload.activate:
             client.call("POST", f"/v1/billing/plans/{plan['id']}/activate")
@@ -249,12 +180,10 @@ def create_plan(payload: PlanCreate, request: Request, user_id: CurrentUser, eng
     response_model=PlanEnvelope,
     responses=ACTION_ERRORS,
 )
-def activate_plan(
-    plan_id: PlanId, payload: PlanActivate, request: Request, user_id: CurrentUser, engine: DatabaseEngine
-) -> Any:
-    integration = _integration(engine, user_id, payload.integration_id)
-    with paypal_errors():
-        client = _client(request, integration)
+def activate_plan(plan_id: PlanId, payload: PlanActivate, integrations: OwnedIntegration) -> Any:
+    owned = integrations.active(payload.integration_id, PayPal)
+    with reported_as(PAYPAL):
+        client = _client(owned, integrations)
         client.call("POST", f"/v1/billing/plans/{plan_id}/activate")
         return PlanEnvelope(plan=PayPalPlan.from_paypal(client.get_json(f"/v1/billing/plans/{plan_id}")))
 
@@ -267,10 +196,8 @@ def activate_plan(
     response_model=SubscriptionCreated,
     responses=ACTION_ERRORS,
 )
-def create_subscription(
-    payload: SubscriptionCreate, request: Request, user_id: CurrentUser, engine: DatabaseEngine
-) -> Any:
-    integration = _integration(engine, user_id, payload.integration_id)
+def create_subscription(payload: SubscriptionCreate, integrations: OwnedIntegration) -> Any:
+    owned = integrations.active(payload.integration_id, PayPal)
     body: dict[str, Any] = {
         "plan_id": payload.plan_id,
         "application_context": {
@@ -283,11 +210,11 @@ def create_subscription(
         body["subscriber"] = {"email_address": payload.subscriber_email}
     if payload.custom_id:
         body["custom_id"] = payload.custom_id
-    with paypal_errors():
-        created = _client(request, integration).call("POST", "/v1/billing/subscriptions", body=body)
+    with reported_as(PAYPAL):
+        created = _client(owned, integrations).call("POST", "/v1/billing/subscriptions", body=body)
         approval_url = _link(created, "approve")
         row = subscription_row(created)
-    stored = _store(engine, paypal_rows.SUBSCRIPTIONS, integration, row)
+    stored = _store(integrations, paypal_rows.SUBSCRIPTIONS, owned, row)
     return SubscriptionCreated(subscription=PayPalSubscription.model_validate(dict(stored)), approval_url=approval_url)
 
 
@@ -301,16 +228,14 @@ def create_subscription(
 def cancel_subscription(
     subscription_id: SubscriptionId,
     payload: SubscriptionCancel,
-    request: Request,
-    user_id: CurrentUser,
-    engine: DatabaseEngine,
+    integrations: OwnedIntegration,
 ) -> Any:
-    integration = _integration(engine, user_id, payload.integration_id)
-    with paypal_errors():
-        client = _client(request, integration)
+    owned = integrations.active(payload.integration_id, PayPal)
+    with reported_as(PAYPAL):
+        client = _client(owned, integrations)
         client.call("POST", f"/v1/billing/subscriptions/{subscription_id}/cancel", body={"reason": payload.reason})
         row = subscription_row(client.get_json(f"/v1/billing/subscriptions/{subscription_id}"))
-    stored = _store(engine, paypal_rows.SUBSCRIPTIONS, integration, row)
+    stored = _store(integrations, paypal_rows.SUBSCRIPTIONS, owned, row)
     return SubscriptionEnvelope(subscription=PayPalSubscription.model_validate(dict(stored)))
 
 
@@ -329,13 +254,7 @@ def _page(
     column, value = state
     if value is not None:
         conditions.append(table.c[column] == value)
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(table).where(*conditions).order_by(table.c.integration_id, table.c.id).limit(limit).offset(offset)
-        ).mappings()
-        found = [dict(row) for row in rows]
-        total = connection.execute(select(func.count()).select_from(table).where(*conditions)).scalar_one()
-    return found, total
+    return page_of_rows(engine, table, conditions, [table.c.integration_id, table.c.id], limit, offset)
 
 
 IntegrationFilter = Annotated[uuid.UUID | None, Query(alias="integrationId")]

@@ -17,6 +17,7 @@ import structlog
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from integration_service.api.dependencies import AppServices
 from integration_service.api.errors import BadRequest, ServiceError, Unavailable, documented_errors
 from integration_service.api.paypal_models import WebhookAck
 from integration_service.providers.errors import ProviderError
@@ -106,10 +107,9 @@ def _process(headers: dict[str, str], body: bytes, settings: Settings, access: P
     response_model_exclude_none=True,
     responses=documented_errors(400, 409, 413, 422, 429, 503),
 )
-async def receive_paypal_webhook(request: Request) -> WebhookAck:
+async def receive_paypal_webhook(request: Request, services: AppServices) -> WebhookAck:
     body = await request.body()
     headers = {name.lower(): value for name, value in request.headers.items()}
-    state = request.app.state
-    access = PayPalAccess(state.engine, state.secret_box, state.sync_providers[PayPal.integration_type], state.http)
+    access = PayPalAccess(services.engine, services.secret_box, services.provider(PayPal), services.http)
     # Certificate fetches, PayPal's API and the database are blocking: off the event loop.
-    return await run_in_threadpool(_process, headers, body, state.settings, access)
+    return await run_in_threadpool(_process, headers, body, services.settings, access)

@@ -13,11 +13,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import create_model
-from sqlalchemy import Boolean, DateTime, Numeric, Table, Uuid, func, select
+from sqlalchemy import Boolean, DateTime, Numeric, Table, Uuid
 
 from integration_service.api.dependencies import CurrentUser, DatabaseEngine
 from integration_service.api.errors import InvalidInput, documented_errors
 from integration_service.api.models import ApiModel, IsoDateTime, Page
+from integration_service.db.listing import HIDDEN_COLUMNS, page_of_rows
 from integration_service.db.schema import (
     myob_invoices,
     quickbooks_invoices,
@@ -28,8 +29,6 @@ from integration_service.db.schema import (
 )
 
 router = APIRouter(prefix="/api/integrations", tags=["synced records"])
-
-HIDDEN_COLUMNS = {"id", "user_id"}
 
 
 def _python_type(table: Table, name: str) -> Any:
@@ -80,21 +79,9 @@ def _add_route(table: Table, path: str, collection: str, summary: str) -> None:
             conditions.append(table.c.status == status)
         if updated_since is not None:
             conditions.append(table.c.provider_updated_at >= updated_since)
-        visible = [column for column in table.columns if column.name not in HIDDEN_COLUMNS]
-        with engine.connect() as connection:
-            rows = (
-                connection.execute(
-                    select(*visible)
-                    .where(*conditions)
-                    .order_by(table.c.integration_id, table.c.id)
-                    .limit(limit)
-                    .offset(offset)
-                )
-                .mappings()
-                .all()
-            )
-            total = connection.execute(select(func.count()).select_from(table).where(*conditions)).scalar_one()
-        return list_model(**{collection: [dict(row) for row in rows]}, total=total, limit=limit, offset=offset)
+        order = [table.c.integration_id, table.c.id]
+        rows, total = page_of_rows(engine, table, conditions, order, limit, offset)
+        return list_model(**{collection: rows}, total=total, limit=limit, offset=offset)
 
     router.add_api_route(
         path,

@@ -19,24 +19,20 @@ import stripe
 import structlog
 from fastapi import APIRouter, Header, Query, Request, status
 from pydantic import Field, model_validator
-from sqlalchemy import Engine, RowMapping, select
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from integration_service.api.dependencies import AppSettings, CurrentUser
+from integration_service.api.dependencies import AppServices
 from integration_service.api.errors import (
     BadRequest,
-    Conflict,
     ErrorResponse,
-    InvalidInput,
-    NotFound,
     ServiceError,
     documented_errors,
 )
 from integration_service.api.models import ApiModel, InputModel
-from integration_service.db.schema import integrations_credentials as credentials
-from integration_service.providers.base import Linked, RecordSet
-from integration_service.providers.credentials import load_api_credentials
-from integration_service.providers.errors import ProviderAuthError, ProviderRequestError
+from integration_service.api.owned import CallersIntegrations, Owned, OwnedIntegration
+from integration_service.api.provider_errors import ACTIONS, STRIPE, as_service_error, reported_as
+from integration_service.api.services import Services
 from integration_service.providers.stripe import Stripe, as_provider_error, charge_row, subscription_row
 from integration_service.sync.upsert import upsert_rows
 from integration_service.webhooks import store
@@ -124,67 +120,38 @@ class PaymentDeclined(ServiceError):
     status_code, code = 402, "payment_declined"
 
 
-class UpstreamFailed(ServiceError):
-    status_code, code = 502, "provider_failed"
-
-
 @dataclass
 class StripeAccount:
     """The caller's STRIPE integration, an SDK client for it, and where its rows go."""
 
-    integration: RowMapping
+    owned: Owned[Stripe]
     client: stripe.StripeClient
-    records: dict[str, RecordSet]
-    batch_size: int
-
-    engine: Engine
+    services: Services
 
     def store(self, data_type: str, values: dict[str, Any]) -> None:
-        row = {**values, "integration_id": self.integration["id"], "user_id": self.integration["user_id"]}
-        with self.engine.begin() as connection:
-            upsert_rows(connection, self.records[data_type], [row], self.batch_size)
+        records = self.owned.provider.record_sets()[data_type]
+        row = {**values, "integration_id": self.owned.linked.integration_id, "user_id": self.owned.linked.user_id}
+        with self.services.engine.begin() as connection:
+            upsert_rows(connection, records, [row], self.services.settings.sync_page_batch_size)
 
 
-def _account(request: Request, user_id: str, integration_id: uuid.UUID) -> StripeAccount:
-    """The caller's STRIPE integration (another user's is a 404), ready to call Stripe."""
-    engine: Engine = request.app.state.engine
-    with engine.connect() as connection:
-        row = (
-            connection.execute(
-                # Only what the actions need: the ciphertexts are read by load_api_credentials alone.
-                select(
-                    credentials.c.id, credentials.c.user_id, credentials.c.integration_type, credentials.c.is_active
-                ).where(credentials.c.id == integration_id, credentials.c.user_id == user_id)
-            )
-            .mappings()
-            .one_or_none()
-        )
-    if row is None:
-        raise NotFound(f"integration {integration_id} not found")
-    if row["integration_type"] != "STRIPE":
-        raise InvalidInput(f"integration {integration_id} is a {row['integration_type']} integration, not STRIPE")
-    if not row["is_active"]:
-        raise Conflict("the integration is disabled; enable it (isActive) first")
-    provider: Stripe = request.app.state.sync_providers["STRIPE"]
-    try:
-        secrets = load_api_credentials(engine, request.app.state.secret_box, integration_id)
-    except ProviderAuthError as exc:
-        raise Conflict(exc.message) from None
-    client = provider.client(Linked(integration_id, user_id), secrets, request.app.state.http)
-    batch_size = request.app.state.settings.sync_page_batch_size
-    return StripeAccount(row, client, provider.record_sets(), batch_size, engine)
+def _account(integrations: CallersIntegrations, integration_id: uuid.UUID) -> StripeAccount:
+    """The caller's STRIPE integration, ready to call Stripe."""
+    owned = integrations.active(integration_id, Stripe)
+    with reported_as(ACTIONS):  # no API key stored: a 409, as for every action
+        client: stripe.StripeClient = integrations.services.sync_engine.api_for(owned.provider, owned.linked)
+    return StripeAccount(owned, client, integrations.services)
 
 
 @contextmanager
 def stripe_errors() -> Iterator[None]:
-    """Stripe's refusals as the API's errors: a decline is 402, a bad request 422, Stripe failing 502."""
+    """Stripe's refusals as the API's errors: a decline is 402, the rest as provider_errors.py's STRIPE says."""
     try:
         yield
     except stripe.CardError as exc:
         raise PaymentDeclined(f"stripe declined the payment: {exc.user_message or exc.code}") from None
     except stripe.StripeError as exc:
-        error = as_provider_error(exc)
-        raise (InvalidInput if isinstance(error, ProviderRequestError) else UpstreamFailed)(error.message) from None
+        raise as_service_error(as_provider_error(exc), STRIPE) from None
 
 
 def _options(idempotency_key: str | None) -> stripe.RequestOptions:
@@ -207,9 +174,9 @@ ACTION_ERRORS = {
     responses=ACTION_ERRORS,
 )
 def create_payment_intent(
-    payload: PaymentIntentCreate, request: Request, user_id: CurrentUser, idempotency_key: IdempotencyKey = None
+    payload: PaymentIntentCreate, integrations: OwnedIntegration, idempotency_key: IdempotencyKey = None
 ) -> PaymentIntentResult:
-    account = _account(request, user_id, payload.integration_id)
+    account = _account(integrations, payload.integration_id)
     params: Any = {"amount": payload.amount, "currency": payload.currency, "expand": ["latest_charge"]}
     for name in ("customer", "description"):
         if getattr(payload, name) is not None:
@@ -243,9 +210,9 @@ def create_payment_intent(
     responses=ACTION_ERRORS,
 )
 def create_subscription(
-    payload: SubscriptionCreate, request: Request, user_id: CurrentUser, idempotency_key: IdempotencyKey = None
+    payload: SubscriptionCreate, integrations: OwnedIntegration, idempotency_key: IdempotencyKey = None
 ) -> SubscriptionResult:
-    account = _account(request, user_id, payload.integration_id)
+    account = _account(integrations, payload.integration_id)
     with stripe_errors():
         created = account.client.v1.subscriptions.create(
             params={"customer": payload.customer, "items": [{"price": payload.price}]},
@@ -266,10 +233,9 @@ def create_subscription(
 def cancel_subscription(
     subscription_id: StripeId,
     integration_id: Annotated[uuid.UUID, Query(alias="integrationId")],
-    request: Request,
-    user_id: CurrentUser,
+    integrations: OwnedIntegration,
 ) -> SubscriptionResult:
-    account = _account(request, user_id, integration_id)
+    account = _account(integrations, integration_id)
     with stripe_errors():
         cancelled = account.client.v1.subscriptions.cancel(subscription_id)
     values = subscription_row(cancelled.to_dict())
@@ -286,9 +252,9 @@ def cancel_subscription(
     responses=ACTION_ERRORS,
 )
 def create_refund(
-    payload: RefundCreate, request: Request, user_id: CurrentUser, idempotency_key: IdempotencyKey = None
+    payload: RefundCreate, integrations: OwnedIntegration, idempotency_key: IdempotencyKey = None
 ) -> PaymentResult:
-    account = _account(request, user_id, payload.integration_id)
+    account = _account(integrations, payload.integration_id)
     params: Any = {"charge": payload.charge} if payload.charge else {"payment_intent": payload.payment_intent}
     if payload.amount is not None:
         params["amount"] = payload.amount
@@ -309,7 +275,7 @@ def create_refund(
     responses={**documented_errors(400, 413, 429)},
     openapi_extra={"security": []},
 )
-async def receive_webhook(request: Request, settings: AppSettings) -> WebhookReceipt:
+async def receive_webhook(request: Request, services: AppServices) -> WebhookReceipt:
     """Verify, store once by event id, apply. A bad or stale signature changes nothing (400)."""
     started = time.perf_counter()
     payload = await request.body()  # the raw bytes: the signature covers them exactly
@@ -317,13 +283,13 @@ async def receive_webhook(request: Request, settings: AppSettings) -> WebhookRec
         event = stripe_webhooks.verify(
             payload,
             request.headers.get("Stripe-Signature"),
-            settings.stripe_webhook_secrets,
-            settings.stripe_webhook_tolerance_s,
+            services.settings.stripe_webhook_secrets,
+            services.settings.stripe_webhook_tolerance_s,
         )
     except stripe_webhooks.SignatureRejected as exc:
         log.warning("stripe webhook rejected", reason=str(exc))
         raise BadRequest(f"stripe webhook rejected: {exc}") from None
-    return await run_in_threadpool(_record_and_apply, request.app.state.engine, event, started)
+    return await run_in_threadpool(_record_and_apply, services.engine, event, started)
 
 
 def _record_and_apply(engine: Engine, event: dict[str, Any], started: float) -> WebhookReceipt:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from integration_service.api.dependencies import CurrentUser
+from integration_service.api.dependencies import AppServices, CurrentUser
 from integration_service.api.errors import (
     Conflict,
     InvalidInput,
@@ -19,7 +19,7 @@ from integration_service.api.errors import (
     documented_errors,
 )
 from integration_service.api.models import ApiModel, Flag, InputModel
-from integration_service.sync.engine import SyncEngine, SyncRefused, SyncResult
+from integration_service.sync.engine import SyncRefused, SyncResult
 
 router = APIRouter(prefix="/api/integrations", tags=["sync"])
 
@@ -83,12 +83,11 @@ def _outcome(result: SyncResult) -> SyncOutcome:
         **documented_errors(400, 401, 404, 409, 413, 422, 429, 503),
     },
 )
-def sync(payload: SyncRequest, request: Request, user_id: CurrentUser) -> JSONResponse:
+def sync(payload: SyncRequest, user_id: CurrentUser, services: AppServices) -> JSONResponse:
     """200 when everything was stored; 502 with the same body when the provider stopped the run part-way;
     503 with Retry-After when the service runs as many syncs as it takes at once."""
-    engine: SyncEngine = request.app.state.sync_engine
     try:
-        result = engine.run(user_id, payload.integration_id, payload.data_type, payload.full_resync)
+        result = services.sync_engine.run(user_id, payload.integration_id, payload.data_type, payload.full_resync)
     except SyncRefused as refused:
         headers = {"Retry-After": str(BUSY_RETRY_AFTER_S)} if refused.reason == "busy" else None
         raise _REFUSALS[refused.reason](refused.message, headers=headers) from None

@@ -12,15 +12,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, RowMapping, Table, func, select
 from sqlalchemy.dialects.postgresql import insert
 
+from integration_service.db.newer_state import is_newer, later
 from integration_service.db.schema import paypal_payments, paypal_subscriptions
-from integration_service.providers.base import SyncProvider
-from integration_service.providers.paypal import PayPal
 
 
 @dataclass(frozen=True)
@@ -60,12 +58,6 @@ SUBSCRIPTIONS = Lifecycle(
 )
 
 
-def _later(first: datetime | None, second: datetime | None) -> datetime | None:
-    if first is None or second is None:
-        return first or second
-    return max(first, second)
-
-
 def changes(lifecycle: Lifecycle, old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
     """The column values to set on `old` given what `new` says; empty when it says nothing newer."""
     values: dict[str, Any] = {}
@@ -75,18 +67,16 @@ def changes(lifecycle: Lifecycle, old: Mapping[str, Any], new: Mapping[str, Any]
     new_state, new_at = new.get(lifecycle.state), new.get("state_at")
     if new_state is not None:
         old_rank, new_rank = lifecycle.rank(old[lifecycle.state]), lifecycle.rank(new_state)
-        newer = new_rank > old_rank or (
-            new_rank == old_rank and (old["state_at"] is None or (new_at is not None and new_at >= old["state_at"]))
-        )
+        newer = new_rank > old_rank or (new_rank == old_rank and is_newer(old["state_at"], new_at))
         if newer and new_state != old[lifecycle.state]:
             values[lifecycle.state] = new_state
-        if newer and _later(old["state_at"], new_at) != old["state_at"]:
-            values["state_at"] = _later(old["state_at"], new_at)
+        if newer and later(old["state_at"], new_at) != old["state_at"]:
+            values["state_at"] = later(old["state_at"], new_at)
     if "refunded_amount" in new and new["refunded_amount"] > old["refunded_amount"]:
         values["refunded_amount"] = new["refunded_amount"]  # an absolute total: it only grows
-    later = _later(old["provider_updated_at"], new.get("provider_updated_at"))
-    if values and later != old["provider_updated_at"]:
-        values["provider_updated_at"] = later
+    updated_at = later(old["provider_updated_at"], new.get("provider_updated_at"))
+    if values and updated_at != old["provider_updated_at"]:
+        values["provider_updated_at"] = updated_at
     return values
 
 
@@ -131,19 +121,14 @@ def save(
         merge(connection, lifecycle, rows, new)
 
 
-def bind_known_subscriptions(providers: Mapping[str, SyncProvider], engine: Engine) -> None:
-    """Give the PayPal provider the database lookup its subscription sync needs (PayPal cannot list them)."""
-
-    def known(integration_id: uuid.UUID) -> list[str]:
-        with engine.connect() as connection:
-            return list(
-                connection.execute(
-                    select(paypal_subscriptions.c.paypal_subscription_id)
-                    .where(paypal_subscriptions.c.integration_id == integration_id)
-                    .order_by(paypal_subscriptions.c.id)
-                ).scalars()
-            )
-
-    provider = providers.get(PayPal.integration_type)
-    if isinstance(provider, PayPal):
-        provider.known_subscriptions = known
+def known_subscription_ids(engine: Engine, integration_id: uuid.UUID | None) -> list[str]:
+    """The PayPal subscription ids stored for an integration: PayPal's subscription sync reads them
+    (PayPal cannot list subscriptions); app.py hands this lookup to the provider."""
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                select(paypal_subscriptions.c.paypal_subscription_id)
+                .where(paypal_subscriptions.c.integration_id == integration_id)
+                .order_by(paypal_subscriptions.c.id)
+            ).scalars()
+        )

@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
 from pydantic import SecretStr
@@ -18,6 +18,7 @@ from integration_service.providers.http import default_is_retryable
 from integration_service.settings import Settings
 
 Record = dict[str, Any]
+ApiT = TypeVar("ApiT")  # what a provider calls its API through: a session, or its own client
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,8 @@ class ProviderApi(ABC):
     ) -> Any: ...
 
 
-class SyncProvider(ABC):
-    """A provider whose records the sync engine pages through and stores."""
+class SyncProvider(ABC, Generic[ApiT]):
+    """A provider whose records the sync engine pages through and stores, calling its API through an `ApiT`."""
 
     integration_type: ClassVar[str]  # as stored in integrations_credentials.integration_type
     slug: ClassVar[str]  # as it appears in URLs: /api/integrations/{slug}/...
@@ -75,13 +76,13 @@ class SyncProvider(ABC):
         """The data types this provider syncs (`invoices`, `payments`, ...), by name."""
 
     @abstractmethod
-    def pages(self, api: Any, data_type: str, modified_since: datetime | None) -> Iterator[list[Record]]:
+    def pages(self, api: ApiT, data_type: str, modified_since: datetime | None) -> Iterator[list[Record]]:
         """Every page of records, following the provider's own pagination until it says there is no more.
 
         `api` is what `OAuthProvider` sessions or `ApiKeyProvider.client` give this provider.
         """
 
-    def test_connection(self, api: Any) -> None:
+    def test_connection(self, api: ApiT) -> None:
         """One cheap authenticated call proving the connection works; a `ProviderError` when it does not.
 
         `POST /api/integrations/{id}/test` calls it, and so does creating an API-key integration (where
@@ -98,11 +99,11 @@ class ApiCredentials:
     api_secret: str | None
 
 
-class ApiKeyProvider(SyncProvider):
+class ApiKeyProvider(SyncProvider[ApiT]):
     """A provider the user connects by handing over API credentials (apiKey, apiSecret)."""
 
     @abstractmethod
-    def client(self, linked: Linked, credentials: ApiCredentials, http: httpx.Client) -> Any:
+    def client(self, linked: Linked, credentials: ApiCredentials, http: httpx.Client) -> ApiT:
         """What `pages` and the provider's actions call the API through, for one integration."""
 
     def check_custom_data(self, custom_data: Mapping[str, Any]) -> dict[str, Any]:
@@ -110,7 +111,7 @@ class ApiKeyProvider(SyncProvider):
         return dict(custom_data)
 
 
-class OAuthProvider(SyncProvider):
+class OAuthProvider(SyncProvider[ProviderApi]):
     """A provider the user connects through OAuth 2.0 (connect / callback, refreshed tokens)."""
 
     @abstractmethod

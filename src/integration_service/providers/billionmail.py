@@ -208,7 +208,7 @@ class NewTask:
     remark: str = ""
 
 
-class BillionMail(ApiKeyProvider):
+class BillionMail(ApiKeyProvider[BillionMailApi]):
     integration_type: ClassVar[str] = "BILLIONMAIL"
     slug: ClassVar[str] = "billionmail"
 

@@ -100,14 +100,14 @@ def _nothing_known(_integration_id: uuid.UUID) -> list[str]:
     return []
 
 
-class PayPal(ApiKeyProvider):
+class PayPal(ApiKeyProvider[PayPalClient]):
     integration_type: ClassVar[str] = "PAYPAL"
     slug: ClassVar[str] = "paypal"
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         # Which subscription ids an integration already has, since PayPal cannot list them; the app
-        # binds the database lookup (db/paypal_rows.py: bind_known_subscriptions).
+        # binds the database lookup (app.py: db/paypal_rows.py known_subscription_ids).
         self.known_subscriptions: KnownIds = _nothing_known
 
     def record_sets(self) -> dict[str, RecordSet]:
@@ -128,13 +128,11 @@ class PayPal(ApiKeyProvider):
             self.settings.token_refresh_margin_s,
         )
 
-    def test_connection(self, api: Any) -> None:
+    def test_connection(self, api: PayPalClient) -> None:
         """A client-credentials token proves the REST app's id and secret (ProviderAuthError if not)."""
-        assert isinstance(api, PayPalClient)
         api.access_token()
 
-    def pages(self, api: Any, data_type: str, modified_since: datetime | None) -> Iterator[list[Record]]:
-        assert isinstance(api, PayPalClient)
+    def pages(self, api: PayPalClient, data_type: str, modified_since: datetime | None) -> Iterator[list[Record]]:
         if data_type == "payments":
             yield from self._payment_pages(api, modified_since)
         elif data_type == "subscriptions":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from integration_service.providers.base import OAuthProvider, SyncProvider
 from integration_service.providers.billionmail import BillionMail
 from integration_service.providers.mautic import Mautic
@@ -12,14 +14,14 @@ from integration_service.providers.stripe import Stripe
 from integration_service.providers.xero import Xero
 from integration_service.settings import Settings
 
-SYNC_PROVIDERS: tuple[type[SyncProvider], ...] = (Xero, Myob, QuickBooks, Stripe, PayPal, BillionMail, Mautic)
+SYNC_PROVIDERS: tuple[type[SyncProvider[Any]], ...] = (Xero, Myob, QuickBooks, Stripe, PayPal, BillionMail, Mautic)
 
 
-def sync_providers(settings: Settings) -> dict[str, SyncProvider]:
+def sync_providers(settings: Settings) -> dict[str, SyncProvider[Any]]:
     """One instance of each provider, keyed by integration type (XERO, MYOB, QUICKBOOKS, ...)."""
     return {cls.integration_type: cls(settings) for cls in SYNC_PROVIDERS}
 
 
-def oauth_providers(providers: dict[str, SyncProvider]) -> dict[str, OAuthProvider]:
+def oauth_providers(providers: dict[str, SyncProvider[Any]]) -> dict[str, OAuthProvider]:
     """The providers connected through OAuth, keyed by their URL slug."""
     return {p.slug: p for p in providers.values() if isinstance(p, OAuthProvider)}

@@ -111,7 +111,7 @@ def as_provider_error(exc: stripe.StripeError) -> ProviderError:
     return ProviderRequestError(message, exc.http_status)
 
 
-class Stripe(ApiKeyProvider):
+class Stripe(ApiKeyProvider[stripe.StripeClient]):
     integration_type: ClassVar[str] = "STRIPE"
     slug: ClassVar[str] = "stripe"
 
@@ -130,15 +130,16 @@ class Stripe(ApiKeyProvider):
             "subscriptions": RecordSet(stripe_subscriptions, "stripe_subscription_id", subscription_row),
         }
 
-    def pages(self, api: Any, data_type: str, modified_since: datetime | None) -> Iterator[list[Record]]:
+    def pages(
+        self, api: stripe.StripeClient, data_type: str, modified_since: datetime | None
+    ) -> Iterator[list[Record]]:
         """Charges or subscriptions, 100 at a time, following `starting_after` while `has_more`."""
-        client: stripe.StripeClient = api
         params: dict[str, Any] = {"limit": PAGE_SIZE}
         if data_type == "subscriptions":
-            listing: Any = client.v1.subscriptions.list
+            listing: Any = api.v1.subscriptions.list
             params["status"] = "all"
         else:
-            listing = client.v1.charges.list
+            listing = api.v1.charges.list
             if modified_since is not None:
                 # Charges change after creation (refunds), so the window is on creation time only as a
                 # bound on new charges; state changes arrive by webhook, and a full resync catches up.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 import httpx
 import structlog
@@ -24,6 +24,7 @@ from integration_service.db.schema import integrations_credentials as credential
 from integration_service.db.schema import integrations_sync_logs as sync_logs
 from integration_service.providers.base import (
     ApiKeyProvider,
+    ApiT,
     Linked,
     OAuthProvider,
     Record,
@@ -63,7 +64,7 @@ class SyncEngine:
         engine: Engine,
         box: SecretBox,
         settings: Settings,
-        providers: dict[str, SyncProvider],
+        providers: dict[str, SyncProvider[Any]],
         http: httpx.Client,
         statements: StatementCounter,
     ) -> None:
@@ -140,7 +141,7 @@ class SyncEngine:
     def _run_locked(
         self,
         integration: RowMapping,
-        provider: SyncProvider,
+        provider: SyncProvider[Any],
         record_sets: dict[str, RecordSet],
         data_type: str,
         full: bool,
@@ -179,7 +180,12 @@ class SyncEngine:
                 log.warning("sync stopped: authorization failed", integration_id=str(integration_id))
         return result
 
-    def api_for(self, provider: SyncProvider, linked: Linked) -> Any:
+    @overload
+    def api_for(self, provider: OAuthProvider, linked: Linked) -> ProviderSession: ...
+    @overload
+    def api_for(self, provider: SyncProvider[ApiT], linked: Linked) -> ApiT: ...
+
+    def api_for(self, provider: SyncProvider[Any], linked: Linked) -> Any:
         """How this run talks to the provider: a refreshing OAuth session, or the provider's API-key client."""
         integration_id = linked.integration_id
         assert integration_id is not None

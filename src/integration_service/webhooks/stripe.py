@@ -20,6 +20,7 @@ import stripe
 from pydantic import SecretStr
 from sqlalchemy import Connection, RowMapping, case, func, select
 
+from integration_service.db.newer_state import is_newer_sql, later_sql
 from integration_service.db.schema import integrations_credentials as credentials
 from integration_service.db.schema import stripe_payments, stripe_subscriptions
 from integration_service.providers.stripe import charge_row, subscription_row
@@ -78,14 +79,10 @@ def apply(connection: Connection, event: Mapping[str, Any]) -> Outcome:
     return "ignored", f"{kind} is not an event this service acts on", None
 
 
-def _newer(table: Any, happened: datetime) -> Any:
-    return (table.c.state_at.is_(None)) | (table.c.state_at <= happened)
-
-
 def _apply_charge(connection: Connection, charge: Mapping[str, Any], happened: datetime) -> Outcome:
     row = charge_row(charge)
     table = stripe_payments
-    newer = _newer(table, happened)
+    newer = is_newer_sql(table.c.state_at, happened)
     updated = connection.execute(
         table.update()
         .where(table.c.stripe_charge_id == row["stripe_charge_id"])
@@ -97,7 +94,7 @@ def _apply_charge(connection: Connection, charge: Mapping[str, Any], happened: d
             # or reordering events can never count a refund twice or undo one.
             amount_refunded=func.greatest(table.c.amount_refunded, row["amount_refunded"]),
             refunded=table.c.refunded | row["refunded"],
-            state_at=func.greatest(func.coalesce(table.c.state_at, happened), happened),
+            state_at=later_sql(table.c.state_at, happened),
             updated_at=func.now(),
         )
         .returning(table.c.integration_id)
@@ -109,7 +106,9 @@ def _apply_subscription(connection: Connection, subscription: Mapping[str, Any],
     row = subscription_row(subscription)
     table = stripe_subscriptions
     # Newer state wins, except that nothing brings a cancelled subscription back.
-    takes = _newer(table, happened) & (table.c.status.is_distinct_from("canceled") | (row["status"] == "canceled"))
+    takes = is_newer_sql(table.c.state_at, happened) & (
+        table.c.status.is_distinct_from("canceled") | (row["status"] == "canceled")
+    )
     updated = connection.execute(
         table.update()
         .where(table.c.stripe_subscription_id == row["stripe_subscription_id"])
@@ -118,7 +117,7 @@ def _apply_subscription(connection: Connection, subscription: Mapping[str, Any],
             cancel_at_period_end=case((takes, row["cancel_at_period_end"]), else_=table.c.cancel_at_period_end),
             current_period_end=case((takes, row["current_period_end"]), else_=table.c.current_period_end),
             canceled_at=func.coalesce(table.c.canceled_at, row["canceled_at"]),
-            state_at=func.greatest(func.coalesce(table.c.state_at, happened), happened),
+            state_at=later_sql(table.c.state_at, happened),
             updated_at=func.now(),
         )
         .returning(table.c.integration_id)

@@ -188,10 +188,12 @@ def test_a_wrong_api_key_is_a_clear_error_without_the_key(user: ApiUser) -> None
     assert "wrong_but_secret" not in response.text
 
 
-def test_a_non_stripe_integration_is_refused(user: ApiUser) -> None:
+def test_a_non_stripe_integration_is_not_found(user: ApiUser) -> None:
+    # As on every route for one provider (api/owned.py): the caller has no STRIPE integration of that id.
     other = user.client.post("/api/integrations", json={"integrationType": "XERO", "integrationName": "books"})
     response = user.client.post(
         "/api/integrations/stripe/payment-intents",
         json={"integrationId": other.json()["integration"]["id"], "amount": 100, "currency": "usd"},
     )
-    assert response.status_code == 422
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
