@@ -84,6 +84,11 @@ def listing_requests(control: httpx.Client, provider: Provider, since_seq: int =
     return list(requests.json())
 
 
+def last_listing_seq(control: httpx.Client, provider: Provider) -> int:
+    """The sequence number of the provider's latest listing request, 0 when none is recorded (yet, or since a reset)."""
+    return max((request["seq"] for request in listing_requests(control, provider)), default=0)
+
+
 def stored_tokens(sql: psycopg.Connection[tuple[Any, ...]], integration_id: str) -> tuple[str, str]:
     """The integration's (access, refresh) tokens, decrypted with the local stage's key."""
     row = sql.execute(

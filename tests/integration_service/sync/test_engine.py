@@ -23,6 +23,7 @@ from tests.integration_service.accounting import (
     Provider,
     default_tenant,
     fault,
+    last_listing_seq,
     latest_log,
     listing_requests,
     stored,
@@ -226,7 +227,7 @@ def test_myob_reads_the_configured_company_file(user: ApiUser, connect: Connect,
     integration = connect(
         user, "myob", tenant=",".join(tenants(sandbox_control, myob)), companyFileId=chosen["tenant_id"]
     )
-    since = listing_requests(sandbox_control, myob)[-1]["seq"]
+    since = last_listing_seq(sandbox_control, myob)
     response = sync(user, integration["id"])
     assert response.json()["result"]["syncedRecords"] == chosen["invoices"]
     paths = {request["path"] for request in listing_requests(sandbox_control, myob, since)}
@@ -259,7 +260,7 @@ def test_quickbooks_pages_with_the_query_language_and_two_companies_stay_apart(
 ) -> None:
     realms = tenants(sandbox_control, QUICKBOOKS)
     first, second = (connect(user, "quickbooks", tenant=realm) for realm in list(realms)[:2])
-    since = listing_requests(sandbox_control, QUICKBOOKS)[-1]["seq"]
+    since = last_listing_seq(sandbox_control, QUICKBOOKS)
     for integration in (first, second):
         assert sync(user, integration["id"]).status_code == 200
     for integration in (first, second):
