@@ -9,11 +9,11 @@ from pathlib import Path
 from invoke import Context, Exit, task
 from rich.console import Console
 
-from harness.embedded_postgres import EmbeddedPostgresError
-from harness.local import DEFAULT_PORT, PortInUseError, ensure_port_free, local_stack, run_in_foreground
-from harness.processes import ServerStartError
+from harness.core.embedded_postgres import EmbeddedPostgresError
+from harness.core.processes import ServerStartError
+from harness.core.stages import STAGES, StageError, parse_stage
 from harness.qa import run_qa
-from harness.stages import STAGES, StageError, parse_stage
+from harness.stack.dev import DEFAULT_PORT, PortInUseError, ensure_port_free, local_stack, run_in_foreground
 
 STAGE_HELP = f"Target stage: {' | '.join(STAGES)} (default: local)."
 console = Console(stderr=True, soft_wrap=True)  # URLs stay on one line, to be copied
@@ -22,7 +22,7 @@ console = Console(stderr=True, soft_wrap=True)  # URLs stay on one line, to be c
 @contextlib.contextmanager
 def explained_errors() -> Iterator[None]:
     """Errors whose message already says what to do: shown as one message, not a traceback."""
-    from harness.tokens import TokenError
+    from harness.stack.tokens import TokenError
 
     try:
         yield
@@ -53,7 +53,7 @@ def up(c: Context, port: int = DEFAULT_PORT) -> None:
 )
 def token(c: Context, user: str, label: str = "", stage: str = "local") -> None:
     """Create a new API token for a user and print it (only once: it is stored hashed)."""
-    from harness.tokens import issue_stage_token  # imports the service's code only when needed
+    from harness.stack.tokens import issue_stage_token  # imports the service's code only when needed
 
     with explained_errors():
         target = parse_stage(stage)
@@ -142,7 +142,7 @@ def load(
     Locust's CSV/HTML output (and locally the service's CPU/RSS and database connections) go to
     reports/<run-id>/load/.
     """
-    from harness.load import LoadError, run_load_task
+    from harness.gates.load import LoadError, run_load_task
 
     with explained_errors():
         try:
@@ -264,8 +264,8 @@ def release(
     c: Context, stage: str = "local", yes: bool = False, dry_run: bool = False, waive: list[str] | None = None
 ) -> None:
     """Production 1-5: (gate + sign-offs) backup, migrate, deploy, smoke; rolls back automatically on failure."""
+    from harness.core.paths import REPORTS_DIR
     from harness.ops.release import release as run
-    from harness.paths import REPORTS_DIR
 
     with ops_errors():
         run(_target(stage), reports_dir=REPORTS_DIR, yes=yes, dry_run=dry_run, waive=waive or [])
@@ -358,7 +358,7 @@ def report(c: Context, period: str, stage: str = "local") -> None:
     """
     import json as json_module
 
-    from harness.ops.reports import build_report
+    from harness.ops.periodic_checks import build_report
 
     if period not in ("weekly", "monthly"):
         console.print("[bold red]period must be weekly or monthly[/]")
@@ -378,7 +378,7 @@ def fuzz(c: Context, stage: str = "local", max_examples: int = 0) -> None:
 
     JUnit, a VCR cassette (replayable) and the log go to reports/<run-id>/fuzz/. Exits 1 on any failure.
     """
-    from harness.fuzz import run_fuzz_task
+    from harness.gates.fuzz import run_fuzz_task
 
     with explained_errors():
         outcome = run_fuzz_task(parse_stage(stage), max_examples=max_examples or None)

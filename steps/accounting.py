@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 from pytest_bdd import given, parsers, then, when
 
-from harness.oauth import start_in_browser
+from harness.stack.oauth import start_in_browser
 from steps.common import ApiUser, World, connect_account, describe
 
 PROVIDER = r"(?P<provider>Xero|MYOB|QuickBooks)"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from harness.checklist import load_checklist
-from harness.features import known_tags
+from harness.core.checklist import load_checklist
+from harness.core.features import known_tags
 
 pytest_plugins = [
-    "harness.scenario_results",
+    "harness.gates.scenario_results",
     "steps.common",
     "steps.code_quality",
     "steps.database",

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from harness.webhook_forgery import crc32_forgery
+from harness.stack.webhook_forgery import crc32_forgery
 from steps.common import World, describe, error_code
 from steps.payments_support import NAME, OtherService, as_response, expect, need_sandbox_url, scenario_object_id
 from steps.paypal_integration import _paypal_merchant, paypal_paid_at_paypal

@@ -85,7 +85,7 @@ def test_the_rules_look_at_real_code() -> None:
 @pytest.mark.parametrize(
     ("source", "module_name", "expected"),
     [
-        ("import harness.stack", "integration_service.app", ["harness.stack"]),
+        ("import harness.stack.local", "integration_service.app", ["harness.stack.local"]),
         ("from harness import stack", "integration_service.app", ["harness"]),
         # Relative imports resolve inside their own top-level package, so they cannot cross a rule.
         ("from ..providers import xero", "integration_service.api.x", ["integration_service.providers"]),
@@ -98,6 +98,6 @@ def test_the_checker_finds_imports_in_every_form(source: str, module_name: str, 
 
 
 def test_a_forbidden_import_is_reported_with_its_line() -> None:
-    source = "import json\n\nfrom harness.stack import LocalStack\n"
-    assert violations(source, "integration_service.app", RULES[0][1]) == ["line 3 imports harness.stack"]
+    source = "import json\n\nfrom harness.stack.local import LocalStack\n"
+    assert violations(source, "integration_service.app", RULES[0][1]) == ["line 3 imports harness.stack.local"]
     assert violations("import json\n", "integration_service.app", RULES[0][1]) == []

@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from harness.fuzz import run_schemathesis
-from harness.processes import ServerProcess, free_port, uvicorn_command
-from harness.stack import PROJECT_ROOT
+from harness.core.processes import ServerProcess, free_port, uvicorn_command
+from harness.gates.fuzz import run_schemathesis
+from harness.stack.local import PROJECT_ROOT
 
 
 def serve(tmp_path: Path) -> ServerProcess:

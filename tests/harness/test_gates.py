@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.checklist import CHECKLIST_PATH, load_checklist
-from harness.gate import GateContext
-from harness.gates import CommandGate, PytestGate, junit_counts
+from harness.core.checklist import CHECKLIST_PATH, load_checklist
+from harness.gates.base import GateContext
+from harness.gates.commands import CommandGate, PytestGate, junit_counts
 from harness.qa import release_gates
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.stages import StageError, parse_stage, required_database_url, stage_env_file
+from harness.core.stages import StageError, parse_stage, required_database_url, stage_env_file
 
 
 def test_known_stages_parse_and_others_are_refused() -> None:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from harness.paths import PROJECT_ROOT
+from harness.core.paths import PROJECT_ROOT
 
 OPERATIONS = ("backup", "restore", "migrate", "smoke", "deploy", "release", "rollback", "monitor", "signoff", "report")
 

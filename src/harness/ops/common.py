@@ -18,9 +18,9 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy.engine import make_url
 
-from harness.paths import PROJECT_ROOT, STACK_DIR
-from harness.stages import Stage, stage_env_file
-from harness.tls import client_verify
+from harness.core.paths import PROJECT_ROOT, STACK_DIR
+from harness.core.stages import Stage, stage_env_file
+from harness.core.tls import client_verify
 
 
 class OpsError(RuntimeError):

@@ -21,11 +21,11 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from harness.core.paths import PROJECT_ROOT
+from harness.core.proofs import StoreLookup
+from harness.core.stages import Stage
 from harness.ops.common import OpsError, load_settings, mask
 from harness.ops.pgtools import GATE_SCHEMA
-from harness.paths import PROJECT_ROOT
-from harness.proofs import StoreLookup
-from harness.stages import Stage
 
 # checklist id -> the role that attests it
 ATTESTATION_IDS: dict[str, str] = {
@@ -168,7 +168,7 @@ def passing_gate_result(url: str, *, commit: str, stage: str) -> dict[str, Any] 
 
 
 def store_lookup(url: str) -> StoreLookup:
-    """The store as `harness.proofs` asks it: the newest passing complete run of (commit, stage). A store
+    """The store as `harness.core.proofs` asks it: the newest passing complete run of (commit, stage). A store
     that cannot answer proves nothing (the preflight gate has said why): the run's report is still written."""
 
     def lookup(commit: str, stage: Stage) -> dict[str, Any] | None:

@@ -7,12 +7,12 @@ import json
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from harness.database import create_database
-from harness.embedded_postgres import EmbeddedPostgres
+from harness.core.database import create_database
+from harness.core.embedded_postgres import EmbeddedPostgres
+from harness.core.paths import STACK_DIR
+from harness.core.stages import Stage
 from harness.ops.common import OpsError, Target, load_settings
 from harness.ops.gate_store import gate_store_url
-from harness.paths import STACK_DIR
-from harness.stages import Stage
 
 
 def local_stack_file() -> dict[str, str]:
