@@ -20,7 +20,7 @@ import tomllib
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,15 @@ import httpx
 from harness.core.database import drop_database
 from harness.core.paths import PROJECT_ROOT
 from harness.core.stages import Stage, StageError
+from harness.gates.load_results import (
+    Benchmark,
+    LoadResults,
+    read_load_results,
+    write_benchmarks,
+    write_resources_summary,
+)
 from harness.gates.load_stage import SANDBOX_STRIPE_KEY, stage_load_setup
 from harness.gates.resources import ResourceSampler
-from harness.report.release import Benchmark
 from harness.stack.local import LocalStack
 from harness.stack.tokens import issue_tokens
 
@@ -39,8 +45,6 @@ LOAD_DIR = PROJECT_ROOT / "load"
 LOCUSTFILE = LOAD_DIR / "locustfile.py"
 PROFILES_FILE = LOAD_DIR / "profiles.toml"
 DEFAULT_THRESHOLDS = LOAD_DIR / "thresholds.toml"
-BENCHMARKS_FILE = "benchmarks.json"
-# The service's own defaults (DATABASE_POOL_SIZE + DATABASE_POOL_MAX_OVERFLOW).
 
 
 class LoadError(RuntimeError):
@@ -48,11 +52,13 @@ class LoadError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class LoadOutcome:
+class LoadRun:
+    """A finished load run: Locust's exit code, its results (None: it wrote none) and the sampled resources."""
+
     exit_code: int
     report_dir: Path
-    results: dict[str, Any] | None  # load-results.json, written by the Locust master
-    resources: dict[str, Any]
+    results: LoadResults | None
+    resources: dict[str, Any]  # the sampler's summary (harness.gates.resources); empty on a deployed stage
     breaches: list[str] = field(default_factory=list)
 
     @property
@@ -82,7 +88,7 @@ def run_load(
     thresholds: Path = DEFAULT_THRESHOLDS,
     sandbox_faults: Sequence[dict[str, Any]] = (),
     log: Any = None,
-) -> LoadOutcome:
+) -> LoadRun:
     """Run the profile and return what it measured: on a stack of its own for the local stage (with the
     service's resources sampled), against the deployed stage otherwise (`harness.gates.load_stage`)."""
     if not thresholds.exists():
@@ -126,13 +132,12 @@ def run_load(
             with ResourceSampler(pid, stack.info.database_url, csv_path) as sampler:
                 exit_code = measure(setup)
             resources = sampler.summary()
-    results_path = report_dir / "load-results.json"
-    results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.exists() else None
-    breaches = list(results["breaches"]) if results else ["Locust wrote no results (see locust.log)"]
-    (report_dir / "resources-summary.json").write_text(json.dumps(resources, indent=2) + "\n", encoding="utf-8")
+    results = read_load_results(report_dir)
+    breaches = list(results.breaches) if results else ["Locust wrote no results (see locust.log)"]
+    write_resources_summary(resources, report_dir)
     if results:
-        write_benchmarks(results, report_dir / BENCHMARKS_FILE)
-    return LoadOutcome(exit_code, report_dir, results, resources, breaches)
+        write_benchmarks(results, report_dir)
+    return LoadRun(exit_code, report_dir, results, resources, breaches)
 
 
 def run_locust(
@@ -247,52 +252,25 @@ def _private_file(document: dict[str, Any]) -> Iterator[Path]:
         path.unlink(missing_ok=True)
 
 
-def benchmarks_from_results(results: dict[str, Any]) -> list[Benchmark]:
-    """One benchmark per operation with a checklist target; its status is its thresholds' verdict."""
-    benchmarks = []
-    for operation, target in results.get("targets_ms", {}).items():
-        stats = results["operations"].get(operation)
-        verdicts = [v for v in results["thresholds"] if v["target"] == operation]
-        passed = stats is not None and all(v["passed"] for v in verdicts)
-        benchmarks.append(
-            Benchmark(
-                operation=operation,
-                target_ms=float(target),
-                p50_ms=float(stats["p50"]) if stats else 0.0,
-                p95_ms=float(stats["p95"]) if stats else 0.0,
-                p99_ms=float(stats["p99"]) if stats else 0.0,
-                status="passed" if passed else "failed",
-            )
-        )
-    return benchmarks
-
-
-def write_benchmarks(results: dict[str, Any], path: Path) -> None:
-    document = [asdict(benchmark) for benchmark in benchmarks_from_results(results)]
-    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-
-
 def collect_benchmarks(run_dir: Path) -> list[Benchmark]:
-    """The benchmarks a load gate left in `<run>/load/`, for the release report (none if it did not run)."""
-    path = run_dir / "load" / BENCHMARKS_FILE
-    if not path.exists():
-        return []
-    return [Benchmark(**entry) for entry in json.loads(path.read_text(encoding="utf-8"))]
+    """The benchmarks of the load gate's run in `<run>/load/`, for the release report (none if it did not run)."""
+    results = read_load_results(run_dir / "load")
+    return results.benchmarks() if results else []
 
 
-def summarize(outcome: LoadOutcome) -> str:
+def summarize(outcome: LoadRun) -> str:
     """Per-operation figures, the breaches and the resources, as lines for a console or a gate's detail."""
     lines = []
-    if outcome.results:
-        window = outcome.results["window_s"]
-        lines.append(f"profile {outcome.results['profile']}: measured window {window} s")
-        for name, stats in outcome.results["operations"].items():
+    results = outcome.results
+    if results:
+        lines.append(f"profile {results.profile}: measured window {results.window_s} s")
+        for name, stats in results.operations.items():
             lines.append(
-                f"  {name}: {stats['requests']} requests, {100 * stats['fail_rate']:.2f} % failed, "
-                f"p50 {stats['p50']:g} ms, p95 {stats['p95']:g} ms, p99 {stats['p99']:g} ms"
+                f"  {name}: {stats.requests} requests, {100 * stats.fail_rate:.2f} % failed, "
+                f"p50 {stats.p50:g} ms, p95 {stats.p95:g} ms, p99 {stats.p99:g} ms"
             )
-        if outcome.results.get("knee_users") is not None or outcome.results.get("steps"):
-            lines.append(f"  stress knee: {outcome.results.get('knee_users')} users (last step that held)")
+        if results.knee_users is not None or results.steps:
+            lines.append(f"  stress knee: {results.knee_users} users (last step that held)")
     resources = outcome.resources
     if resources.get("samples"):
         lines.append(
@@ -317,7 +295,7 @@ def run_load_task(
     sandbox_fault: str = "",
     reports_dir: Path | None = None,
     echo: Any = None,
-) -> LoadOutcome:
+) -> LoadRun:
     """`invoke load`: a new `reports/<run-id>/load/` folder, the run, and its summary echoed."""
     from datetime import UTC, datetime
 

@@ -12,6 +12,7 @@ from harness.core.stages import Stage
 from harness.gates.base import GateContext, GateResult
 from harness.gates.fuzz import run_fuzz
 from harness.gates.load import LOAD_DIR, PROFILES_FILE, run_load, summarize
+from harness.gates.load_results import RESOURCES_SAMPLES_NAME, RESULTS_NAME
 
 LOCAL: frozenset[Stage] = frozenset({"local"})
 STAGING: frozenset[Stage] = frozenset({"staging"})
@@ -89,7 +90,7 @@ class LoadGate:
         outcome = run_load(context.stage, self.profile, report_dir, workers=self.workers, thresholds=self.thresholds)
         evidence = tuple(
             path
-            for path in (report_dir / name for name in ("load-results.json", "locust.html", "resources.csv"))
+            for path in (report_dir / name for name in (RESULTS_NAME, "locust.html", RESOURCES_SAMPLES_NAME))
             if path.exists()
         )
         detail = summarize(outcome)

@@ -7,7 +7,6 @@ ran and proved it; an item nothing proves yet is `pending` and says so.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from collections import Counter
@@ -20,6 +19,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from harness.core.checklist import ChecklistItem
 from harness.core.stages import Stage
 from harness.gates.base import GateRun
+from harness.gates.faults.gate import FaultCell
+from harness.gates.load_results import Benchmark, read_resources
 
 ItemStatus = Literal["passed", "failed", "skipped", "attested", "pending", "waived", "not_judged"]
 Verdict = Literal["pass", "fail"]
@@ -76,28 +77,6 @@ class ChecklistEntry:
     gates: list[str]
     detail: str
     scope: str = "deployment"
-
-
-@dataclass(frozen=True)
-class Benchmark:
-    operation: str
-    target_ms: float
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    status: Literal["passed", "failed"]
-
-
-@dataclass(frozen=True)
-class FaultCell:
-    """One cell of the fault matrix (`harness.gates.faults`): the fault, what was checked after it, the result."""
-
-    fault: str
-    checked: str
-    status: Literal["passed", "failed"]
-    detail: str
-    ids: tuple[str, ...] = ()  # the checklist ids it bears on
-    duration_s: float = 0.0
 
 
 @dataclass
@@ -320,20 +299,8 @@ def build_report(
 
 
 def collect_resources(run_dir: Path) -> dict[str, Any]:
-    """What the load gate sampled of the service and the database (`<run>/load/`): its summary and the
-    samples over time, for the report's resource chart. Empty when the load gate did not run."""
-    summary_path = run_dir / "load" / "resources-summary.json"
-    samples_path = run_dir / "load" / "resources.csv"
-    if not summary_path.exists():
-        return {}
-    resources: dict[str, Any] = {"summary": json.loads(summary_path.read_text(encoding="utf-8")), "samples": []}
-    if samples_path.exists():
-        with samples_path.open(newline="", encoding="utf-8") as handle:
-            resources["samples"] = [
-                {key: float(value) for key, value in row.items() if value not in ("", None)}
-                for row in csv.DictReader(handle)
-            ]
-    return resources
+    """What the load gate sampled (`<run>/load/`), for the report's resource chart; empty if it did not run."""
+    return read_resources(run_dir / "load")
 
 
 def chart_points(samples: list[dict[str, float]], column: str, width: float, height: float) -> str:

@@ -26,7 +26,6 @@ from harness.gates.faults.load_cells import CONCURRENT_SYNCS, DATABASE_RESTART
 from harness.gates.faults.sync_cells import CHANGED_DURING_SYNC, KILLED_MID_SYNC, PROVIDER_FAULTS, TOKEN_REVOKED
 from harness.gates.faults.webhook_cells import DUPLICATED_AND_REORDERED
 from harness.gates.scenario_results import ScenarioOutcome, StepOutcome
-from harness.report.release import FaultCell
 
 EVIDENCE_DIR = "faults"
 EVIDENCE_NAME = "faults.json"
@@ -41,6 +40,18 @@ ALL_CELLS: tuple[Cell, ...] = (
     CONCURRENT_SYNCS,
     CHANGED_DURING_SYNC,
 )
+
+
+@dataclass(frozen=True)
+class FaultCell:
+    """One cell of the fault matrix (`harness.gates.faults`): the fault, what was checked after it, the result."""
+
+    fault: str
+    checked: str
+    status: Literal["passed", "failed"]
+    detail: str
+    ids: tuple[str, ...] = ()  # the checklist ids it bears on
+    duration_s: float = 0.0
 
 
 @dataclass(frozen=True)
