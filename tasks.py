@@ -378,6 +378,7 @@ def fuzz(c: Context, stage: str = "local", max_examples: int = 0) -> None:
 
     JUnit, a VCR cassette (replayable) and the log go to reports/<run-id>/fuzz/. Exits 1 on any failure.
     """
+    from harness.core.processes import log_tail
     from harness.gates.fuzz import run_fuzz_task
 
     with explained_errors():
@@ -385,10 +386,5 @@ def fuzz(c: Context, stage: str = "local", max_examples: int = 0) -> None:
     style = "bold green" if outcome.passed else "bold red"
     console.print(f"[{style}]{outcome.summary()}[/]", highlight=False)
     if not outcome.passed:
-        console.print(log_tail_of(outcome.report_dir / "schemathesis.log"), highlight=False, markup=False)
+        console.print(log_tail(outcome.report_dir / "schemathesis.log", 6000), highlight=False, markup=False)
         raise Exit(code=1)
-
-
-def log_tail_of(path: Path, characters: int = 6000) -> str:
-    text = path.read_text(errors="replace") if path.exists() else "(no log)"
-    return text[-characters:]

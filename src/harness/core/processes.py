@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -19,6 +20,8 @@ from typing import IO
 import httpx
 
 from harness.core.tls import ServerTls, client_verify
+
+LOG_TAIL_CHARACTERS = 3000
 
 
 class ServerStartError(RuntimeError):
@@ -121,12 +124,49 @@ class ServerProcess:
             self._log = None
 
     def log_tail(self, characters: int = 4000) -> str:
-        if not self.log_path.exists():
-            return "(no log)"
-        return self.log_path.read_text(errors="replace")[-characters:]
+        return log_tail(self.log_path, characters)
 
     def __enter__(self) -> ServerProcess:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def run_logged(
+    command: Sequence[str],
+    log_path: Path,
+    cwd: Path,
+    timeout_s: float,
+    env: Mapping[str, str] | None = None,
+    name: str = "",
+) -> int:
+    """Run `command` to its end with its output in `log_path` (after the command line; secrets belong in `env`)
+    and return its exit code; a timeout kills it and counts as a failure (-1). `name` says what was killed."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        log.write(f"$ {' '.join(command)}\n".encode())
+        log.flush()
+        try:
+            completed = subprocess.run(
+                command,
+                cwd=cwd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=timeout_s,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            log.write(f"\n[harness] {name + ' ' if name else ''}killed after {timeout_s:.0f}s\n".encode())
+            return -1
+    return completed.returncode
+
+
+def log_tail(path: Path, characters: int = LOG_TAIL_CHARACTERS) -> str:
+    """The end of a log, for a message or a console: a short log whole, a long one cut at the front."""
+    if not path.exists():
+        return "(no output)"
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return text if len(text) <= characters else "…" + text[-characters:]

@@ -7,19 +7,18 @@ output kept in the run folder as evidence. Later gates (scenarios, load, fuzz) p
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
-import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.core.junit import read_junit
+from harness.core.processes import log_tail, run_logged
 from harness.core.stages import ALL_STAGES, Stage
 from harness.gates.base import GateContext, GateResult
 
 # Generous: a hung tool must not hang CI forever, but a slow shared machine must not fail the gate.
 COMMAND_TIMEOUT_S = 20 * 60
 PYTEST_NO_TESTS_COLLECTED = 5
-_LOG_TAIL_CHARACTERS = 3000
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ class PytestGate:
         command = (sys.executable, "-m", "pytest", f"--junitxml={junit_path}", *self.extra_args)
         exit_code = run_logged(command, log_path, cwd=context.project_root, timeout_s=self.timeout_s)
         evidence = tuple(path for path in (junit_path, log_path) if path.exists())
-        counts = junit_counts(junit_path) if junit_path.exists() else None
+        counts = read_junit(junit_path) if junit_path.exists() else None
         summary = "no JUnit report was written" if counts is None else counts.summary()
         if exit_code == PYTEST_NO_TESTS_COLLECTED or (counts is not None and counts.tests == 0):
             return GateResult("failed", f"pytest collected no tests ({summary}): nothing was proved", evidence)
@@ -77,67 +76,10 @@ class PytestGate:
             return GateResult("failed", f"no JUnit report at {source}: run pytest with --junitxml first", ())
         copy = context.run_dir / "junit.xml"
         shutil.copyfile(source, copy)
-        counts = junit_counts(copy)
+        counts = read_junit(copy)
         origin = f"(judged from {source}, the pytest run made just before this gate)"
         if counts.tests == 0:
             return GateResult("failed", f"pytest collected no tests {origin}: nothing was proved", (copy,))
         if counts.failures or counts.errors:
             return GateResult("failed", f"{counts.summary()} {origin}", (copy,))
         return GateResult("passed", f"{counts.summary()} {origin}", (copy,))
-
-
-@dataclass(frozen=True)
-class JunitCounts:
-    tests: int
-    failures: int
-    errors: int
-    skipped: int
-
-    def summary(self) -> str:
-        passed = self.tests - self.failures - self.errors - self.skipped
-        return (
-            f"{self.tests} tests: {passed} passed, {self.failures} failed, {self.errors} errors, {self.skipped} skipped"
-        )
-
-
-def junit_counts(path: Path) -> JunitCounts:
-    # The file was written by our own pytest run a moment ago, not received from outside.
-    root = ElementTree.parse(path).getroot()  # noqa: S314
-    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for suite in suites:
-        for key in totals:
-            totals[key] += int(suite.get(key, "0"))
-    return JunitCounts(**totals)
-
-
-def run_logged(
-    command: tuple[str, ...], log_path: Path, cwd: Path, timeout_s: float, env: dict[str, str] | None = None
-) -> int:
-    """Run `command` with its output in `log_path`; its exit code (a timeout counts as a failure)."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("wb") as log:
-        log.write(f"$ {' '.join(command)}\n".encode())
-        log.flush()
-        try:
-            completed = subprocess.run(
-                command,
-                cwd=cwd,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                timeout=timeout_s,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            log.write(f"\n[harness] killed after {timeout_s:.0f}s\n".encode())
-            return -1
-    return completed.returncode
-
-
-def log_tail(path: Path, characters: int = _LOG_TAIL_CHARACTERS) -> str:
-    if not path.exists():
-        return "(no output)"
-    text = path.read_text(encoding="utf-8", errors="replace")
-    return text if len(text) <= characters else "…" + text[-characters:]

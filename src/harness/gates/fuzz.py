@@ -9,16 +9,16 @@ limit times a time budget, few examples). Production: refused, fuzzing writes da
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 import uuid
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.core.junit import read_junit
 from harness.core.paths import PROJECT_ROOT
+from harness.core.processes import run_logged
 from harness.core.stages import Stage, StageError
 from harness.stack.local import LocalStack
 
@@ -77,32 +77,16 @@ def run_schemathesis(
 ) -> FuzzOutcome:
     """Run the CLI; the token travels in the environment (the config reads ${FUZZ_API_TOKEN})."""
     report_dir.mkdir(parents=True, exist_ok=True)
-    log_path = report_dir / "schemathesis.log"
-    with log_path.open("wb") as log:
-        try:
-            completed = subprocess.run(
-                schemathesis_command(schema_url, report_dir, extra_args),
-                cwd=PROJECT_ROOT,
-                env={**os.environ, "FUZZ_API_TOKEN": token},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                timeout=timeout_s,
-                check=False,
-            )
-            exit_code = completed.returncode
-        except subprocess.TimeoutExpired:
-            log.write(f"\n[harness] schemathesis killed after {timeout_s:.0f}s\n".encode())
-            exit_code = -1
-    return FuzzOutcome(exit_code, report_dir, *junit_totals(report_dir / "junit.xml"))
-
-
-def junit_totals(path: Path) -> tuple[int, int, int]:
-    if not path.exists():
-        return 0, 0, 1  # no report is an error, never a pass
-    root = ElementTree.parse(path).getroot()  # noqa: S314 - written a moment ago by our own run
-    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
-    return tuple(sum(int(suite.get(key, "0")) for suite in suites) for key in ("tests", "failures", "errors"))  # type: ignore[return-value]
+    exit_code = run_logged(
+        schemathesis_command(schema_url, report_dir, extra_args),
+        report_dir / "schemathesis.log",
+        cwd=PROJECT_ROOT,
+        timeout_s=timeout_s,
+        env={**os.environ, "FUZZ_API_TOKEN": token},
+        name="schemathesis",
+    )
+    counts = read_junit(report_dir / "junit.xml")
+    return FuzzOutcome(exit_code, report_dir, counts.tests, counts.failures, counts.errors)
 
 
 def run_fuzz(stage: Stage, report_dir: Path, *, max_examples: int | None = None) -> FuzzOutcome:

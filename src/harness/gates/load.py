@@ -13,7 +13,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import tomllib
@@ -28,6 +27,7 @@ import httpx
 
 from harness.core.database import drop_database
 from harness.core.paths import PROJECT_ROOT
+from harness.core.processes import run_logged
 from harness.core.stages import Stage, StageError
 from harness.gates.load_results import (
     Benchmark,
@@ -175,22 +175,8 @@ def run_locust(
         "LOAD_WORKERS": str(workers),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
     }
-    with (report_dir / "locust-output.log").open("wb") as output:
-        try:
-            completed = subprocess.run(
-                command,
-                cwd=PROJECT_ROOT,
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                timeout=timeout_s,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            output.write(f"\n[harness] Locust killed after {timeout_s:.0f}s\n".encode())
-            return -1
-    return completed.returncode
+    output = report_dir / "locust-output.log"
+    return run_logged(command, output, cwd=PROJECT_ROOT, timeout_s=timeout_s, env=env, name="Locust")
 
 
 @contextmanager

@@ -20,9 +20,10 @@ from pathlib import Path
 
 from harness.core.database import drop_database
 from harness.core.paths import PROJECT_ROOT
+from harness.core.processes import log_tail, run_logged
 from harness.core.stages import ALL_STAGES, Stage, StageError
 from harness.gates.base import GateContext, GateResult
-from harness.gates.commands import COMMAND_TIMEOUT_S, log_tail, run_logged
+from harness.gates.commands import COMMAND_TIMEOUT_S
 from harness.gates.scenario_results import RESULTS_OPTION, ScenarioOutcome, read_results
 from harness.gates.scenario_target import ScenarioTarget
 from harness.ops.common import load_settings
