@@ -25,8 +25,8 @@ from dotenv import dotenv_values
 from pytest_bdd import given, parsers, then, when
 
 from harness.core.processes import ServerStartError
+from harness.core.stages import StageSettings as OpsSettings
 from harness.core.stages import parse_stage, stage_env_file
-from harness.ops.common import OpsSettings
 from steps.common import World, describe
 from steps.pre_deployment_support import start_service_instance
 

@@ -16,7 +16,7 @@ from harness.core.features import ids_of_section
 from harness.core.paths import PROJECT_ROOT, REPORTS_DIR
 from harness.core.proofs import EarlierRun, StoreLookup, carried_proofs, find_earlier_run
 from harness.core.runs import git_state, new_run_dir
-from harness.core.stages import Stage
+from harness.core.stages import Stage, stage_settings
 from harness.gates.base import Gate, GateContext, GateRun, run_gates
 from harness.gates.commands import CommandGate, PytestGate
 from harness.gates.deployed_build import DeployedBuildGate, read_deployed_sha
@@ -27,7 +27,7 @@ from harness.gates.preflight import PreflightGate
 from harness.gates.scenarios import ScenarioGate
 from harness.gates.static import DependencyAuditGate, SecretsGate
 from harness.ops import gate_store
-from harness.ops.common import OpsError, Target, load_settings
+from harness.ops.common import OpsError, Target
 from harness.ops.gate_store import gate_store_url
 from harness.ops.signoff import recorded_attestations
 from harness.report.release import ReleaseReport, Waiver, build_report, collect_resources, write_report
@@ -192,7 +192,7 @@ def runner_identity() -> str:
 
 def load_thresholds(stage: Stage) -> Path:
     """The stage's LOAD_THRESHOLDS (a path, relative to the project), else the checklist's own targets."""
-    configured = load_settings(stage).load_thresholds
+    configured = stage_settings(stage).load_thresholds
     return PROJECT_ROOT / configured if configured else DEFAULT_THRESHOLDS
 
 
@@ -265,7 +265,7 @@ def release_gates(
         DependencyAuditGate(),
         PytestGate(junit_from=pytest_junit),
         # Locust: profile `gate` (~2 minutes) on a local stack of its own; a bounded profile on staging.
-        LoadGate.for_staging(load_thresholds(stage), load_settings(stage).load_profile)
+        LoadGate.for_staging(load_thresholds(stage), stage_settings(stage).load_profile)
         if stage == "staging"
         else LoadGate(),
         FuzzGate(),  # Schemathesis on every operation

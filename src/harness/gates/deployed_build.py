@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.core.runs import git_state
-from harness.core.stages import Stage
+from harness.core.stages import Stage, stage_settings
 from harness.core.tls import client_verify
 from harness.gates.base import GateContext, GateResult
-from harness.ops.common import OpsError, load_settings
+from harness.ops.common import OpsError
 from harness.ops.deploy import deployed_sha
 
 EVIDENCE_NAME = "deployed-build.json"
@@ -29,7 +29,7 @@ class DeployedBuildGate:
     proves: tuple[str, ...] = ()
 
     def run(self, context: GateContext) -> GateResult:
-        settings = load_settings(context.stage, context.project_root)
+        settings = stage_settings(context.stage, context.project_root)
         if not settings.service_url:
             return GateResult("failed", "SERVICE_URL is not set: no deployed service to ask for its build")
         expected, _dirty = git_state(context.project_root)

@@ -21,10 +21,10 @@ from harness.core.features import (
     unknown_tags,
     untagged_ids,
 )
-from harness.core.stages import ALL_STAGES, Stage
+from harness.core.stages import ALL_STAGES, Stage, stage_settings
 from harness.gates.base import GateContext, GateResult
 from harness.ops import gate_store
-from harness.ops.common import OpsError, Target, git_sha, load_settings
+from harness.ops.common import OpsError, Target, git_sha
 from harness.ops.signoff import missing_signoffs
 
 # What the gate needs from a deployed stage, and why (shown when one is missing).
@@ -65,7 +65,7 @@ def feature_problems(features_dir: Path = FEATURES_DIR) -> list[str]:
 
 
 def stage_setting_problems(stage: Stage, project_root: Path) -> list[str]:
-    settings = load_settings(stage, project_root)
+    settings = stage_settings(stage, project_root)
     present = {
         "SERVICE_URL": bool(settings.service_url),
         "DATABASE_URL": settings.database_url is not None,

@@ -21,12 +21,11 @@ from pathlib import Path
 from harness.core.database import drop_database
 from harness.core.paths import PROJECT_ROOT
 from harness.core.processes import log_tail, run_logged
-from harness.core.stages import ALL_STAGES, Stage, StageError
+from harness.core.stages import ALL_STAGES, Stage, StageError, stage_settings
 from harness.gates.base import GateContext, GateResult
 from harness.gates.commands import COMMAND_TIMEOUT_S
 from harness.gates.scenario_results import RESULTS_OPTION, ScenarioOutcome, read_results
 from harness.gates.scenario_target import ScenarioTarget
-from harness.ops.common import load_settings
 from harness.stack.local import LocalStack
 
 RESULTS_NAME = "scenarios.json"
@@ -125,7 +124,7 @@ class ScenarioGate:
 
 def remote_target(stage: Stage, project_root: Path, run_dir: Path) -> ScenarioTarget:
     """Staging or production: the URLs and secrets from the stage's settings (env or `.env.<stage>`)."""
-    settings = load_settings(stage, project_root)
+    settings = stage_settings(stage, project_root)
     if not settings.service_url:
         raise StageError(f"SERVICE_URL is not set for stage {stage!r}: the scenarios need the service's base URL")
     secrets = settings.stripe_webhook_secrets.get_secret_value() if settings.stripe_webhook_secrets else ""

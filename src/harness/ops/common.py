@@ -12,46 +12,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy.engine import make_url
 
 from harness.core.paths import PROJECT_ROOT, STACK_DIR
-from harness.core.stages import Stage, stage_env_file
+from harness.core.stages import Stage
 from harness.core.tls import client_verify
 
 
 class OpsError(RuntimeError):
     """An operation refused or failed; the message says what happened and what to do next."""
-
-
-class OpsSettings(BaseSettings):
-    """A stage's operational settings: environment variables win over `.env` / `.env.<stage>`."""
-
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
-
-    database_url: SecretStr | None = None
-    service_url: str | None = None  # where the stage's service answers (local: the deployed process)
-    ca_bundle: Path | None = None  # PEM trusted for the stage's HTTPS besides the public roots (a private CA)
-    sandbox_url: str | None = None  # the stage's providers are the provider sandbox: its base URL
-    service_log: Path | None = None  # the service's log file, when this machine can read it
-    gate_store_url: SecretStr | None = None  # sign-offs and gate results (harness.ops.gate_store)
-    paypal_webhook_id: str | None = None
-    stripe_test_secret_key: SecretStr | None = None  # a Stripe test-mode account for the provider scenarios
-    stripe_api_base: str | None = None
-    redis_url: SecretStr | None = None
-    redis_key_prefix: str | None = None
-    deploy_command: str | None = None  # staging/production: e.g. a CI trigger; gets DEPLOY_SHA
-    smoke_api_token: SecretStr | None = None
-    smoke_integration_id: str | None = None
-    stripe_webhook_secrets: SecretStr | None = None
-    deploy_wait_s: float = 120.0  # how long a deploy waits for the stage to report the deployed commit
-    database_pool_size: int = 10
-    database_pool_max_overflow: int = 10
-    load_thresholds: str | None = None  # the load gate's thresholds file on staging (default: the checklist's)
-    load_profile: str = "staging"  # the load gate's profile on staging (load/profiles.toml)
 
 
 @dataclass
@@ -89,10 +60,6 @@ class Target:
 
     def say(self, message: str) -> None:
         self.console.print(message, highlight=False)
-
-
-def load_settings(stage: Stage, project_root: Path = PROJECT_ROOT) -> OpsSettings:
-    return OpsSettings(_env_file=stage_env_file(stage, project_root))
 
 
 def mask(url: str) -> str:

@@ -23,8 +23,8 @@ from psycopg.types.json import Jsonb
 
 from harness.core.paths import PROJECT_ROOT
 from harness.core.proofs import StoreLookup
-from harness.core.stages import Stage
-from harness.ops.common import OpsError, load_settings, mask
+from harness.core.stages import Stage, stage_settings
+from harness.ops.common import OpsError, mask
 from harness.ops.pgtools import GATE_SCHEMA
 
 # checklist id -> the role that attests it
@@ -67,7 +67,7 @@ CREATE INDEX IF NOT EXISTS gate_results_commit ON {GATE_SCHEMA}.gate_results (co
 def gate_store_url(stage: Stage, project_root: Path = PROJECT_ROOT) -> str | None:
     """GATE_STORE_URL, else the stage's DATABASE_URL; the local stage uses a store only when GATE_STORE_URL
     is set (otherwise its files under .stack/ops/)."""
-    settings = load_settings(stage, project_root)
+    settings = stage_settings(stage, project_root)
     if settings.gate_store_url is not None and settings.gate_store_url.get_secret_value().strip():
         return settings.gate_store_url.get_secret_value().strip()
     if stage == "local" or settings.database_url is None:

@@ -10,8 +10,8 @@ from sqlalchemy.exc import ArgumentError
 from harness.core.database import create_database
 from harness.core.embedded_postgres import EmbeddedPostgres
 from harness.core.paths import STACK_DIR
-from harness.core.stages import Stage
-from harness.ops.common import OpsError, Target, load_settings
+from harness.core.stages import Stage, stage_settings
+from harness.ops.common import OpsError, Target
 from harness.ops.gate_store import gate_store_url
 
 
@@ -35,7 +35,7 @@ def same_database(one: str | None, other: str) -> bool:
 
 
 def stage_target(stage: Stage) -> Target:
-    settings = load_settings(stage)
+    settings = stage_settings(stage)
     if settings.database_url is not None:
         database_url = settings.database_url.get_secret_value()
     elif stage == "local":  # the embedded server `invoke up` uses, its `integrations` database

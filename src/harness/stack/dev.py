@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from harness.core.database import database_name
 from harness.core.paths import STACK_DIR
-from harness.core.stages import stage_environment
+from harness.core.stages import stage_settings
 from harness.stack.local import LocalStack, StackInfo
 
 DEFAULT_PORT = 8000
@@ -28,7 +28,7 @@ class PortInUseError(RuntimeError):
 
 def local_stack(port: int | None = None) -> LocalStack:
     """The developer's stack: embedded PostgreSQL, or the database DATABASE_URL names (env or .env)."""
-    external = stage_environment("local").database_url
+    external = stage_settings("local").database_url
     if external is None:
         return LocalStack(state_dir=STACK_DIR, port=port)
     url = external.get_secret_value()
