@@ -25,8 +25,9 @@ from dotenv import dotenv_values
 from pytest_bdd import given, parsers, then, when
 
 from harness.core.processes import ServerStartError
-from harness.core.stages import StageSettings as OpsSettings
-from harness.core.stages import parse_stage, stage_env_file
+from harness.core.settings import StageSettings as OpsSettings
+from harness.core.settings import stage_env_file
+from harness.core.stages import parse_stage
 from steps.common import World, describe
 from steps.pre_deployment_support import start_service_instance
 

@@ -20,7 +20,8 @@ from dotenv import dotenv_values
 from pytest_bdd import given, parsers, then, when
 
 from harness.core.processes import ServerProcess, ServerStartError
-from harness.core.stages import parse_stage, stage_env_file
+from harness.core.settings import stage_env_file
+from harness.core.stages import parse_stage
 from harness.stack.local import sandbox_service_env, service_process
 from steps.common import World, describe
 from steps.config_report import crm_origin

@@ -20,7 +20,8 @@ import pytest
 from dotenv import dotenv_values
 
 from harness.core.processes import ServerProcess
-from harness.core.stages import parse_stage, stage_env_file
+from harness.core.settings import stage_env_file
+from harness.core.stages import parse_stage
 from harness.stack.local import service_process
 from steps.common import ApiUser, World, describe, error_code
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from harness.core.stages import StageSettings
+from harness.core.settings import StageSettings
 from integration_service.settings import ConfigurationError, Settings
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"

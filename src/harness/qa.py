@@ -16,7 +16,8 @@ from harness.core.features import ids_of_section
 from harness.core.paths import PROJECT_ROOT, REPORTS_DIR
 from harness.core.proofs import EarlierRun, StoreLookup, carried_proofs, find_earlier_run
 from harness.core.runs import git_state, new_run_dir
-from harness.core.stages import Stage, stage_settings
+from harness.core.settings import stage_settings
+from harness.core.stages import Stage
 from harness.gates.base import Gate, GateContext, GateRun, run_gates
 from harness.gates.commands import CommandGate, PytestGate
 from harness.gates.deployed_build import DeployedBuildGate, read_deployed_sha

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.core.runs import git_state
-from harness.core.stages import Stage, stage_settings
+from harness.core.settings import stage_settings
+from harness.core.stages import Stage
 from harness.core.tls import client_verify
 from harness.gates.base import GateContext, GateResult
 from harness.ops.common import OpsError

@@ -21,7 +21,8 @@ from harness.core.features import (
     unknown_tags,
     untagged_ids,
 )
-from harness.core.stages import ALL_STAGES, Stage, stage_settings
+from harness.core.settings import stage_settings
+from harness.core.stages import ALL_STAGES, Stage
 from harness.gates.base import GateContext, GateResult
 from harness.ops import gate_store
 from harness.ops.common import OpsError, Target, git_sha

@@ -21,7 +21,8 @@ from pathlib import Path
 from harness.core.database import drop_database
 from harness.core.paths import PROJECT_ROOT
 from harness.core.processes import log_tail, run_logged
-from harness.core.stages import ALL_STAGES, Stage, StageError, stage_settings
+from harness.core.settings import stage_settings
+from harness.core.stages import ALL_STAGES, Stage, StageError
 from harness.gates.base import GateContext, GateResult
 from harness.gates.commands import COMMAND_TIMEOUT_S
 from harness.gates.scenario_results import RESULTS_OPTION, ScenarioOutcome, read_results

@@ -23,7 +23,8 @@ from psycopg.types.json import Jsonb
 
 from harness.core.paths import PROJECT_ROOT
 from harness.core.proofs import StoreLookup
-from harness.core.stages import Stage, stage_settings
+from harness.core.settings import stage_settings
+from harness.core.stages import Stage
 from harness.ops.common import OpsError, mask
 from harness.ops.pgtools import GATE_SCHEMA
 

@@ -10,7 +10,8 @@ from sqlalchemy.exc import ArgumentError
 from harness.core.database import create_database
 from harness.core.embedded_postgres import EmbeddedPostgres
 from harness.core.paths import STACK_DIR
-from harness.core.stages import Stage, stage_settings
+from harness.core.settings import stage_settings
+from harness.core.stages import Stage
 from harness.ops.common import OpsError, Target
 from harness.ops.gate_store import gate_store_url
 

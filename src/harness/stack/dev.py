@@ -15,10 +15,11 @@ from sqlalchemy.engine import make_url
 
 from harness.core.database import database_name
 from harness.core.paths import STACK_DIR
-from harness.core.stages import stage_settings
+from harness.core.settings import stage_settings
+from harness.core.stages import LOCAL_SERVICE_PORT
 from harness.stack.local import LocalStack, StackInfo
 
-DEFAULT_PORT = 8000
+DEFAULT_PORT = LOCAL_SERVICE_PORT
 _POLL_INTERVAL_S = 0.5
 
 

@@ -8,7 +8,8 @@ from collections.abc import Collection, Sequence
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from harness.core.stages import Stage, required_database_url
+from harness.core.settings import required_database_url
+from harness.core.stages import Stage
 from harness.stack.dev import local_stack
 from integration_service.db import migrations
 from integration_service.security.api_tokens import issue_token, issue_token_at
