@@ -1,4 +1,4 @@
-"""Run folders and the commit a run checks: shared by the gate, `invoke load` and `invoke fuzz`."""
+"""Run folders, the commit a run checks, and the one way the harness runs git (`ops` too)."""
 
 from __future__ import annotations
 
@@ -21,18 +21,23 @@ def new_run_dir(reports_dir: Path, started: datetime, git_sha: str) -> Path:
     raise RuntimeError(f"could not create a new run folder under {reports_dir}")
 
 
+class GitError(RuntimeError):
+    """A git command failed; the message names it, the folder and git's own complaint."""
+
+
 def git_state(project_root: Path) -> tuple[str, bool]:
     """The commit checked out and whether the tree has uncommitted changes; ("unknown", False) outside git."""
     try:
-        sha = _git(project_root, "rev-parse", "HEAD").strip()
-        dirty = bool(_git(project_root, "status", "--porcelain", "--untracked-files=no").strip())
-    except (OSError, subprocess.CalledProcessError):
+        sha = git(project_root, "rev-parse", "HEAD")
+        dirty = bool(git(project_root, "status", "--porcelain", "--untracked-files=no"))
+    except (OSError, GitError):
         return "unknown", False
     return sha, dirty
 
 
-def _git(project_root: Path, *args: str) -> str:
-    # "git" from PATH, as a developer's shell would find it; fixed arguments, no shell.
-    command = ["git", *args]
-    completed = subprocess.run(command, cwd=project_root, capture_output=True, text=True, check=True)
-    return completed.stdout
+def git(checkout: Path, *args: str) -> str:
+    """git's output, stripped. "git" from PATH, as a developer's shell would find it; fixed arguments, no shell."""
+    result = subprocess.run(["git", *args], cwd=checkout, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise GitError(f"git {' '.join(args)} failed in {checkout}: {result.stderr.strip()[-500:]}")
+    return result.stdout.strip()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import ssl
-import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,6 +16,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy.engine import make_url
 
 from harness.core.paths import PROJECT_ROOT, STACK_DIR
+from harness.core.runs import GitError
+from harness.core.runs import git as run_git
 from harness.core.stages import Stage
 from harness.core.tls import client_verify
 
@@ -98,10 +99,11 @@ def step(target: Target, description: str) -> Iterator[None]:
 
 
 def git(checkout: Path, *args: str) -> str:
-    result = subprocess.run(["git", *args], cwd=checkout, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise OpsError(f"git {' '.join(args)} failed in {checkout}: {result.stderr.strip()[-500:]}")
-    return result.stdout.strip()
+    """`harness.core.runs.git`, its failure an OpsError: the operations' tasks report those without a traceback."""
+    try:
+        return run_git(checkout, *args)
+    except GitError as error:
+        raise OpsError(str(error)) from None
 
 
 def git_sha(checkout: Path) -> str:
