@@ -1,5 +1,6 @@
-"""The checklist scenarios' pytest configuration: the step modules (each imported once, here) and the
-tags a scenario may carry, registered as markers so that `--strict-markers` rejects a misspelt one."""
+"""The checklist scenarios' pytest configuration: the step modules (each imported once, here, by area:
+steps/<area>/ holds the steps of features/<area>/, steps/support/ what they share) and the tags a scenario
+may carry, registered as markers so that `--strict-markers` rejects a misspelt one."""
 
 from __future__ import annotations
 
@@ -9,43 +10,55 @@ from harness.core.checklist import load_checklist
 from harness.core.features import known_tags
 
 pytest_plugins = [
+    # the scenario's world, its users and the shared steps
     "harness.gates.scenario_results",
     "steps.common",
-    "steps.code_quality",
-    "steps.database",
-    "steps.environment",
-    "steps.config_report",
-    "steps.documentation",
-    "steps.performance",
-    "steps.accounting",
-    "steps.payments_support",
-    "steps.stripe_integration",
-    "steps.paypal_integration",
-    "steps.paypal_webhooks",
-    "steps.paypal_live_webhooks",
-    "steps.marketing",
-    "steps.integration_testing",
-    "steps.security_secrets_https_cors",
-    "steps.security_attacks",
-    "steps.security_testing",
-    "steps.api_testing",
-    "steps.operations_support",
-    "steps.staging_procedures",
-    "steps.monitoring",
-    "steps.weekly_monthly_checks",
-    "steps.migrations_backups",
-    "steps.deployments",
-    "steps.smoke_tests",
-    "steps.release_signoffs",
-    "steps.production_readiness",
-    "steps.release_rollback",
-    "steps.integration_issues",
-    "steps.load_measurements",
-    "steps.edge_protection",
-    "steps.input_limits",
-    "steps.sync_races",
-    "steps.webhook_forgery",
-    "steps.ops_evidence",
+    # support with steps of its own (the payments' webhook answers, the operations lab's fixtures)
+    "steps.support.payments",
+    "steps.support.lab",
+    # code_and_docs
+    "steps.code_and_docs.code_quality",
+    "steps.code_and_docs.environment",
+    "steps.code_and_docs.config_report",
+    "steps.code_and_docs.documentation",
+    # api_and_database
+    "steps.api_and_database.database",
+    "steps.api_and_database.api_testing",
+    # performance_and_load
+    "steps.performance_and_load.performance",
+    "steps.performance_and_load.load_measurements",
+    # providers
+    "steps.providers.accounting_connect",
+    "steps.providers.accounting_checks",
+    "steps.providers.stripe_integration",
+    "steps.providers.paypal_integration",
+    "steps.providers.paypal_webhooks",
+    "steps.providers.paypal_live_webhooks",
+    "steps.providers.billionmail",
+    "steps.providers.mautic",
+    "steps.providers.integration_testing",
+    "steps.providers.integration_isolation",
+    "steps.providers.sync_races",
+    "steps.providers.webhook_forgery",
+    # security
+    "steps.security.secrets_https_cors",
+    "steps.security.attacks",
+    "steps.security.security_testing_leaks",
+    "steps.security.security_testing_access",
+    "steps.security.edge_protection",
+    "steps.security.input_limits",
+    # operations
+    "steps.operations.staging_procedures",
+    "steps.operations.monitoring",
+    "steps.operations.weekly_monthly_checks",
+    "steps.operations.migrations_backups",
+    "steps.operations.deployments",
+    "steps.operations.smoke_tests",
+    "steps.operations.release_signoffs",
+    "steps.operations.production_readiness",
+    "steps.operations.release_rollback",
+    "steps.operations.integration_issues",
+    "steps.operations.ops_evidence",
 ]
 
 

@@ -13,6 +13,10 @@ Provider base URLs (swap these into the service; real hosts in brackets):
               token      /quickbooks/oauth/oauth2/v1/tokens/bearer [https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer]
               revoke     /quickbooks/developer/v2/oauth2/tokens/revoke [https://developer.api.intuit.com/v2/oauth2/tokens/revoke]
               API        /quickbooks/api/v3/...                   [https://quickbooks.api.intuit.com/v3/...]
+  Stripe      API        /stripe/v1/...                           [https://api.stripe.com/v1/...]
+  PayPal      API        /paypal/v1/...                           [https://api-m.sandbox.paypal.com/v1/...]
+  BillionMail API        /billionmail/api/...                     [https://<your-billionmail>/api/...]
+  Mautic      OAuth, API /mautic/oauth/v2/..., /mautic/api/...    [https://<your-mautic>/...]
   Control     /_sandbox/...   (sandbox only; see README.md)
 
 Serve with `uvicorn provider_sandbox.app:app_from_env --factory` or `python -m provider_sandbox`.
@@ -27,17 +31,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from provider_sandbox.billionmail import BillionMailSimulator
-from provider_sandbox.config import SandboxConfig, config_from_env
-from provider_sandbox.control import ControlError, build_control_router
-from provider_sandbox.framework import ProviderSimulator, Sandbox, json_response
-from provider_sandbox.mautic import MauticSimulator
-from provider_sandbox.myob import MyobSimulator
-from provider_sandbox.paypal import PayPalSimulator
-from provider_sandbox.quickbooks import QuickBooksSimulator
-from provider_sandbox.recorder import redact_query
-from provider_sandbox.stripe_api import StripeSimulator
-from provider_sandbox.xero import XeroSimulator
+from provider_sandbox.core.config import SandboxConfig, config_from_env
+from provider_sandbox.core.control import build_control_router
+from provider_sandbox.core.control_fields import ControlError
+from provider_sandbox.core.framework import ProviderSimulator, Sandbox, json_response
+from provider_sandbox.core.recorder import redact_query
+from provider_sandbox.providers.billionmail.simulator import BillionMailSimulator
+from provider_sandbox.providers.mautic.simulator import MauticSimulator
+from provider_sandbox.providers.myob.simulator import MyobSimulator
+from provider_sandbox.providers.paypal.simulator import PayPalSimulator
+from provider_sandbox.providers.quickbooks.simulator import QuickBooksSimulator
+from provider_sandbox.providers.stripe.simulator import StripeSimulator
+from provider_sandbox.providers.xero.simulator import XeroSimulator
 
 SIMULATORS: tuple[type[ProviderSimulator], ...] = (
     XeroSimulator,

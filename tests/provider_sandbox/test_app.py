@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from provider_sandbox.app import create_app
-from provider_sandbox.config import PROVIDERS, SandboxConfig, config_from_env
+from provider_sandbox.core.config import PROVIDERS, SandboxConfig, config_from_env
 
 SANDBOX_SRC = Path(__file__).resolve().parents[2] / "src" / "provider_sandbox"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from provider_sandbox.qbo_query import Condition, QueryParseError, QueryValidationError, parse_query
+from provider_sandbox.providers.quickbooks.query import Condition, QueryParseError, QueryValidationError, parse_query
 
 
 def test_full_query() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from provider_sandbox.seed import SEED_ANCHOR, make_contact, make_invoice
-from provider_sandbox.tenants import Tenant, stable_realm_id, stable_uuid
+from provider_sandbox.core.seed import SEED_ANCHOR, make_contact, make_invoice
+from provider_sandbox.core.tenants import Tenant, stable_realm_id, stable_uuid
 
 
 def tenant(tenant_id: str, invoices: int, contacts: int) -> Tenant:

@@ -41,7 +41,7 @@ def known_tags(items: list[ChecklistItem]) -> frozenset[str]:
 
 
 def feature_files(features_dir: Path = FEATURES_DIR) -> list[Path]:
-    return sorted(features_dir.glob("*.feature"))
+    return sorted(features_dir.rglob("*.feature"))  # one folder per area: features/<area>/*.feature
 
 
 def read_scenarios(features_dir: Path = FEATURES_DIR) -> list[ScenarioTags]:

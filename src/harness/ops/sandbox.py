@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from harness.ops.common import OpsError
-from provider_sandbox.config import default_clients
+from provider_sandbox.core.config import default_clients
 
 PAYPAL_RECEIVER = "/api/integrations/paypal/webhook"
 CONTROL = "/_sandbox/paypal"

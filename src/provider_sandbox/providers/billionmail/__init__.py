@@ -1,0 +1,1 @@
+"""BillionMail: the self-hosted mail-marketing server's management API (API-key auth)."""

@@ -1,0 +1,43 @@
+"""What PayPal's route handlers (routes.py, billing.py) need from the simulator, as a protocol, so
+neither imports simulator.py (which mounts them)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from fastapi import Request, Response
+
+from provider_sandbox.core.clock import SandboxClock
+from provider_sandbox.core.webhooks import WebhookDispatcher
+from provider_sandbox.providers.paypal.signing import PayPalSigner
+
+Store = dict[str, dict[str, Any]]
+
+
+class PayPalApi(Protocol):
+    payments: Store
+    sales: Store
+    plans: Store
+    subscriptions: Store
+    refunds: Store
+    refunded: dict[str, float]  # sale id -> amount refunded so far
+    approvals: dict[str, tuple[str, str]]  # checkout token -> (kind, object id)
+
+    @property
+    def clock(self) -> SandboxClock: ...
+
+    @property
+    def signer(self) -> PayPalSigner: ...
+
+    @property
+    def dispatcher(self) -> WebhookDispatcher: ...
+
+    def authorize(self, request: Request) -> None: ...
+
+    async def json_body(self, request: Request) -> dict[str, Any]: ...
+
+    def render(self, obj: Any, request: Request, status: int = 200) -> Response: ...
+
+    def emit(
+        self, request: Request, event_type: str, resource_type: str, resource: dict[str, Any], summary: str
+    ) -> dict[str, Any]: ...

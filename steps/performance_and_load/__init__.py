@@ -1,0 +1,1 @@
+"""Steps of the performance and load scenarios (features/performance_and_load)."""

@@ -1,0 +1,1 @@
+"""Steps of the security scenarios (features/security): secrets, HTTPS, CORS, attacks, the edge's limits."""
