@@ -20,9 +20,9 @@ import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from harness.ops.monitor import evaluate
 from harness.core.processes import ServerProcess
 from harness.gates.scenarios import LOCAL_SERVICE_ENV
+from harness.ops.monitor import evaluate
 from harness.stack.local import sandbox_service_env
 from steps.common import World, connect_account, describe
 from steps.support.accounting import XERO, books, connect_org, integration, ok_json, org
