@@ -1,4 +1,9 @@
-"""Invoke tasks: `uv run invoke --list`. Each task parses its options and calls `harness`."""
+"""Invoke tasks: `uv run invoke --list`. Each task parses its options and calls `harness`.
+
+Each task imports what it needs of `harness` when it runs: `invoke --list` and `invoke TASK --help` stay fast
+(the service's code, SQLAlchemy and friends load only for a task that uses them). `harness.core.stages` is
+light on purpose and names the stages for the help texts.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,7 @@ from pathlib import Path
 from invoke import Context, Exit, task
 from rich.console import Console
 
-from harness.embedded_postgres import EmbeddedPostgresError
-from harness.local import DEFAULT_PORT, PortInUseError, ensure_port_free, local_stack, run_in_foreground
-from harness.processes import ServerStartError
-from harness.qa import run_qa
-from harness.stages import STAGES, StageError, parse_stage
+from harness.core.stages import LOCAL_SERVICE_PORT, STAGES, StageError, parse_stage
 
 STAGE_HELP = f"Target stage: {' | '.join(STAGES)} (default: local)."
 console = Console(stderr=True, soft_wrap=True)  # URLs stay on one line, to be copied
@@ -22,7 +23,10 @@ console = Console(stderr=True, soft_wrap=True)  # URLs stay on one line, to be c
 @contextlib.contextmanager
 def explained_errors() -> Iterator[None]:
     """Errors whose message already says what to do: shown as one message, not a traceback."""
-    from harness.tokens import TokenError
+    from harness.core.embedded_postgres import EmbeddedPostgresError
+    from harness.core.processes import ServerStartError
+    from harness.stack.dev import PortInUseError
+    from harness.stack.tokens import TokenError
 
     try:
         yield
@@ -31,12 +35,14 @@ def explained_errors() -> Iterator[None]:
         raise Exit(code=2) from None
 
 
-@task(help={"port": f"Port for the service on 127.0.0.1 (default: {DEFAULT_PORT})."})
-def up(c: Context, port: int = DEFAULT_PORT) -> None:
+@task(help={"port": f"Port for the service on 127.0.0.1 (default: {LOCAL_SERVICE_PORT})."})
+def up(c: Context, port: int = LOCAL_SERVICE_PORT) -> None:
     """Start the local stack (PostgreSQL, migrations, the service) in the foreground until Ctrl-C.
 
     PostgreSQL is embedded (data in .stack/) unless DATABASE_URL is set. URLs go to .stack/stack.json.
     """
+    from harness.stack.dev import ensure_port_free, local_stack, run_in_foreground
+
     with explained_errors():
         ensure_port_free(port)
         code = run_in_foreground(local_stack(port), console)
@@ -49,14 +55,18 @@ def up(c: Context, port: int = DEFAULT_PORT) -> None:
         "user": "Name of the user the token belongs to (created if it does not exist).",
         "label": "A note stored with the token, e.g. what it is for.",
         "stage": STAGE_HELP + " local uses the local stack's database; others use their DATABASE_URL.",
-    }
+    },
+    # --user is a flag, never positional: a positional argument would swallow `--help` as the user's name.
+    positional=[],
 )
-def token(c: Context, user: str, label: str = "", stage: str = "local") -> None:
+def token(c: Context, user: str = "", label: str = "", stage: str = "local") -> None:
     """Create a new API token for a user and print it (only once: it is stored hashed)."""
-    from harness.tokens import issue_stage_token  # imports the service's code only when needed
+    from harness.stack.tokens import TokenError, issue_stage_token
 
     with explained_errors():
         target = parse_stage(stage)
+        if not user.strip():
+            raise TokenError("name the token's user: --user NAME")
         console.print(f"Issuing a token for user [bold]{user}[/] on stage [bold]{target}[/] …")
         print(issue_stage_token(target, user, label))
 
@@ -92,7 +102,7 @@ def qa(
 
     Exits 0 only when the verdict is pass; the report states the verdict rule and the reasons.
     """
-    from harness.qa import QaOptionError, parse_waivers
+    from harness.qa import QaOptionError, parse_waivers, run_qa
 
     with explained_errors():
         try:
@@ -142,7 +152,7 @@ def load(
     Locust's CSV/HTML output (and locally the service's CPU/RSS and database connections) go to
     reports/<run-id>/load/.
     """
-    from harness.load import LoadError, run_load_task
+    from harness.gates.load import LoadError, run_load_task
 
     with explained_errors():
         try:
@@ -264,8 +274,8 @@ def release(
     c: Context, stage: str = "local", yes: bool = False, dry_run: bool = False, waive: list[str] | None = None
 ) -> None:
     """Production 1-5: (gate + sign-offs) backup, migrate, deploy, smoke; rolls back automatically on failure."""
+    from harness.core.paths import REPORTS_DIR
     from harness.ops.release import release as run
-    from harness.paths import REPORTS_DIR
 
     with ops_errors():
         run(_target(stage), reports_dir=REPORTS_DIR, yes=yes, dry_run=dry_run, waive=waive or [])
@@ -358,7 +368,7 @@ def report(c: Context, period: str, stage: str = "local") -> None:
     """
     import json as json_module
 
-    from harness.ops.reports import build_report
+    from harness.ops.periodic_checks import build_report
 
     if period not in ("weekly", "monthly"):
         console.print("[bold red]period must be weekly or monthly[/]")
@@ -378,17 +388,13 @@ def fuzz(c: Context, stage: str = "local", max_examples: int = 0) -> None:
 
     JUnit, a VCR cassette (replayable) and the log go to reports/<run-id>/fuzz/. Exits 1 on any failure.
     """
-    from harness.fuzz import run_fuzz_task
+    from harness.core.processes import log_tail
+    from harness.gates.fuzz import run_fuzz_task
 
     with explained_errors():
         outcome = run_fuzz_task(parse_stage(stage), max_examples=max_examples or None)
     style = "bold green" if outcome.passed else "bold red"
     console.print(f"[{style}]{outcome.summary()}[/]", highlight=False)
     if not outcome.passed:
-        console.print(log_tail_of(outcome.report_dir / "schemathesis.log"), highlight=False, markup=False)
+        console.print(log_tail(outcome.report_dir / "schemathesis.log", 6000), highlight=False, markup=False)
         raise Exit(code=1)
-
-
-def log_tail_of(path: Path, characters: int = 6000) -> str:
-    text = path.read_text(errors="replace") if path.exists() else "(no log)"
-    return text[-characters:]

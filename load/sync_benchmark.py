@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from harness.stack import PROJECT_ROOT, LocalStack
+from harness.stack.local import PROJECT_ROOT, LocalStack
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from harness.stack import PROJECT_ROOT, LocalStack
+from harness.stack.local import PROJECT_ROOT, LocalStack
 
 SANDBOX_KEY = "sk_test_sandbox_default_51Sandbox"
 

@@ -22,10 +22,10 @@ import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from harness.oauth import connect_via_oauth
-from harness.scenario_target import ScenarioTarget
-from harness.tls import client_verify
-from harness.tokens import issue_token_on, remove_users
+from harness.core.tls import client_verify
+from harness.gates.scenario_target import ScenarioTarget
+from harness.stack.oauth import connect_via_oauth
+from harness.stack.tokens import issue_token_on, remove_users
 
 HTTP_TIMEOUT_S = 30.0
 NO_SANDBOX = "needs the provider sandbox: the stage has no SANDBOX_URL"

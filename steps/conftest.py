@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from harness.checklist import load_checklist
-from harness.features import known_tags
+from harness.core.checklist import load_checklist
+from harness.core.features import known_tags
 
 pytest_plugins = [
     # the scenario's world, its users and the shared steps
-    "harness.scenario_results",
+    "harness.gates.scenario_results",
     "steps.common",
     # support with steps of its own (the payments' webhook answers, the operations lab's fixtures)
     "steps.support.payments",

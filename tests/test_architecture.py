@@ -93,7 +93,7 @@ def test_the_rules_look_at_real_code() -> None:
 @pytest.mark.parametrize(
     ("source", "module_name", "expected"),
     [
-        ("import harness.stack", "integration_service.app", ["harness.stack"]),
+        ("import harness.stack.local", "integration_service.app", ["harness.stack.local"]),
         ("from harness import stack", "integration_service.app", ["harness"]),
         # Relative imports resolve inside their own top-level package, so they cannot cross a rule.
         ("from ..providers import xero", "integration_service.api.x", ["integration_service.providers"]),
@@ -106,8 +106,8 @@ def test_the_checker_finds_imports_in_every_form(source: str, module_name: str, 
 
 
 def test_a_forbidden_import_is_reported_with_its_line() -> None:
-    source = "import json\n\nfrom harness.stack import LocalStack\n"
-    assert violations(source, "integration_service.app", RULES[0][1]) == ["line 3 imports harness.stack"]
+    source = "import json\n\nfrom harness.stack.local import LocalStack\n"
+    assert violations(source, "integration_service.app", RULES[0][1]) == ["line 3 imports harness.stack.local"]
     assert violations("import json\n", "integration_service.app", RULES[0][1]) == []
 
 
@@ -157,6 +157,56 @@ def test_every_service_package_has_a_layer() -> None:
     assert packages == {layer for layer, _, _ in SERVICE_LAYERS}
 
 
+# --- the harness in layers -----------------------------------------------------------------------------------------
+
+# Lowest first: a layer imports only itself and the layers before it (ARCHITECTURE.md, "The harness").
+HARNESS_LAYERS = ("core", "stack", "ops", "gates", "report", "qa")
+
+
+def full_names(source: str, module_name: str) -> list[tuple[int, str]]:
+    """Every module an import names, plus `package.name` for each name a from-import takes (it may be a module)."""
+    return imported_modules(source, module_name) + imported_modules(source, module_name, with_names=True)
+
+
+def harness_layer(module_name: str) -> int | None:
+    parts = module_name.split(".")
+    if parts[0] != "harness" or len(parts) < 2 or parts[1] not in HARNESS_LAYERS:
+        return None
+    return HARNESS_LAYERS.index(parts[1])
+
+
+def harness_layer_violations(source: str, module_name: str) -> list[str]:
+    """One problem per import statement that reaches a later layer than `module_name`'s own."""
+    own = harness_layer(module_name)
+    if own is None:
+        return []
+    problems: dict[int, str] = {}
+    for line, module in full_names(source, module_name):
+        layer = harness_layer(module)
+        if layer is not None and layer > own:
+            problems.setdefault(
+                line, f"line {line}: {module_name} ({HARNESS_LAYERS[own]}) imports {module} ({HARNESS_LAYERS[layer]})"
+            )
+    return [problems[line] for line in sorted(problems)]
+
+
+def test_the_harness_layers_import_one_way() -> None:
+    harness = ROOT / "src" / "harness"
+    found = [
+        problem
+        for path in sorted(harness.rglob("*.py"))
+        for problem in harness_layer_violations(path.read_text(encoding="utf-8"), module_name_of(path))
+    ]
+    assert not found, f"a harness layer imports a later one (order: {' <- '.join(HARNESS_LAYERS)}):\n" + "\n".join(
+        found
+    )
+    # Every module of the harness sits in a layer: a new top-level module must choose one.
+    outside = [
+        path.name for path in harness.iterdir() if path.suffix == ".py" and path.stem not in ("__init__", "qa")
+    ] + [path.name for path in harness.iterdir() if path.is_dir() and path.name not in (*HARNESS_LAYERS, "templates")]
+    assert not [name for name in outside if name != "__pycache__"], f"outside the layers: {outside}"
+
+
 @pytest.mark.parametrize(
     ("source", "module_name", "expected"),
     [
@@ -172,3 +222,76 @@ def test_every_service_package_has_a_layer() -> None:
 )
 def test_the_layer_checker_finds_upward_imports_in_every_form(source: str, module_name: str, expected: int) -> None:
     assert len(layer_violations(source, module_name, SERVICE_LAYERS[0][1])) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "module_name", "expected"),
+    [
+        ("from harness.gates.base import Gate", "harness.core.checklist", ["harness.gates.base (gates)"]),
+        ("from harness import qa", "harness.stack.local", ["harness.qa (qa)"]),
+        ("def f():\n    from ..gates import load", "harness.ops.deploy", ["harness.gates (gates)"]),
+        ("from harness.core.paths import ROOT", "harness.gates.load", []),
+        ("from harness.gates import base", "harness.gates.faults.gate", []),
+    ],
+)
+def test_a_layer_importing_a_later_one_is_found(source: str, module_name: str, expected: list[str]) -> None:
+    assert [problem.split(" imports ")[1] for problem in harness_layer_violations(source, module_name)] == expected
+
+
+# --- no import circles in src/ -------------------------------------------------------------------------------------
+
+
+def import_graph(source_root: Path) -> dict[str, set[str]]:
+    """Module -> the modules of `source_root` it imports (a from-import's names resolved to modules)."""
+    # `package/__init__.py` is imported as `package`, and resolves its relative imports inside `package`.
+    files = {path: module_name_of(path) for path in source_root.rglob("*.py")}
+    sources = {name.removesuffix(".__init__"): path for path, name in files.items()}
+    graph: dict[str, set[str]] = {module: set() for module in sources}
+    for module, path in sources.items():
+        for _, name in full_names(path.read_text(encoding="utf-8"), files[path]):
+            while name and name not in sources:
+                name = name.rpartition(".")[0]
+            if name and name != module:
+                graph[module].add(name)
+    return graph
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan): each is an import circle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for imported in graph.get(module, set()):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            component = [stack.pop()]
+            while component[-1] != module:
+                component.append(stack.pop())
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return circles
+
+
+def test_src_has_no_import_circles() -> None:
+    graph = import_graph(ROOT / "src")
+    assert len(graph) > 100  # the checker reads the real tree
+    circles = import_circles(graph)
+    assert not circles, "import circles:\n" + "\n".join(" <-> ".join(circle) for circle in circles)
+
+
+def test_a_circle_is_found_and_a_chain_is_not() -> None:
+    assert import_circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert import_circles({"a": {"b"}, "b": {"c"}, "c": set()}) == []

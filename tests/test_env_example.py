@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from harness.ops.common import OpsSettings
+from harness.core.settings import StageSettings
 from integration_service.settings import ConfigurationError, Settings
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
@@ -42,7 +42,9 @@ def is_secret(annotation: object) -> bool:
 
 
 # The harness reads a few stage settings of its own (where the stage's service answers, how it deploys).
-OPERATIONS_ONLY = {name.upper() for name in OpsSettings.model_fields} - {name.upper() for name in Settings.model_fields}
+OPERATIONS_ONLY = {name.upper() for name in StageSettings.model_fields} - {
+    name.upper() for name in Settings.model_fields
+}
 
 
 def test_every_setting_is_documented() -> None:
@@ -54,7 +56,7 @@ def test_every_setting_is_documented() -> None:
 
 def test_every_secret_setting_is_marked_sensitive() -> None:
     documented = documented_variables(ENV_EXAMPLE.read_text())
-    fields = {**OpsSettings.model_fields, **Settings.model_fields}
+    fields = {**StageSettings.model_fields, **Settings.model_fields}
     secrets = [env_name(name) for name, field in fields.items() if is_secret(field.annotation)]
     assert "ENCRYPTION_KEYS" in secrets  # list[SecretStr] counts as a secret too
     unmarked = [name for name in secrets if not documented.get(name)]

@@ -11,26 +11,27 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness.checklist import CHECKLIST_PATH, ChecklistItem, load_checklist
-from harness.deployed_build import DeployedBuildGate, read_deployed_sha
-from harness.faults.gate import FaultGate, collect_faults
-from harness.features import ids_of_section
-from harness.gate import Gate, GateContext, GateRun, run_gates
-from harness.gates import CommandGate, PytestGate
-from harness.load import DEFAULT_THRESHOLDS, collect_benchmarks
+from harness.core.checklist import CHECKLIST_PATH, ChecklistItem, load_checklist
+from harness.core.features import ids_of_section
+from harness.core.paths import PROJECT_ROOT, REPORTS_DIR
+from harness.core.proofs import EarlierRun, StoreLookup, carried_proofs, find_earlier_run
+from harness.core.runs import git_state, new_run_dir
+from harness.core.settings import stage_settings
+from harness.core.stages import Stage
+from harness.gates.base import Gate, GateContext, GateRun, run_gates
+from harness.gates.commands import CommandGate, PytestGate
+from harness.gates.deployed_build import DeployedBuildGate, read_deployed_sha
+from harness.gates.faults.gate import FaultGate, collect_faults
+from harness.gates.load import DEFAULT_THRESHOLDS, collect_benchmarks
+from harness.gates.perf import FuzzGate, LoadGate
+from harness.gates.preflight import PreflightGate
+from harness.gates.scenarios import ScenarioGate
+from harness.gates.static import DependencyAuditGate, SecretsGate
 from harness.ops import gate_store
-from harness.ops.common import OpsError, Target, load_settings
+from harness.ops.common import OpsError, Target
 from harness.ops.gate_store import gate_store_url
 from harness.ops.signoff import recorded_attestations
-from harness.paths import PROJECT_ROOT, REPORTS_DIR
-from harness.perf_gates import FuzzGate, LoadGate
-from harness.preflight import PreflightGate
-from harness.proofs import EarlierRun, StoreLookup, carried_proofs, find_earlier_run
-from harness.report import ReleaseReport, Waiver, build_report, collect_resources, write_report
-from harness.runs import git_state, new_run_dir
-from harness.scenarios import ScenarioGate
-from harness.stages import Stage
-from harness.static_gates import DependencyAuditGate, SecretsGate
+from harness.report.release import ReleaseReport, Waiver, build_report, collect_resources, write_report
 
 _STATUS_STYLES = {"passed": "green", "failed": "bold red", "error": "bold red", "skipped": "yellow"}
 
@@ -143,7 +144,7 @@ def _carried(
     carry_from: Sequence[Path],
     store: StoreLookup | None,
 ) -> dict[str, str]:
-    """What earlier gates of this commit proved that counts here (`harness.proofs`)."""
+    """What earlier gates of this commit proved that counts here (`harness.core.proofs`)."""
     if stage == "local":
         return {}
 
@@ -192,7 +193,7 @@ def runner_identity() -> str:
 
 def load_thresholds(stage: Stage) -> Path:
     """The stage's LOAD_THRESHOLDS (a path, relative to the project), else the checklist's own targets."""
-    configured = load_settings(stage).load_thresholds
+    configured = stage_settings(stage).load_thresholds
     return PROJECT_ROOT / configured if configured else DEFAULT_THRESHOLDS
 
 
@@ -265,7 +266,7 @@ def release_gates(
         DependencyAuditGate(),
         PytestGate(junit_from=pytest_junit),
         # Locust: profile `gate` (~2 minutes) on a local stack of its own; a bounded profile on staging.
-        LoadGate.for_staging(load_thresholds(stage), load_settings(stage).load_profile)
+        LoadGate.for_staging(load_thresholds(stage), stage_settings(stage).load_profile)
         if stage == "staging"
         else LoadGate(),
         FuzzGate(),  # Schemathesis on every operation

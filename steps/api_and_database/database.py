@@ -16,11 +16,11 @@ import psycopg
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from harness.database import create_database, drop_database
+from harness.core.database import create_database, drop_database
+from harness.core.stages import parse_stage
 from harness.ops.common import OpsError, Target
 from harness.ops.migrate import run_alembic
 from harness.ops.pgtools import alembic_revision
-from harness.stages import parse_stage
 from steps.common import World, describe
 from steps.support.pre_deployment import stage_sql, undo_at_end
 

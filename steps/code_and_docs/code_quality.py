@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from harness.gates import junit_counts
-from harness.secrets_scan import scan_files, scan_repository
+from harness.core.junit import read_junit as junit_counts
+from harness.gates.secrets_scan import scan_files, scan_repository
 from steps.common import World, connect_account, describe, error_code
 from steps.support.pre_deployment import add_sandbox_fault
 

@@ -24,9 +24,10 @@ from cryptography.fernet import Fernet
 from dotenv import dotenv_values
 from pytest_bdd import given, parsers, then, when
 
-from harness.ops.common import OpsSettings
-from harness.processes import ServerStartError
-from harness.stages import parse_stage, stage_env_file
+from harness.core.processes import ServerStartError
+from harness.core.settings import StageSettings as OpsSettings
+from harness.core.settings import stage_env_file
+from harness.core.stages import parse_stage
 from steps.common import World, describe
 from steps.support.pre_deployment import start_service_instance
 

@@ -19,13 +19,13 @@ import pytest
 from cryptography.fernet import Fernet
 from pytest_bdd import given, parsers, then, when
 
+from harness.core.paths import PROJECT_ROOT
+from harness.core.processes import free_port
+from harness.core.tls import client_verify
+from harness.gates.scenarios import LOCAL_SERVICE_ENV
 from harness.ops.common import OpsError, Target, git_sha, read_records
 from harness.ops.deploy import deploy, deploy_log, last_deploy
-from harness.paths import PROJECT_ROOT
-from harness.processes import free_port
-from harness.scenarios import LOCAL_SERVICE_ENV
-from harness.stack import sandbox_service_env
-from harness.tls import client_verify
+from harness.stack.local import sandbox_service_env
 from steps.common import World, describe
 from steps.support.lab import OpsLab
 

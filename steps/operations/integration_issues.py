@@ -10,8 +10,8 @@ import httpx
 import psycopg
 from pytest_bdd import given, parsers, then, when
 
+from harness.core.tls import client_verify
 from harness.ops.monitor import evaluate
-from harness.tls import client_verify
 from steps.common import World, connect_account, describe
 from steps.operations.smoke_tests import small_xero_organisation
 from steps.support.lab import OpsLab, stage_target

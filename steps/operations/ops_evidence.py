@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from harness.ops.reports import token_refresh_rate
+from harness.ops.periodic_checks import token_refresh_rate
 from steps.common import World, describe
 from steps.support.accounting import PROVIDERS, books, integration, org
 from steps.support.lab import stage_target

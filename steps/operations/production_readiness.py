@@ -24,13 +24,13 @@ import pytest
 from psycopg.rows import dict_row
 from pytest_bdd import parsers, then, when
 
+from harness.core.stages import parse_stage
 from harness.ops.backup import list_backups
 from harness.ops.common import git_sha, read_records
 from harness.ops.gate_store import ATTESTATION_IDS, gate_store_url
 from harness.ops.pgtools import GATE_SCHEMA
 from harness.ops.rollback import release_log
 from harness.ops.targets import stage_target
-from harness.stages import parse_stage
 from steps.code_and_docs.config_report import config_report
 from steps.common import World, describe
 

@@ -14,13 +14,13 @@ import psutil
 import redis
 from pytest_bdd import given, then, when
 
+from harness.core.processes import free_port
+from harness.gates.scenarios import LOCAL_SERVICE_ENV
 from harness.ops.common import OpsError, git_sha, read_records
 from harness.ops.deploy import last_deploy
 from harness.ops.pgtools import alembic_revision, table_snapshot
 from harness.ops.release import release
 from harness.ops.rollback import rollback
-from harness.processes import free_port
-from harness.scenarios import LOCAL_SERVICE_ENV
 from steps.common import World, describe
 from steps.operations.deployments import deploy_to_scratch, deployed_healthy, service_state
 from steps.support.lab import OpsLab, seed_customer

@@ -12,11 +12,11 @@ import httpx
 import psycopg
 from pytest_bdd import given, parsers, then, when
 
-from harness.oauth import connect_via_oauth
 from harness.ops.monitor import DAILY_CHECKS, RULES, evaluate
 from harness.ops.sandbox import PAYPAL_RECEIVER, paypal_endpoint_id
 from harness.ops.smoke import SmokeResult, smoke
-from harness.tokens import issue_token_on
+from harness.stack.oauth import connect_via_oauth
+from harness.stack.tokens import issue_token_on
 from steps.common import World, connect_account, describe
 from steps.operations.monitoring import monitor_result
 from steps.operations.staging_procedures import connect_sandbox_paypal, live_target

@@ -20,7 +20,9 @@ import redis
 from pytest_bdd import given, parsers, then, when
 from rich.console import Console
 
-from harness.database import create_database
+from harness.core.database import create_database
+from harness.core.paths import PROJECT_ROOT
+from harness.core.stages import parse_stage
 from harness.ops.backup import Backup, compare_counts, create_backup
 from harness.ops.cache import clear_stage_cache
 from harness.ops.common import Target, git, git_sha
@@ -29,8 +31,6 @@ from harness.ops.migrate import MigrationResult, migrate, run_alembic
 from harness.ops.pgtools import alembic_revision, find_tools, libpq_args, row_counts
 from harness.ops.restore import restore
 from harness.ops.rollback import plan_rollback, rollback_log
-from harness.paths import PROJECT_ROOT
-from harness.stages import parse_stage
 from steps.common import World, describe
 from steps.support.lab import OpsLab, head_revision, previous_revision, seed_log
 

@@ -1,4 +1,4 @@
-"""Steps of the weekly and monthly checks: the reports built from a scratch database (`harness.ops.reports`),
+"""Steps of the weekly and monthly checks: the reports built from a scratch database (`harness.ops.periodic_checks`),
 the monthly dependency audit, and the documentation of every route the service offers (MONTH-03).
 """
 
@@ -13,7 +13,7 @@ import pytest
 from pytest_bdd import parsers, then, when
 
 from harness.ops.common import Target
-from harness.ops.reports import build_report
+from harness.ops.periodic_checks import build_report
 from steps.common import World, describe
 from steps.support.accounting import books, integration
 from steps.support.lab import OpsLab, matches_table, stage_target

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pytest_bdd import given, parsers, then
 
-from harness.paths import PROJECT_ROOT
+from harness.core.paths import PROJECT_ROOT
 from load import thresholds
 from steps.common import World
 from steps.support.lab import OpsLab

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from harness.processes import ServerProcess
-from harness.stack import sandbox_service_env
+from harness.core.processes import ServerProcess
+from harness.stack.local import sandbox_service_env
 from steps.common import World, connect_account, describe
 from steps.support.pre_deployment import add_sandbox_fault, stage_sql, start_service_instance
 

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 from pytest_bdd import given, parsers, when
 
-from harness.oauth import start_in_browser
+from harness.stack.oauth import start_in_browser
 from steps.common import ApiUser, World, describe
 from steps.support.accounting import (
     MYOB,

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from harness.tls import client_verify
+from harness.core.tls import client_verify
 from steps.common import ApiUser, World, connect_account, describe, error_code
 from steps.providers.marketing_instances import (
     billionmail_campaign_count,

@@ -21,7 +21,7 @@ import httpx
 import pytest
 import stripe
 
-from harness.tls import client_verify
+from harness.core.tls import client_verify
 from steps.common import NO_SANDBOX, World
 from steps.support.payments import NEVER_SENT, expect
 

@@ -13,14 +13,14 @@ import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from harness.database import create_database, drop_database
+from harness.core.database import create_database, drop_database
+from harness.core.processes import free_port
+from harness.core.tls import client_verify
+from harness.gates.scenario_target import ScenarioTarget
+from harness.gates.scenarios import LOCAL_SERVICE_ENV
 from harness.ops.common import Target
 from harness.ops.migrate import run_alembic
-from harness.processes import free_port
-from harness.scenario_target import ScenarioTarget
-from harness.scenarios import LOCAL_SERVICE_ENV
-from harness.stack import sandbox_service_env, service_process
-from harness.tls import client_verify
+from harness.stack.local import sandbox_service_env, service_process
 from steps.common import HTTP_TIMEOUT_S, World
 from steps.providers.paypal_integration import _app_grants
 from steps.support.payments import (

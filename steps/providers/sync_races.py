@@ -20,10 +20,10 @@ import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
+from harness.core.processes import ServerProcess
+from harness.gates.scenarios import LOCAL_SERVICE_ENV
 from harness.ops.monitor import evaluate
-from harness.processes import ServerProcess
-from harness.scenarios import LOCAL_SERVICE_ENV
-from harness.stack import sandbox_service_env
+from harness.stack.local import sandbox_service_env
 from steps.common import World, connect_account, describe
 from steps.support.accounting import XERO, books, connect_org, integration, ok_json, org
 from steps.support.lab import stage_target

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from harness.webhook_forgery import crc32_forgery
+from harness.stack.webhook_forgery import crc32_forgery
 from steps.common import World, describe, error_code
 from steps.providers.paypal_integration import _paypal_merchant, paypal_paid_at_paypal
 from steps.providers.stripe_integration import stripe_paid, stripe_subscribed

@@ -21,7 +21,7 @@ from cryptography.fernet import Fernet
 from prometheus_client.parser import text_string_to_metric_families
 from pytest_bdd import given, parsers, then, when
 
-from harness.processes import ServerProcess
+from harness.core.processes import ServerProcess
 from steps.common import World
 from steps.support.security import (
     INTEGRATIONS,

@@ -23,8 +23,8 @@ import httpx
 import pytest
 from pytest_bdd import parsers, then, when
 
-from harness.oauth import start_in_browser
-from harness.paths import PROJECT_ROOT
+from harness.core.paths import PROJECT_ROOT
+from harness.stack.oauth import start_in_browser
 from steps.common import ApiUser, World, describe, error_code
 from steps.support.security import (
     INTEGRATIONS,

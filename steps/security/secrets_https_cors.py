@@ -19,9 +19,10 @@ from cryptography.fernet import Fernet
 from dotenv import dotenv_values
 from pytest_bdd import given, parsers, then, when
 
-from harness.processes import ServerProcess, ServerStartError
-from harness.stack import sandbox_service_env, service_process
-from harness.stages import parse_stage, stage_env_file
+from harness.core.processes import ServerProcess, ServerStartError
+from harness.core.settings import stage_env_file
+from harness.core.stages import parse_stage
+from harness.stack.local import sandbox_service_env, service_process
 from steps.code_and_docs.config_report import crm_origin
 from steps.common import World, describe
 from steps.support.security import (

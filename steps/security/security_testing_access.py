@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from pytest_bdd import given, parsers, then, when
 
-from harness.oauth import start_in_browser, state_cookie
+from harness.stack.oauth import start_in_browser, state_cookie
 from steps.common import ApiUser, World, connect_account, describe
 from steps.support.security import (
     INTEGRATIONS,

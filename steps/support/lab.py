@@ -29,13 +29,13 @@ from psycopg import sql
 from pytest_bdd import given, parsers
 from rich.console import Console
 
-from harness.database import create_database, drop_database, with_database
+from harness.core.database import create_database, drop_database, with_database
+from harness.core.paths import PROJECT_ROOT
+from harness.core.stages import parse_stage
+from harness.gates.scenario_target import ScenarioTarget
 from harness.ops.common import Target
 from harness.ops.deploy import stop_local
 from harness.ops.migrate import run_alembic
-from harness.paths import PROJECT_ROOT
-from harness.scenario_target import ScenarioTarget
-from harness.stages import parse_stage
 from steps.common import World
 
 MIGRATIONS_DIR = PROJECT_ROOT / "src" / "integration_service" / "db" / "migrations"

@@ -21,7 +21,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from harness.ops.monitor import DAILY_CHECKS, RULES, STUCK_SYNC_MINUTES
-from harness.ops.reports import MONTHLY, WEEKLY
+from harness.ops.periodic_checks import MONTHLY, WEEKLY
 from steps.common import World
 from steps.support.lab import matches_table
 

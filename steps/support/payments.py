@@ -14,8 +14,8 @@ import httpx
 import pytest
 from pytest_bdd import parsers, then
 
-from harness.scenario_target import ScenarioTarget
-from harness.tokens import issue_token_on
+from harness.gates.scenario_target import ScenarioTarget
+from harness.stack.tokens import issue_token_on
 from steps.common import NO_SANDBOX, ApiUser, World, describe
 
 NAME = r'"(?P<name>[^"]+)"'

@@ -12,9 +12,9 @@ import httpx
 import psycopg
 import pytest
 
-from harness.processes import ServerProcess
-from harness.stack import service_process
-from harness.tls import client_verify
+from harness.core.processes import ServerProcess
+from harness.core.tls import client_verify
+from harness.stack.local import service_process
 from steps.common import World, describe
 
 

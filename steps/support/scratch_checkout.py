@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from harness.paths import PROJECT_ROOT
+from harness.core.paths import PROJECT_ROOT
 from steps.support.lab import head_revision
 
 # --- scratch git checkouts: releases, migrations, rollbacks ---------------------------------------------

@@ -19,9 +19,10 @@ import psycopg
 import pytest
 from dotenv import dotenv_values
 
-from harness.processes import ServerProcess
-from harness.stack import service_process
-from harness.stages import parse_stage, stage_env_file
+from harness.core.processes import ServerProcess
+from harness.core.settings import stage_env_file
+from harness.core.stages import parse_stage
+from harness.stack.local import service_process
 from steps.common import ApiUser, World, describe, error_code
 
 INTEGRATIONS = "/api/integrations"

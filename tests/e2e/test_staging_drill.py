@@ -31,12 +31,12 @@ import httpx
 import psycopg
 import pytest
 
-from harness.database import create_database, drop_database
-from harness.embedded_postgres import EmbeddedPostgres
+from harness.core.database import create_database, drop_database
+from harness.core.embedded_postgres import EmbeddedPostgres
+from harness.core.paths import PROJECT_ROOT, REPORTS_DIR, STACK_DIR
+from harness.core.tls import client_verify
 from harness.ops.signoff import ROLES
-from harness.paths import PROJECT_ROOT, REPORTS_DIR, STACK_DIR
-from harness.stage_stack import StageStack
-from harness.tls import client_verify
+from harness.ops.stage_stack import StageStack
 from tests.e2e.drill_repo import commit_broken_release, commit_new_migration, git, scratch_origin
 
 pytestmark = pytest.mark.drill

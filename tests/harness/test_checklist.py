@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.checklist import CHECKLIST_PATH, ChecklistError, load_checklist
+from harness.core.checklist import CHECKLIST_PATH, ChecklistError, load_checklist
 
 
 def test_the_project_catalogue_loads_with_unique_ids() -> None:

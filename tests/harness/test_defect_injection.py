@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from harness.paths import PROJECT_ROOT
+from harness.core.paths import PROJECT_ROOT
+from harness.gates.scenarios import ScenarioGate
 from harness.qa import QaOutcome, run_qa
-from harness.scenarios import ScenarioGate
 from tests.harness.defects import Defect
 from tests.harness.defects.catalogue import all_defects
 

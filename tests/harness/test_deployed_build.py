@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from harness.deployed_build import DeployedBuildGate
-from harness.paths import PROJECT_ROOT
+from harness.core.paths import PROJECT_ROOT
+from harness.core.runs import git_state
+from harness.gates.deployed_build import DeployedBuildGate
 from harness.qa import run_qa
-from harness.runs import git_state
 from tests.harness.test_qa import StaticGate
 
 OTHER_SHA = "0" * 40

@@ -11,8 +11,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from harness import embedded_postgres
-from harness.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError, find_postgres_binaries
+from harness.core import embedded_postgres
+from harness.core.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError, find_postgres_binaries
 
 _real_find_spec = importlib.util.find_spec
 _real_glob = Path.glob

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from harness.faults.cells import Cell
-from harness.faults.gate import ALL_CELLS, FaultGate, collect_faults, write_cells
-from harness.faults.load_cells import DATABASE_RESTART
-from harness.faults.sync_cells import PROVIDER_FAULTS, TOKEN_REVOKED
-from harness.faults.webhook_cells import DUPLICATED_AND_REORDERED
-from harness.gate import GateContext
+from harness.gates.base import GateContext
+from harness.gates.faults.cells import Cell
+from harness.gates.faults.gate import ALL_CELLS, FaultCell, FaultGate, collect_faults, write_cells
+from harness.gates.faults.load_cells import DATABASE_RESTART
+from harness.gates.faults.sync_cells import PROVIDER_FAULTS, TOKEN_REVOKED
+from harness.gates.faults.webhook_cells import DUPLICATED_AND_REORDERED
 from harness.qa import run_qa
-from harness.report import FaultCell, build_report, render_html
+from harness.report.release import build_report, render_html
 from tests.harness.defects import Defect
 from tests.harness.test_defect_injection import service_copy_with
 

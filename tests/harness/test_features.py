@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.checklist import ChecklistItem, load_checklist
-from harness.features import (
+from harness.core.checklist import ChecklistItem, load_checklist
+from harness.core.features import (
     feature_files,
     ids_of_section,
     known_tags,

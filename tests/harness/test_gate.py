@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.gate import GateContext, GateResult, run_gates
-from harness.stages import ALL_STAGES, Stage
+from harness.core.stages import ALL_STAGES, Stage
+from harness.gates.base import GateContext, GateResult, run_gates
 
 
 @dataclass

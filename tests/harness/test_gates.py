@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.checklist import CHECKLIST_PATH, load_checklist
-from harness.gate import GateContext
-from harness.gates import CommandGate, PytestGate, junit_counts
+from harness.core.checklist import CHECKLIST_PATH, load_checklist
+from harness.core.junit import read_junit
+from harness.gates.base import GateContext
+from harness.gates.commands import CommandGate, PytestGate
 from harness.qa import release_gates
 
 
@@ -87,7 +88,7 @@ def test_junit_counts_sum_every_suite(tmp_path: Path) -> None:
         '<testsuites><testsuite tests="3" failures="1" errors="0" skipped="1"/>'
         '<testsuite tests="2" failures="0" errors="1" skipped="0"/></testsuites>'
     )
-    counts = junit_counts(junit)
+    counts = read_junit(junit)
     assert (counts.tests, counts.failures, counts.errors, counts.skipped) == (5, 1, 1, 1)
 
 

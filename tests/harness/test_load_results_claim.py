@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.load import LOAD_DIR
-from harness.perf_gates import LOAD_RESULTS, LoadGate, load_results_gap
+from harness.gates.load import LOAD_DIR
+from harness.gates.perf import LOAD_RESULTS, LoadGate, load_results_gap
 
 ITEM_RUN = '[run]\nkind = "steady"\nusers = 100\nspawn_rate = 10\nwarmup_s = 35\nsteady_s = 300\n'
 ITEM_FIGURES = '[overall]\nthresholds = ["fail_rate<0.005", "avg<250", "p95<800", "p99<1200"]\n'

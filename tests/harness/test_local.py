@@ -16,9 +16,9 @@ import httpx
 import pytest
 from rich.console import Console
 
-from harness.database import drop_database
-from harness.local import PortInUseError, ensure_port_free, printable_url, run_in_foreground
-from harness.stack import LocalStack
+from harness.core.database import drop_database
+from harness.stack.dev import PortInUseError, ensure_port_free, printable_url, run_in_foreground
+from harness.stack.local import LocalStack
 
 # e2e: starts whole local stacks of its own (the `e2e` tier: `uv run pytest -m e2e`).
 pytestmark = pytest.mark.e2e

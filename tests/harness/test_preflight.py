@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.gate import GateContext
+from harness.gates.base import GateContext
+from harness.gates.preflight import PreflightGate, feature_problems, gate_store_problems, stage_setting_problems
 from harness.ops.common import Target
 from harness.ops.signoff import ROLES, record_signoff
-from harness.preflight import PreflightGate, feature_problems, gate_store_problems, stage_setting_problems
 from tests.harness.ops.drill import make_checkout
 
 SETTINGS = ("SERVICE_URL", "DATABASE_URL", "STRIPE_WEBHOOK_SECRETS")

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harness.processes import ServerProcess, ServerStartError, free_port
+from harness.core.processes import ServerProcess, ServerStartError, free_port
 
 
 def test_a_server_that_dies_at_start_raises_with_its_log_tail(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""What earlier gates of a commit prove on staging and production (`harness.proofs`), and waivers."""
+"""What earlier gates of a commit prove on staging and production (`harness.core.proofs`), and waivers."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.checklist import ChecklistItem
-from harness.gate import GateRun
-from harness.proofs import EarlierRun, carried_proofs, find_earlier_run
-from harness.report import ReleaseReport, Waiver, build_report, write_report
-from harness.stages import Stage
+from harness.core.checklist import ChecklistItem
+from harness.core.proofs import EarlierRun, carried_proofs, find_earlier_run
+from harness.core.stages import Stage
+from harness.gates.base import GateRun
+from harness.report.release import ReleaseReport, Waiver, build_report, write_report
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 ITEMS = [

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from harness.gate import GateContext, GateResult
-from harness.paths import PROJECT_ROOT
+from harness.core.paths import PROJECT_ROOT
+from harness.core.runs import git_state, new_run_dir
+from harness.core.stages import ALL_STAGES
+from harness.gates.base import GateContext, GateResult
 from harness.qa import QaOptionError, run_qa
-from harness.runs import git_state, new_run_dir
-from harness.stages import ALL_STAGES
 
 
 class StaticGate:

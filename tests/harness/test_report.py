@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 from markupsafe import escape
 
-from harness.checklist import CHECKLIST_PATH, ChecklistItem, load_checklist
-from harness.gate import GateRun
-from harness.report import (
+from harness.core.checklist import CHECKLIST_PATH, ChecklistItem, load_checklist
+from harness.core.stages import Stage
+from harness.gates.base import GateRun
+from harness.gates.scenario_results import ScenarioOutcome, StepOutcome
+from harness.report.release import (
     build_report,
     checklist_entry,
     decide_verdict,
     write_report,
 )
-from harness.scenario_results import ScenarioOutcome, StepOutcome
-from harness.stages import Stage
 
 ITEMS = [
     ChecklistItem(id="CQ-01", section="Code Quality", kind="check", text="All tests pass"),

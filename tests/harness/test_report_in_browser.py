@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.checklist import load_checklist
-from harness.gate import GateRun
-from harness.report import Benchmark, build_report, write_report
-from harness.scenario_results import ScenarioOutcome, StepOutcome
+from harness.core.checklist import load_checklist
+from harness.gates.base import GateRun
+from harness.gates.load_results import Benchmark
+from harness.gates.scenario_results import ScenarioOutcome, StepOutcome
+from harness.report.release import build_report, write_report
 
 BROWSER = next(
     (found for name in ("chromium", "chromium-browser", "google-chrome") if (found := shutil.which(name))), None

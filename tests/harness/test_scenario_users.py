@@ -15,8 +15,8 @@ import psycopg
 import pytest
 from steps.common import NO_SANDBOX
 
-from harness.paths import PROJECT_ROOT
-from harness.scenario_results import RESULTS_OPTION, read_results
+from harness.core.paths import PROJECT_ROOT
+from harness.gates.scenario_results import RESULTS_OPTION, read_results
 from integration_service.security.api_tokens import hash_token
 from tests.fixtures.service import RunningService
 
@@ -107,7 +107,7 @@ def test_scenario_users_are_removed_after_passing_and_failing_scenarios(
         "QA_DATABASE_URL": database_url,
     }
     env.pop("QA_SANDBOX_URL", None)
-    command = [sys.executable, "-m", "pytest", str(tmp_path), "-p", "harness.scenario_results"]
+    command = [sys.executable, "-m", "pytest", str(tmp_path), "-p", "harness.gates.scenario_results"]
     command += ["-p", "no:cacheprovider", f"{RESULTS_OPTION}={results}", "-o", "addopts=", "-q"]
     run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.scenario_results import RESULTS_OPTION, ScenarioOutcome, read_results
-from harness.scenario_target import ScenarioTarget, ScenarioTargetError
-from harness.scenarios import ScenarioGate, judge
+from harness.gates.scenario_results import RESULTS_OPTION, ScenarioOutcome, read_results
+from harness.gates.scenario_target import ScenarioTarget, ScenarioTargetError
+from harness.gates.scenarios import ScenarioGate, judge
 
 FEATURE = """\
 Feature: Arithmetic
@@ -86,7 +86,7 @@ def test_the_results_plugin_records_tags_steps_and_the_failing_assertion(tmp_pat
         "pytest",
         str(tmp_path),
         "-p",
-        "harness.scenario_results",
+        "harness.gates.scenario_results",
         "-p",
         "no:cacheprovider",
     ]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.paths import PROJECT_ROOT
-from harness.secrets_scan import INLINE_ALLOW, Allowed, scan_repository, scan_text
+from harness.core.paths import PROJECT_ROOT
+from harness.gates.secrets_scan import INLINE_ALLOW, Allowed, scan_repository, scan_text
 
 # Built by concatenation so that this file itself holds no secret-shaped literal.
 LIVE = "sk_" + "live_"

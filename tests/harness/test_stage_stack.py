@@ -15,10 +15,10 @@ import psutil
 import psycopg
 import pytest
 
-from harness.database import database_name
+from harness.core.database import database_name
+from harness.core.tls import client_verify
 from harness.ops.sandbox import PAYPAL_RECEIVER, deliver, new_paypal_event, paypal_endpoint_id
-from harness.stage_stack import StageInfo, StageStack
-from harness.tls import client_verify
+from harness.ops.stage_stack import StageInfo, StageStack
 from integration_service.security.api_tokens import issue_token_at
 from tests.e2e.drill_repo import git, scratch_origin
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.stages import StageError, parse_stage, required_database_url, stage_env_file
+from harness.core.settings import required_database_url, stage_env_file
+from harness.core.stages import StageError, parse_stage
 
 
 def test_known_stages_parse_and_others_are_refused() -> None:

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.gate import GateContext
-from harness.static_gates import DependencyAuditGate, SecretsGate
+from harness.gates.base import GateContext
+from harness.gates.static import DependencyAuditGate, SecretsGate
 
 
 def context(tmp_path: Path, root: Path) -> GateContext:

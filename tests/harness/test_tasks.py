@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from harness.paths import PROJECT_ROOT
+from harness.core.paths import PROJECT_ROOT
 
 # e2e: starts `invoke` subprocesses of its own (the `e2e` tier: `uv run pytest -m e2e`).
 pytestmark = pytest.mark.e2e
@@ -55,3 +55,26 @@ def test_an_unknown_stage_is_a_clear_error_not_a_traceback() -> None:
     assert result.returncode == 2
     assert "unknown stage 'prod'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_help_after_the_task_name_is_help_not_a_user_name() -> None:
+    shown = invoke("token", "--help")
+    assert shown.returncode == 0, shown.stderr
+    assert "--user=STRING" in shown.stdout
+    assert "Issuing a token" not in shown.stderr
+
+
+def test_a_token_without_a_user_is_a_clear_error() -> None:
+    result = invoke("token")
+    assert result.returncode == 2
+    assert "--user NAME" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_listing_the_tasks_loads_no_harness_module_beyond_the_stages() -> None:
+    # Each task imports what it needs when it runs, so `invoke --list` and `--help` stay fast.
+    probe = (
+        "import sys, tasks; print(sorted(m for m in sys.modules if m.startswith(('harness.', 'integration_service'))))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "['harness.core', 'harness.core.stages']"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.core.tls import client_verify, issue_private_ca
 from harness.ops.targets import stage_target
-from harness.tls import client_verify, issue_private_ca
 
 
 def test_a_private_ca_is_trusted_besides_the_public_roots(tmp_path: Path) -> None:

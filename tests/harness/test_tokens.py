@@ -9,8 +9,8 @@ import sys
 import pytest
 from sqlalchemy import create_engine, text
 
-from harness.paths import PROJECT_ROOT
-from harness.tokens import TokenError, issue_stage_token
+from harness.core.paths import PROJECT_ROOT
+from harness.stack.tokens import TokenError, issue_stage_token
 from integration_service.security.api_tokens import TOKEN_PREFIX, user_for_token
 from integration_service.settings import sqlalchemy_url
 

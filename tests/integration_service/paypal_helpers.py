@@ -20,9 +20,9 @@ import httpx
 import psycopg
 import pytest
 
-from harness.database import create_database, drop_database
-from harness.processes import ServerProcess, free_port
-from harness.stack import sandbox_service_env, service_process
+from harness.core.database import create_database, drop_database
+from harness.core.processes import ServerProcess, free_port
+from harness.stack.local import sandbox_service_env, service_process
 from integration_service.db import migrations
 from integration_service.security.api_tokens import issue_token_at
 from tests.fixtures.service import FAST_RETRIES, ApiUser, RunningService, isolated_env

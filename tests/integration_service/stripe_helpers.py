@@ -11,7 +11,7 @@ import psycopg
 import pytest
 import stripe
 
-from harness.processes import ServerProcess
+from harness.core.processes import ServerProcess
 from tests.fixtures.service import ApiUser, RunningService
 
 SANDBOX_KEY = "sk_test_sandbox_default_51Sandbox"  # the sandbox's default account (see its README)

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from harness.processes import ServerProcess
-from harness.stack import sandbox_process as new_sandbox_process
+from harness.core.processes import ServerProcess
+from harness.stack.local import sandbox_process as new_sandbox_process
 from tests.provider_sandbox.helpers import SEED_CONTACTS, SEED_INVOICES
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from harness.processes import ServerProcess
+from harness.core.processes import ServerProcess
 from tests.provider_sandbox.helpers import fault
 from tests.provider_sandbox.marketing_helpers import BM_API, BM_KEY, bm, bm_group, bm_ok, bm_task
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from harness.processes import ServerProcess
+from harness.core.processes import ServerProcess
 from provider_sandbox.app import SIMULATORS
 from tests.provider_sandbox.helpers import APPS, connect, new_tenant, qbo_query, xero_get
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 import stripe
 
-from harness.processes import ServerProcess
+from harness.core.processes import ServerProcess
 from tests.provider_sandbox.helpers import fault
 from tests.provider_sandbox.stripe_helpers import (
     DEFAULT_KEY,

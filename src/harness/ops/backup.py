@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness.database import create_database, database_name, drop_database
+from harness.core.database import create_database, database_name, drop_database
 from harness.ops.common import OpsError, Target, git_sha, mask, step, timestamp, utc_now
 from harness.ops.pgtools import (
     GATE_SCHEMA,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import ssl
-import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,46 +11,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy.engine import make_url
 
-from harness.paths import PROJECT_ROOT, STACK_DIR
-from harness.stages import Stage, stage_env_file
-from harness.tls import client_verify
+from harness.core.paths import PROJECT_ROOT, STACK_DIR
+from harness.core.runs import GitError
+from harness.core.runs import git as run_git
+from harness.core.stages import Stage
+from harness.core.tls import client_verify
 
 
 class OpsError(RuntimeError):
     """An operation refused or failed; the message says what happened and what to do next."""
-
-
-class OpsSettings(BaseSettings):
-    """A stage's operational settings: environment variables win over `.env` / `.env.<stage>`."""
-
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
-
-    database_url: SecretStr | None = None
-    service_url: str | None = None  # where the stage's service answers (local: the deployed process)
-    ca_bundle: Path | None = None  # PEM trusted for the stage's HTTPS besides the public roots (a private CA)
-    sandbox_url: str | None = None  # the stage's providers are the provider sandbox: its base URL
-    service_log: Path | None = None  # the service's log file, when this machine can read it
-    gate_store_url: SecretStr | None = None  # sign-offs and gate results (harness.ops.gate_store)
-    paypal_webhook_id: str | None = None
-    stripe_test_secret_key: SecretStr | None = None  # a Stripe test-mode account for the provider scenarios
-    stripe_api_base: str | None = None
-    redis_url: SecretStr | None = None
-    redis_key_prefix: str | None = None
-    deploy_command: str | None = None  # staging/production: e.g. a CI trigger; gets DEPLOY_SHA
-    smoke_api_token: SecretStr | None = None
-    smoke_integration_id: str | None = None
-    stripe_webhook_secrets: SecretStr | None = None
-    deploy_wait_s: float = 120.0  # how long a deploy waits for the stage to report the deployed commit
-    database_pool_size: int = 10
-    database_pool_max_overflow: int = 10
-    load_thresholds: str | None = None  # the load gate's thresholds file on staging (default: the checklist's)
-    load_profile: str = "staging"  # the load gate's profile on staging (load/profiles.toml)
 
 
 @dataclass
@@ -91,10 +63,6 @@ class Target:
         self.console.print(message, highlight=False)
 
 
-def load_settings(stage: Stage, project_root: Path = PROJECT_ROOT) -> OpsSettings:
-    return OpsSettings(_env_file=stage_env_file(stage, project_root))
-
-
 def mask(url: str) -> str:
     """A URL with its password hidden, fit for a terminal, a log or a record."""
     try:
@@ -131,10 +99,11 @@ def step(target: Target, description: str) -> Iterator[None]:
 
 
 def git(checkout: Path, *args: str) -> str:
-    result = subprocess.run(["git", *args], cwd=checkout, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise OpsError(f"git {' '.join(args)} failed in {checkout}: {result.stderr.strip()[-500:]}")
-    return result.stdout.strip()
+    """`harness.core.runs.git`, its failure an OpsError: the operations' tasks report those without a traceback."""
+    try:
+        return run_git(checkout, *args)
+    except GitError as error:
+        raise OpsError(str(error)) from None
 
 
 def git_sha(checkout: Path) -> str:

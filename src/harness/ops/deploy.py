@@ -31,10 +31,10 @@ from urllib.parse import urlsplit
 import httpx
 import psutil
 
+from harness.core.processes import ServerProcess, ServerStartError, free_port, uvicorn_command
 from harness.ops.common import OpsError, Target, append_record, confirm, git, git_sha, read_records, step, utc_now
 from harness.ops.sandbox import ensure_paypal_webhook, sandbox_answers
-from harness.processes import ServerProcess, ServerStartError, free_port, uvicorn_command
-from harness.stack import SERVICE_APP, sandbox_service_env
+from harness.stack.local import SERVICE_APP, sandbox_service_env
 
 # Services this process started, kept so that stopping one reaps it (no zombie, no ResourceWarning).
 _STARTED: dict[int, subprocess.Popen[bytes]] = {}

@@ -21,11 +21,12 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from harness.ops.common import OpsError, load_settings, mask
+from harness.core.paths import PROJECT_ROOT
+from harness.core.proofs import StoreLookup
+from harness.core.settings import stage_settings
+from harness.core.stages import Stage
+from harness.ops.common import OpsError, mask
 from harness.ops.pgtools import GATE_SCHEMA
-from harness.paths import PROJECT_ROOT
-from harness.proofs import StoreLookup
-from harness.stages import Stage
 
 # checklist id -> the role that attests it
 ATTESTATION_IDS: dict[str, str] = {
@@ -67,7 +68,7 @@ CREATE INDEX IF NOT EXISTS gate_results_commit ON {GATE_SCHEMA}.gate_results (co
 def gate_store_url(stage: Stage, project_root: Path = PROJECT_ROOT) -> str | None:
     """GATE_STORE_URL, else the stage's DATABASE_URL; the local stage uses a store only when GATE_STORE_URL
     is set (otherwise its files under .stack/ops/)."""
-    settings = load_settings(stage, project_root)
+    settings = stage_settings(stage, project_root)
     if settings.gate_store_url is not None and settings.gate_store_url.get_secret_value().strip():
         return settings.gate_store_url.get_secret_value().strip()
     if stage == "local" or settings.database_url is None:
@@ -168,7 +169,7 @@ def passing_gate_result(url: str, *, commit: str, stage: str) -> dict[str, Any] 
 
 
 def store_lookup(url: str) -> StoreLookup:
-    """The store as `harness.proofs` asks it: the newest passing complete run of (commit, stage). A store
+    """The store as `harness.core.proofs` asks it: the newest passing complete run of (commit, stage). A store
     that cannot answer proves nothing (the preflight gate has said why): the run's report is still written."""
 
     def lookup(commit: str, stage: Stage) -> dict[str, Any] | None:

@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from harness.embedded_postgres import EmbeddedPostgresError, find_postgres_binaries
+from harness.core.embedded_postgres import EmbeddedPostgresError, find_postgres_binaries
 from harness.ops.common import OpsError
 
 # The harness's own schema in a stage's database (sign-offs, gate results: harness.ops.gate_store). Not the

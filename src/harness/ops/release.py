@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.core.proofs import find_earlier_run
 from harness.ops import gate_store
 from harness.ops.backup import create_backup
 from harness.ops.common import OpsError, Target, append_record, confirm, git_sha, utc_now
@@ -24,7 +25,6 @@ from harness.ops.pgtools import alembic_revision
 from harness.ops.rollback import release_log, rollback
 from harness.ops.signoff import missing_signoffs
 from harness.ops.smoke import smoke, waivers
-from harness.proofs import find_earlier_run
 
 
 def staging_gate_passed(target: Target, reports_dir: Path, sha: str) -> bool:

@@ -7,12 +7,13 @@ import json
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from harness.database import create_database
-from harness.embedded_postgres import EmbeddedPostgres
-from harness.ops.common import OpsError, Target, load_settings
+from harness.core.database import create_database
+from harness.core.embedded_postgres import EmbeddedPostgres
+from harness.core.paths import STACK_DIR
+from harness.core.settings import stage_settings
+from harness.core.stages import Stage
+from harness.ops.common import OpsError, Target
 from harness.ops.gate_store import gate_store_url
-from harness.paths import STACK_DIR
-from harness.stages import Stage
 
 
 def local_stack_file() -> dict[str, str]:
@@ -35,7 +36,7 @@ def same_database(one: str | None, other: str) -> bool:
 
 
 def stage_target(stage: Stage) -> Target:
-    settings = load_settings(stage)
+    settings = stage_settings(stage)
     if settings.database_url is not None:
         database_url = settings.database_url.get_secret_value()
     elif stage == "local":  # the embedded server `invoke up` uses, its `integrations` database

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.database import create_database, drop_database
+from harness.core.database import create_database, drop_database
 from integration_service.db import migrations
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import psycopg
 from rich.console import Console
 
+from harness.core.paths import PROJECT_ROOT
 from harness.ops.common import Target
-from harness.paths import PROJECT_ROOT
 from integration_service.db import migrations
 
 

@@ -19,8 +19,8 @@ import time
 from io import BytesIO
 from pathlib import Path
 
-from harness.processes import uvicorn_command
-from harness.stack import SERVICE_APP
+from harness.core.processes import uvicorn_command
+from harness.stack.local import SERVICE_APP
 
 
 def main() -> None:

@@ -12,13 +12,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from harness.core.paths import PROJECT_ROOT
 from harness.ops import gate_store
 from harness.ops.backup import create_backup
 from harness.ops.common import Target, git_sha
 from harness.ops.pgtools import GATE_SCHEMA, find_tools
 from harness.ops.restore import restore
 from harness.ops.signoff import ROLES, missing_signoffs, recorded_attestations
-from harness.paths import PROJECT_ROOT
 from tests.harness.ops.drill import git, make_checkout, make_target
 
 pytestmark = pytest.mark.db
@@ -128,8 +128,8 @@ def test_the_gate_records_its_result_and_reads_sign_offs_and_proofs_from_the_sto
 ) -> None:
     """A staging runner with nothing on disk: the commit's local pass and the sign-offs come from the store,
     and its own result goes there for the production runner."""
+    from harness.core.runs import git_state
     from harness.qa import run_qa
-    from harness.runs import git_state
     from tests.harness.test_qa import StaticGate, quiet
 
     monkeypatch.setenv("GATE_STORE_URL", empty_database_url)

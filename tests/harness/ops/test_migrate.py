@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from harness.database import create_database, drop_database
+from harness.core.database import create_database, drop_database
 from harness.ops.common import OpsError
 from harness.ops.migrate import migrate, refuse_downgrade
 from harness.ops.pgtools import alembic_revision, table_snapshot

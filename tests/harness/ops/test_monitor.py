@@ -9,9 +9,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from harness.database import create_database, drop_database
+from harness.core.database import create_database, drop_database
+from harness.core.paths import PROJECT_ROOT
 from harness.ops.monitor import RULES, evaluate, parse_pool
-from harness.paths import PROJECT_ROOT
 from integration_service.db import migrations
 from tests.harness.ops.drill import make_target
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.checklist import load_checklist
-from harness.database import create_database, drop_database
+from harness.core.checklist import load_checklist
+from harness.core.database import create_database, drop_database
 from harness.ops import gate_store
 from harness.ops.common import OpsError, Target
 from harness.ops.release import preflight

@@ -12,9 +12,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from harness.database import create_database, drop_database
+from harness.core.database import create_database, drop_database
 from harness.ops.common import OpsError, Target
-from harness.ops.reports import MONTHLY, WEEKLY, audit, build_report, token_refresh_rate
+from harness.ops.periodic_checks import MONTHLY, WEEKLY, audit, build_report, token_refresh_rate
 from integration_service.db import migrations
 
 Sql = psycopg.Connection[tuple[object, ...]]

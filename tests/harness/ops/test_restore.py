@@ -8,11 +8,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from harness.core.paths import PROJECT_ROOT
 from harness.ops.backup import create_backup, resolve_backup
 from harness.ops.common import OpsError
 from harness.ops.pgtools import table_snapshot
 from harness.ops.restore import restore
-from harness.paths import PROJECT_ROOT
 from tests.harness.ops.drill import make_target
 
 pytestmark = pytest.mark.db

@@ -21,13 +21,13 @@ import httpx
 import pytest
 from rich.console import Console
 
+from harness.core.processes import free_port
 from harness.ops.common import OpsError, Target, append_record, read_records
 from harness.ops.deploy import deploy, deploy_log, running_sha
 from harness.ops.pgtools import alembic_revision
 from harness.ops.release import release
 from harness.ops.rollback import rollback
 from harness.ops.smoke import CHECK_NAMES
-from harness.processes import free_port
 from integration_service.security.api_tokens import issue_token_at
 from tests.harness.ops.drill import git, make_checkout, make_target, write_customer_data, write_release
 

@@ -11,12 +11,12 @@ import httpx
 import psycopg
 import pytest
 
+from harness.core.processes import ServerProcess
 from harness.ops import targets
 from harness.ops.common import OpsError, Target
 from harness.ops.deploy import sandbox_settings
 from harness.ops.sandbox import PAYPAL_RECEIVER, ensure_paypal_webhook
 from harness.ops.smoke import Check, SmokeResult, paypal_webhook, recent_failures, sync_check, waivers
-from harness.processes import ServerProcess
 from tests.fixtures.service import RunningService
 
 SMOKE_ID = "3f2b8c1e-0000-4000-8000-000000000001"

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from harness.processes import ServerProcess
+from harness.core.processes import ServerProcess
 from tests.fixtures.connections import Connect
 from tests.fixtures.service import ApiUser
 from tests.integration_service.accounting import fault

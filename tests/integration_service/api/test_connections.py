@@ -10,9 +10,9 @@ import httpx
 import psycopg
 import pytest
 
-from harness.oauth import start_in_browser, state_cookie
-from harness.processes import ServerProcess
-from harness.stack import sandbox_service_env
+from harness.core.processes import ServerProcess
+from harness.stack.local import sandbox_service_env
+from harness.stack.oauth import start_in_browser, state_cookie
 from tests.fixtures.connections import Connect
 from tests.fixtures.service import ApiUser
 from tests.integration_service.accounting import (

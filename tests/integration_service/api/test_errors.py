@@ -9,7 +9,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from harness.processes import ServerProcess
+from harness.core.processes import ServerProcess
 from tests.fixtures.service import ApiUser, logged_for_request
 
 pytestmark = pytest.mark.db

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from harness.processes import ServerProcess
+from harness.core.processes import ServerProcess
 from integration_service.db import migrations
 
 pytestmark = pytest.mark.db

@@ -13,7 +13,7 @@ import httpx
 import psycopg
 import pytest
 
-from harness.processes import ServerProcess
+from harness.core.processes import ServerProcess
 from tests.fixtures.connections import Connect
 from tests.fixtures.service import ApiUser
 from tests.integration_service.marketing import SENDER, BillionMailAdmin, billionmail

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from harness.processes import ServerProcess
+from harness.core.processes import ServerProcess
 from integration_service.build import service_version
 from integration_service.security.api_tokens import issue_token_at
 

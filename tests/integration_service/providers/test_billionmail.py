@@ -10,7 +10,7 @@ import httpx
 import psycopg
 import pytest
 
-from harness.processes import ServerProcess, free_port
+from harness.core.processes import ServerProcess, free_port
 from tests.fixtures.service import ApiUser
 from tests.integration_service.accounting import fault, latest_log, listing_requests, stored, sync
 from tests.integration_service.marketing import BILLIONMAIL, SANDBOX_KEY, billionmail, create_billionmail, instance

@@ -13,10 +13,10 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from harness.oauth import connect_via_oauth
-from harness.processes import ServerProcess, free_port
-from harness.stack import sandbox_service_env
-from harness.tls import ServerTls, client_verify, issue_private_ca
+from harness.core.processes import ServerProcess, free_port
+from harness.core.tls import ServerTls, client_verify, issue_private_ca
+from harness.stack.local import sandbox_service_env
+from harness.stack.oauth import connect_via_oauth
 from integration_service.security.api_tokens import issue_token_at
 from integration_service.settings import Settings
 from tests.fixtures.service import FAST_RETRIES

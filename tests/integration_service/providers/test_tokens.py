@@ -14,8 +14,8 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import create_engine
 
-from harness.processes import ServerProcess
-from harness.stack import sandbox_service_env
+from harness.core.processes import ServerProcess
+from harness.stack.local import sandbox_service_env
 from integration_service.providers.errors import ProviderAuthError
 from integration_service.providers.registry import sync_providers
 from integration_service.providers.tokens import TokenManager

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.tls import issue_private_ca
+from harness.core.tls import issue_private_ca
 from integration_service.providers.errors import ProviderAddressRefused, ProviderUnavailable
 from integration_service.providers.http import RetryPolicy, send_with_retries
 from integration_service.security.outbound import GuardedTransport, OutboundPolicy, OutboundRefused, literal_address
@@ -85,7 +85,7 @@ def listener() -> Iterator[Listener]:
 
 
 def untrusted_server_context(directory: Path) -> ssl.SSLContext:
-    """A server certificate from a private CA the client does not trust (harness.tls, trustme)."""
+    """A server certificate from a private CA the client does not trust (harness.core.tls, trustme)."""
     tls = issue_private_ca(directory, ("localhost",))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tls.cert, tls.key)

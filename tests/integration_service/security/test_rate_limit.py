@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness.processes import ServerProcess
+from harness.core.processes import ServerProcess
 from tests.fixtures.service import ApiUser
 
 pytestmark = pytest.mark.db

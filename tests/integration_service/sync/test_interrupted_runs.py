@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from harness.processes import ServerProcess
-from harness.stack import sandbox_service_env
+from harness.core.processes import ServerProcess
+from harness.stack.local import sandbox_service_env
 from tests.fixtures.connections import Connect
 from tests.fixtures.service import FAST_RETRIES, ApiUser
 from tests.integration_service.accounting import XERO, fault, stored

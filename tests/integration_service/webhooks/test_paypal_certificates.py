@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.processes import ServerProcess
+from harness.core.processes import ServerProcess
 from integration_service.webhooks.paypal import allowed_cert_url
 from tests.integration_service.paypal_helpers import Receiver, receiver
 

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.webhook_forgery import crc32_forgery
+from harness.stack.webhook_forgery import crc32_forgery
 from tests.integration_service.paypal_helpers import (
     SQL,
     Merchant,

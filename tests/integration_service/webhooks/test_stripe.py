@@ -14,7 +14,7 @@ import httpx
 import pytest
 import stripe
 
-from harness.processes import ServerProcess
+from harness.core.processes import ServerProcess
 from tests.fixtures.service import ApiUser, RunningService
 from tests.integration_service.stripe_helpers import (
     SQL,

@@ -1,0 +1,35 @@
+"""The one JUnit XML reader: pytest's and Schemathesis's reports summed into counts."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class JunitCounts:
+    tests: int
+    failures: int
+    errors: int
+    skipped: int
+
+    def summary(self) -> str:
+        passed = self.tests - self.failures - self.errors - self.skipped
+        return (
+            f"{self.tests} tests: {passed} passed, {self.failures} failed, {self.errors} errors, {self.skipped} skipped"
+        )
+
+
+def read_junit(path: Path) -> JunitCounts:
+    """The totals over every suite of a JUnit XML file; a missing file is one error, never a pass."""
+    if not path.exists():
+        return JunitCounts(tests=0, failures=0, errors=1, skipped=0)
+    # The file was written by our own run (pytest, Schemathesis) a moment ago, not received from outside.
+    root = ElementTree.parse(path).getroot()  # noqa: S314
+    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for suite in suites:
+        for key in totals:
+            totals[key] += int(suite.get(key, "0"))
+    return JunitCounts(**totals)

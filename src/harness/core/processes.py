@@ -1,0 +1,172 @@
+"""Real server processes on real ports: start one, wait until it answers, stop it cleanly.
+
+The local stack, the gate and the tests start the service and the provider sandbox through this one
+mechanism, so that what the tests exercise is what `invoke up` runs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from harness.core.tls import ServerTls, client_verify
+
+LOG_TAIL_CHARACTERS = 3000
+
+
+class ServerStartError(RuntimeError):
+    """A server process exited or never became ready; the message carries its log's tail."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on right now (the kernel's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def uvicorn_command(app_factory: str, port: int, host: str = "127.0.0.1") -> list[str]:
+    """The command that serves `module:factory` (an app factory) with uvicorn from this Python."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app_factory,
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-access-log",
+        # The service reads X-Forwarded-For itself, from its TRUSTED_PROXIES only; uvicorn's own reading
+        # trusts 127.0.0.1 by default, which would let any local caller pick its rate-limit bucket.
+        "--no-proxy-headers",
+        "--timeout-graceful-shutdown",
+        "5",
+    ]
+
+
+@dataclass
+class ServerProcess:
+    """One child process serving HTTP at `url`, its output in `log_path`."""
+
+    name: str
+    command: list[str]
+    port: int
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    ready_path: str = "/"
+    host: str = "127.0.0.1"
+    tls: ServerTls | None = None  # it serves HTTPS with this certificate; readiness is checked against its CA
+    process: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+
+    def start(self, timeout_s: float = 60.0) -> ServerProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.command,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
+            start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop it in order
+        )
+        self.wait_ready(timeout_s)
+        return self
+
+    def wait_ready(self, timeout_s: float) -> None:
+        """Poll the ready path until any HTTP answer that is not a 5xx; fail fast if the process died."""
+        deadline = time.monotonic() + timeout_s
+        last_error = "no answer yet"
+        verify = client_verify(self.tls.ca_bundle if self.tls else None)
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                self.stop()  # closes the log
+                raise ServerStartError(f"{self.name} exited with code {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                response = httpx.get(self.url + self.ready_path, timeout=2.0, verify=verify)
+                if response.status_code < 500:
+                    return
+                last_error = f"HTTP {response.status_code}: {response.text[:300]}"
+            except httpx.TransportError as exc:
+                last_error = type(exc).__name__
+            time.sleep(0.1)
+        self.stop()
+        raise ServerStartError(
+            f"{self.name} was not ready at {self.url}{self.ready_path} after {timeout_s:.0f}s "
+            f"({last_error}):\n{self.log_tail()}"
+        )
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout_s)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self, characters: int = 4000) -> str:
+        return log_tail(self.log_path, characters)
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def run_logged(
+    command: Sequence[str],
+    log_path: Path,
+    cwd: Path,
+    timeout_s: float,
+    env: Mapping[str, str] | None = None,
+    name: str = "",
+) -> int:
+    """Run `command` to its end with its output in `log_path` (after the command line; secrets belong in `env`)
+    and return its exit code; a timeout kills it and counts as a failure (-1). `name` says what was killed."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        log.write(f"$ {' '.join(command)}\n".encode())
+        log.flush()
+        try:
+            completed = subprocess.run(
+                command,
+                cwd=cwd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=timeout_s,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            log.write(f"\n[harness] {name + ' ' if name else ''}killed after {timeout_s:.0f}s\n".encode())
+            return -1
+    return completed.returncode
+
+
+def log_tail(path: Path, characters: int = LOG_TAIL_CHARACTERS) -> str:
+    """The end of a log, for a message or a console: a short log whole, a long one cut at the front."""
+    if not path.exists():
+        return "(no output)"
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return text if len(text) <= characters else "…" + text[-characters:]

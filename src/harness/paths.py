@@ -1,9 +1,0 @@
-"""Where the project's files live, resolved once so that tasks work from any working directory."""
-
-from __future__ import annotations
-
-from pathlib import Path
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-REPORTS_DIR = PROJECT_ROOT / "reports"
-STACK_DIR = PROJECT_ROOT / ".stack"

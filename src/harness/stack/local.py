@@ -1,0 +1,200 @@
+"""The local stack: PostgreSQL (embedded unless DATABASE_URL says otherwise), migrations, the provider
+sandbox, and the service pointed at it.
+
+`invoke up`, the gate and the tests all start it through `LocalStack`, so the tests exercise what a
+developer runs. Its URLs are written to `.stack/stack.json` for other tools (load, fuzz, smoke).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import ssl
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+
+from harness.core.database import create_database, with_database
+from harness.core.embedded_postgres import EmbeddedPostgres
+from harness.core.paths import PROJECT_ROOT
+from harness.core.processes import ServerProcess, free_port, uvicorn_command
+from integration_service.db import migrations
+from integration_service.security.api_tokens import issue_token_at
+
+SERVICE_APP = "integration_service.app:app_from_env"
+SANDBOX_APP = "provider_sandbox.app:app_from_env"
+
+
+def sandbox_process(log_dir: Path, *, port: int | None = None, env: dict[str, str] | None = None) -> ServerProcess:
+    """The provider sandbox as a process on `port` (a free one by default), not yet started."""
+    port = port or free_port()
+    return ServerProcess(
+        name="provider sandbox",
+        command=uvicorn_command(SANDBOX_APP, port),
+        port=port,
+        log_path=log_dir / f"sandbox-{port}.log",
+        env=env or {},
+        ready_path="/_sandbox/health",
+    )
+
+
+def sandbox_service_env(sandbox_url: str) -> dict[str, str]:
+    """Service settings that point every provider at the sandbox, with the sandbox's default OAuth apps."""
+    return {
+        "XERO_CLIENT_ID": "sandbox-xero-client",
+        "XERO_CLIENT_SECRET": "sandbox-xero-secret",
+        "XERO_LOGIN_BASE_URL": f"{sandbox_url}/xero/login",
+        "XERO_IDENTITY_BASE_URL": f"{sandbox_url}/xero/identity",
+        "XERO_API_BASE_URL": f"{sandbox_url}/xero/api",
+        "MYOB_CLIENT_ID": "sandbox-myob-client",
+        "MYOB_CLIENT_SECRET": "sandbox-myob-secret",
+        "MYOB_SECURE_BASE_URL": f"{sandbox_url}/myob/secure",
+        "MYOB_API_BASE_URL": f"{sandbox_url}/myob/api",
+        "QUICKBOOKS_CLIENT_ID": "sandbox-quickbooks-client",
+        "QUICKBOOKS_CLIENT_SECRET": "sandbox-quickbooks-secret",
+        "QUICKBOOKS_APPCENTER_BASE_URL": f"{sandbox_url}/quickbooks/appcenter",
+        "QUICKBOOKS_OAUTH_BASE_URL": f"{sandbox_url}/quickbooks/oauth",
+        "QUICKBOOKS_API_BASE_URL": f"{sandbox_url}/quickbooks/api",
+        "STRIPE_API_BASE_URL": f"{sandbox_url}/stripe",
+        "PAYPAL_SANDBOX_BASE_URL": f"{sandbox_url}/paypal",
+        "PAYPAL_CERT_URL_PREFIXES": f"{sandbox_url}/paypal/certs/",
+        # BillionMail has no setting: each integration brings customData.baseUrl = f"{sandbox_url}/billionmail".
+        "MAUTIC_CLIENT_ID": "sandbox-mautic-client",
+        "MAUTIC_CLIENT_SECRET": "sandbox-mautic-secret",
+        "MAUTIC_BASE_URL": f"{sandbox_url}/mautic",
+    }
+
+
+# An event type no provider emits: an endpoint subscribed only to it receives what a test delivers, nothing else.
+NEVER_SENT_EVENT = "SANDBOX.NEVER.SENT"
+
+
+def register_sandbox_webhooks(
+    sandbox_url: str, service_url: str, verify: ssl.SSLContext | bool = True, *, on_demand: bool = False
+) -> dict[str, str]:
+    """Point the sandbox's Stripe and PayPal webhooks at the service; the settings the service needs.
+
+    The Stripe signing secret is generated here (as Stripe's dashboard would show it); PayPal assigns
+    the webhook id, which is part of every PayPal signature. `verify`: how to trust an HTTPS sandbox.
+    `on_demand`: the endpoints receive only the deliveries a test asks the sandbox for (in the order and
+    number it chooses), no live events.
+    """
+    secret = "whsec_" + secrets.token_urlsafe(24)
+    receiver = f"{service_url}/api/integrations"
+    events = {"enabled_events": [NEVER_SENT_EVENT]} if on_demand else {}
+    with httpx.Client(base_url=f"{sandbox_url}/_sandbox", timeout=30, verify=verify) as control:
+        stripe = control.post(
+            "/stripe/webhooks", json={"url": f"{receiver}/stripe/webhook", "secret": secret, **events}
+        )
+        stripe.raise_for_status()
+        paypal = control.post("/paypal/webhooks", json={"url": f"{receiver}/paypal/webhook", **events})
+        paypal.raise_for_status()
+    return {"STRIPE_WEBHOOK_SECRETS": secret, "PAYPAL_WEBHOOK_ID": paypal.json()["webhook_id"]}
+
+
+def service_process(
+    database_url: str,
+    log_dir: Path,
+    *,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    ready_path: str = "/api/health",
+) -> ServerProcess:
+    """The service as a local-stage process on `port` (a free one by default), not yet started.
+
+    PUBLIC_URL is its own address, so OAuth providers (the sandbox) redirect back to it.
+    """
+    port = port or free_port()
+    return ServerProcess(
+        name="integration service",
+        command=uvicorn_command(SERVICE_APP, port),
+        port=port,
+        log_path=log_dir / f"service-{port}.log",
+        env={"STAGE": "local", "DATABASE_URL": database_url, "PUBLIC_URL": f"http://127.0.0.1:{port}", **(env or {})},
+        ready_path=ready_path,
+    )
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    service_url: str
+    database_url: str
+    sandbox_url: str
+
+
+@dataclass
+class LocalStack:
+    """Start with `start()` (or `with LocalStack(...) as info:`); `stop()` stops what it started."""
+
+    state_dir: Path = PROJECT_ROOT / ".stack"
+    database_name: str = "integrations"
+    external_database_url: str | None = None  # a server to use instead of the embedded one
+    port: int | None = None
+    durable: bool = True
+    service_env: dict[str, str] = field(default_factory=dict)
+    sandbox_env: dict[str, str] = field(default_factory=dict)  # e.g. SANDBOX_SEED_INVOICES
+    data_dir: Path | None = None  # the embedded server's data; state_dir/pgdata by default
+    embedded: EmbeddedPostgres | None = None
+    service: ServerProcess | None = None
+    sandbox: ServerProcess | None = None
+    info: StackInfo | None = None
+    webhook_settings: dict[str, str] = field(default_factory=dict)  # the signing secret and webhook id in use
+    webhooks_on_demand: bool = False  # see register_sandbox_webhooks
+    started_embedded: bool = False
+
+    def start(self) -> StackInfo:
+        database_url = self.start_database()
+        migrations.upgrade(database_url)
+        self.sandbox = sandbox_process(self.state_dir / "logs", env=self.sandbox_env).start()
+        port = self.port or free_port()
+        self.webhook_settings = register_sandbox_webhooks(
+            self.sandbox.url, f"http://127.0.0.1:{port}", on_demand=self.webhooks_on_demand
+        )
+        self.service = service_process(
+            database_url,
+            self.state_dir / "logs",
+            port=port,
+            env={**sandbox_service_env(self.sandbox.url), **self.webhook_settings, **self.service_env},
+        ).start()
+        self.info = StackInfo(service_url=self.service.url, database_url=database_url, sandbox_url=self.sandbox.url)
+        self._write_stack_file()
+        return self.info
+
+    def start_database(self) -> str:
+        """The URL of this stack's database, created (and its server started) when needed."""
+        if self.external_database_url is not None:
+            server_url = self.external_database_url
+        else:
+            self.embedded = EmbeddedPostgres(self.data_dir or self.state_dir / "pgdata", durable=self.durable)
+            # A server another stack (or `invoke up`) already runs is shared, not ours to stop.
+            self.started_embedded = not self.embedded.is_running()
+            server_url = self.embedded.start()
+        create_database(server_url, self.database_name, exist_ok=True)
+        return with_database(server_url, self.database_name)
+
+    def issue_token(self, user_name: str, label: str = "") -> str:
+        """A new API token on this stack's database (load generators and benchmarks log in with it)."""
+        assert self.info is not None, "start the stack first"
+        return issue_token_at(self.info.database_url, user_name, label)
+
+    def stop(self, *, stop_database: bool = True) -> None:
+        for process in (self.service, self.sandbox):
+            if process is not None:
+                process.stop()
+        if stop_database and self.embedded is not None and self.started_embedded:
+            self.embedded.stop()
+        if self.info is not None:  # only the stack that wrote stack.json removes it
+            (self.state_dir / "stack.json").unlink(missing_ok=True)
+            self.info = None
+
+    def _write_stack_file(self) -> None:
+        assert self.info is not None
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "stack.json").write_text(json.dumps(asdict(self.info), indent=2) + "\n")
+
+    def __enter__(self) -> StackInfo:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

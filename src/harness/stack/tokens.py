@@ -1,0 +1,92 @@
+"""`invoke token`: a new API token for a user (created if needed) on a stage's database; and the removal of
+the users the checklist scenarios made there."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from harness.core.settings import required_database_url
+from harness.core.stages import Stage
+from harness.stack.dev import local_stack
+from integration_service.db import migrations
+from integration_service.security.api_tokens import issue_token, issue_token_at
+from integration_service.settings import sqlalchemy_url
+
+
+class TokenError(RuntimeError):
+    """The token could not be issued; the message says why, without the database's credentials."""
+
+
+def issue_stage_token(stage: Stage, user_name: str, label: str = "") -> str:
+    """Local: the local stack's database, its embedded server started (and stopped again) if needed,
+    migrated to head. Other stages: their DATABASE_URL, whose schema the deployment migrated."""
+    if not user_name.strip():
+        raise TokenError("the user name must not be empty")
+    if stage != "local":
+        return issue_token_on(required_database_url(stage), stage, user_name, label)
+    stack = local_stack()
+    try:
+        database_url = stack.start_database()
+        migrations.upgrade(database_url)
+        return issue_token_on(database_url, stage, user_name, label)
+    finally:
+        stack.stop()
+
+
+def issue_token_on(database_url: str, stage: Stage | str, user_name: str, label: str = "") -> str:
+    """A token for `user_name` (created if needed) on the database at `database_url`, already migrated."""
+    try:
+        return issue_token_at(database_url, user_name, label)
+    except SQLAlchemyError as exc:
+        raise TokenError(f"could not issue a token on the {stage} database: {_reason(exc)}") from None
+
+
+def issue_tokens(database_url: str, user_names: Sequence[str], label: str) -> list[str]:
+    """One token for each user (created if needed), on one connection: a load run's users."""
+    engine = create_engine(sqlalchemy_url(database_url))
+    try:
+        with engine.begin() as connection:
+            return [issue_token(connection, name, label) for name in user_names]
+    finally:
+        engine.dispose()
+
+
+def remove_users(database_url: str, user_names: Collection[str]) -> None:
+    """Remove users a scenario made: their tokens revoked first (so they are dead even if the delete
+    below fails), then the users deleted with all they own (tokens, integrations, sync logs, synced
+    records and OAuth states cascade) and the webhook events recorded against their integrations."""
+    if not user_names:
+        return
+    names = {"names": list(user_names)}
+    engine = create_engine(sqlalchemy_url(database_url))
+    try:
+        with engine.begin() as connection:
+            connection.execute(_REVOKE_TOKENS, names)
+        with engine.begin() as connection:
+            connection.execute(text("SET LOCAL lock_timeout = '30s'"))  # a sync still writing finishes first
+            connection.execute(_DELETE_WEBHOOK_EVENTS, names)
+            connection.execute(_DELETE_USERS, names)
+    except SQLAlchemyError as exc:
+        raise TokenError(f"could not remove the scenario users {sorted(user_names)}: {_reason(exc)}") from None
+    finally:
+        engine.dispose()
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    """The driver's own message (first line): it says what went wrong and does not carry the password."""
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    return f"{type(exc).__name__}: {(str(cause).splitlines() or ['(no message)'])[0]}"
+
+
+_REVOKE_TOKENS = text(
+    "UPDATE api_tokens SET revoked_at = now() WHERE revoked_at IS NULL"
+    " AND user_id IN (SELECT id FROM users WHERE name = ANY(:names))"
+)
+_DELETE_WEBHOOK_EVENTS = text(
+    "DELETE FROM webhook_events WHERE integration_id IN (SELECT c.id FROM integrations_credentials c"
+    " JOIN users u ON u.id = c.user_id WHERE u.name = ANY(:names))"
+)
+_DELETE_USERS = text("DELETE FROM users WHERE name = ANY(:names)")
