@@ -74,8 +74,8 @@ def token(c: Context, user: str = "", label: str = "", stage: str = "local") -> 
 @task(
     help={
         "stage": STAGE_HELP,
-        "pytest_junit": "CI: the JUnit report of the pytest run it just made on this checkout, judged instead "
-        "of running the suite again.",
+        "pytest_junit": "CI: the JUnit reports (comma-separated, one per test tier) of the pytest runs it just "
+        "made on this checkout, judged instead of running the suite again.",
         "only": "Partial run: one checklist section (e.g. 'Stripe Integration' or 'stripe'): its scenarios and "
         "the gates that prove its items.",
         "skip": "Partial run: a gate not to run (repeatable), e.g. --skip load --skip fuzz.",
@@ -109,7 +109,7 @@ def qa(
             outcome = run_qa(
                 parse_stage(stage),
                 console=console,
-                pytest_junit=Path(pytest_junit) if pytest_junit else None,
+                pytest_junit=[Path(path) for path in pytest_junit.split(",") if path],
                 only_section=only or None,
                 skip=skip or [],
                 carry_from=[Path(path) for path in carry_from or []],

@@ -17,6 +17,21 @@ pytest_plugins = [
 PROCESS_FIXTURES = frozenset({"service_factory"})
 
 
+# The tier a run selected, written into its JUnit report (a testsuite property) so that the release gate's
+# pytest item can say which tiers it judged. Other selections are named by their expression.
+TIERS = {"not e2e and not drill": "fast", "e2e": "e2e", "drill": "drill"}
+
+
+@pytest.hookimpl(trylast=True)  # after the JUnit writer is configured
+def pytest_configure(config: pytest.Config) -> None:
+    from _pytest.junitxml import xml_key  # the writer's stash key, as `record_testsuite_property` reads it
+
+    writer = config.stash.get(xml_key, None)  # only the process that writes the report (xdist's controller)
+    if writer is not None:
+        selected = config.option.markexpr
+        writer.add_global_property("tier", TIERS.get(selected, f"-m {selected}" if selected else "all"))
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m` selects: the mark must be there when it is read
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:

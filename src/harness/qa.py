@@ -56,7 +56,7 @@ def run_qa(
     checklist_path: Path = CHECKLIST_PATH,
     project_root: Path = PROJECT_ROOT,
     console: Console | None = None,
-    pytest_junit: Path | None = None,
+    pytest_junit: Sequence[Path] = (),
     only_section: str | None = None,
     skip: Sequence[str] = (),
     attestations: dict[str, str] | None = None,
@@ -231,13 +231,13 @@ def _partial(only_section: str | None, skip: Sequence[str]) -> str | None:
 
 
 def release_gates(
-    pytest_junit: Path | None = None, only_ids: frozenset[str] | None = None, stage: Stage = "local"
+    pytest_junit: Sequence[Path] = (), only_ids: frozenset[str] | None = None, stage: Stage = "local"
 ) -> list[Gate]:
     """The gates of `invoke qa`, in the order they run: static checks first (fast feedback), then load
     (whose measurements the scenarios about benchmarks read), fuzzing, the fault matrix, and the checklist
     scenarios.
 
-    `pytest_junit`: the JUnit report of a pytest run made just before on this checkout (CI), judged
+    `pytest_junit`: the JUnit reports of pytest runs made just before on this checkout (CI; one per tier), judged
     instead of running the suite again. `only_ids`: run only the scenarios carrying these ids.
     """
     python = sys.executable
@@ -264,7 +264,7 @@ def release_gates(
         CommandGate("mypy", (python, "-m", "mypy"), proves=("CQ-02",)),
         SecretsGate(),
         DependencyAuditGate(),
-        PytestGate(junit_from=pytest_junit),
+        PytestGate(junit_from=tuple(pytest_junit)),
         # Locust: profile `gate` (~2 minutes) on a local stack of its own; a bounded profile on staging.
         LoadGate.for_staging(load_thresholds(stage), stage_settings(stage).load_profile)
         if stage == "staging"

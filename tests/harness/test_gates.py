@@ -125,8 +125,10 @@ def test_the_debug_print_gate_catches_a_print(tmp_path: Path) -> None:
     assert "T201" in result.detail
 
 
-def write_junit(path: Path, tests: int, failures: int = 0) -> Path:
-    suite = f'<testsuite name="pytest" tests="{tests}" failures="{failures}" errors="0" skipped="0"/>'
+def write_junit(path: Path, tests: int, failures: int = 0, tier: str = "fast") -> Path:
+    properties = f'<properties><property name="tier" value="{tier}" /></properties>'
+    totals = f'tests="{tests}" failures="{failures}" errors="0" skipped="0"'
+    suite = f'<testsuite name="pytest" {totals}>{properties}</testsuite>'
     path.write_text(f"<testsuites>{suite}</testsuites>")
     return path
 
@@ -136,14 +138,35 @@ def test_the_pytest_gate_can_judge_an_earlier_run(tmp_path: Path, tests: int, fa
     report = write_junit(tmp_path / "earlier.xml", tests, failures)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    result = PytestGate(junit_from=report).run(GateContext(stage="local", run_dir=run_dir, project_root=tmp_path))
+    result = PytestGate(junit_from=(report,)).run(GateContext(stage="local", run_dir=run_dir, project_root=tmp_path))
     assert result.status == status
     assert str(report) in result.detail
     assert (run_dir / "junit.xml").exists()  # the evidence travels with the report
 
 
 def test_a_missing_earlier_report_fails_the_gate(tmp_path: Path) -> None:
-    result = PytestGate(junit_from=tmp_path / "absent.xml").run(
+    result = PytestGate(junit_from=(tmp_path / "absent.xml",)).run(
         GateContext(stage="local", run_dir=tmp_path, project_root=tmp_path)
     )
     assert result.status == "failed"
+
+
+@pytest.mark.parametrize(("e2e_failures", "status"), [(0, "passed"), (1, "failed")])
+def test_the_pytest_gate_judges_every_tier_and_names_them(tmp_path: Path, e2e_failures: int, status: str) -> None:
+    fast = write_junit(tmp_path / "fast.xml", 800)
+    e2e = write_junit(tmp_path / "e2e.xml", 100, failures=e2e_failures, tier="e2e")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    result = PytestGate(junit_from=(fast, e2e)).run(GateContext(stage="local", run_dir=run_dir, project_root=tmp_path))
+    assert result.status == status
+    assert "tiers: fast (800 tests), e2e (100 tests)" in result.detail
+    assert {path.name for path in result.evidence} == {"junit-1.xml", "junit-2.xml"}
+
+
+def test_one_missing_tier_report_fails_the_gate(tmp_path: Path) -> None:
+    fast = write_junit(tmp_path / "fast.xml", 800)
+    result = PytestGate(junit_from=(fast, tmp_path / "e2e.xml")).run(
+        GateContext(stage="local", run_dir=tmp_path, project_root=tmp_path)
+    )
+    assert result.status == "failed"
+    assert "e2e.xml" in result.detail

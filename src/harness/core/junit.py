@@ -13,6 +13,8 @@ class JunitCounts:
     failures: int
     errors: int
     skipped: int
+    # The test tiers the run selected (pytest's `tier` suite property, written by tests/conftest.py).
+    tiers: tuple[str, ...] = ()
 
     def summary(self) -> str:
         passed = self.tests - self.failures - self.errors - self.skipped
@@ -32,4 +34,11 @@ def read_junit(path: Path) -> JunitCounts:
     for suite in suites:
         for key in totals:
             totals[key] += int(suite.get(key, "0"))
-    return JunitCounts(**totals)
+    tiers = tuple(prop.get("value", "") for prop in root.iter("property") if prop.get("name") == "tier")
+    return JunitCounts(**totals, tiers=tiers)
+
+
+def judged_tiers(counts: list[tuple[Path, JunitCounts]]) -> str:
+    """Which test tiers a set of runs covered, e.g. `tiers: fast (889 tests), e2e (109 tests)`."""
+    named = [f"{', '.join(c.tiers) or f'unnamed tier ({path.name})'} ({c.tests} tests)" for path, c in counts]
+    return "tiers: " + ", ".join(named)

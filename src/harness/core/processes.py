@@ -53,6 +53,10 @@ def uvicorn_command(app_factory: str, port: int, host: str = "127.0.0.1") -> lis
         "--no-proxy-headers",
         "--timeout-graceful-shutdown",
         "5",
+        # Longer than any client's idle gap between requests (Locust users wait 2-4 s, more on a loaded
+        # machine): with uvicorn's 5 s a connection could close just as a client reused it.
+        "--timeout-keep-alive",
+        "75",
     ]
 
 

@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.core.junit import read_junit
+from harness.core.junit import judged_tiers, read_junit
 from harness.core.processes import log_tail, run_logged
 from harness.core.stages import ALL_STAGES, Stage
 from harness.gates.base import GateContext, GateResult
@@ -51,35 +51,44 @@ class PytestGate:
     stages: frozenset[Stage] = frozenset({"local"})
     extra_args: tuple[str, ...] = ()
     timeout_s: float = COMMAND_TIMEOUT_S
-    # CI runs the suite itself just before the gate, on the same checkout: the gate then judges that
-    # run's JUnit report instead of running the whole suite a second time.
-    junit_from: Path | None = None
+    # CI runs the suite itself just before the gate, on the same checkout (one run per tier): the gate
+    # then judges those runs' JUnit reports instead of running the whole suite again.
+    junit_from: tuple[Path, ...] = ()
 
     def run(self, context: GateContext) -> GateResult:
-        if self.junit_from is not None:
-            return self._judge_earlier_run(context, self.junit_from)
+        if self.junit_from:
+            return self._judge_earlier_runs(context, self.junit_from)
         junit_path = context.run_dir / "junit.xml"
         log_path = context.run_dir / f"{self.name}.log"
+        # Without -m, pyproject's addopts select the fast tier; CI's reports (junit_from) cover the e2e tier too.
         command = (sys.executable, "-m", "pytest", f"--junitxml={junit_path}", *self.extra_args)
         exit_code = run_logged(command, log_path, cwd=context.project_root, timeout_s=self.timeout_s)
         evidence = tuple(path for path in (junit_path, log_path) if path.exists())
         counts = read_junit(junit_path) if junit_path.exists() else None
         summary = "no JUnit report was written" if counts is None else counts.summary()
+        if counts is not None and counts.tiers:
+            summary += f"; {judged_tiers([(junit_path, counts)])}"
         if exit_code == PYTEST_NO_TESTS_COLLECTED or (counts is not None and counts.tests == 0):
             return GateResult("failed", f"pytest collected no tests ({summary}): nothing was proved", evidence)
         if exit_code != 0:
             return GateResult("failed", f"pytest exited {exit_code}: {summary}\n{log_tail(log_path)}", evidence)
         return GateResult("passed", summary, evidence)
 
-    def _judge_earlier_run(self, context: GateContext, source: Path) -> GateResult:
-        if not source.exists():
-            return GateResult("failed", f"no JUnit report at {source}: run pytest with --junitxml first", ())
-        copy = context.run_dir / "junit.xml"
-        shutil.copyfile(source, copy)
-        counts = read_junit(copy)
-        origin = f"(judged from {source}, the pytest run made just before this gate)"
-        if counts.tests == 0:
-            return GateResult("failed", f"pytest collected no tests {origin}: nothing was proved", (copy,))
-        if counts.failures or counts.errors:
-            return GateResult("failed", f"{counts.summary()} {origin}", (copy,))
-        return GateResult("passed", f"{counts.summary()} {origin}", (copy,))
+    def _judge_earlier_runs(self, context: GateContext, sources: tuple[Path, ...]) -> GateResult:
+        missing = [str(source) for source in sources if not source.exists()]
+        if missing:
+            return GateResult(
+                "failed", f"no JUnit report at {', '.join(missing)}: run pytest with --junitxml first", ()
+            )
+        copies = []
+        for number, source in enumerate(sources, start=1):
+            copies.append(context.run_dir / (f"junit-{number}.xml" if len(sources) > 1 else "junit.xml"))
+            shutil.copyfile(source, copies[-1])
+        counts = [(source, read_junit(copy)) for source, copy in zip(sources, copies, strict=True)]
+        origin = f"(judged from {', '.join(map(str, sources))}: the pytest runs made just before this gate)"
+        detail = "; ".join(f"{path.name}: {c.summary()}" for path, c in counts) + f"; {judged_tiers(counts)} {origin}"
+        if any(c.tests == 0 for _, c in counts):
+            return GateResult("failed", f"a pytest run collected no tests: nothing was proved. {detail}", tuple(copies))
+        if any(c.failures or c.errors for _, c in counts):
+            return GateResult("failed", detail, tuple(copies))
+        return GateResult("passed", detail, tuple(copies))

@@ -60,7 +60,7 @@ start_service() {
         setsid bash -c 'set -a; . "$SERVICE_ENV"; set +a; exec "$0" "$@"' \
         "$DEPLOY_DIR/.venv/bin/python" -m uvicorn integration_service.app:app_from_env --factory \
         --host "$SERVICE_HOST" --port "$SERVICE_PORT" --ssl-certfile "$TLS_CERT" --ssl-keyfile "$TLS_KEY" \
-        --no-access-log --timeout-graceful-shutdown 5 \
+        --no-access-log --timeout-graceful-shutdown 5 --timeout-keep-alive 75 \
         >>"$SERVICE_LOG" 2>&1 </dev/null &
     echo $! >"$PID_FILE"
 }
