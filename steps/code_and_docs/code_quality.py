@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from harness.core.junit import read_junit as junit_counts
+from harness.core.junit import read_junit
 from harness.gates.secrets_scan import scan_files, scan_repository
 from steps.common import World, connect_account, describe, error_code
 from steps.support.pre_deployment import add_sandbox_fault
@@ -31,7 +31,7 @@ def read_project_test_report(world: World) -> None:
     report = world.target.run_dir / "junit.xml"
     if not report.exists():
         pytest.skip(f"no {report}: the pytest gate did not run in this release run, so there is no result to read")
-    world.facts["junit"] = junit_counts(report)
+    world.facts["junit"] = read_junit(report)
 
 
 @then("the report lists project tests and none of them failed or errored")

@@ -25,8 +25,7 @@ from dotenv import dotenv_values
 from pytest_bdd import given, parsers, then, when
 
 from harness.core.processes import ServerStartError
-from harness.core.settings import StageSettings as OpsSettings
-from harness.core.settings import stage_env_file
+from harness.core.settings import StageSettings, stage_env_file
 from harness.core.stages import parse_stage
 from steps.common import World, describe
 from steps.support.pre_deployment import start_service_instance
@@ -109,7 +108,8 @@ def _example_file(world: World) -> dict[str, tuple[str, bool]]:
 def _declared_settings(world: World) -> dict[str, bool]:
     """Every variable a stage reads (the service's settings and the harness's own), and whether it is secret."""
     service: dict[str, bool] = _settings_driver(world, "fields")
-    operations = {name.upper(): _is_secret_field(field.annotation) for name, field in OpsSettings.model_fields.items()}
+    fields = StageSettings.model_fields.items()
+    operations = {name.upper(): _is_secret_field(field.annotation) for name, field in fields}
     return {**{name: secret for name, secret in operations.items() if name not in service}, **service}
 
 
