@@ -48,6 +48,7 @@ class QaOptionError(ValueError):
     """`--only` or `--skip` names something that does not exist; the message lists what does."""
 
 
+# Over 60 lines: the gate run in its order (gates, sign-offs, report, store); its callbacks close over its options.
 def run_qa(
     stage: Stage,
     *,

@@ -57,6 +57,7 @@ SIMULATORS: tuple[type[ProviderSimulator], ...] = (
 logger = logging.getLogger("provider_sandbox")
 
 
+# Over 60 lines: the app's wiring (middleware, routers, control API) in one place, as FastAPI apps read.
 def create_app(config: SandboxConfig, simulators: Sequence[type[ProviderSimulator]] = SIMULATORS) -> FastAPI:
     sandbox = Sandbox(config, simulators)
     app = FastAPI(title="Provider sandbox", docs_url=None, redoc_url=None, openapi_url=None)

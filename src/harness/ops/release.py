@@ -47,6 +47,7 @@ def preflight(target: Target, sha: str, reports_dir: Path) -> None:
         raise OpsError("refusing to release to production: " + "; ".join(problems))
 
 
+# Over 60 lines: the release procedure in its order (backup, migrate, deploy, smoke, rollback), read top to bottom.
 def release(
     target: Target,
     *,

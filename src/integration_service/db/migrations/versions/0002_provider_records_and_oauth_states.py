@@ -19,6 +19,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Over 60 lines: a migration's DDL runs in one function, in order (Alembic's convention).
 def upgrade() -> None:
     op.create_table(
         "oauth_states",
