@@ -11,7 +11,9 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from invoke import Context, Exit, task
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
 from rich.console import Console
 
 from harness.core.stages import LOCAL_SERVICE_PORT, STAGES, StageError, parse_stage

@@ -30,6 +30,7 @@ from urllib.parse import urlencode
 import gevent
 import psycopg
 from locust import FastHttpUser, LoadTestShape, events, task
+from locust.contrib.fasthttp import FastResponse
 from locust.env import Environment
 from locust.runners import WorkerRunner
 from locust.stats import RequestStats, StatsEntry
@@ -91,7 +92,7 @@ _user_numbers = itertools.count()
 _pool: ConnectionPool | None = None
 
 
-@events.test_start.add_listener
+@events.test_start.add_listener  # type: ignore[untyped-decorator]  # Locust's add_listener is unannotated
 def _on_test_start(environment: Environment, **_: Any) -> None:
     _Clock.started_at = time.monotonic()
 
@@ -108,6 +109,14 @@ def database_pool() -> ConnectionPool:
             open=True,
         )
     return _pool
+
+
+def redirect_location(response: FastResponse) -> str:
+    """Where a redirect sends the browser: its one `Location` header."""
+    assert response.headers is not None
+    location = response.headers["Location"]
+    assert isinstance(location, str), location
+    return location
 
 
 def sign_stripe(payload: bytes, secret: str) -> str:
@@ -153,10 +162,10 @@ class CrmUser(FastHttpUser):
         started = self.client.get(
             "/api/integrations/xero/connect", headers=self.headers, allow_redirects=False, name="setup: connect"
         )
-        consent_url = started.headers["Location"] + "&" + urlencode({"sandbox_tenant": tenant.json()["tenant_id"]})
+        consent_url = redirect_location(started) + "&" + urlencode({"sandbox_tenant": tenant.json()["tenant_id"]})
         # The user's browser from here on: it does not carry the API token.
         consent = self.client.get(consent_url, allow_redirects=False, name="setup: consent")
-        back = self.client.get(consent.headers["Location"], allow_redirects=False, name="setup: callback")
+        back = self.client.get(redirect_location(consent), allow_redirects=False, name="setup: callback")
         back.raise_for_status()
         return str(back.json()["integration"]["id"])
 
@@ -257,7 +266,9 @@ class CrmUser(FastHttpUser):
         payload = json.dumps(event).encode()
         headers = {"Stripe-Signature": sign_stripe(payload, SETUP["stripe_webhook_secret"])}
         headers["Content-Type"] = "application/json"
-        self.client.post("/api/integrations/stripe/webhook", data=payload, headers=headers, name=WEBHOOK)
+        # Locust annotates `data` as str | dict, but sends bytes as they are (its docstring says so): the
+        # signature covers these exact bytes.
+        self.client.post("/api/integrations/stripe/webhook", data=payload, headers=headers, name=WEBHOOK)  # type: ignore[arg-type]
 
     @task(2)
     def database_query(self) -> None:
@@ -314,7 +325,7 @@ class ProfileShape(LoadTestShape):
     """The selected profile's timeline; resets the statistics when the measured window opens."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # LoadTestShape.__init__ is unannotated
         self.step = -1
 
     def open_window(self) -> None:
@@ -324,7 +335,7 @@ class ProfileShape(LoadTestShape):
         log.info("measured window opens (%s users)", self.runner.user_count)
 
     def tick(self) -> tuple[int, float] | None:
-        run_time = self.get_run_time()
+        run_time = self.get_run_time()  # type: ignore[no-untyped-call]  # LoadTestShape's, unannotated
         if PROFILE.kind == "steady":
             return self.steady(run_time)
         if PROFILE.kind == "stress":
@@ -378,7 +389,7 @@ class ProfileShape(LoadTestShape):
         return False
 
 
-@events.quitting.add_listener
+@events.quitting.add_listener  # type: ignore[untyped-decorator]  # Locust's add_listener is unannotated
 def judge_run(environment: Environment, **_: Any) -> None:
     """On the master (or the only process): judge the window, write the results, set the exit code."""
     if isinstance(environment.runner, WorkerRunner) or environment.runner is None:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import httpx
 
-from harness.stack.local import PROJECT_ROOT, LocalStack
+from harness.core.paths import PROJECT_ROOT
+from harness.stack.local import LocalStack
 
 
 def main() -> None:

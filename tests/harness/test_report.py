@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 from markupsafe import escape
 
 from harness.core.checklist import CHECKLIST_PATH, ChecklistItem, load_checklist
-from harness.core.stages import Stage
-from harness.gates.base import GateRun
+from harness.core.stages import STAGES, Stage
+from harness.gates.base import GateRun, GateStatus
 from harness.gates.scenario_results import ScenarioOutcome, StepOutcome
 from harness.report.release import (
+    ReleaseReport,
     build_report,
     checklist_entry,
     decide_verdict,
@@ -27,11 +29,11 @@ ITEMS = [
 ]
 
 
-def gate(name: str, status: str, proves: tuple[str, ...] = ()) -> GateRun:
-    return GateRun(name=name, status=status, duration_s=1.5, detail=f"{name} {status}", proves=proves)  # type: ignore[arg-type]
+def gate(name: str, status: GateStatus, proves: tuple[str, ...] = ()) -> GateRun:
+    return GateRun(name=name, status=status, duration_s=1.5, detail=f"{name} {status}", proves=proves)
 
 
-def report_for(stage: Stage, runs: list[GateRun], items: list[ChecklistItem] = ITEMS):  # type: ignore[no-untyped-def]
+def report_for(stage: Stage, runs: list[GateRun], items: list[ChecklistItem] = ITEMS) -> ReleaseReport:
     return build_report(
         run_id="20260101T000000Z-abc",
         stage=stage,
@@ -94,7 +96,7 @@ def test_an_item_nothing_proves_is_pending_never_passed() -> None:
         (["passed", "skipped"], "skipped"),
     ],
 )
-def test_an_item_takes_the_worst_status_of_the_gates_that_prove_it(statuses: list[str], expected: str) -> None:
+def test_an_item_takes_the_worst_status_of_the_gates_that_prove_it(statuses: list[GateStatus], expected: str) -> None:
     runs = [gate(f"gate-{n}", status, ("CQ-01",)) for n, status in enumerate(statuses)]
     assert checklist_entry(ITEMS[0], runs).status == expected
 
@@ -107,9 +109,9 @@ def test_local_passes_with_pending_items_when_every_gate_passed() -> None:
 
 
 @pytest.mark.parametrize("failing", ["failed", "error"])
-def test_a_failed_gate_fails_the_verdict_in_every_stage(failing: str) -> None:
-    for stage in ("local", "staging", "production"):
-        report = report_for(stage, [gate("pytest", "passed", ("CQ-01",)), gate("mypy", failing)])  # type: ignore[arg-type]
+def test_a_failed_gate_fails_the_verdict_in_every_stage(failing: GateStatus) -> None:
+    for stage in STAGES:
+        report = report_for(stage, [gate("pytest", "passed", ("CQ-01",)), gate("mypy", failing)])
         assert report.verdict == "fail"
         assert f"gate mypy {failing}" in report.verdict_reasons
 
@@ -250,7 +252,18 @@ def test_html_shows_scenarios_with_their_steps_and_failure(tmp_path: Path) -> No
     assert "assert &#39;E501&#39; == &#39;&#39;" in html
 
 
-def common_fields(stage: Stage) -> dict[str, object]:
+class CommonFields(TypedDict):
+    """The fields of `build_report` that say which run this is."""
+
+    run_id: str
+    stage: Stage
+    git_sha: str
+    git_dirty: bool
+    started_at: str
+    finished_at: str
+
+
+def common_fields(stage: Stage) -> CommonFields:
     return {
         "run_id": "r",
         "stage": stage,

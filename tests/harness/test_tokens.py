@@ -22,7 +22,8 @@ def owner_of(database_url: str, token: str) -> str | None:
             user_id = user_for_token(connection, token)
             if user_id is None:
                 return None
-            return connection.execute(text("SELECT name FROM users WHERE id = :id"), {"id": user_id}).scalar_one()
+            name: str = connection.execute(text("SELECT name FROM users WHERE id = :id"), {"id": user_id}).scalar_one()
+            return name
     finally:
         engine.dispose()
 

@@ -32,7 +32,7 @@ def merchant(sandbox: ServerProcess) -> Iterator[stripe.StripeClient]:
     """The merchant's own view of the account, through the official SDK, independent of the service."""
     http = stripe.HTTPXClient(allow_sync_methods=True)
     yield stripe.StripeClient(SANDBOX_KEY, base_addresses={"api": f"{sandbox.url}/stripe"}, http_client=http)
-    http.close()
+    http.close()  # type: ignore[no-untyped-call]  # stripe's HTTPXClient.close is untyped
 
 
 def customer_and_price(client: stripe.StripeClient) -> tuple[str, str]:
@@ -51,7 +51,8 @@ def customer_and_price(client: stripe.StripeClient) -> tuple[str, str]:
 def endpoint_id(control: httpx.Client, service: RunningService) -> str:
     """The sandbox's webhook endpoint that delivers to this test session's service."""
     endpoints = control.get("/stripe/webhooks").json()
-    return next(e["id"] for e in endpoints if e["url"].startswith(service.url))
+    found: str = next(e["id"] for e in endpoints if e["url"].startswith(service.url))
+    return found
 
 
 def drain(control: httpx.Client) -> None:

@@ -28,7 +28,7 @@ def new_repository(root: Path) -> Path:
 
 
 def settings(**values: Any) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def test_a_checkout_that_tracks_the_package_reports_its_head(tmp_path: Path) -> None:

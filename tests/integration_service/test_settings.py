@@ -20,7 +20,7 @@ REAL_KEY = Fernet.generate_key().decode()
 
 def settings(**values: Any) -> Settings:
     """Settings from these values only, not from the environment or a .env file."""
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def deployed(**overrides: Any) -> Settings:

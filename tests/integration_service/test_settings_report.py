@@ -13,7 +13,7 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
 def report(**values: Any) -> dict[str, tuple[str, str | None]]:
-    settings = Settings(_env_file=None, **{"build_sha": SHA, **values})  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, **{"build_sha": SHA, **values})
     return {check.name: (check.status, check.problem) for check in settings_report(settings)}
 
 

@@ -92,9 +92,11 @@ def test_customer_crud_with_the_sdk_and_nested_metadata(client: stripe.StripeCli
         params={"email": "ada@example.com", "name": "Ada", "metadata": {"crm_id": "42", "tier": "gold"}}
     )
     assert customer.id.startswith("cus_")
+    assert customer.metadata is not None
     assert customer.metadata["crm_id"] == "42"
     updated = client.v1.customers.update(customer.id, params={"metadata": {"tier": ""}, "name": "Ada L."})
     assert updated.name == "Ada L."
+    assert updated.metadata is not None
     assert updated.metadata.to_dict() == {"crm_id": "42"}
     found = client.v1.customers.list(params={"email": "ada@example.com"})
     assert [c.id for c in found.data] == [customer.id]

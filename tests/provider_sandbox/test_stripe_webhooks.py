@@ -70,6 +70,7 @@ def test_state_changes_are_delivered_signed_as_stripe_signs(
     assert by_type["charge.failed"].data.object.id == declined["error"]["charge"]
     refunded = by_type["charge.refunded"]
     assert refunded.data.object.amount_refunded == 200
+    assert refunded.data.previous_attributes is not None
     assert refunded.data.previous_attributes["amount_refunded"] == 0
     first = events[0]
     assert first.object == "event"
@@ -109,7 +110,9 @@ def test_subscription_lifecycle_events(http: httpx.Client, endpoint: dict[str, A
         "customer.subscription.updated",
         "customer.subscription.deleted",
     ]
-    assert subscription_events[1].data.previous_attributes["metadata"].to_dict() == {}
+    updated = subscription_events[1].data.previous_attributes
+    assert updated is not None
+    assert updated["metadata"].to_dict() == {}
     assert subscription_events[2].data.object.status == "canceled"
 
 

@@ -135,12 +135,13 @@ def test_the_gate_records_its_result_and_reads_sign_offs_and_proofs_from_the_sto
     monkeypatch.setenv("GATE_STORE_URL", empty_database_url)
     sha = git_state(PROJECT_ROOT)[0]
     local_pass = {"stage": "local", "verdict": "pass", "git_sha": sha, "git_dirty": False, "partial": None}
-    local_pass |= {"run_id": "20261203T000000Z-local", "checklist": [{"id": "CQ-01", "status": "passed"}]}
+    run_id = "20261203T000000Z-local"
+    local_pass |= {"run_id": run_id, "checklist": [{"id": "CQ-01", "status": "passed"}]}
     gate_store.record_gate_result(
         empty_database_url,
         commit=sha,
         stage="local",
-        run_id=local_pass["run_id"],
+        run_id=run_id,
         verdict="pass",
         partial=False,
         recorded_by="ci:another-runner",

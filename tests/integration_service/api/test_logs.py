@@ -79,7 +79,7 @@ def test_filters_and_pagination(make_user: Callable[[], ApiUser], sql: psycopg.C
         {"since": "2025-01-01T00:00:00"},
     ],
 )
-def test_bad_filters_are_422_naming_the_problem(make_user: Callable[[], ApiUser], params: dict[str, object]) -> None:
+def test_bad_filters_are_422_naming_the_problem(make_user: Callable[[], ApiUser], params: dict[str, str | int]) -> None:
     response = make_user().client.get("/api/integrations/logs", params=params)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "validation_failed"

@@ -64,5 +64,5 @@ def test_money_keeps_its_decimals(make_user: Callable[[], ApiUser], connect: Con
         ("/api/integrations/myob/invoices", {"status": "x' OR '1'='1"}),
     ],
 )
-def test_bad_filters_are_422(make_user: Callable[[], ApiUser], path: str, params: dict[str, object]) -> None:
+def test_bad_filters_are_422(make_user: Callable[[], ApiUser], path: str, params: dict[str, str | int]) -> None:
     assert make_user().client.get(path, params=params).status_code == 422

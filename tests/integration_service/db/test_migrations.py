@@ -55,6 +55,16 @@ def test_upgrade_check_downgrade_upgrade(empty_database_url: str) -> None:
         assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == (migrations.head_revision(),)
 
 
+def text_pairs(rows: list[tuple[object, ...]]) -> dict[str, str]:
+    """Rows of two text columns (a name and what it has) as a mapping."""
+    pairs: dict[str, str] = {}
+    for name, value in rows:
+        assert isinstance(name, str), name
+        assert isinstance(value, str), value
+        pairs[name] = value
+    return pairs
+
+
 @pytest.mark.parametrize("statement", CHECKLIST_SQL, ids=lambda s: " ".join(s.split())[:60])
 def test_checklist_sql_runs_verbatim(sql: psycopg.Connection[tuple[object, ...]], statement: str) -> None:
     sql.execute(statement).fetchall()
@@ -79,11 +89,11 @@ def test_every_foreign_key_has_an_index_and_a_delete_rule(
     # Chosen explicitly: 'c' CASCADE (owned data) or 'n' SET NULL (the webhook log outlives an integration),
     # never the default 'a' NO ACTION, which would make deleting a user fail half-way.
     assert {name: rule for name, rule in rules if rule not in ("c", "n")} == {}
-    assert dict(rules)["fk_webhook_events_integration_id_integrations_credentials"] == "n"
+    assert text_pairs(rules)["fk_webhook_events_integration_id_integrations_credentials"] == "n"
 
 
 def test_money_is_numeric_and_time_has_a_zone(sql: psycopg.Connection[tuple[object, ...]]) -> None:
-    types = dict(
+    types = text_pairs(
         sql.execute(
             "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
             "WHERE table_schema = 'public'"

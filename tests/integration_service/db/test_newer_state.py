@@ -29,7 +29,7 @@ def test_the_sql_form_says_the_same(
 ) -> None:
     stored = literal(stored_at, DateTime(timezone=True))
     compiled = select(is_newer_sql(stored, news_at), later_sql(stored, news_at)).compile(
-        dialect=postgresql.psycopg.dialect()  # type: ignore[attr-defined]
+        dialect=postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy's dialect __init__ is untyped
     )
     row = sql.execute(str(compiled), compiled.params).fetchone()
     assert row == (is_newer(stored_at, news_at), later(stored_at, news_at))

@@ -17,8 +17,8 @@ from sqlalchemy import create_engine
 from harness.core.processes import ServerProcess
 from harness.stack.local import sandbox_service_env
 from integration_service.providers.errors import ProviderAuthError
-from integration_service.providers.registry import sync_providers
 from integration_service.providers.tokens import TokenManager
+from integration_service.providers.xero import Xero
 from integration_service.security.encryption import SecretBox
 from integration_service.settings import DEVELOPMENT_ENCRYPTION_KEY, Settings, sqlalchemy_url
 from tests.fixtures.connections import Connect
@@ -124,12 +124,14 @@ def test_many_requests_needing_a_refresh_at_once_refresh_once(
     integration = connect(make_user(), "xero")
     access, _ = stored_tokens(sql, integration["id"])
     sandbox_control.post("/tokens/expire", json={"token": access}).raise_for_status()
-    settings = Settings(_env_file=None, **{k.lower(): v for k, v in sandbox_service_env(sandbox.url).items()})  # type: ignore[call-arg]
+    # As the service reads its environment: strings, which the settings parse.
+    environment: dict[str, Any] = {k.lower(): v for k, v in sandbox_service_env(sandbox.url).items()}
+    settings = Settings(_env_file=None, **environment)
     engine = create_engine(sqlalchemy_url(database_url), pool_size=10)
     tokens = TokenManager(
         engine,
         SecretBox([SecretStr(DEVELOPMENT_ENCRYPTION_KEY)]),
-        sync_providers(settings)["XERO"].oauth_app(),
+        Xero(settings).oauth_app(),
         settings,
     )
     since = last_seq(sandbox_control)
@@ -145,12 +147,12 @@ def test_many_requests_needing_a_refresh_at_once_refresh_once(
 
 
 def test_a_missing_integration_is_an_auth_error(database_url: str) -> None:
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     engine = create_engine(sqlalchemy_url(database_url))
     tokens = TokenManager(
         engine,
         SecretBox([SecretStr(DEVELOPMENT_ENCRYPTION_KEY)]),
-        sync_providers(settings)["XERO"].oauth_app(),
+        Xero(settings).oauth_app(),
         settings,
     )
     with pytest.raises(ProviderAuthError, match="no longer exists"):

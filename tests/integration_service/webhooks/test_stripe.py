@@ -248,8 +248,9 @@ def signed(payload: bytes, secret: str, at: int) -> str:
 
 def test_an_independently_signed_event_is_accepted_and_a_stale_one_is_not(service: RunningService, sql: SQL) -> None:
     secret = service.env["STRIPE_WEBHOOK_SECRETS"]
+    event_id = f"evt_independent_{time.time_ns()}"
     event = {
-        "id": f"evt_independent_{time.time_ns()}",
+        "id": event_id,
         "object": "event",
         "type": "invoice.created",
         "created": int(time.time()),
@@ -260,15 +261,16 @@ def test_an_independently_signed_event_is_accepted_and_a_stale_one_is_not(servic
     accepted = httpx.post(url, content=payload, headers={"Stripe-Signature": signed(payload, secret, int(time.time()))})
     assert accepted.status_code == 200, accepted.text
     assert accepted.json() == {"received": True, "duplicate": False, "outcome": "ignored"}  # unknown type: recorded
-    assert outcomes(sql, event["id"]) == ["ignored"]
+    assert outcomes(sql, event_id) == ["ignored"]
 
-    stale = dict(event, id=event["id"] + "_stale")
+    stale_id = event_id + "_stale"
+    stale = dict(event, id=stale_id)
     payload = json.dumps(stale).encode()
     refused = httpx.post(
         url, content=payload, headers={"Stripe-Signature": signed(payload, secret, int(time.time()) - 301)}
     )
     assert refused.status_code == 400
-    assert outcomes(sql, stale["id"]) == []
+    assert outcomes(sql, stale_id) == []
 
 
 def test_during_rotation_both_secrets_are_accepted(service_factory: Callable[..., ServerProcess], sql: SQL) -> None:
