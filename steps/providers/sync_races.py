@@ -262,6 +262,8 @@ def race_crowd_bounded(race: Race, count: str) -> None:
             assert answer.json()["result"]["syncedRecords"] == int(count), describe(answer)
         else:
             assert int(answer.headers.get("Retry-After", "0")) > 0, f"503 without Retry-After: {describe(answer)}"
+            # The sync limit's own refusal, not a symptom of its absence (the pool ran dry: `database_busy`).
+            assert answer.json()["error"]["code"] == "unavailable", f"not the sync limit's 503: {describe(answer)}"
             assert answer.json()["error"]["message"], describe(answer)
     turned_away = sum(1 for answer in race.syncs if answer.status_code == 503)
     assert 0 < turned_away < len(race.syncs), f"{turned_away} of {len(race.syncs)} syncs turned away: unbounded?"

@@ -71,12 +71,11 @@ WEBHOOKS_DEFECTS: tuple[Defect, ...] = (
     Defect(
         # "The last event delivered wins": an older Stripe event overwrites the newer state.
         "older-stripe-event-overwrites-newer-state",
-        "webhooks/stripe.py",
+        "db/newer_state.py",
         (
             (
-                "    return (table.c.state_at.is_(None)) | (table.c.state_at <= happened)\n",
-                "    return (table.c.state_at.is_(None)) | (table.c.state_at <= happened)"
-                " | (table.c.state_at > happened)\n",
+                "    return stored_at.is_(None) | (stored_at <= news_at)\n",
+                "    return stored_at.is_(None) | (stored_at <= news_at) | (stored_at > news_at)\n",
             ),
         ),
         "STRIPE-04",
