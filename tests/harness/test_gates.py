@@ -160,7 +160,9 @@ def test_the_pytest_gate_judges_every_tier_and_names_them(tmp_path: Path, e2e_fa
     result = PytestGate(junit_from=(fast, e2e)).run(GateContext(stage="local", run_dir=run_dir, project_root=tmp_path))
     assert result.status == status
     assert "tiers: fast (800 tests), e2e (100 tests)" in result.detail
-    assert {path.name for path in result.evidence} == {"junit-1.xml", "junit-2.xml"}
+    assert [path.name for path in result.evidence] == ["junit.xml"]  # one file, both tiers inside
+    combined = read_junit(run_dir / "junit.xml")
+    assert (combined.tests, combined.failures, combined.tiers) == (900, e2e_failures, ("fast", "e2e"))
 
 
 def test_one_missing_tier_report_fails_the_gate(tmp_path: Path) -> None:

@@ -38,6 +38,16 @@ def read_junit(path: Path) -> JunitCounts:
     return JunitCounts(**totals, tiers=tiers)
 
 
+def combine_junit(sources: list[Path], target: Path) -> None:
+    """One JUnit file holding every suite of `sources` (one pytest run per tier): the run's evidence, read as one."""
+    combined = ElementTree.Element("testsuites")
+    for source in sources:
+        # Written by our own pytest runs just before (CI), on this checkout, not received from outside.
+        root = ElementTree.parse(source).getroot()  # noqa: S314
+        combined.extend([root] if root.tag == "testsuite" else list(root.iter("testsuite")))
+    ElementTree.ElementTree(combined).write(target, encoding="utf-8", xml_declaration=True)
+
+
 def judged_tiers(counts: list[tuple[Path, JunitCounts]]) -> str:
     """Which test tiers a set of runs covered, e.g. `tiers: fast (889 tests), e2e (109 tests)`."""
     named = [f"{', '.join(c.tiers) or f'unnamed tier ({path.name})'} ({c.tests} tests)" for path, c in counts]

@@ -6,12 +6,11 @@ output kept in the run folder as evidence. Later gates (scenarios, load, fuzz) p
 
 from __future__ import annotations
 
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.core.junit import judged_tiers, read_junit
+from harness.core.junit import combine_junit, judged_tiers, read_junit
 from harness.core.processes import log_tail, run_logged
 from harness.core.stages import ALL_STAGES, Stage
 from harness.gates.base import GateContext, GateResult
@@ -80,15 +79,15 @@ class PytestGate:
             return GateResult(
                 "failed", f"no JUnit report at {', '.join(missing)}: run pytest with --junitxml first", ()
             )
-        copies = []
-        for number, source in enumerate(sources, start=1):
-            copies.append(context.run_dir / (f"junit-{number}.xml" if len(sources) > 1 else "junit.xml"))
-            shutil.copyfile(source, copies[-1])
-        counts = [(source, read_junit(copy)) for source, copy in zip(sources, copies, strict=True)]
+        # One junit.xml in the run (what the CQ-01 scenario and the report's evidence read), every tier inside.
+        combined = context.run_dir / "junit.xml"
+        combine_junit(list(sources), combined)
+        copies = (combined,)
+        counts = [(source, read_junit(source)) for source in sources]
         origin = f"(judged from {', '.join(map(str, sources))}: the pytest runs made just before this gate)"
         detail = "; ".join(f"{path.name}: {c.summary()}" for path, c in counts) + f"; {judged_tiers(counts)} {origin}"
         if any(c.tests == 0 for _, c in counts):
-            return GateResult("failed", f"a pytest run collected no tests: nothing was proved. {detail}", tuple(copies))
+            return GateResult("failed", f"a pytest run collected no tests: nothing was proved. {detail}", copies)
         if any(c.failures or c.errors for _, c in counts):
-            return GateResult("failed", detail, tuple(copies))
-        return GateResult("passed", detail, tuple(copies))
+            return GateResult("failed", detail, copies)
+        return GateResult("passed", detail, copies)
