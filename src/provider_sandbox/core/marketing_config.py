@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from provider_sandbox.core.payments_config import env_size
+
 
 @dataclass(frozen=True)
 class MarketingConfig:
@@ -24,22 +26,12 @@ class MarketingConfig:
     secondary_contacts: int = 20
 
 
-def _size(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    value = int(raw)
-    if not 0 <= value <= 100_000:
-        raise ValueError(f"{name} must be between 0 and 100000, got {value}")
-    return value
-
-
 def marketing_config_from_env(env: Mapping[str, str]) -> MarketingConfig:
     key = env.get("SANDBOX_BILLIONMAIL_API_KEY", "").strip()
     return MarketingConfig(
         billionmail_api_key=key or MarketingConfig.billionmail_api_key,
-        billionmail_tasks=_size(env, "SANDBOX_BILLIONMAIL_TASKS", 600),
-        billionmail_contacts=_size(env, "SANDBOX_BILLIONMAIL_CONTACTS", 200),
-        mautic_campaigns=_size(env, "SANDBOX_MAUTIC_CAMPAIGNS", 550),
-        mautic_contacts=_size(env, "SANDBOX_MAUTIC_CONTACTS", 120),
+        billionmail_tasks=env_size(env, "SANDBOX_BILLIONMAIL_TASKS", 600),
+        billionmail_contacts=env_size(env, "SANDBOX_BILLIONMAIL_CONTACTS", 200),
+        mautic_campaigns=env_size(env, "SANDBOX_MAUTIC_CAMPAIGNS", 550),
+        mautic_contacts=env_size(env, "SANDBOX_MAUTIC_CONTACTS", 120),
     )

@@ -25,7 +25,8 @@ class PaymentsConfig:
     paypal_payments: int = 45
 
 
-def _size(env: Mapping[str, str], name: str, default: int) -> int:
+def env_size(env: Mapping[str, str], name: str, default: int) -> int:
+    """A seed size from the environment (0..100000); unset or blank keeps the default. Shared by every seed config."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -41,8 +42,8 @@ def payments_config_from_env(env: Mapping[str, str]) -> PaymentsConfig:
         stripe_secret_key=env.get("SANDBOX_STRIPE_SECRET_KEY", "").strip() or defaults.stripe_secret_key,
         stripe_secondary_secret_key=env.get("SANDBOX_STRIPE_SECONDARY_SECRET_KEY", "").strip()
         or defaults.stripe_secondary_secret_key,
-        stripe_charges=_size(env, "SANDBOX_STRIPE_SEED_CHARGES", defaults.stripe_charges),
-        stripe_customers=_size(env, "SANDBOX_STRIPE_SEED_CUSTOMERS", defaults.stripe_customers),
+        stripe_charges=env_size(env, "SANDBOX_STRIPE_SEED_CHARGES", defaults.stripe_charges),
+        stripe_customers=env_size(env, "SANDBOX_STRIPE_SEED_CUSTOMERS", defaults.stripe_customers),
         stripe_api_version=env.get("SANDBOX_STRIPE_API_VERSION", "").strip() or defaults.stripe_api_version,
-        paypal_payments=_size(env, "SANDBOX_PAYPAL_SEED_PAYMENTS", defaults.paypal_payments),
+        paypal_payments=env_size(env, "SANDBOX_PAYPAL_SEED_PAYMENTS", defaults.paypal_payments),
     )
