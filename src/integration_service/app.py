@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
 
 import anyio
@@ -39,8 +39,12 @@ from integration_service.api.middleware import (
 from integration_service.api.services import Services
 from integration_service.build import service_version
 from integration_service.db import migrations
-from integration_service.db.engine import StatementCounter, create_database_engine
+from integration_service.db.engine import SERVICE_APPLICATION, StatementCounter, create_database_engine
 from integration_service.db.paypal_rows import known_subscription_ids
+from integration_service.db.reads import create_read_pool
+from integration_service.jobs.enqueue import SyncRequests
+from integration_service.jobs.queue import build_queue, conninfo, open_for_deferring
+from integration_service.jobs.waiting import SyncWaiter
 from integration_service.providers.http import timeouts
 from integration_service.providers.paypal import PayPal
 from integration_service.providers.registry import sync_providers
@@ -56,28 +60,40 @@ from integration_service.sync.runs import close_interrupted, keep_closing_interr
 log = structlog.get_logger(__name__)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    configure_logging(settings.log_level)
-    services = _services(settings)
-    engine = services.engine
+def _lifespan(services: Services) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What the web process opens before serving and closes after: pools, the sweep, the sync waiter."""
+    settings, engine = services.settings, services.engine
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await _close_interrupted_syncs(engine, settings.sync_stale_after_s)  # before serving a request
+        await services.read_pool.open(wait=False)  # connects in the background: a database down is no crash
+        defer_pool = open_for_deferring(services.queue, settings)
         async with anyio.create_task_group() as background:
             background.start_soon(keep_closing_interrupted, engine, settings.sync_stale_after_s)
+            background.start_soon(services.sync_waiter.listen)
             yield
             background.cancel_scope.cancel()
+        services.queue.close()
+        defer_pool.close()
         services.http.close()
+        await services.read_pool.close()
         engine.dispose()
 
+    return lifespan
+
+
+def create_app(settings: Settings) -> FastAPI:
+    configure_logging(settings.log_level)
+    services = build_services(settings)
+    engine = services.engine
     app = FastAPI(
         title="Integration service",
         version=service_version(),
         summary="Connects a CRM's users to Xero, MYOB, QuickBooks, Stripe, PayPal, BillionMail and Mautic.",
         docs_url=None,  # Swagger UI would need a CDN and a looser CSP; the schema is at /openapi.json
         redoc_url=None,
-        lifespan=lifespan,
+        lifespan=_lifespan(services),
         # First is outermost: every response, even a 413, 429 or 500, gets the security headers.
         middleware=[
             Middleware(RequestContextMiddleware, strict_transport_security=settings.stage != "local"),
@@ -100,7 +116,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.services = services  # routes read it through api/dependencies.py's AppServices
     install_error_handlers(app)
-    metrics.install(app, engine, settings.database_pool_size + settings.database_pool_max_overflow)
+    metrics.install(app, engine, settings.database_pool_size + settings.database_pool_max_overflow, services.read_pool)
     app.include_router(health.router)
     app.include_router(version.router)
     # Fixed paths before /api/integrations/{integration_id}, which would otherwise claim them.
@@ -116,8 +132,10 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def _services(settings: Settings) -> Services:
-    engine = create_database_engine(settings)
+def build_services(settings: Settings, application_name: str = SERVICE_APPLICATION) -> Services:
+    """The service's parts, for the web app and for a worker (integration_service/worker.py)."""
+    engine = create_database_engine(settings, application_name)
+    read_pool = create_read_pool(settings, application_name)
     http = httpx.Client(
         timeout=timeouts(settings), verify=provider_trust(settings.provider_ca_bundle), follow_redirects=False
     )
@@ -127,14 +145,20 @@ def _services(settings: Settings) -> Services:
         paypal_provider.known_subscriptions = partial(known_subscription_ids, engine)
     secret_box = SecretBox(settings.encryption_keys)
     redis_url = settings.redis_url
+    sync_engine = SyncEngine(engine, secret_box, settings, providers, http, StatementCounter(engine))
+    queue = build_queue(settings)
     return Services(
         settings=settings,
         engine=engine,
+        read_pool=read_pool,
         secret_box=secret_box,
-        token_verifier=TokenVerifier(engine),
+        token_verifier=TokenVerifier(read_pool),
         http=http,
         providers=providers,
-        sync_engine=SyncEngine(engine, secret_box, settings, providers, http, StatementCounter(engine)),
+        sync_engine=sync_engine,
+        queue=queue,
+        sync_requests=SyncRequests(engine, sync_engine, queue, settings.sync_queue),
+        sync_waiter=SyncWaiter(engine, conninfo(settings)),
         head_revision=migrations.head_revision(),
         redis=None
         if redis_url is None

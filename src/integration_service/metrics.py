@@ -9,13 +9,21 @@ expose it to the monitoring network only.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import suppress
 
 from fastapi import FastAPI
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from integration_service.db.token_refreshes import refresh_counts
 
 REQUESTS = Counter(
     "integration_http_requests_total", "HTTP requests by method, route and status", ["method", "route", "status"]
@@ -30,7 +38,6 @@ WEBHOOK_SECONDS = Histogram(
     ["provider"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
-TOKEN_REFRESHES = Counter("integration_token_refreshes_total", "OAuth token refreshes by result", ["result"])
 RATE_LIMITED = Counter("integration_rate_limit_rejections_total", "Requests refused with 429 by the rate limiter")
 TOKEN_LOOKUPS = Counter(
     "integration_api_token_lookups_total",
@@ -45,11 +52,20 @@ POOL_SIZE = Gauge("integration_db_pool_size", "Database pool capacity (pool size
 _SYNC_OUTCOMES = {200: "success", 502: "failed", 409: "conflict"}
 
 
-def track_pool(engine: Engine, capacity: int) -> None:
-    """Read the pool at scrape time (the last app created in a process is the one reported)."""
+def track_pool(engine: Engine, capacity: int, reads: AsyncConnectionPool | None = None) -> None:
+    """Read the pools at scrape time (the last app created in a process is the one reported): the engine's,
+    and the hot read path's (db/reads.py), counted together as the web process's connections."""
     pool = engine.pool
-    POOL_IN_USE.set_function(lambda: float(getattr(pool, "checkedout", lambda: 0)()))
-    POOL_SIZE.set(capacity)
+
+    def in_use() -> float:
+        checked_out = float(getattr(pool, "checkedout", lambda: 0)())
+        if reads is None:
+            return checked_out
+        stats = reads.get_stats()
+        return checked_out + stats.get("pool_size", 0) - stats.get("pool_available", 0)
+
+    POOL_IN_USE.set_function(in_use)
+    POOL_SIZE.set(capacity + (0 if reads is None else reads.max_size))
 
 
 def route_label(scope: Scope) -> str:
@@ -99,8 +115,30 @@ async def _scrape(_request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-def install(app: FastAPI, engine: Engine, pool_capacity: int) -> None:
+class TokenRefreshes(Collector):
+    """`integration_token_refreshes_total{result}` from the database at scrape time: workers refresh tokens as
+    well as the web process, and count them there (db/token_refreshes.py)."""
+
+    engine: Engine | None = None  # the last app created in a process is the one reported
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "integration_token_refreshes", "OAuth token refreshes by result", labels=["result"]
+        )
+        if self.engine is not None:
+            with suppress(SQLAlchemyError), self.engine.connect() as connection:
+                for result, count in sorted(refresh_counts(connection).items()):
+                    family.add_metric([result], float(count))
+        yield family
+
+
+_TOKEN_REFRESHES = TokenRefreshes()
+REGISTRY.register(_TOKEN_REFRESHES)
+
+
+def install(app: FastAPI, engine: Engine, pool_capacity: int, reads: AsyncConnectionPool | None = None) -> None:
     """Serve `/metrics` (no token, like health) and observe every response."""
-    track_pool(engine, pool_capacity)
+    track_pool(engine, pool_capacity, reads)
+    _TOKEN_REFRESHES.engine = engine
     app.add_middleware(MetricsMiddleware)  # added last: the outermost layer
     app.add_route("/metrics", _scrape, include_in_schema=False)

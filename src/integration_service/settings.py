@@ -31,12 +31,19 @@ DEVELOPMENT_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcmVhbC11c2U="
 OPTIONAL_BASE_URLS = frozenset({"MAUTIC_BASE_URL"})
 
 
-# A running sync holds its lock's connection and, while it stores a page, one more.
-CONNECTIONS_PER_SYNC = 2
+# A running sync holds its lock's connection, one more while it stores a page and, at the same time, one
+# for a token read while it fetches the next page (sync/ahead.py).
+CONNECTIONS_PER_SYNC = 3
 
 
 class ConfigurationError(ValueError):
     """Settings that must not be used for the chosen stage."""
+
+
+def web_connection_limit(pool_size: int, overflow: int) -> int:
+    """A web process's connections at most: the engine's pool and overflow, the read pool (db/reads.py) of
+    pool_size. (The load run judges the service's peak against it; /metrics reports the same as its pool size.)"""
+    return 2 * pool_size + overflow
 
 
 class Settings(BaseSettings):
@@ -94,6 +101,21 @@ class Settings(BaseSettings):
     sync_max_concurrent: int = Field(default=4, ge=1, le=100)
     # A `running` sync whose heartbeat is older than this is closed as interrupted (it died or hangs).
     sync_stale_after_s: int = Field(default=300, ge=1, le=86_400)
+    # Syncs run as jobs on workers (jobs/, `invoke worker`). POST /api/integrations/sync waits this long for
+    # its job, then answers 202 with the sync log to read; 0 answers 202 at once.
+    sync_wait_s: float = Field(default=25.0, ge=0, le=120)
+    # The queue this service's syncs go to and its workers take them from: one per deployment (the default);
+    # the harness gives a service started with settings of its own a queue of its own.
+    sync_queue: str = Field(default="syncs", pattern=r"^[a-z0-9_-]{1,60}$")
+    # Scheduled syncs: every active integration syncs this often (customData.syncIntervalMinutes overrides it
+    # per integration), jittered by up to a tenth; failures in a row double the wait, and after
+    # SYNC_PAUSE_AFTER_FAILURES of them the integration is paused (sync_status ERROR, the reason in sync_error).
+    sync_interval_s: int = Field(default=3600, ge=1, le=7 * 86_400)
+    sync_pause_after_failures: int = Field(default=5, ge=1, le=100)
+    # How often a worker looks for due integrations and for jobs of dead workers (seconds, a cron field).
+    sync_schedule_tick_s: int = Field(default=30, ge=1, le=59)
+    # A worker silent this long is dead: its running jobs are retried by another worker.
+    worker_stalled_after_s: int = Field(default=30, ge=3, le=3600)
 
     # OAuth apps registered at each provider (see INTEGRATIONS.md). Base URLs default to the real APIs;
     # the local stage points them at the provider sandbox.

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import psycopg.errors
+import psycopg_pool
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -182,6 +183,12 @@ async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
     return await _on_unexpected_error(request, exc)
 
 
+async def _on_read_error(request: Request, exc: Exception) -> JSONResponse:
+    """The hot read path's errors (db/reads.py: psycopg without SQLAlchemy) answered as the engine's are."""
+    assert isinstance(exc, psycopg.Error)
+    return await _on_database_error(request, DBAPIError.instance(None, None, exc, psycopg.Error))
+
+
 async def _on_pool_timeout(request: Request, _exc: Exception) -> JSONResponse:
     log.error("database pool exhausted", path=request.url.path)
     return error_response(
@@ -208,5 +215,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(DBAPIError, _on_database_error)
     app.add_exception_handler(PoolTimeoutError, _on_pool_timeout)
+    app.add_exception_handler(psycopg.Error, _on_read_error)
+    app.add_exception_handler(psycopg_pool.PoolTimeout, _on_pool_timeout)
     # No handler for Exception: Starlette would send its answer from outside every middleware, without
     # the security headers and the request id. RequestContextMiddleware answers it instead.

@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import Field
 
 from integration_service.api.dependencies import CurrentUser, DatabaseEngine
-from integration_service.api.errors import InvalidInput, documented_errors
+from integration_service.api.errors import InvalidInput, NotFound, documented_errors
 from integration_service.api.integrations import IntegrationType
 from integration_service.api.models import ApiModel, IsoDateTime, Page
 from integration_service.db import sync_logs
@@ -31,6 +32,7 @@ class SyncLogPublic(ApiModel):
     failed_records: int
     error_message: str | None
     duration_ms: int | None
+    trigger: Literal["request", "schedule"] = Field(description="who asked for the run: a user, or the schedule")
     created_at: datetime
     completed_at: datetime | None
 
@@ -77,3 +79,18 @@ def list_sync_logs(
         limit=limit,
         offset=offset,
     )
+
+
+@router.get(
+    "/logs/{log_id}",
+    operation_id="getSyncLog",
+    summary="One of your sync logs (a queued sync's 202 points here)",
+    response_model=SyncLogPublic,
+    responses=documented_errors(401, 404, 422, 429),
+)
+def get_sync_log(log_id: uuid.UUID, user_id: CurrentUser, engine: DatabaseEngine) -> SyncLogPublic:
+    with engine.connect() as connection:
+        row = sync_logs.one_for_user(connection, user_id, log_id)
+    if row is None:
+        raise NotFound(f"sync log {log_id} not found")
+    return SyncLogPublic.model_validate(dict(row))

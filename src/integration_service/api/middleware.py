@@ -12,10 +12,9 @@ import re
 import time
 import uuid
 
+import psycopg
 import structlog
 from fastapi.security.utils import get_authorization_scheme_param
-from sqlalchemy.exc import SQLAlchemyError
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -187,7 +186,7 @@ class RateLimitMiddleware:
             return verdict
         # Forged tokens seen before are answered from memory; anything else is one lookup, once.
         try:
-            user = await run_in_threadpool(self.verifier.user_for, token)
-        except SQLAlchemyError:
+            user = await self.verifier.user_for(token)
+        except psycopg.Error:
             return verdict  # the route's own lookup meets the same failure and answers it (503)
         return verdict if user is None else self.limiter.hit("user", user, webhook=webhook)

@@ -62,7 +62,7 @@ class CallersIntegrations:
         return Owned(row, provider, Linked(integration_id, self.user_id, dict(row["custom_data"])))
 
 
-def _callers_integrations(user_id: CurrentUser, services: AppServices) -> CallersIntegrations:
+async def _callers_integrations(user_id: CurrentUser, services: AppServices) -> CallersIntegrations:
     return CallersIntegrations(user_id, services)
 
 

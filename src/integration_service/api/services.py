@@ -6,9 +6,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
+import procrastinate
 import redis
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine
 
+from integration_service.jobs.enqueue import SyncRequests
+from integration_service.jobs.waiting import SyncWaiter
 from integration_service.providers.base import SyncProvider
 from integration_service.security.api_tokens import TokenVerifier
 from integration_service.security.encryption import SecretBox
@@ -22,11 +26,15 @@ P = TypeVar("P", bound=SyncProvider[Any])
 class Services:
     settings: Settings
     engine: Engine
+    read_pool: AsyncConnectionPool  # the hot read path, on the event loop (db/reads.py): opened by the app
     secret_box: SecretBox
     token_verifier: TokenVerifier
     http: httpx.Client  # every provider call goes through it (timeouts, the provider CA bundle)
     providers: dict[str, SyncProvider[Any]]  # by integration type (XERO, STRIPE, ...)
     sync_engine: SyncEngine
+    queue: procrastinate.App  # the job queue (jobs/queue.py): opened by the app's lifespan or the worker
+    sync_requests: SyncRequests  # puts syncs on the queue
+    sync_waiter: SyncWaiter  # hears when they end (web process)
     head_revision: str  # the migration the code expects: /api/health compares the database's
     redis: redis.Redis | None
 

@@ -25,7 +25,11 @@ def load_json(text: str | bytes) -> Any:
         return UnreadableJson()
 
 
-def create_database_engine(settings: Settings) -> Engine:
+# Who holds a connection (pg_stat_activity.application_name): the web process's pool, a worker's, the queue's.
+SERVICE_APPLICATION, WORKER_APPLICATION, QUEUE_APPLICATION = "integration-service", "integration-worker", "sync-queue"
+
+
+def create_database_engine(settings: Settings, application_name: str = SERVICE_APPLICATION) -> Engine:
     return create_engine(
         settings.sqlalchemy_database_url,
         pool_size=settings.database_pool_size,
@@ -35,7 +39,11 @@ def create_database_engine(settings: Settings) -> Engine:
         json_deserializer=load_json,
         hide_parameters=True,  # error messages and logs never carry bound values (they may be secrets)
         # A statement that hangs must not hold a pooled connection for ever.
-        connect_args={"connect_timeout": 10, "options": "-c statement_timeout=30000"},
+        connect_args={
+            "connect_timeout": 10,
+            "options": "-c statement_timeout=30000",
+            "application_name": application_name,
+        },
     )
 
 

@@ -39,7 +39,9 @@ metadata = MetaData(
 
 INTEGRATION_TYPES = ("XERO", "MYOB", "QUICKBOOKS", "STRIPE", "PAYPAL", "BILLIONMAIL", "MAUTIC")
 SYNC_STATUSES = ("IDLE", "SYNCING", "SUCCESS", "ERROR")
-SYNC_LOG_STATUSES = ("running", "success", "partial", "failed")
+# `queued`: a sync job waits for a worker (jobs/); `running` once a worker holds the integration's lock.
+SYNC_LOG_STATUSES = ("queued", "running", "success", "partial", "failed")
+SYNC_TRIGGERS = ("request", "schedule")
 MONEY = Numeric(18, 4)
 
 
@@ -108,6 +110,10 @@ integrations_credentials = Table(
     Column("sync_status", Text, nullable=False, server_default="IDLE"),
     Column("sync_error", Text),
     Column("last_synced_at", DateTime(timezone=True)),
+    # Scheduled syncs (jobs/schedule.py): when the next one is due, failures in a row, paused after too many.
+    Column("next_sync_at", DateTime(timezone=True)),
+    Column("sync_failures", Integer, nullable=False, server_default="0"),
+    Column("sync_paused_at", DateTime(timezone=True)),
     _created_at(),
     _updated_at(),
     UniqueConstraint("user_id", "integration_type", "integration_name"),
@@ -136,7 +142,11 @@ integrations_sync_logs = Table(
     # Refreshed by a running sync as it stores each page: a `running` row whose heartbeat stopped belongs
     # to a run that died or hangs (see sync/runs.py).
     Column("heartbeat_at", DateTime(timezone=True)),
+    Column("job_id", BigInteger),  # the queue's job running it; what asked for it; the result the API returns
+    Column("trigger", Text, nullable=False, server_default="request"),
+    Column("outcome", JSONB),
     CheckConstraint(_one_of("status", SYNC_LOG_STATUSES), name="status"),
+    CheckConstraint(_one_of("trigger", SYNC_TRIGGERS), name="trigger"),
     CheckConstraint("total_records >= 0 AND synced_records >= 0 AND failed_records >= 0", name="counts_not_negative"),
     # The logs route lists one integration's runs newest first.
     Index(None, "integration_id", "created_at"),
@@ -144,6 +154,12 @@ integrations_sync_logs = Table(
     Index(None, "status", "created_at"),
     Index(None, "sync_type", "created_at"),
     Index(None, "created_at"),
+    Index(  # at most one queued or running sync per integration (jobs/enqueue.py relies on it)
+        "uq_integrations_sync_logs_one_open_per_integration",
+        "integration_id",
+        unique=True,
+        postgresql_where=text("status IN ('queued', 'running')"),
+    ),
 )
 
 
@@ -372,4 +388,13 @@ paypal_webhook_transmissions = Table(
     Column("event_id", Text, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index(None, "received_at"),
+)
+
+
+# OAuth token refreshes by result, counted by whichever process refreshed (web or worker); /metrics reads them.
+token_refresh_counts = Table(
+    "token_refresh_counts",
+    metadata,
+    Column("result", Text, primary_key=True),
+    Column("count", BigInteger, nullable=False, server_default="0"),
 )

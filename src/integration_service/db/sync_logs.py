@@ -56,3 +56,11 @@ def list_for_user(
     )
     total = connection.execute(select(func.count()).select_from(sync_logs).where(*conditions)).scalar_one()
     return rows, total
+
+
+def one_for_user(connection: Connection, user_id: str, log_id: uuid.UUID) -> RowMapping | None:
+    return (
+        connection.execute(select(sync_logs).where(sync_logs.c.id == log_id, sync_logs.c.user_id == user_id))
+        .mappings()
+        .one_or_none()
+    )

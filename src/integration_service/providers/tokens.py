@@ -21,7 +21,7 @@ from authlib.integrations.base_client.errors import OAuthError
 from sqlalchemy import Connection, Engine, select
 
 from integration_service.db.schema import integrations_credentials as credentials
-from integration_service.metrics import TOKEN_REFRESHES
+from integration_service.db.token_refreshes import count_refresh
 from integration_service.providers.base import OAuthApp
 from integration_service.providers.errors import ProviderAuthError, ProviderUnavailable
 from integration_service.security.encryption import SecretBox
@@ -149,7 +149,8 @@ class TokenManager:
                     fresh = TokenSet.from_response(dict(response), previous_refresh_token=refresh_token)
                 except OAUTH_FAILURES as exc:
                     failure = f"token refresh failed: {describe_oauth_failure(exc)}; reconnect the integration"
-                    TOKEN_REFRESHES.labels("failure").inc()
+                    with self.engine.begin() as counting:  # apart: this transaction may not commit
+                        count_refresh(counting, "failure")
                     if isinstance(exc, httpx.TransportError):
                         raise ProviderUnavailable(failure) from None
                 else:
@@ -158,7 +159,7 @@ class TokenManager:
                         .where(credentials.c.id == integration_id)
                         .values(**fresh.columns(self.box), sync_error=None)
                     )
-                    TOKEN_REFRESHES.labels("success").inc()
+                    count_refresh(connection, "success")
                     log.info("token refreshed", integration_id=str(integration_id), provider=self.app.token_url)
                     return fresh.access_token
         self.mark_failed(integration_id, failure)

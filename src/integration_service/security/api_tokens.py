@@ -10,10 +10,14 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, select
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import Connection, create_engine, select
 from sqlalchemy.dialects.postgresql import insert
 
+from integration_service.db.reads import token_user
 from integration_service.db.schema import api_tokens, users
 from integration_service.metrics import TOKEN_LOOKUPS
 from integration_service.settings import sqlalchemy_url
@@ -78,28 +82,44 @@ class _ExpiringMap:
 class TokenVerifier:
     """Who a presented token belongs to, without a database round trip for a forged token seen before.
 
-    Live tokens are looked up on every request, so revoking one (setting `revoked_at`) takes effect on
-    its next request: there is no positive cache to fall out of step. `recent_user` is only a hint for
-    the rate limiter (which bucket counts the request); it authenticates nobody.
+    Live tokens are looked up on every request, so revoking one (setting `revoked_at`, from any process)
+    takes effect on its next request: there is no positive cache to fall out of step. The lookup runs on
+    the event loop (db/reads.py's pool), on the request's own connection when the route holds one.
+    `recent_user` is only a hint for the rate limiter (which bucket counts the request); it authenticates
+    nobody.
     """
 
-    def __init__(self, engine: Engine, *, forged_ttl_s: float = FORGED_TOKEN_TTL_S) -> None:
-        self._engine = engine
+    def __init__(self, pool: AsyncConnectionPool, *, forged_ttl_s: float = FORGED_TOKEN_TTL_S) -> None:
+        self._pool = pool
         self._forged = _ExpiringMap(forged_ttl_s, CACHE_CAPACITY)
         self._recent = _ExpiringMap(RECENT_TOKEN_TTL_S, CACHE_CAPACITY)
 
-    def user_for(self, token: str) -> str | None:
-        digest = hash_token(token)
-        if self._forged.get(digest) is not None:
+    async def user_for(self, token: str, connection: AsyncConnection[Any] | None = None) -> str | None:
+        """The token's user, or None; looked up on `connection`, or on one of the pool's for this alone."""
+        if self.known_forged(token):
             return None
-        with self._engine.connect() as connection:
-            user_id = user_for_token(connection, token)
+        digest = hash_token(token)
+        if connection is None:
+            async with self._pool.connection() as own:
+                user_id = await token_user(own, digest)
+        else:
+            user_id = await token_user(connection, digest)
+        self.found(token, user_id)
+        return user_id
+
+    def known_forged(self, token: str) -> bool:
+        """Looked up lately and found to be no live token: answered without the database."""
+        return self._forged.get(hash_token(token)) is not None
+
+    def found(self, token: str, user_id: str | None) -> None:
+        """Record what a lookup found, `user_for`'s or one a route's query made itself (db/reads.py)."""
+        digest = hash_token(token)
+        TOKEN_LOOKUPS.labels("unknown" if user_id is None else "live").inc()
         if user_id is None:
             self._forged.put(digest, "forged")
             self._recent.discard(digest)  # revoked since it was last seen
         else:
-            self._recent.put(digest, str(user_id))
-        return user_id
+            self._recent.put(digest, user_id)
 
     def recent_user(self, token: str) -> str | None:
         """The user this token belonged to when it was last verified, if it was lately; None otherwise."""

@@ -1,17 +1,20 @@
 """Run one sync of one integration and tell the truth about it.
 
-Pages are fetched until the provider says there is no more; each page is upserted in its own
-transaction, so progress survives a failure later on and the counts stay true. The run writes one
-`integrations_sync_logs` row (`running` → `success` | `partial` | `failed`, see sync/runs.py) and
-updates the integration's `sync_status`, `sync_error` and `last_synced_at`. Nothing stored because of
+Pages are fetched until the provider says there is no more, the next one while the last one is
+stored; each page is upserted in its own transaction (one statement), so progress survives a failure
+later on and the counts stay true. The run writes one `integrations_sync_logs` row (`running` →
+`success` | `partial` | `failed`, see sync/runs.py) and updates the integration's `sync_status`,
+`sync_error` and `last_synced_at`. Nothing stored because of
 an error is never a success; an error in one integration touches no other. A process runs at most
-SYNC_MAX_CONCURRENT syncs at once, one per integration.
+one sync per integration at a time (its lock); how many run at once is the worker's concurrency (worker.py).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from contextlib import closing
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, overload
 
@@ -38,8 +41,10 @@ from integration_service.providers.session import ProviderSession
 from integration_service.providers.tokens import TokenManager
 from integration_service.security.encryption import SecretBox
 from integration_service.settings import Settings
-from integration_service.sync.locks import SyncSlots, sync_lock
+from integration_service.sync.ahead import one_ahead
+from integration_service.sync.locks import sync_lock
 from integration_service.sync.runs import RunClosed, SyncResult, beat, close_run, open_run
+from integration_service.sync.schedule import SyncSchedule
 from integration_service.sync.upsert import upsert_rows
 
 log = structlog.get_logger(__name__)
@@ -58,6 +63,17 @@ class SyncRefused(Exception):
         self.message = message
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One run's inputs: the integration as read under its lock, and the statements counted so far."""
+
+    integration: RowMapping
+    data_type: str
+    full: bool
+    queued_id: uuid.UUID | None
+    statements: list[int]
+
+
 class SyncEngine:
     def __init__(
         self,
@@ -74,10 +90,46 @@ class SyncEngine:
         self.providers = providers
         self.http = http
         self.statements = statements
-        self.slots = SyncSlots(settings.sync_max_concurrent)
+        self.schedule = SyncSchedule(settings.sync_interval_s, settings.sync_pause_after_failures)
 
-    def run(self, user_id: str, integration_id: uuid.UUID, data_type: str, full: bool = False) -> SyncResult:
+    def check(self, user_id: str, integration_id: uuid.UUID, data_type: str) -> RowMapping:
+        """The integration, when a sync of `data_type` can run now; SyncRefused saying why not."""
         integration = self._integration(user_id, integration_id)
+        self._plan(integration, data_type)
+        return integration
+
+    def run(
+        self,
+        user_id: str,
+        integration_id: uuid.UUID,
+        data_type: str,
+        full: bool = False,
+        queued_id: uuid.UUID | None = None,
+    ) -> SyncResult:
+        """Run the sync here and now (a worker runs a queued one: `queued_id` is its log row)."""
+        integration = self._integration(user_id, integration_id)
+        provider, record_sets = self._plan(integration, data_type)
+        with self.statements.counting() as statements, sync_lock(self.engine, integration_id) as acquired:
+            if not acquired:
+                raise SyncRefused("running", "a sync of this integration is already running")
+            # Read again under the lock: a delete or a customData change may have landed meanwhile.
+            integration = self._integration(user_id, integration_id)
+            run = _Run(integration, data_type, full, queued_id, statements)
+            result = self._run_locked(run, provider, record_sets)
+        log.info(
+            "sync finished",
+            integration_id=str(integration_id),
+            provider=provider.slug,
+            status=result.status,
+            total=result.total_records,
+            synced=result.synced_records,
+            failed=result.failed_records,
+            duration_ms=result.duration_ms,
+            sql_statements=result.sql_statements,
+        )
+        return result
+
+    def _plan(self, integration: RowMapping, data_type: str) -> tuple[SyncProvider[Any], dict[str, RecordSet]]:
         provider = self.providers.get(integration["integration_type"])
         if provider is None:
             raise SyncRefused("unsupported", f"{integration['integration_type']} integrations have no data sync")
@@ -93,28 +145,7 @@ class SyncEngine:
         if not integration["has_access_token" if oauth else "has_api_key"]:
             how = "run the connect flow" if oauth else "set its apiKey"
             raise SyncRefused("not_connected", f"the integration has no credentials yet: {how} first")
-        with self.slots.claim() as claimed, self.statements.counting() as statements:
-            if not claimed:
-                raise SyncRefused("busy", f"{self.slots.size} syncs are running already; try again shortly")
-            with sync_lock(self.engine, integration_id) as acquired:
-                if not acquired:
-                    raise SyncRefused("running", "a sync of this integration is already running")
-                # Read again under the lock: a delete or a customData change may have landed meanwhile.
-                integration = self._integration(user_id, integration_id)
-                result = self._run_locked(integration, provider, {n: record_sets[n] for n in wanted}, data_type, full)
-        result.sql_statements = statements[0]
-        log.info(
-            "sync finished",
-            integration_id=str(integration_id),
-            provider=provider.slug,
-            status=result.status,
-            total=result.total_records,
-            synced=result.synced_records,
-            failed=result.failed_records,
-            duration_ms=result.duration_ms,
-            sql_statements=result.sql_statements,
-        )
-        return result
+        return provider, {name: record_sets[name] for name in wanted}
 
     def _integration(self, user_id: str, integration_id: uuid.UUID) -> RowMapping:
         with self.engine.connect() as connection:
@@ -138,18 +169,12 @@ class SyncEngine:
             raise SyncRefused("not_found", f"integration {integration_id} not found")
         return row
 
-    def _run_locked(
-        self,
-        integration: RowMapping,
-        provider: SyncProvider[Any],
-        record_sets: dict[str, RecordSet],
-        data_type: str,
-        full: bool,
-    ) -> SyncResult:
+    def _run_locked(self, run: _Run, provider: SyncProvider[Any], record_sets: dict[str, RecordSet]) -> SyncResult:
         started = time.monotonic()
         result = SyncResult()
+        integration = run.integration
         integration_id: uuid.UUID = integration["id"]
-        log_id = open_run(self.engine, integration, data_type)
+        log_id = open_run(self.engine, integration, run.data_type, run.queued_id)
         linked = Linked(integration_id, integration["user_id"], dict(integration["custom_data"]))
         failure: ProviderError | None = None
         try:
@@ -157,9 +182,11 @@ class SyncEngine:
             for name, records in record_sets.items():
                 # No success since the account was (re)linked (last_synced_at is reset then): fetch everything.
                 relinked = integration["last_synced_at"] is None
-                since = None if full or relinked else self._last_success(integration_id, (name, "all"))
-                for page in provider.pages(api, name, since):
-                    self._store_page(page, records, linked, result, log_id)
+                since = None if run.full or relinked else self._last_success(integration_id, (name, "all"))
+                # The next page is fetched while this one is stored (one ahead, see sync/ahead.py).
+                with closing(one_ahead(provider.pages(api, name, since))) as pages:
+                    for page in pages:
+                        self._store_page(page, records, linked, result, log_id)
         except RunClosed as exc:
             failure = ProviderError(str(exc))
             result.record_error(failure.message)
@@ -174,7 +201,8 @@ class SyncEngine:
             result.duration_ms = round((time.monotonic() - started) * 1000)
             result.status = _status(result, failure)
             result.message = _message(result, failure)
-            if not close_run(self.engine, log_id, integration_id, result, linked.custom_data):
+            result.sql_statements = run.statements[0]
+            if not close_run(self.engine, log_id, integration_id, result, linked.custom_data, self.schedule):
                 log.warning("sync given up as interrupted before it finished", integration_id=str(integration_id))
             if isinstance(failure, ProviderAuthError):
                 log.warning("sync stopped: authorization failed", integration_id=str(integration_id))

@@ -1,14 +1,13 @@
-"""One sync per integration at a time (a PostgreSQL advisory lock), and a bounded number per process.
+"""One sync per integration at a time (a PostgreSQL advisory lock).
 
 The lock is held on a connection of its own for the whole run, so it is released when the run ends,
 and also if the process dies (the connection closes): a `running` log row whose lock is free belongs
-to a dead run. Different integrations lock different keys and run in parallel, up to the process's
-slots: each run holds pooled connections, and the pool must keep some for every other request.
+to a dead run. Different integrations lock different keys and run in parallel, as many as the worker's
+concurrency (integration_service/worker.py), which the settings keep below the pool.
 """
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,21 +43,3 @@ def hold_until_commit(connection: Connection, integration_id: uuid.UUID) -> bool
     """
     key = lock_key(integration_id)
     return bool(connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}).scalar())
-
-
-class SyncSlots:
-    """At most `size` syncs at once in this process; a caller that finds none free is turned away."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._free = threading.BoundedSemaphore(size)
-
-    @contextmanager
-    def claim(self) -> Iterator[bool]:
-        """Yields True with a slot held for the block, False (holding nothing) when all are taken."""
-        claimed = self._free.acquire(blocking=False)
-        try:
-            yield claimed
-        finally:
-            if claimed:
-                self._free.release()
