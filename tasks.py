@@ -37,17 +37,49 @@ def explained_errors() -> Iterator[None]:
         raise Exit(code=2) from None
 
 
-@task(help={"port": f"Port for the service on 127.0.0.1 (default: {LOCAL_SERVICE_PORT})."})
-def up(c: Context, port: int = LOCAL_SERVICE_PORT) -> None:
+@task(
+    help={
+        "port": f"Port for the service on 127.0.0.1 (default: {LOCAL_SERVICE_PORT}).",
+        "workers": "Web processes serving the app (uvicorn --workers; default 1).",
+    }
+)
+def up(c: Context, port: int = LOCAL_SERVICE_PORT, workers: int = 1) -> None:
     """Start the local stack (PostgreSQL, migrations, the service) in the foreground until Ctrl-C.
 
     PostgreSQL is embedded (data in .stack/) unless DATABASE_URL is set. URLs go to .stack/stack.json.
+    `--workers N` serves the web app with N processes (uvicorn --workers; README "Serving with N processes").
     """
     from harness.stack.dev import ensure_port_free, local_stack, run_in_foreground
 
+    if workers < 1:
+        console.print("[bold red]--workers must be at least 1[/]")
+        raise Exit(code=2)
     with explained_errors():
         ensure_port_free(port)
-        code = run_in_foreground(local_stack(port), console)
+        code = run_in_foreground(local_stack(port, workers), console)
+    if code:
+        raise Exit(code=code)
+
+
+@task(
+    help={
+        "concurrency": "Syncs at once (default and maximum: SYNC_MAX_CONCURRENT).",
+        "stage": STAGE_HELP + " local joins the running `invoke up` stack; others read the environment.",
+    }
+)
+def worker(c: Context, concurrency: int = 0, stage: str = "local") -> None:
+    """Run a sync worker in the foreground until Ctrl-C: it runs the stage's queued and scheduled syncs.
+
+    Start as many as you like, on as many machines, against one database: each job runs once.
+    """
+    from harness.stack.dev import StackNotRunningError, run_worker, worker_env
+
+    try:
+        env = worker_env() if parse_stage(stage) == "local" else {}
+    except (StageError, StackNotRunningError) as error:
+        console.print(f"[bold red]{type(error).__name__}:[/] {error}", highlight=False)
+        raise Exit(code=2) from None
+    code = run_worker(env, concurrency or None)
     if code:
         raise Exit(code=code)
 
@@ -172,6 +204,49 @@ def load(
     console.print(f"Report: {outcome.report_dir}", highlight=False)
     if not outcome.passed:
         raise Exit(code=1)
+
+
+@task(
+    help={
+        "rounds": "Rounds (default 3): each runs both modes on both sides, the sides' order flipping every round.",
+        "users": "Saturation users, sending without a wait (default 50).",
+        "model_users": "Users of the checklist's load model, waiting 2-4 s (default 100).",
+        "integrations": "Integrations in the bench user's list (default 10).",
+        "seconds": "Measured seconds of a saturation run (default 15); a load-model run measures twice that.",
+        "warmup": "Seconds before each measured window (default 5).",
+    }
+)
+def bench(
+    c: Context,
+    rounds: int = 3,
+    users: int = 50,
+    model_users: int = 100,
+    integrations: int = 10,
+    seconds: float = 15.0,
+    warmup: float = 5.0,
+) -> None:
+    """The service against the bare stack (load/ceiling.py): same machine, same PostgreSQL, alternating rounds.
+
+    Prints the table (medians, service/ceiling ratio with its spread) and writes reports/<run-id>/bench/.
+    """
+    from harness.gates.bench import BenchConfig, BenchError, run_bench_task
+
+    config = BenchConfig(
+        rounds=rounds,
+        integrations=integrations,
+        saturation_users=users,
+        saturation_s=seconds,
+        model_users=model_users,
+        model_s=2 * seconds,
+        warmup_s=warmup,
+    )
+    with explained_errors():
+        try:
+            folder = run_bench_task(config, say=lambda line: console.print(line, highlight=False, markup=False))
+        except BenchError as error:
+            console.print(f"[bold red]BenchError:[/] {error}", highlight=False)
+            raise Exit(code=2) from None
+    console.print(f"Report: {folder}", highlight=False)
 
 
 # Operations: the checklist's deployment, rollback and monitoring sections as safe tasks (src/harness/ops/).

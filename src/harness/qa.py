@@ -19,6 +19,7 @@ from harness.core.runs import git_state, new_run_dir
 from harness.core.settings import stage_settings
 from harness.core.stages import Stage
 from harness.gates.base import Gate, GateContext, GateRun, run_gates
+from harness.gates.bench import BenchConfig
 from harness.gates.commands import CommandGate, PytestGate
 from harness.gates.deployed_build import DeployedBuildGate, read_deployed_sha
 from harness.gates.faults.gate import FaultGate, collect_faults
@@ -31,7 +32,14 @@ from harness.ops import gate_store
 from harness.ops.common import OpsError, Target
 from harness.ops.gate_store import gate_store_url
 from harness.ops.signoff import recorded_attestations
-from harness.report.release import ReleaseReport, Waiver, build_report, collect_resources, write_report
+from harness.report.release import (
+    ReleaseReport,
+    Waiver,
+    build_report,
+    collect_bare_stack,
+    collect_resources,
+    write_report,
+)
 
 _STATUS_STYLES = {"passed": "green", "failed": "bold red", "error": "bold red", "skipped": "yellow"}
 
@@ -125,6 +133,7 @@ def run_qa(
         benchmarks=collect_benchmarks(run_dir),  # left by the load gate, if it ran
         resources=collect_resources(run_dir),
         faults=collect_faults(run_dir),  # left by the fault matrix gate, if it ran
+        bare_stack=collect_bare_stack(run_dir),  # left by the load gate's bench (LOAD_BENCH=1)
         attestations=attestations,
         partial=_partial(only_section, skip),
         carried=_carried(stage, items, git_sha, reports_dir, carry_from, store),
@@ -262,14 +271,16 @@ def release_gates(
             ),
             proves=("CQ-04",),
         ),
-        CommandGate("mypy", (python, "-m", "mypy"), proves=("CQ-02",)),
+        # mypy, the secrets scan and the dependency audit read the checkout and start no stack: they run
+        # at the same time (the audit mostly waits on the network), before anything is measured.
+        CommandGate("mypy", (python, "-m", "mypy"), proves=("CQ-02",), alongside=True),
         SecretsGate(),
         DependencyAuditGate(),
         PytestGate(junit_from=tuple(pytest_junit)),
         # Locust: profile `gate` (~2 minutes) on a local stack of its own; a bounded profile on staging.
         LoadGate.for_staging(load_thresholds(stage), stage_settings(stage).load_profile)
         if stage == "staging"
-        else LoadGate(),
+        else LoadGate(bench=BenchConfig() if stage_settings(stage).load_bench else None),
         FuzzGate(),  # Schemathesis on every operation
         FaultGate(),  # the fault matrix (~1.5 minutes): fills the report's "Faults survived" table
         ScenarioGate(only_ids=only_ids),  # the checklist, scenario by scenario

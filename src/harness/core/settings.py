@@ -40,6 +40,8 @@ class StageSettings(BaseSettings):
     database_pool_max_overflow: int = 10
     load_thresholds: str | None = None  # the load gate's thresholds file on staging (default: the checklist's)
     load_profile: str = "staging"  # the load gate's profile on staging (load/profiles.toml)
+    # Local: the load gate runs `invoke bench` first (5-8 minutes more) and judges the thresholds' ratios to it.
+    load_bench: bool = False
 
 
 def stage_env_file(stage: Stage, project_root: Path = PROJECT_ROOT) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -105,18 +106,39 @@ def run_gates(
     """Every gate runs, even after a failure: the report should show everything that is wrong.
 
     `hold(gate, runs so far)` may return why a gate must not run (a failed preflight, `--skip`); the
-    gate is then recorded as skipped with that reason.
+    gate is then recorded as skipped with that reason. Neighbouring gates that say `alongside = True`
+    (checks of the checkout that start no stack and share no files) run at the same time; their results
+    are recorded in their order, as if they had run one after the other.
     """
     runs: list[GateRun] = []
-    for gate in gates:
-        reason = hold(gate, runs) if hold is not None else None
-        if reason is None and on_start is not None:
-            on_start(gate)
-        outcome = skipped_run(gate, reason) if reason is not None else run_gate(gate, context)
-        if on_result is not None:
-            on_result(outcome)
-        runs.append(outcome)
+    for group in _groups(list(gates)):
+        reasons = [hold(gate, runs) if hold is not None else None for gate in group]
+        for gate, reason in zip(group, reasons, strict=True):
+            if reason is None and on_start is not None:
+                on_start(gate)
+        with ThreadPoolExecutor(max_workers=len(group)) as pool:
+            pending = [
+                None if reason is not None else pool.submit(run_gate, gate, context)
+                for gate, reason in zip(group, reasons, strict=True)
+            ]
+            for gate, reason, future in zip(group, reasons, pending, strict=True):
+                outcome = future.result() if future is not None else skipped_run(gate, reason or "held")
+                if on_result is not None:
+                    on_result(outcome)
+                runs.append(outcome)
     return runs
+
+
+def _groups(gates: list[Gate]) -> list[list[Gate]]:
+    """The gates in order, neighbours that may run alongside each other grouped."""
+    groups: list[list[Gate]] = []
+    for gate in gates:
+        alongside = getattr(gate, "alongside", False)
+        if alongside and groups and getattr(groups[-1][-1], "alongside", False):
+            groups[-1].append(gate)
+        else:
+            groups.append([gate])
+    return groups
 
 
 def _relative(path: Path, base: Path) -> str:

@@ -29,6 +29,7 @@ class CommandGate:
     proves: tuple[str, ...] = ()
     stages: frozenset[Stage] = ALL_STAGES
     timeout_s: float = COMMAND_TIMEOUT_S
+    alongside: bool = False  # may run at the same time as neighbouring gates that may (`run_gates`)
 
     def run(self, context: GateContext) -> GateResult:
         log_path = context.run_dir / f"{self.name}.log"

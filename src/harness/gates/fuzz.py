@@ -2,8 +2,12 @@
 
 Configuration is `contract/schemathesis.toml`; this module starts what the stage needs, issues a
 token, and runs the `schemathesis` CLI as a subprocess with JUnit and VCR (replayable) reports in the
-run's folder. Local: a stack of its own. Staging: the deployed service, bounded in requests (a rate
-limit times a time budget, few examples). Production: refused, fuzzing writes data.
+run's folder. Locally, an integration of each provider and the provider-side objects its operations act
+on are made first (harness.stack.fuzz_fixtures) and their ids pinned in the run's copy of the config, so
+the fuzzer gets past 404; the cassette then says, per operation, how many cases reached its logic
+(harness.gates.fuzz_reach; the gate fails below contract/fuzz_reach.toml's share).
+Local: a stack of its own. Staging: the deployed service, bounded in requests (a rate limit times a
+time budget, few examples). Production: refused, fuzzing writes data.
 """
 
 from __future__ import annotations
@@ -16,10 +20,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from harness.core.junit import read_junit
 from harness.core.paths import PROJECT_ROOT
 from harness.core.processes import run_logged
 from harness.core.stages import Stage, StageError
+from harness.gates.fuzz_reach import ReachTable, write_reach
+from harness.stack.fuzz_fixtures import FuzzFixtures, create_fuzz_fixtures
 from harness.stack.local import LocalStack
 
 CONFIG_FILE = PROJECT_ROOT / "contract" / "schemathesis.toml"
@@ -29,6 +37,8 @@ CONFIG_FILE = PROJECT_ROOT / "contract" / "schemathesis.toml"
 STAGING_RATE = "300/m"
 STAGING_MAX_TIME_S = 90
 STAGING_MAX_EXAMPLES = 3
+# What a run leaves in its folder for the report: failures, the replayable cassette, the log, the reach table.
+FUZZ_EVIDENCE = ("junit.xml", "reach.txt", "reach.json", "cassette.yaml", "schemathesis.log")
 
 
 @dataclass(frozen=True)
@@ -38,25 +48,44 @@ class FuzzOutcome:
     tests: int
     failures: int
     errors: int
+    # Per operation, the share of cases that got past the refusals (None: no cassette or schema to read).
+    reach: ReachTable | None = None
+    # False on a bounded staging run: a few cases per operation cannot measure a share; reported only.
+    reach_judged: bool = True
 
     @property
     def passed(self) -> bool:
-        return self.exit_code == 0 and self.failures == 0 and self.errors == 0
+        clean = self.exit_code == 0 and self.failures == 0 and self.errors == 0
+        if not self.reach_judged:
+            return clean
+        return clean and self.reach is not None and not self.reach.below()
 
     def summary(self) -> str:
-        return (
+        text = (
             f"schemathesis exited {self.exit_code}: {self.tests} operations/scenarios tested, "
             f"{self.failures} failed, {self.errors} errors (junit.xml, cassette.yaml in {self.report_dir})"
         )
+        if not self.reach_judged:
+            table = self.reach.as_text() if self.reach is not None else "unknown (no cassette or schema to read)"
+            return f"{text}\n  reach per operation (reported, not judged: a bounded run's few cases):\n{table}"
+        if self.reach is None:
+            return text + "\n  reach: unknown (no cassette or schema to read), which fails the gate"
+        below = self.reach.below()
+        verdict = f"{len(below)} below {self.reach.min_share:.0%}" + (
+            ": " + ", ".join(op.operation for op in below) if below else ""
+        )
+        return f"{text}\n  reach per operation ({verdict}; reach.txt):\n{self.reach.as_text()}"
 
 
-def schemathesis_command(schema_url: str, report_dir: Path, extra_args: Sequence[str] = ()) -> list[str]:
+def schemathesis_command(
+    schema_url: str, report_dir: Path, extra_args: Sequence[str] = (), config_file: Path = CONFIG_FILE
+) -> list[str]:
     return [
         sys.executable,
         "-m",
         "schemathesis.cli",
         "--config-file",
-        str(CONFIG_FILE),
+        str(config_file),
         "--no-color",
         "run",
         schema_url,
@@ -73,12 +102,26 @@ def schemathesis_command(schema_url: str, report_dir: Path, extra_args: Sequence
 
 
 def run_schemathesis(
-    schema_url: str, token: str, report_dir: Path, extra_args: Sequence[str] = (), timeout_s: float = 15 * 60
+    schema_url: str,
+    token: str,
+    report_dir: Path,
+    extra_args: Sequence[str] = (),
+    timeout_s: float = 15 * 60,
+    *,
+    verify: str | bool = True,
+    fixtures: FuzzFixtures | None = None,
+    judge_reach: bool = True,
 ) -> FuzzOutcome:
-    """Run the CLI; the token travels in the environment (the config reads ${FUZZ_API_TOKEN})."""
+    """Run the CLI; the token travels in the environment (the config reads ${FUZZ_API_TOKEN}). With
+    `fixtures`, the run's configuration (in the report folder) pins the identifiers they made."""
     report_dir.mkdir(parents=True, exist_ok=True)
+    _save_schema(schema_url, report_dir / "openapi.json", verify)
+    config_file = CONFIG_FILE
+    if fixtures is not None:
+        config_file = report_dir / "schemathesis.toml"
+        config_file.write_text(CONFIG_FILE.read_text(encoding="utf-8") + "\n" + fixtures.as_toml(), encoding="utf-8")
     exit_code = run_logged(
-        schemathesis_command(schema_url, report_dir, extra_args),
+        schemathesis_command(schema_url, report_dir, extra_args, config_file),
         report_dir / "schemathesis.log",
         cwd=PROJECT_ROOT,
         timeout_s=timeout_s,
@@ -86,7 +129,25 @@ def run_schemathesis(
         name="schemathesis",
     )
     counts = read_junit(report_dir / "junit.xml")
-    return FuzzOutcome(exit_code, report_dir, counts.tests, counts.failures, counts.errors)
+    filtered = any(arg.startswith("--include") for arg in extra_args)
+    reach = write_reach(report_dir, partial=filtered)
+    return FuzzOutcome(exit_code, report_dir, counts.tests, counts.failures, counts.errors, reach, judge_reach)
+
+
+def _save_schema(schema_url: str, path: Path, verify: str | bool) -> None:
+    """The schema the run fuzzed, kept beside the cassette: the reach table maps URLs to its operations."""
+    import contextlib
+
+    # Unreachable: Schemathesis reports that itself, and the reach table then reads "unknown".
+    with contextlib.suppress(httpx.HTTPError):
+        path.write_bytes(httpx.get(schema_url, timeout=30, verify=verify).raise_for_status().content)
+
+
+def _make_fixtures(service_url: str, token: str, sandbox_url: str, verify: str | bool = True) -> FuzzFixtures:
+    """What the operations act on, made as the fuzzing user (its token), so that its requests may use it."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=service_url, headers=headers, timeout=60, verify=verify) as api:
+        return create_fuzz_fixtures(api, sandbox_url, verify)
 
 
 def run_fuzz(stage: Stage, report_dir: Path, *, max_examples: int | None = None) -> FuzzOutcome:
@@ -108,7 +169,8 @@ def run_fuzz(stage: Stage, report_dir: Path, *, max_examples: int | None = None)
     info = stack.start()
     try:
         token = stack.issue_token("schemathesis", "invoke fuzz")
-        outcome = run_schemathesis(f"{info.service_url}/openapi.json", token, report_dir, extra)
+        fixtures = _make_fixtures(info.service_url, token, info.sandbox_url)
+        outcome = run_schemathesis(f"{info.service_url}/openapi.json", token, report_dir, extra, fixtures=fixtures)
     finally:
         if stack.service is not None:
             stack.service.stop()
@@ -127,13 +189,25 @@ def _fuzz_deployed_stage(stage: Stage, report_dir: Path, max_examples: int | Non
     if not target.service_url:
         raise StageError(f"set SERVICE_URL (the {stage} service's base URL) to fuzz {stage}")
     bounds = ["--rate-limit", STAGING_RATE, "--max-time", str(STAGING_MAX_TIME_S)]
+    verify: str | bool = True
     if target.ca_bundle is not None:  # the stage's private CA (CA_BUNDLE), like every other client of it
-        bounds += ["--tls-verify", str(target.ca_bundle)]
+        verify = str(target.ca_bundle)
+        bounds += ["--tls-verify", verify]
     examples = ["--max-examples", str(min(max_examples or STAGING_MAX_EXAMPLES, STAGING_MAX_EXAMPLES))]
     user = f"qa-fuzz-{uuid.uuid4().hex[:8]}"
     token = issue_token_on(target.database_url, stage, user, "invoke fuzz")
     try:
-        return run_schemathesis(f"{target.service_url}/openapi.json", token, report_dir, [*bounds, *examples])
+        # The stage's provider sandbox (SANDBOX_URL), if it has one, holds the objects the operations need.
+        fixtures = _make_fixtures(target.service_url, token, target.sandbox_url, verify) if target.sandbox_url else None
+        return run_schemathesis(
+            f"{target.service_url}/openapi.json",
+            token,
+            report_dir,
+            [*bounds, *examples],
+            verify=verify,
+            fixtures=fixtures,
+            judge_reach=False,  # STAGING_MAX_EXAMPLES cases an operation, cut at STAGING_MAX_TIME_S: no share
+        )
     finally:
         remove_users(target.database_url, [user])
 

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import tomllib
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +79,12 @@ def profile_users(name: str, path: Path = PROFILES_FILE) -> tuple[int, float]:
     return users, float(raw.get("warmup_s", 0)) + float(raw.get("steady_s", raw.get("max_s", 0)))
 
 
+def profile_thresholds(name: str, path: Path = PROFILES_FILE) -> Path:
+    """The thresholds a profile is judged by when none are named: its own file, else thresholds.toml."""
+    own = tomllib.loads(path.read_text(encoding="utf-8")).get(name, {}).get("thresholds")
+    return LOAD_DIR / own if own else DEFAULT_THRESHOLDS
+
+
 def run_load(
     stage: Stage,
     profile: str,
@@ -88,9 +94,11 @@ def run_load(
     thresholds: Path = DEFAULT_THRESHOLDS,
     sandbox_faults: Sequence[dict[str, Any]] = (),
     log: Any = None,
+    ceiling_ratios: dict[str, dict[str, float]] | None = None,
 ) -> LoadRun:
     """Run the profile and return what it measured: on a stack of its own for the local stage (with the
-    service's resources sampled), against the deployed stage otherwise (`harness.gates.load_stage`)."""
+    service's resources sampled), against the deployed stage otherwise (`harness.gates.load_stage`).
+    `ceiling_ratios`: the bench's service/ceiling ratios of this run, which the ratio thresholds judge."""
     if not thresholds.exists():
         raise LoadError(f"thresholds file {thresholds} does not exist")
     users, expected_s = profile_users(profile)
@@ -101,7 +109,13 @@ def run_load(
         with _private_file(setup) as setup_path:
             say(f"locust: profile {profile}, {users} users, ~{expected_s:.0f} s, report in {report_dir}")
             return run_locust(
-                profile, setup_path, report_dir, workers=workers, thresholds=thresholds, timeout_s=expected_s + 180
+                profile,
+                setup_path,
+                report_dir,
+                workers=workers,
+                thresholds=thresholds,
+                timeout_s=expected_s + 180,
+                ceiling_ratios=ceiling_ratios,
             )
 
     resources: dict[str, Any] = {}
@@ -112,26 +126,7 @@ def run_load(
             say(f"stage {stage}: service {setup['service_url']}; {users} users of this run")
             exit_code = measure(setup)
     else:
-        with _local_stack(report_dir) as stack:
-            assert stack.info is not None
-            assert stack.service is not None
-            assert stack.service.process is not None
-            say(f"stack up: service {stack.info.service_url}; issuing {users} user tokens")
-            for fault in sandbox_faults:
-                httpx.post(f"{stack.info.sandbox_url}/_sandbox/faults", json=fault, timeout=10).raise_for_status()
-            names = [f"load-user-{number}" for number in range(users)]
-            setup = {
-                "service_url": stack.info.service_url,
-                "sandbox_url": stack.info.sandbox_url,
-                "database_url": stack.info.database_url,
-                "stripe_webhook_secret": stack.webhook_settings["STRIPE_WEBHOOK_SECRETS"],
-                "stripe_api_key": SANDBOX_STRIPE_KEY,
-                "tokens": issue_tokens(stack.info.database_url, names, "load test"),
-            }
-            pid, csv_path = stack.service.process.pid, report_dir / "resources.csv"
-            with ResourceSampler(pid, stack.info.database_url, csv_path) as sampler:
-                exit_code = measure(setup)
-            resources = sampler.summary()
+        exit_code, resources = _measure_on_local_stack(report_dir, users, sandbox_faults, say, measure)
     results = read_load_results(report_dir)
     breaches = list(results.breaches) if results else ["Locust wrote no results (see locust.log)"]
     write_resources_summary(resources, report_dir)
@@ -140,8 +135,45 @@ def run_load(
     return LoadRun(exit_code, report_dir, results, resources, breaches)
 
 
+def _measure_on_local_stack(
+    report_dir: Path,
+    users: int,
+    sandbox_faults: Sequence[dict[str, Any]],
+    say: Callable[[str], object],
+    measure: Callable[[dict[str, Any]], int],
+) -> tuple[int, dict[str, Any]]:
+    """Locust's exit code and the service's resources, measured on a stack of the run's own."""
+    with _local_stack(report_dir) as stack:
+        assert stack.info is not None
+        assert stack.service is not None
+        assert stack.service.process is not None
+        say(f"stack up: service {stack.info.service_url}; issuing {users} user tokens")
+        for fault in sandbox_faults:
+            httpx.post(f"{stack.info.sandbox_url}/_sandbox/faults", json=fault, timeout=10).raise_for_status()
+        names = [f"load-user-{number}" for number in range(users)]
+        setup = {
+            "service_url": stack.info.service_url,
+            "sandbox_url": stack.info.sandbox_url,
+            "database_url": stack.info.database_url,
+            "stripe_webhook_secret": stack.webhook_settings["STRIPE_WEBHOOK_SECRETS"],
+            "stripe_api_key": SANDBOX_STRIPE_KEY,
+            "tokens": issue_tokens(stack.info.database_url, names, "load test"),
+        }
+        pid, csv_path = stack.service.process.pid, report_dir / "resources.csv"
+        with ResourceSampler(pid, stack.info.database_url, csv_path) as sampler:
+            exit_code = measure(setup)
+        return exit_code, sampler.summary()
+
+
 def run_locust(
-    profile: str, setup_path: Path, report_dir: Path, *, workers: int, thresholds: Path, timeout_s: float
+    profile: str,
+    setup_path: Path,
+    report_dir: Path,
+    *,
+    workers: int,
+    thresholds: Path,
+    timeout_s: float,
+    ceiling_ratios: dict[str, dict[str, float]] | None = None,
 ) -> int:
     command = [
         sys.executable,
@@ -175,12 +207,14 @@ def run_locust(
         "LOAD_WORKERS": str(workers),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
     }
+    if ceiling_ratios is not None:
+        env["LOAD_CEILING_RATIOS"] = json.dumps(ceiling_ratios)
     output = report_dir / "locust-output.log"
     return run_logged(command, output, cwd=PROJECT_ROOT, timeout_s=timeout_s, env=env, name="Locust")
 
 
 @contextmanager
-def _one_load_run_at_a_time() -> Iterator[None]:
+def one_load_run_at_a_time() -> Iterator[None]:
     """Load runs share the load server's data directory and measure the machine: a second run (another
     terminal, another test worker) waits until the first is done."""
     lock_path = PROJECT_ROOT / ".stack" / "load-run.lock"
@@ -193,7 +227,7 @@ def _one_load_run_at_a_time() -> Iterator[None]:
 @contextmanager
 def _local_stack(report_dir: Path) -> Iterator[LocalStack]:
     """A stack of the run's own: a fresh database on the load server, the sandbox, the service."""
-    with _one_load_run_at_a_time(), _started_stack(report_dir) as stack:
+    with one_load_run_at_a_time(), _started_stack(report_dir) as stack:
         yield stack
 
 
@@ -266,6 +300,9 @@ def summarize(outcome: LoadRun) -> str:
             f"connections peak {resources['db_connections_peak']} (service {resources['service_db_connections_peak']}"
             f" of its pool's {resources['pool_limit']})"
         )
+    if results and results.unjudged:
+        unjudged = ", ".join(results.unjudged)
+        lines.append(f"  not judged (no ceiling measured in this run; LOAD_BENCH=1 runs the bench first): {unjudged}")
     lines += [f"THRESHOLD BREACHED: {breach}" for breach in outcome.breaches]
     if outcome.exit_code not in (0, 1):
         lines.append(f"Locust exited {outcome.exit_code}: see {outcome.report_dir / 'locust-output.log'}")
@@ -302,7 +339,7 @@ def run_load_task(
         profile,
         run_dir / "load",
         workers=workers,
-        thresholds=Path(thresholds) if thresholds else DEFAULT_THRESHOLDS,
+        thresholds=Path(thresholds) if thresholds else profile_thresholds(profile),
         sandbox_faults=faults,
         log=say,
     )

@@ -76,6 +76,7 @@ class LoadResults:
     breaches: tuple[str, ...]
     knee_users: int | None = None  # stress profiles: the last step that held
     steps: tuple[StressStep, ...] = ()
+    unjudged: tuple[str, ...] = ()  # ratio thresholds left out: the run measured no ceiling (`invoke bench`)
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> LoadResults:
@@ -91,6 +92,7 @@ class LoadResults:
             breaches=tuple(document["breaches"]),
             knee_users=document.get("knee_users"),
             steps=tuple(StressStep(step["users"], tuple(step["breaches"])) for step in document.get("steps", [])),
+            unjudged=tuple(document.get("unjudged", ())),
         )
 
     def benchmarks(self) -> list[Benchmark]:

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from harness.core.stages import Stage
 from harness.gates.base import GateContext, GateResult
-from harness.gates.fuzz import run_fuzz
+from harness.gates.bench import BenchConfig, run_bench
+from harness.gates.bench_results import BENCH_NAME, MARKDOWN_NAME, markdown
+from harness.gates.fuzz import FUZZ_EVIDENCE, run_fuzz
 from harness.gates.load import LOAD_DIR, PROFILES_FILE, run_load, summarize
 from harness.gates.load_results import RESOURCES_SAMPLES_NAME, RESULTS_NAME
 
@@ -73,6 +75,9 @@ class LoadGate:
     proves: tuple[str, ...] = ("OPS-PERF-TARGETS", "OPS-LOAD", "PERF-06")
     stages: frozenset[Stage] = LOCAL
     thresholds: Path = LOAD_DIR / "thresholds-colocated.toml"
+    # Set (LOAD_BENCH=1): `invoke bench` runs first, into <run>/bench/, and the thresholds' ratios
+    # ("p95<=1.5x ceiling") are judged against it. Unset: they are listed as not judged.
+    bench: BenchConfig | None = None
 
     @classmethod
     def for_staging(cls, thresholds: Path, profile: str = "staging") -> LoadGate:
@@ -87,13 +92,22 @@ class LoadGate:
 
     def run(self, context: GateContext) -> GateResult:
         report_dir = context.run_dir / "load"
-        outcome = run_load(context.stage, self.profile, report_dir, workers=self.workers, thresholds=self.thresholds)
-        evidence = tuple(
-            path
-            for path in (report_dir / name for name in (RESULTS_NAME, "locust.html", RESOURCES_SAMPLES_NAME))
-            if path.exists()
+        bench_dir = context.run_dir / "bench"
+        bench = run_bench(self.bench, bench_dir) if self.bench is not None else None
+        outcome = run_load(
+            context.stage,
+            self.profile,
+            report_dir,
+            workers=self.workers,
+            thresholds=self.thresholds,
+            ceiling_ratios=bench.threshold_ratios() if bench is not None else None,
         )
-        detail = summarize(outcome)
+        names = (RESULTS_NAME, "locust.html", RESOURCES_SAMPLES_NAME)
+        paths = [report_dir / name for name in names] + [bench_dir / BENCH_NAME, bench_dir / MARKDOWN_NAME]
+        evidence = tuple(path for path in paths if path.exists())
+        detail = summarize(outcome) + (
+            f"\nbench (the service against the bare stack):\n{markdown(bench)}" if bench else ""
+        )
         if self.stages == STAGING and LOAD_RESULTS not in self.proves:
             gaps = "; ".join(load_results_gap(self.profile, self.thresholds))
             detail += f"\n  {LOAD_RESULTS} not claimed by this run: {gaps}"
@@ -112,9 +126,5 @@ class FuzzGate:
 
     def run(self, context: GateContext) -> GateResult:
         outcome = run_fuzz(context.stage, context.run_dir / "fuzz", max_examples=self.max_examples)
-        evidence = tuple(
-            path
-            for path in (outcome.report_dir / name for name in ("junit.xml", "cassette.yaml", "schemathesis.log"))
-            if path.exists()
-        )
+        evidence = tuple(path for path in (outcome.report_dir / name for name in FUZZ_EVIDENCE) if path.exists())
         return GateResult("passed" if outcome.passed else "failed", outcome.summary(), evidence)

@@ -14,9 +14,15 @@ from typing import Any
 import psutil
 import psycopg
 
+from integration_service.db.engine import SERVICE_APPLICATION
+from integration_service.settings import Settings, web_connection_limit
+
 MONITOR_APPLICATION = "load-monitor"
-LOAD_QUERY_APPLICATION = "load-database-query"
-DEFAULT_POOL_LIMIT = 20
+_DEFAULTS = Settings.model_fields
+# The load runs' service keeps the default pool settings: what its web process may hold at most.
+DEFAULT_POOL_LIMIT = web_connection_limit(
+    _DEFAULTS["database_pool_size"].default, _DEFAULTS["database_pool_max_overflow"].default
+)
 
 
 RESOURCE_COLUMNS = (
@@ -91,10 +97,11 @@ class ResourceSampler:
             with suppress(psycopg.Error):
                 row = connection.execute(
                     "SELECT count(*),"
-                    " count(*) FILTER (WHERE application_name NOT IN (%(monitor)s, %(load)s)),"
-                    " count(*) FILTER (WHERE application_name NOT IN (%(monitor)s, %(load)s) AND state <> 'idle')"
+                    " count(*) FILTER (WHERE application_name = %(service)s),"
+                    " count(*) FILTER (WHERE application_name = %(service)s AND state <> 'idle')"
                     " FROM pg_stat_activity WHERE datname = current_database()",
-                    {"monitor": MONITOR_APPLICATION, "load": LOAD_QUERY_APPLICATION},
+                    # The web process's pool, whose limit is judged; its workers and the queue have pools of their own.
+                    {"service": SERVICE_APPLICATION},
                 ).fetchone()
                 if row is not None:
                     total, service, active = int(row[0]), int(row[1]), int(row[2])

@@ -168,6 +168,9 @@ def run_scenarios(
         marker_expression,
         "-p",
         "no:cacheprovider",
+        # Plugins the environment installs for the fuzz gate and the project's tests, which no step uses:
+        # importing them (Hypothesis, Schemathesis) took seconds of the gate's start.
+        *("-p", "no:hypothesispytest", "-p", "no:schemathesis"),
         # One process: scenarios share the stage (bursts, provider-wide token expiry) and are recorded here.
         "--numprocesses=0",
         f"{RESULTS_OPTION}={results_path}",

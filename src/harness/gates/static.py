@@ -18,6 +18,7 @@ class SecretsGate:
     name: str = "secrets"
     stages: frozenset[Stage] = ALL_STAGES
     proves: tuple[str, ...] = ("CQ-06",)
+    alongside: bool = True  # reads tracked files only: runs at the same time as mypy and the audit
 
     def run(self, context: GateContext) -> GateResult:
         findings = scan_repository(context.project_root)
@@ -40,6 +41,7 @@ class DependencyAuditGate:
     stages: frozenset[Stage] = ALL_STAGES
     proves: tuple[str, ...] = ("MONTH-05",)
     timeout_s: float = 60.0
+    alongside: bool = True  # mostly waits on the vulnerability database: runs at the same time as mypy
     command: tuple[str, ...] | None = None  # pip-audit by default
 
     def run(self, context: GateContext) -> GateResult:

@@ -20,6 +20,7 @@ import shutil
 import signal
 import ssl
 import subprocess
+import sys
 import tarfile
 import time
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ import psutil
 from harness.core.processes import ServerProcess, ServerStartError, free_port, uvicorn_command
 from harness.ops.common import OpsError, Target, append_record, confirm, git, git_sha, read_records, step, utc_now
 from harness.ops.sandbox import ensure_paypal_webhook, sandbox_answers
-from harness.stack.local import SERVICE_APP, sandbox_service_env
+from harness.stack.local import SERVICE_APP, WORKER_MODULE, sandbox_service_env
 
 # Services this process started, kept so that stopping one reaps it (no zombie, no ResourceWarning).
 _STARTED: dict[int, subprocess.Popen[bytes]] = {}
@@ -166,6 +167,15 @@ def _state_file(target: Target) -> Any:
     return target.state_dir / f"service-{target.stage}.json"
 
 
+def with_worker(command: list[str], source: Path) -> list[str]:
+    """`command` (the service), preceded by the build's sync worker when it has one, in one process group: a
+    shell starts the worker in the background and becomes the service (`exec`), so stopping the service's
+    group stops both, and the recorded pid stays the service's."""
+    if not (source / "src" / WORKER_MODULE.replace(".", "/")).with_suffix(".py").exists():
+        return command  # a build from before the sync queue
+    return ["/bin/sh", "-c", f'"{sys.executable}" -m {WORKER_MODULE} & exec "$@"', "sh", *command]
+
+
 def stop_local(target: Target) -> None:
     """Stop the service the last local deploy started (checked by pid and start time, nothing else)."""
     state_file = _state_file(target)
@@ -239,7 +249,7 @@ def _restart_local(target: Target, sha: str) -> str:
     }
     log_path = target.state_dir / "logs" / f"service-{target.stage}-{sha[:10]}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = uvicorn_command(SERVICE_APP, port)
+    command = with_worker(uvicorn_command(SERVICE_APP, port), source)
     with step(target, f"start the service from {source.name} on port {port}"), log_path.open("ab") as log:
         # Detached (own session): it outlives this command, and only its recorded pid is ever stopped.
         child = subprocess.Popen(

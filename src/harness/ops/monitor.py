@@ -38,7 +38,7 @@ RULES: dict[str, tuple[str, str]] = {
         "SELECT integration_id::text, integration_type, 3 AS failures FROM ("
         " SELECT integration_id, integration_type, status, row_number() OVER"
         " (PARTITION BY integration_id ORDER BY created_at DESC) AS n"
-        " FROM integrations_sync_logs WHERE status <> 'running') AS recent"
+        " FROM integrations_sync_logs WHERE status NOT IN ('queued', 'running')) AS recent"
         " WHERE n <= 3 GROUP BY integration_id, integration_type"
         " HAVING count(*) = 3 AND bool_and(status = 'failed')",
     ),

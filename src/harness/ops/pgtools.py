@@ -26,6 +26,9 @@ from harness.ops.common import OpsError
 # The harness's own schema in a stage's database (sign-offs, gate results: harness.ops.gate_store). Not the
 # service's: never dumped, restored, counted or compared, so a rollback's restore cannot lose a sign-off.
 GATE_SCHEMA = "release_gate"
+# The job queue's bookkeeping (procrastinate_jobs, _events, _workers, _periodic_defers) changes by itself every
+# scheduler tick: it is no user's data, so row counts, "rows written after the backup" and the migration's
+# no-data-loss comparison leave it out (a backup still holds it).
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ def libpq_args(database_url: str) -> list[str]:
 def public_tables(connection: psycopg.Connection[tuple[object, ...]]) -> list[str]:
     rows = connection.execute(
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version' "
-        "ORDER BY tablename"
+        "AND tablename NOT LIKE 'procrastinate\\_%' ORDER BY tablename"
     ).fetchall()
     return [str(row[0]) for row in rows]
 
@@ -182,7 +185,10 @@ def table_snapshot(database_url: str) -> dict[str, Any]:
         return content
 
 
-_TABLES = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+_TABLES = (
+    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'procrastinate\\_%' "
+    "ORDER BY tablename"
+)
 _COLUMNS = (
     "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s"
     " ORDER BY ordinal_position"

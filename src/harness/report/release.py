@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from harness.core.checklist import ChecklistItem
 from harness.core.stages import Stage
 from harness.gates.base import GateRun
+from harness.gates.bench_results import BenchRow, read_bench, table_rows
 from harness.gates.faults.gate import FaultCell
 from harness.gates.load_results import Benchmark, read_resources
 
@@ -100,6 +101,7 @@ class ReleaseReport:
     deployed_sha: str | None = None  # what the stage said it runs (staging, production)
     waivers: list[Waiver] = field(default_factory=list)
     faults: list[FaultCell] = field(default_factory=list)  # the fault matrix's cells, if its gate ran
+    bare_stack: list[BenchRow] = field(default_factory=list)  # the bench's service/ceiling table, if it ran
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
@@ -257,6 +259,7 @@ def build_report(
     waivers: list[Waiver] | None = None,
     deployed_sha: str | None = None,
     faults: list[FaultCell] | None = None,
+    bare_stack: list[BenchRow] | None = None,
 ) -> ReleaseReport:
     """`attestations`: checklist id → who attested and when, for this commit. `partial`: what a partial
     run (`--only`, `--skip`) left out; its verdict says so and never approves a release. `carried`: id →
@@ -296,12 +299,19 @@ def build_report(
         deployed_sha=deployed_sha,
         waivers=list(waived.values()),
         faults=list(faults or []),
+        bare_stack=list(bare_stack or []),
     )
 
 
 def collect_resources(run_dir: Path) -> dict[str, Any]:
     """What the load gate sampled (`<run>/load/`), for the report's resource chart; empty if it did not run."""
     return read_resources(run_dir / "load")
+
+
+def collect_bare_stack(run_dir: Path) -> list[BenchRow]:
+    """The bench's rows (`<run>/bench/`, LOAD_BENCH=1), for the "Performance against the bare stack" table."""
+    results = read_bench(run_dir / "bench")
+    return table_rows(results) if results else []
 
 
 def chart_points(samples: list[dict[str, float]], column: str, width: float, height: float) -> str:

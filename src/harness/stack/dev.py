@@ -4,10 +4,15 @@ and `invoke token` (an API token on the local database)."""
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
 
 from rich.console import Console
@@ -15,25 +20,37 @@ from sqlalchemy.engine import make_url
 
 from harness.core.database import database_name
 from harness.core.paths import STACK_DIR
+from harness.core.processes import log_tail
 from harness.core.settings import stage_settings
 from harness.core.stages import LOCAL_SERVICE_PORT
-from harness.stack.local import LocalStack, StackInfo
+from harness.stack.local import WORKER_MODULE, LocalStack, StackInfo, sandbox_service_env
 
 DEFAULT_PORT = LOCAL_SERVICE_PORT
 _POLL_INTERVAL_S = 0.5
+
+
+class StackNotRunningError(RuntimeError):
+    """`invoke worker` on the local stage needs the stack `invoke up` runs."""
 
 
 class PortInUseError(RuntimeError):
     """The requested port is taken; the message says how to choose another."""
 
 
-def local_stack(port: int | None = None) -> LocalStack:
-    """The developer's stack: embedded PostgreSQL, or the database DATABASE_URL names (env or .env)."""
+def local_stack(port: int | None = None, workers: int = 1) -> LocalStack:
+    """The developer's stack: embedded PostgreSQL, or the database DATABASE_URL names (env or .env);
+    the service served by `workers` processes."""
     external = stage_settings("local").database_url
     if external is None:
-        return LocalStack(state_dir=STACK_DIR, port=port)
+        return LocalStack(state_dir=STACK_DIR, port=port, service_workers=workers)
     url = external.get_secret_value()
-    return LocalStack(state_dir=STACK_DIR, database_name=database_name(url), external_database_url=url, port=port)
+    return LocalStack(
+        state_dir=STACK_DIR,
+        database_name=database_name(url),
+        external_database_url=url,
+        port=port,
+        service_workers=workers,
+    )
 
 
 def printable_url(url: str) -> str:
@@ -59,6 +76,7 @@ def show_urls(info: StackInfo, console: Console) -> None:
     console.print(f"  OpenAPI   {info.service_url}/openapi.json")
     console.print(f"  database  {printable_url(info.database_url)}")
     console.print(f"  sandbox   {info.sandbox_url}  (offline provider APIs the service talks to)")
+    console.print("  worker    one sync worker (more: `uv run invoke worker` in another terminal)")
     console.print(f"  urls in   {STACK_DIR / 'stack.json'}")
     console.print("Press Ctrl-C to stop.")
 
@@ -87,6 +105,11 @@ def _watch(stack: LocalStack, console: Console) -> int:
     if service is None or service.process is None:
         raise RuntimeError("the stack reported started but has no service process")
     while service.process.poll() is None:
+        for companion in service.companions:  # its sync worker: without it syncs would queue for nobody
+            if companion.process is not None and companion.process.poll() is not None:
+                console.print(f"[bold red]The {companion.name} exited with code {companion.process.returncode}[/]:")
+                console.print(log_tail(companion.log_path), markup=False, highlight=False)
+                return 1
         time.sleep(_POLL_INTERVAL_S)
     console.print(f"[bold red]The service exited with code {service.process.returncode}[/]:")
     console.print(service.log_tail(), markup=False, highlight=False)
@@ -113,3 +136,31 @@ def _interrupts_ignored() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def worker_env(stack_file: Path = STACK_DIR / "stack.json") -> dict[str, str]:
+    """A worker for the running local stack (`invoke up`): its database, its queue, its providers (the sandbox)."""
+    if not stack_file.exists():
+        raise StackNotRunningError(f"no local stack ({stack_file} is missing): start one with `uv run invoke up`")
+    info = StackInfo(**json.loads(stack_file.read_text()))
+    return {
+        "STAGE": "local",
+        "DATABASE_URL": info.database_url,
+        "SYNC_QUEUE": "syncs",
+        **sandbox_service_env(info.sandbox_url),
+    }
+
+
+def run_worker(env: dict[str, str], concurrency: int | None) -> int:
+    """A sync worker in the foreground until Ctrl-C (exit 0) or its own exit (its code)."""
+    command = [sys.executable, "-m", WORKER_MODULE]
+    if concurrency:
+        command += ["--concurrency", str(concurrency)]
+    with _sigterm_as_interrupt():
+        worker = subprocess.Popen(command, env={**os.environ, **env})
+        try:
+            return worker.wait()
+        except KeyboardInterrupt:
+            worker.terminate()
+            worker.wait()
+            return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import ssl
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -18,11 +19,12 @@ import httpx
 from harness.core.database import create_database, with_database
 from harness.core.embedded_postgres import EmbeddedPostgres
 from harness.core.paths import PROJECT_ROOT
-from harness.core.processes import ServerProcess, free_port, uvicorn_command
+from harness.core.processes import Companion, ServerProcess, free_port, uvicorn_command
 from integration_service.db import migrations
 from integration_service.security.api_tokens import issue_token_at
 
 SERVICE_APP = "integration_service.app:app_from_env"
+WORKER_MODULE = "integration_service.worker"
 SANDBOX_APP = "provider_sandbox.app:app_from_env"
 
 
@@ -100,20 +102,40 @@ def service_process(
     port: int | None = None,
     env: dict[str, str] | None = None,
     ready_path: str = "/api/health",
+    workers: int = 1,
 ) -> ServerProcess:
-    """The service as a local-stage process on `port` (a free one by default), not yet started.
+    """The service as a local-stage process on `port` (a free one by default), not yet started, with one sync
+    worker beside it (a companion started and stopped with it).
 
-    PUBLIC_URL is its own address, so OAuth providers (the sandbox) redirect back to it.
+    PUBLIC_URL is its own address, so OAuth providers (the sandbox) redirect back to it. Unless `env` names
+    SYNC_QUEUE, the pair has a queue of its own: a service started with settings of its own (a test's, a
+    scenario's) has its syncs run by its own worker, not by another one that shares the database.
     """
     port = port or free_port()
+    service_env = {
+        "STAGE": "local",
+        "DATABASE_URL": database_url,
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "SYNC_QUEUE": f"syncs-{port}",
+        **(env or {}),
+    }
     return ServerProcess(
         name="integration service",
-        command=uvicorn_command(SERVICE_APP, port),
+        command=uvicorn_command(SERVICE_APP, port, workers=workers),
         port=port,
         log_path=log_dir / f"service-{port}.log",
-        env={"STAGE": "local", "DATABASE_URL": database_url, "PUBLIC_URL": f"http://127.0.0.1:{port}", **(env or {})},
+        env=service_env,
         ready_path=ready_path,
+        companions=[worker_process(log_dir / f"worker-{port}.log", service_env)],
     )
+
+
+def worker_process(log_path: Path, env: dict[str, str], concurrency: int | None = None) -> Companion:
+    """A sync worker (`python -m integration_service.worker`) with the service's settings."""
+    command = [sys.executable, "-m", WORKER_MODULE]
+    if concurrency is not None:
+        command += ["--concurrency", str(concurrency)]
+    return Companion(name="sync worker", command=command, log_path=log_path, env=dict(env))
 
 
 @dataclass(frozen=True)
@@ -142,6 +164,7 @@ class LocalStack:
     webhook_settings: dict[str, str] = field(default_factory=dict)  # the signing secret and webhook id in use
     webhooks_on_demand: bool = False  # see register_sandbox_webhooks
     started_embedded: bool = False
+    service_workers: int = 1  # web processes (uvicorn --workers)
 
     def start(self) -> StackInfo:
         database_url = self.start_database()
@@ -155,7 +178,14 @@ class LocalStack:
             database_url,
             self.state_dir / "logs",
             port=port,
-            env={**sandbox_service_env(self.sandbox.url), **self.webhook_settings, **self.service_env},
+            # The stage's queue: a worker started on its own (`invoke worker`) runs its syncs too.
+            env={
+                "SYNC_QUEUE": "syncs",
+                **sandbox_service_env(self.sandbox.url),
+                **self.webhook_settings,
+                **self.service_env,
+            },
+            workers=self.service_workers,
         ).start()
         self.info = StackInfo(service_url=self.service.url, database_url=database_url, sandbox_url=self.sandbox.url)
         self._write_stack_file()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from harness.core.settings import required_database_url
@@ -36,10 +36,22 @@ def issue_stage_token(stage: Stage, user_name: str, label: str = "") -> str:
         stack.stop()
 
 
-def issue_token_on(database_url: str, stage: Stage | str, user_name: str, label: str = "") -> str:
-    """A token for `user_name` (created if needed) on the database at `database_url`, already migrated."""
+def database_engine(database_url: str) -> Engine:
+    """An engine to pass as `engine=` below: one connection pool for many tokens and removals (the caller
+    disposes of it)."""
+    return create_engine(sqlalchemy_url(database_url), pool_pre_ping=True)
+
+
+def issue_token_on(
+    database_url: str, stage: Stage | str, user_name: str, label: str = "", *, engine: Engine | None = None
+) -> str:
+    """A token for `user_name` (created if needed) on the database at `database_url`, already migrated.
+    `engine`: one the caller keeps open on that database (many tokens, one connection pool)."""
     try:
-        return issue_token_at(database_url, user_name, label)
+        if engine is None:
+            return issue_token_at(database_url, user_name, label)
+        with engine.begin() as connection:
+            return issue_token(connection, user_name, label)
     except SQLAlchemyError as exc:
         raise TokenError(f"could not issue a token on the {stage} database: {_reason(exc)}") from None
 
@@ -54,14 +66,16 @@ def issue_tokens(database_url: str, user_names: Sequence[str], label: str) -> li
         engine.dispose()
 
 
-def remove_users(database_url: str, user_names: Collection[str]) -> None:
+def remove_users(database_url: str, user_names: Collection[str], *, engine: Engine | None = None) -> None:
     """Remove users a scenario made: their tokens revoked first (so they are dead even if the delete
     below fails), then the users deleted with all they own (tokens, integrations, sync logs, synced
-    records and OAuth states cascade) and the webhook events recorded against their integrations."""
+    records and OAuth states cascade) and the webhook events recorded against their integrations.
+    `engine`: one the caller keeps open on that database (left open here)."""
     if not user_names:
         return
     names = {"names": list(user_names)}
-    engine = create_engine(sqlalchemy_url(database_url))
+    own_engine = engine is None
+    engine = create_engine(sqlalchemy_url(database_url)) if engine is None else engine
     try:
         with engine.begin() as connection:
             connection.execute(_REVOKE_TOKENS, names)
@@ -72,7 +86,8 @@ def remove_users(database_url: str, user_names: Collection[str]) -> None:
     except SQLAlchemyError as exc:
         raise TokenError(f"could not remove the scenario users {sorted(user_names)}: {_reason(exc)}") from None
     finally:
-        engine.dispose()
+        if own_engine:
+            engine.dispose()
 
 
 def _reason(exc: SQLAlchemyError) -> str:

@@ -6,7 +6,7 @@
 #   in:   DEPLOY_SHA   the commit to run (required; it must exist where the deploy directory fetches from)
 #         DEPLOY_STAGE the stage's name (informational)
 #   does: fetch the deploy directory's origin, check DEPLOY_SHA out, install the runtime dependencies,
-#         stop the running service (by its pidfile, nothing else), start the new one from the deploy
+#         stop the running service and its sync worker (by its pidfile, nothing else), start the new ones from the deploy
 #         directory over TLS with only the settings of service.env (as systemd's EnvironmentFile= would)
 #         and BUILD_SHA, then wait until it answers GET /api/version.
 #   out:  exit 0 once the new service answers; non-zero with the reason (and the log's tail) on stderr.
@@ -55,9 +55,13 @@ start_service() {
     cd "$DEPLOY_DIR"
     # A clean environment, as a unit gets: PATH, HOME, the settings file and the build's identity. Its own
     # session (setsid), no inherited descriptors: it outlives this script, whose caller waits for our output.
-    # env, setsid and bash each exec the next, so $! is the service's pid.
+    # env, setsid and bash each exec the next, so $! is the service's pid. A build with a sync worker starts
+    # one first, in the same session: stopping the service's group stops it too (on a real machine the
+    # workers are units of their own, README "Sync workers").
     env -i PATH="$PATH" HOME="${HOME:-/}" LANG=C.UTF-8 SERVICE_ENV="$SERVICE_ENV" BUILD_SHA="$sha" \
-        setsid bash -c 'set -a; . "$SERVICE_ENV"; set +a; exec "$0" "$@"' \
+        setsid bash -c 'set -a; . "$SERVICE_ENV"; set +a
+            if [ -f src/integration_service/worker.py ]; then "$0" -m integration_service.worker & fi
+            exec "$0" "$@"' \
         "$DEPLOY_DIR/.venv/bin/python" -m uvicorn integration_service.app:app_from_env --factory \
         --host "$SERVICE_HOST" --port "$SERVICE_PORT" --ssl-certfile "$TLS_CERT" --ssl-keyfile "$TLS_KEY" \
         --no-access-log --timeout-graceful-shutdown 5 --timeout-keep-alive 75 \

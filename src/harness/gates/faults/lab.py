@@ -9,11 +9,8 @@ holds) and from the database (what the service stored and logged), never from th
 from __future__ import annotations
 
 import fcntl
-import os
 import shutil
-import signal
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,6 +23,7 @@ import httpx
 import psycopg
 from psycopg.rows import dict_row
 
+from harness.core import polling
 from harness.core.database import drop_database
 from harness.core.paths import PROJECT_ROOT
 from harness.stack.local import LocalStack
@@ -75,13 +73,7 @@ def answer(response: httpx.Response, status: int, what: str) -> Any:
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float = 30.0, every_s: float = 0.05) -> T:
     """Poll `probe` until it returns something truthy; CellFailed naming `what` when it never does."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(every_s)
-    raise CellFailed(f"gave up after {timeout_s:.0f} s waiting for {what}")
+    return polling.wait_for(what, probe, timeout_s, every_s, failure=CellFailed)
 
 
 @dataclass
@@ -195,9 +187,8 @@ class FaultLab:
         service = self.stack.service
         assert service is not None
         assert service.process is not None
-        os.killpg(service.process.pid, signal.SIGKILL)
-        service.process.wait(10)
-        service.stop()  # closes its log; the process is gone already
+        service.kill()  # with its sync worker, as on a crashed machine
+        service.stop()  # closes its log; the processes are gone already
 
     def start_service(self) -> None:
         service = self.stack.service
