@@ -28,7 +28,13 @@ class Profile:
     step_s: float = 0.0
     settle_s: float = 0.0
     max_s: float = 0.0
+    bystanders: int = 0  # burst: of `users`, these do not sync but keep listing their integrations meanwhile
+    thresholds: str = ""  # the profile's own thresholds file in load/ (else thresholds.toml, or --thresholds)
     wait_s: tuple[float, float] = (1.0, 5.0)
+
+    @property
+    def syncing_users(self) -> int:
+        return self.users - self.bystanders
 
     def step_users_at(self, step: int) -> int:
         """Users in stress step `step` (0-based)."""
@@ -63,6 +69,8 @@ def load_profile(name: str, path: Path = PROFILES_FILE) -> Profile:
         raise ProfileError(f"profile {name!r}: {error}") from None
     if profile.users < 1 or profile.spawn_rate <= 0:
         raise ProfileError(f"profile {name!r}: needs users >= 1 and spawn_rate > 0")
+    if not 0 <= profile.bystanders < profile.users:
+        raise ProfileError(f"profile {name!r}: bystanders must be fewer than users")
     return profile
 
 

@@ -1,6 +1,6 @@
 """Time Stripe webhook processing end to end: N genuinely signed events posted to the real service.
 
-    uv run python load/webhook_benchmark.py --events 1000
+    uv run python -m load.webhook_benchmark --events 1000
 
 Starts its own stack, makes a Stripe charge through the service, then posts N distinct
 `charge.succeeded` events about it, each signed with the endpoint secret exactly as Stripe signs
@@ -11,8 +11,6 @@ Starts its own stack, makes a Stripe charge through the service, then posts N di
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import json
 import statistics
 import tempfile
@@ -24,13 +22,9 @@ import httpx
 
 from harness.core.paths import PROJECT_ROOT
 from harness.stack.local import LocalStack
+from load.stripe_events import charge_succeeded, sign_stripe
 
 SANDBOX_KEY = "sk_test_sandbox_default_51Sandbox"
-
-
-def sign(payload: bytes, secret: str) -> str:
-    at = int(time.time())
-    return f"t={at},v1=" + hmac.new(secret.encode(), f"{at}.".encode() + payload, hashlib.sha256).hexdigest()
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -66,29 +60,13 @@ def main() -> None:
         outcomes: dict[str, int] = {}
         with httpx.Client(base_url=info.service_url, timeout=60) as stripe_side:
             for number in range(options.events):
-                event = {
-                    "id": f"evt_bench_{number}_{uuid.uuid4().hex[:8]}",
-                    "object": "event",
-                    "type": "charge.succeeded",
-                    "created": int(time.time()),
-                    "data": {
-                        "object": {
-                            "id": charge["stripeChargeId"],
-                            "object": "charge",
-                            "status": "succeeded",
-                            "amount": 1000,
-                            "amount_refunded": 0,
-                            "refunded": False,
-                            "currency": "usd",
-                        }
-                    },
-                }
-                payload = json.dumps(event).encode()
+                event_id = f"evt_bench_{number}_{uuid.uuid4().hex[:8]}"
+                payload = json.dumps(charge_succeeded(event_id, charge["stripeChargeId"])).encode()
                 started = time.perf_counter()
                 answer = stripe_side.post(
                     "/api/integrations/stripe/webhook",
                     content=payload,
-                    headers={"Stripe-Signature": sign(payload, secret), "Content-Type": "application/json"},
+                    headers={"Stripe-Signature": sign_stripe(payload, secret), "Content-Type": "application/json"},
                 )
                 latencies.append((time.perf_counter() - started) * 1000)
                 outcome: str = answer.json().get("outcome", f"HTTP {answer.status_code}")
