@@ -12,23 +12,36 @@ seeding); on a stage without one (no QA_SANDBOX_URL) it is skipped, never passed
 
 from __future__ import annotations
 
+import functools
 import json
+import ssl
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
+from sqlalchemy import Engine
 
 from harness.core.tls import client_verify
 from harness.gates.scenario_target import ScenarioTarget
 from harness.stack.oauth import connect_via_oauth
-from harness.stack.tokens import issue_token_on, remove_users
+from harness.stack.tokens import database_engine, issue_token_on, remove_users
 
 HTTP_TIMEOUT_S = 30.0
 NO_SANDBOX = "needs the provider sandbox: the stage has no SANDBOX_URL"
+
+
+@functools.cache
+def shared_verify(ca_bundle: Path | None) -> ssl.SSLContext:
+    """What every client of the run passes as `verify=`: one SSL context for the stage's trust (building one,
+    certifi's bundle loaded, costs ~30 ms: once per client, that was most of a scenario that asks the sandbox
+    about each of hundreds of records). The same trust as `client_verify`, built as httpx builds it."""
+    verify = client_verify(ca_bundle)
+    return verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify)
 
 
 @dataclass
@@ -44,11 +57,14 @@ class World:
     """What one scenario has made and seen. A fresh one per scenario."""
 
     target: ScenarioTarget
+    # The stage's database for issuing and removing the scenario's users: one pool for the whole run
+    # (None: each call connects on its own).
+    engine: Engine | None = None
     users: dict[str, ApiUser] = field(default_factory=dict)
     integrations: dict[str, dict[str, Any]] = field(default_factory=dict)  # by the scenario's label
     response: httpx.Response | None = None
-    facts: dict[str, Any] = field(default_factory=dict)  # anything else a section's steps pass along
     _clients: list[httpx.Client] = field(default_factory=list)
+    _sandbox: httpx.Client | None = None
 
     def user(self, name: str) -> ApiUser:
         """The user the scenario calls `name`, created with a token on first mention."""
@@ -56,7 +72,9 @@ class World:
             if self.target.database_url is None:
                 pytest.fail("QA_DATABASE_URL is not set: scenarios create their own users on the stage's database")
             account = f"qa-{name.lower().replace(' ', '-')}-{uuid.uuid4().hex[:10]}"
-            token = issue_token_on(self.target.database_url, self.target.stage, account, "checklist scenario")
+            token = issue_token_on(
+                self.target.database_url, self.target.stage, account, "checklist scenario", engine=self.engine
+            )
             client = self.client(headers={"Authorization": f"Bearer {token}"})
             self.users[name] = ApiUser(name=name, account=account, token=token, client=client)
         return self.users[name]
@@ -66,7 +84,7 @@ class World:
         client = httpx.Client(
             base_url=base_url or self.target.service_url,
             timeout=HTTP_TIMEOUT_S,
-            verify=client_verify(self.target.ca_bundle),
+            verify=shared_verify(self.target.ca_bundle),
             **options,
         )
         self._clients.append(client)
@@ -79,8 +97,10 @@ class World:
         return self.target.sandbox_url
 
     def sandbox(self) -> httpx.Client:
-        """The provider sandbox's control API (`/_sandbox/...`)."""
-        return self.client(base_url=f"{self.sandbox_url()}/_sandbox")
+        """The provider sandbox's control API (`/_sandbox/...`): one client for the scenario."""
+        if self._sandbox is None:
+            self._sandbox = self.client(base_url=f"{self.sandbox_url()}/_sandbox")
+        return self._sandbox
 
     def last_response(self) -> httpx.Response:
         assert self.response is not None, "no request was sent yet in this scenario"
@@ -91,7 +111,8 @@ class World:
         for client in self._clients:
             client.close()
         if self.users and self.target.database_url is not None:
-            remove_users(self.target.database_url, [user.account for user in self.users.values()])
+            accounts = [user.account for user in self.users.values()]
+            remove_users(self.target.database_url, accounts, engine=self.engine)
 
 
 @pytest.fixture(scope="session")
@@ -99,9 +120,20 @@ def target() -> ScenarioTarget:
     return ScenarioTarget.from_env()
 
 
+@pytest.fixture(scope="session")
+def stage_database(target: ScenarioTarget) -> Iterator[Engine | None]:
+    """The stage's database, connected once for the run: every scenario issues and removes its users through it."""
+    if target.database_url is None:
+        yield None
+        return
+    engine = database_engine(target.database_url)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
-def world(target: ScenarioTarget) -> Iterator[World]:
-    world = World(target=target)
+def world(target: ScenarioTarget, stage_database: Engine | None) -> Iterator[World]:
+    world = World(target=target, engine=stage_database)
     yield world  # the teardown runs when the scenario failed too
     world.close()
 

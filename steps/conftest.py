@@ -13,9 +13,13 @@ pytest_plugins = [
     # the scenario's world, its users and the shared steps
     "harness.gates.scenario_results",
     "steps.common",
-    # support with steps of its own (the payments' webhook answers, the operations lab's fixtures)
+    # support with steps or fixtures of its own (the payments' webhook answers, the operations lab's fixtures, the
+    # security scenarios' canary trail)
     "steps.support.payments",
     "steps.support.lab",
+    "steps.support.security",
+    "steps.support.openapi",
+    "steps.support.accounting",
     # code_and_docs
     "steps.code_and_docs.code_quality",
     "steps.code_and_docs.environment",
@@ -39,6 +43,7 @@ pytest_plugins = [
     "steps.providers.integration_testing",
     "steps.providers.integration_isolation",
     "steps.providers.sync_races",
+    "steps.providers.sync_workers",
     "steps.providers.webhook_forgery",
     # security
     "steps.security.secrets_https_cors",

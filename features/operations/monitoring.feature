@@ -102,6 +102,16 @@ Feature: Monitoring
     When "Alice" syncs the invoices of "Driftwood Supplies" again
     Then the sync succeeds with 300 invoices
 
+  @OPS-ALERTS @billionmail
+  Scenario: Scheduled syncs that keep failing fire "fails 3 times in a row", and the integration is paused, saying why
+    Given a service instance with a database of its own that syncs every integration every second and pauses one after 3 failures in a row
+    And a user "Priya" of that instance has connected BillionMail, whose API key was then rotated at the BillionMail instance
+    When the schedule has synced the integration of "Priya" until it is paused
+    Then the sync logs of "Priya" are 3 runs the schedule asked for, each "failed", and no more follow
+    And the integration of "Priya" shows the sync status "ERROR", saying it was paused after 3 failed syncs in a row
+    When the alert rules are evaluated on the scratch database
+    Then only the alert "sync_failed_3_times" fires
+
   @OPS-ALERTS @staging @sandbox @xero @myob @quickbooks @stripe
   Scenario: On the stage, the alert rules fire on a user's own failing syncs, refused token refreshes, rate limits and declined payments
     Given a user "Omar" signed in with an API token

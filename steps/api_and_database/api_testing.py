@@ -4,6 +4,7 @@ and bad requests answered with the error model."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -13,12 +14,23 @@ from steps.common import World, describe
 from steps.support.security import INTEGRATIONS, create_integration, expect_error, integration_of, send_burst
 
 
+@dataclass(frozen=True)
+class ApiWalk:
+    """An integration walked through the API: each step (label, expected status, answer), its id, and whether
+    the user's list showed it."""
+
+    steps: list[tuple[str, int, httpx.Response]]
+    integration_id: str
+    listed: bool
+
+
 @when(
     parsers.parse(
         '"{name}" walks an integration through the API: create, list, read, update, its logs and records, delete'
-    )
+    ),
+    target_fixture="api_walk",
 )
-def security_walk_integration(world: World, request: pytest.FixtureRequest, name: str) -> None:
+def security_walk_integration(world: World, request: pytest.FixtureRequest, name: str) -> ApiWalk:
     user = world.user(name)
     created = create_integration(request, user, f"qa-walk-{uuid.uuid4().hex[:8]}")
     steps: list[tuple[str, int, httpx.Response]] = [("GET /api/health", 200, world.client().get("/api/health"))]
@@ -43,27 +55,25 @@ def security_walk_integration(world: World, request: pytest.FixtureRequest, name
         ),
         ("DELETE /api/integrations/{id}", 204, client.delete(path)),
     ]
-    world.facts["walk"] = steps
-    world.facts["walked_id"] = integration_id
     listed = steps[2][2].json().get("integrations", []) if steps[2][2].status_code == 200 else []
-    world.facts["walk_listed"] = any(i["id"] == integration_id for i in listed)
+    return ApiWalk(steps=steps, integration_id=integration_id, listed=any(i["id"] == integration_id for i in listed))
 
 
 @then("every step was answered with its success status")
-def security_walk_succeeded(world: World) -> None:
+def security_walk_succeeded(api_walk: ApiWalk) -> None:
     failed = [
         f"{label}: expected {status}, {describe(r)[:200]}"
-        for label, status, r in world.facts["walk"]
+        for label, status, r in api_walk.steps
         if r.status_code != status
     ]
     assert not failed, "\n".join(failed)
-    assert world.facts["walk_listed"], "the new integration was not in the user's list"
+    assert api_walk.listed, "the new integration was not in the user's list"
 
 
 @then("the deleted integration is no longer found")
-def security_walk_deleted(world: World) -> None:
+def security_walk_deleted(world: World, api_walk: ApiWalk) -> None:
     user = next(iter(world.users.values()))
-    response = user.client.get(f"{INTEGRATIONS}/{world.facts['walked_id']}")
+    response = user.client.get(f"{INTEGRATIONS}/{api_walk.integration_id}")
     expect_error(response, 404, "not_found")
 
 
@@ -85,7 +95,7 @@ def security_send_bad_request(world: World, name: str, error: str) -> None:
             sync, content=b'{"integrationId": ', headers={"Content-Type": "application/json"}
         )
     elif error == "the rate limit exceeded":
-        responses = send_burst(world, user, INTEGRATIONS, 1)
+        responses = send_burst(world, user, INTEGRATIONS, 1).responses
         world.response = next((r for r in responses if r.status_code == 429), responses[-1])
     else:
         raise ValueError(f"no bad request {error!r}")

@@ -10,6 +10,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -32,17 +33,15 @@ def _ops_target(world: World, database_url: str | None = None) -> Target:
     return Target(stage=parse_stage(world.target.stage), database_url=url, checkout=world.target.project_root)
 
 
-@when("the migration revision of the stage database is read")
-def read_live_revision(world: World) -> None:
-    world.facts["revision"] = alembic_revision(_ops_target(world).database_url)
+@when("the migration revision of the stage database is read", target_fixture="live_revision")
+def read_live_revision(world: World) -> str | None:
+    return alembic_revision(_ops_target(world).database_url)
 
 
 @then("it is the newest migration of the checkout being released")
-def revision_is_head(world: World) -> None:
+def revision_is_head(world: World, live_revision: str | None) -> None:
     head = run_alembic(_ops_target(world), "head")
-    assert world.facts["revision"] == head, (
-        f"the database is at {world.facts['revision']}, the release's head is {head}"
-    )
+    assert live_revision == head, f"the database is at {live_revision}, the release's head is {head}"
 
 
 @then("the service's health check reports the schema at head")
@@ -52,14 +51,21 @@ def health_reports_head(world: World) -> None:
     assert response.json()["checks"]["migrations"].startswith("at head"), describe(response)
 
 
-@when("Alembic compares the stage database with the checkout's schema")
-def alembic_check_stage(world: World) -> None:
-    world.facts["drift"] = _alembic_check(_ops_target(world))
+@dataclass(frozen=True)
+class SchemaCheck:
+    """What `alembic check` said of a database: None when it found no difference."""
+
+    drift: str | None
 
 
-@when("Alembic compares the scratch database with the checkout's schema")
-def alembic_check_scratch(world: World) -> None:
-    world.facts["drift"] = _alembic_check(_ops_target(world, world.facts["scratch_url"]))
+@when("Alembic compares the stage database with the checkout's schema", target_fixture="schema_check")
+def alembic_check_stage(world: World) -> SchemaCheck:
+    return SchemaCheck(_alembic_check(_ops_target(world)))
+
+
+@when("Alembic compares the scratch database with the checkout's schema", target_fixture="schema_check")
+def alembic_check_scratch(world: World, scratch_database_url: str) -> SchemaCheck:
+    return SchemaCheck(_alembic_check(_ops_target(world, scratch_database_url)))
 
 
 def _alembic_check(target: Target) -> str | None:
@@ -71,44 +77,56 @@ def _alembic_check(target: Target) -> str | None:
 
 
 @then("Alembic finds no difference between them")
-def alembic_no_drift(world: World) -> None:
-    assert world.facts["drift"] is None, f"the live schema drifted from the migrations: {world.facts['drift']}"
+def alembic_no_drift(schema_check: SchemaCheck) -> None:
+    assert schema_check.drift is None, f"the live schema drifted from the migrations: {schema_check.drift}"
 
 
-@given("a scratch database migrated to the newest migration")
-def scratch_database(world: World, request: pytest.FixtureRequest) -> None:
+@given("a scratch database migrated to the newest migration", target_fixture="scratch_database_url")
+def scratch_database(world: World, request: pytest.FixtureRequest) -> str:
     server = _ops_target(world).database_url
     name = f"qa_drift_{uuid.uuid4().hex[:8]}"
-    world.facts["scratch_url"] = create_database(server, name)
+    scratch_url = create_database(server, name)
     undo_at_end(request, lambda: drop_database(server, name))
-    run_alembic(_ops_target(world, world.facts["scratch_url"]), "upgrade", "head")
+    run_alembic(_ops_target(world, scratch_url), "upgrade", "head")
+    return scratch_url
 
 
 @given(parsers.parse('a column added to "{table}" of the scratch database by hand'))
-def add_column_by_hand(world: World, table: str) -> None:
-    with psycopg.connect(world.facts["scratch_url"], autocommit=True) as connection:
+def add_column_by_hand(scratch_database_url: str, table: str) -> None:
+    with psycopg.connect(scratch_database_url, autocommit=True) as connection:
         connection.execute(f"ALTER TABLE {table} ADD COLUMN qa_hand_made TEXT")
 
 
 @then(parsers.parse('Alembic reports the drift on "{table}"'))
-def alembic_reports_drift(world: World, table: str) -> None:
-    drift = world.facts["drift"]
+def alembic_reports_drift(schema_check: SchemaCheck, table: str) -> None:
+    drift = schema_check.drift
     assert drift is not None, f"alembic check missed a column added to {table} by hand"
     assert table in drift, f"alembic check failed, but not on {table}: {drift}"
 
 
-@when(parsers.re(r'the planner explains "(?P<query>.+)" with sequential scans discouraged$'))
-def explain_query(world: World, query: str) -> None:
+@dataclass(frozen=True)
+class QueryPlan:
+    """A query's plan, the indexes it names (name: (table, leading column)) and every table's index leads."""
+
+    plan: dict[str, Any]
+    indexes: dict[str, tuple[str, str]]
+    leading_columns: dict[str, set[str]]
+
+
+@when(
+    parsers.re(r'the planner explains "(?P<query>.+)" with sequential scans discouraged$'), target_fixture="query_plan"
+)
+def explain_query(world: World, query: str) -> QueryPlan:
     with stage_sql(world) as connection, connection.transaction():
         # Local to this transaction: the planner then takes any usable index over a table scan, so a
         # missing index shows as a Seq Scan whatever the table's size on this stage.
         connection.execute("SET LOCAL enable_seqscan = off")
         plan = connection.execute(f"EXPLAIN (FORMAT JSON) {query}").fetchone()
         assert plan is not None
-        world.facts["plan"] = plan[0][0]["Plan"]
-        names = {node["Index Name"] for node in _plan_nodes(world.facts["plan"]) if "Index Name" in node}
-        world.facts["indexes"] = {name: _index_of(connection, name) for name in names}
-        world.facts["leading_columns"] = _leading_columns(connection)
+        root: dict[str, Any] = plan[0][0]["Plan"]
+        names = {node["Index Name"] for node in _plan_nodes(root) if "Index Name" in node}
+        indexes = {name: _index_of(connection, name) for name in names}
+        return QueryPlan(plan=root, indexes=indexes, leading_columns=_leading_columns(connection))
 
 
 def _plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -142,17 +160,17 @@ def _leading_columns(connection: psycopg.Connection[tuple[Any, ...]]) -> dict[st
 
 
 @then(parsers.parse("the plan reads {table} through an index led by one of: {columns}"))
-def plan_uses_index(world: World, table: str, columns: str) -> None:
+def plan_uses_index(query_plan: QueryPlan, table: str, columns: str) -> None:
     wanted = {column.strip() for column in columns.split(",")}
-    leading = world.facts["leading_columns"].get(table, set())
+    leading = query_plan.leading_columns.get(table, set())
     assert wanted & leading, f"{table} has no index led by {sorted(wanted)}; its indexes lead by {sorted(leading)}"
     # A bitmap scan names the table on its heap node and the index on a child node: indexes are
     # matched to the table through the catalogue, not through the plan's shape. With the stage's own
     # statistics the planner may prefer another index of the table (e.g. one that gives the ORDER BY):
     # the query is served by an index either way; a Seq Scan (the only path left without one) is not.
-    used = {name: column for name, (owner, column) in world.facts["indexes"].items() if owner == table}
-    scans = [node["Node Type"] for node in _plan_nodes(world.facts["plan"]) if node.get("Relation Name") == table]
-    assert scans or used, f"the plan does not read {table}: {json.dumps(world.facts['plan'])[:1500]}"
+    used = {name: column for name, (owner, column) in query_plan.indexes.items() if owner == table}
+    scans = [node["Node Type"] for node in _plan_nodes(query_plan.plan) if node.get("Relation Name") == table]
+    assert scans or used, f"the plan does not read {table}: {json.dumps(query_plan.plan)[:1500]}"
     read_by = f"{table} is read by {', '.join(scans)} with indexes {used or 'none'}; expected an index scan"
     assert used, read_by
     assert "Seq Scan" not in scans, read_by
@@ -161,15 +179,24 @@ def plan_uses_index(world: World, table: str, columns: str) -> None:
 _REFERENCES = {"user_id": "users", "integration_id": "integrations_credentials"}
 
 
-@when("the columns and constraints of the stage database are read")
-def read_constraints(world: World) -> None:
+@dataclass(frozen=True)
+class Constraints:
+    """The reference columns of the public schema (table, column) and its single-column foreign keys
+    (name, child table, column, parent table, parent column, validated)."""
+
+    columns: list[tuple[Any, ...]]
+    foreign_keys: list[tuple[Any, ...]]
+
+
+@when("the columns and constraints of the stage database are read", target_fixture="constraints")
+def read_constraints(world: World) -> Constraints:
     with stage_sql(world) as connection:
-        world.facts["columns"] = connection.execute(
+        columns = connection.execute(
             "SELECT table_name, column_name FROM information_schema.columns "
             "WHERE table_schema = 'public' AND column_name = ANY(%s)",
             [list(_REFERENCES)],
         ).fetchall()
-        world.facts["foreign_keys"] = connection.execute(
+        foreign_keys = connection.execute(
             "SELECT con.conname, child.relname, a.attname, parent.relname, pa.attname, con.convalidated "
             "FROM pg_constraint con "
             "JOIN pg_class child ON child.oid = con.conrelid JOIN pg_class parent ON parent.oid = con.confrelid "
@@ -178,28 +205,29 @@ def read_constraints(world: World) -> None:
             "JOIN pg_attribute pa ON pa.attrelid = con.confrelid AND pa.attnum = con.confkey[1] "
             "WHERE con.contype = 'f' AND n.nspname = 'public' AND cardinality(con.conkey) = 1"
         ).fetchall()
+    return Constraints(columns=columns, foreign_keys=foreign_keys)
 
 
 @then(parsers.parse('every "{column}" column is a foreign key to "{parent}"'))
-def column_is_foreign_key(world: World, column: str, parent: str) -> None:
-    tables = sorted(table for table, name in world.facts["columns"] if name == column)
+def column_is_foreign_key(constraints: Constraints, column: str, parent: str) -> None:
+    tables = sorted(table for table, name in constraints.columns if name == column)
     assert tables, f"no table has a {column} column: the schema is not the service's"
-    keyed = {(child, col) for _, child, col, target, _, _ in world.facts["foreign_keys"] if target == parent}
+    keyed = {(child, col) for _, child, col, target, _, _ in constraints.foreign_keys if target == parent}
     missing = [table for table in tables if (table, column) not in keyed]
     assert not missing, f"{column} is not a foreign key to {parent} in: {', '.join(missing)}"
 
 
 @then("every foreign key is validated")
-def foreign_keys_validated(world: World) -> None:
-    unvalidated = [name for name, *_, validated in world.facts["foreign_keys"] if not validated]
+def foreign_keys_validated(constraints: Constraints) -> None:
+    unvalidated = [name for name, *_, validated in constraints.foreign_keys if not validated]
     assert not unvalidated, f"foreign keys created NOT VALID (old rows never checked): {', '.join(unvalidated)}"
 
 
 @then("no row points at a parent that does not exist")
-def no_orphans(world: World) -> None:
+def no_orphans(world: World, constraints: Constraints) -> None:
     orphans = []
     with stage_sql(world) as connection:
-        for name, child, column, parent, parent_column, _ in world.facts["foreign_keys"]:
+        for name, child, column, parent, parent_column, _ in constraints.foreign_keys:
             row = connection.execute(
                 f"SELECT count(*) FROM {child} c WHERE c.{column} IS NOT NULL "  # noqa: S608 - catalogue names
                 f"AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.{parent_column} = c.{column})"
@@ -209,9 +237,11 @@ def no_orphans(world: World) -> None:
     assert not orphans, "orphan rows: " + "; ".join(orphans)
 
 
-@when("a Xero invoice of an integration that does not exist is inserted, then rolled back")
-def insert_orphan_invoice(world: World) -> None:
-    world.facts["refusal"] = None
+@when(
+    "a Xero invoice of an integration that does not exist is inserted, then rolled back",
+    target_fixture="insert_refusal",
+)
+def insert_orphan_invoice(world: World) -> psycopg.Error | None:
     with stage_sql(world) as connection:
         try:
             with connection.transaction(force_rollback=True):
@@ -224,12 +254,13 @@ def insert_orphan_invoice(world: World) -> None:
                 )
                 connection.execute("SET CONSTRAINTS ALL IMMEDIATE")
         except psycopg.Error as exc:
-            world.facts["refusal"] = exc
+            return exc
+    return None
 
 
 @then("the database refuses it as a foreign key violation")
-def refused_as_foreign_key(world: World) -> None:
-    refusal = world.facts["refusal"]
+def refused_as_foreign_key(insert_refusal: psycopg.Error | None) -> None:
+    refusal = insert_refusal
     assert refusal is not None, "the database accepted an invoice of an integration that does not exist"
     assert isinstance(refusal, psycopg.errors.ForeignKeyViolation), f"refused, but not by a foreign key: {refusal}"
     assert "integration_id" in (refusal.diag.constraint_name or ""), (
@@ -248,8 +279,8 @@ _CREDENTIALS_LOOKUP = "EXPLAIN ANALYZE SELECT * FROM integrations_Credentials WH
 _NULL_IDS = "SELECT COUNT(*) FROM xero_Invoices WHERE xero_invoice_id IS NULL;"
 
 
-@given(parsers.parse('"{name}" has stored an integration for the database checks'))
-def store_integration_for_db_checks(world: World, request: pytest.FixtureRequest, name: str) -> None:
+@given(parsers.parse('"{name}" has stored an integration for the database checks'), target_fixture="db_check_users")
+def store_integration_for_db_checks(world: World, request: pytest.FixtureRequest, name: str) -> dict[str, str]:
     user = world.user(name)
     created = user.client.post(
         "/api/integrations", json={"integrationType": "XERO", "integrationName": f"db-checks-{uuid.uuid4().hex[:6]}"}
@@ -260,37 +291,48 @@ def store_integration_for_db_checks(world: World, request: pytest.FixtureRequest
     with stage_sql(world) as connection:
         row = connection.execute("SELECT id FROM users WHERE name = %s", [user.account]).fetchone()
     assert row is not None, "the scenario's user is not in the users table"
-    world.facts["user_ids"] = {name: str(row[0])}
+    return {name: str(row[0])}  # the scenario's name: the user's id
 
 
-@when("the checklist's database testing queries run verbatim on the stage database")
-def run_database_testing_queries(world: World) -> None:
+@dataclass(frozen=True)
+class DatabaseTesting:
+    """The answers of the checklist's queries: each table check's count, each user's credentials lookup
+    plan (EXPLAIN ANALYZE lines), and how many Xero invoices lack a Xero id."""
+
+    table_checks: dict[str, Any]
+    lookup_plans: dict[str, list[str]]
+    null_invoice_ids: Any
+
+
+@when("the checklist's database testing queries run verbatim on the stage database", target_fixture="db_testing")
+def run_database_testing_queries(world: World, db_check_users: dict[str, str]) -> DatabaseTesting:
     results: dict[str, Any] = {}
     with stage_sql(world) as connection:
         for query in _TABLE_CHECKS:  # counted, not fetched: production tables are not for printing
             counted = f"SELECT count(*) FROM ({query.rstrip(';')}) AS checked"  # noqa: S608 - the checklist's own SQL
             row = connection.execute(counted).fetchone()
             results[query] = None if row is None else row[0]
-        world.facts["table_checks"] = results
         with connection.transaction():
             # A small table's cheapest plan is a sequential scan (scenarios remove their rows, and a young
             # stage has few): the question is whether the index serves the lookup, as DB-03 asks it.
             connection.execute("SET LOCAL enable_seqscan = off")
-            world.facts["lookup_plans"] = {
+            lookup_plans = {
                 name: [
                     str(row[0]) for row in connection.execute(_CREDENTIALS_LOOKUP.replace("xxx", user_id)).fetchall()
                 ]
-                for name, user_id in world.facts["user_ids"].items()
+                for name, user_id in db_check_users.items()
             }
         null_ids = connection.execute(_NULL_IDS).fetchone()
-        world.facts["null_invoice_ids"] = None if null_ids is None else null_ids[0]
+    return DatabaseTesting(
+        table_checks=results, lookup_plans=lookup_plans, null_invoice_ids=None if null_ids is None else null_ids[0]
+    )
 
 
 @then("every integration table of the checklist answers")
-def integration_tables_answer(world: World) -> None:
-    for query, count in world.facts["table_checks"].items():
+def integration_tables_answer(db_testing: DatabaseTesting) -> None:
+    for query, count in db_testing.table_checks.items():
         assert isinstance(count, int), f"{query} gave no answer"
-    assert world.facts["table_checks"][_TABLE_CHECKS[0]] >= 1, "the scenario's own integration is not in the table"
+    assert db_testing.table_checks[_TABLE_CHECKS[0]] >= 1, "the scenario's own integration is not in the table"
 
 
 @then(
@@ -298,8 +340,8 @@ def integration_tables_answer(world: World) -> None:
         'EXPLAIN ANALYZE of the credentials lookup for "{name}" scans an index and finds her {rows:d} integration'
     )
 )
-def credentials_lookup_uses_index(world: World, name: str, rows: int) -> None:
-    plan = "\n".join(world.facts["lookup_plans"][name])
+def credentials_lookup_uses_index(db_testing: DatabaseTesting, name: str, rows: int) -> None:
+    plan = "\n".join(db_testing.lookup_plans[name])
     assert re.search(r"Index (Only )?Scan|Bitmap Index Scan", plan), f"the lookup by user_id scans the table:\n{plan}"
     found = re.search(r"\(actual time=[\d.]+\.\.[\d.]+ rows=(\d+)", plan)
     assert found, f"EXPLAIN ANALYZE reported no actual rows:\n{plan}"
@@ -307,5 +349,6 @@ def credentials_lookup_uses_index(world: World, name: str, rows: int) -> None:
 
 
 @then("no Xero invoice is stored without its Xero id")
-def no_null_xero_ids(world: World) -> None:
-    assert world.facts["null_invoice_ids"] == 0, f"{world.facts['null_invoice_ids']} Xero invoices have no Xero id"
+def no_null_xero_ids(db_testing: DatabaseTesting) -> None:
+    missing = db_testing.null_invoice_ids
+    assert missing == 0, f"{missing} Xero invoices have no Xero id"

@@ -11,13 +11,14 @@ import re
 import subprocess
 import sys
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from harness.core.junit import read_junit
-from harness.gates.secrets_scan import scan_files, scan_repository
+from harness.core.junit import JunitCounts, read_junit
+from harness.gates.secrets_scan import Finding, scan_files, scan_repository
 from steps.common import World, connect_account, describe, error_code
 from steps.support.pre_deployment import add_sandbox_fault
 
@@ -26,17 +27,17 @@ TOOL_TIMEOUT_S = 15 * 60
 INTERNALS = re.compile(r"Traceback|File \"|sqlalchemy|psycopg|Exception\b|\bat 0x[0-9a-f]+", re.IGNORECASE)
 
 
-@when("the JUnit report of the release run's project tests is read")
-def read_project_test_report(world: World) -> None:
+@when("the JUnit report of the release run's project tests is read", target_fixture="junit_counts")
+def read_project_test_report(world: World) -> JunitCounts:
     report = world.target.run_dir / "junit.xml"
     if not report.exists():
         pytest.skip(f"no {report}: the pytest gate did not run in this release run, so there is no result to read")
-    world.facts["junit"] = read_junit(report)
+    return read_junit(report)
 
 
 @then("the report lists project tests and none of them failed or errored")
-def project_tests_all_passed(world: World) -> None:
-    counts = world.facts["junit"]
+def project_tests_all_passed(junit_counts: JunitCounts) -> None:
+    counts = junit_counts
     assert counts.tests > 0, "the JUnit report lists no tests: nothing was proved"
     assert (counts.failures, counts.errors) == (0, 0), f"the project tests did not all pass: {counts.summary()}"
 
@@ -56,36 +57,44 @@ _TOOLS = {"mypy": ("mypy",), "ruff": ("ruff", "check", ".")}
 _NO_PRINT = ("ruff", "check", "--no-cache", "--select", "T20")
 
 
-@when(parsers.parse('the quality tool "{tool}" checks the checkout'))
-def run_quality_tool(world: World, tool: str) -> None:
-    world.facts["tool"] = (tool, _run_tool(world, *_TOOLS[tool]))
+@dataclass(frozen=True)
+class ToolRun:
+    """A quality tool's run over the checkout or a scratch module."""
+
+    tool: str
+    run: subprocess.CompletedProcess[str]
+
+
+@when(parsers.parse('the quality tool "{tool}" checks the checkout'), target_fixture="tool_run")
+def run_quality_tool(world: World, tool: str) -> ToolRun:
+    return ToolRun(tool, _run_tool(world, *_TOOLS[tool]))
 
 
 @then("the quality tool reports no problems")
-def quality_tool_is_clean(world: World) -> None:
-    tool, run = world.facts["tool"]
+def quality_tool_is_clean(tool_run: ToolRun) -> None:
+    tool, run = tool_run.tool, tool_run.run
     output = (run.stdout + run.stderr).strip()
     assert run.returncode == 0, f"{tool} exited {run.returncode}:\n{output[-3000:]}"
 
 
-@when("the no-print rule checks a scratch module that calls print()")
-def no_print_rule_on_scratch(world: World, tmp_path: Path) -> None:
+@when("the no-print rule checks a scratch module that calls print()", target_fixture="tool_run")
+def no_print_rule_on_scratch(world: World, tmp_path: Path) -> ToolRun:
     scratch = tmp_path / "scratch_module.py"
     scratch.write_text('def handler() -> None:\n    print("debugging")\n')
-    world.facts["tool"] = ("ruff T20", _run_tool(world, *_NO_PRINT, str(scratch)))
+    return ToolRun("ruff T20", _run_tool(world, *_NO_PRINT, str(scratch)))
 
 
 @then("the no-print rule reports the print call")
-def no_print_rule_found_it(world: World) -> None:
-    _, run = world.facts["tool"]
+def no_print_rule_found_it(tool_run: ToolRun) -> None:
+    run = tool_run.run
     assert run.returncode != 0, f"the no-print rule passed a module that calls print():\n{run.stdout}"
     assert "T201" in run.stdout, f"the no-print rule failed, but not on the print() call:\n{run.stdout}"
 
 
-@when("the no-print rule checks the service and the provider sandbox")
-def no_print_rule_on_code(world: World) -> None:
+@when("the no-print rule checks the service and the provider sandbox", target_fixture="tool_run")
+def no_print_rule_on_code(world: World) -> ToolRun:
     run = _run_tool(world, *_NO_PRINT, "src/integration_service", "src/provider_sandbox")
-    world.facts["tool"] = ("ruff T20", run)
+    return ToolRun("ruff T20", run)
 
 
 @when(parsers.re(r'"(?P<name>[^"]+)" sends (?P<method>[A-Z]+) (?P<path>\S+) with the raw body (?P<body>.+)$'))
@@ -139,25 +148,27 @@ def error_names_provider_failure(world: World) -> None:
     assert "500" in message or "xero" in message.casefold(), f"the error does not say what failed: {message!r}"
 
 
-@when("the secrets scan searches a scratch repository holding a planted Stripe live key")
-def scan_planted_secret(world: World, tmp_path: Path) -> None:
+@when(
+    "the secrets scan searches a scratch repository holding a planted Stripe live key", target_fixture="secret_findings"
+)
+def scan_planted_secret(tmp_path: Path) -> list[Finding]:
     planted = "sk_" + "live_" + "51Mz8XyQabcDEFghiJKLmnoPQRstuVw"  # built here, so no file holds it
     (tmp_path / "config.py").write_text(f'STRIPE_KEY = "{planted}"\n')
-    world.facts["secrets"] = scan_files(tmp_path, ["config.py"])
+    return scan_files(tmp_path, ["config.py"])
 
 
 @then("the secrets scan reports the planted key")
-def planted_secret_reported(world: World) -> None:
-    found = [str(finding) for finding in world.facts["secrets"]]
+def planted_secret_reported(secret_findings: list[Finding]) -> None:
+    found = [str(finding) for finding in secret_findings]
     assert found == ["config.py:1: stripe-live-key"], f"the scan missed a planted Stripe live key: {found}"
 
 
-@when("the secrets scan searches every file git tracks in the checkout")
-def scan_checkout(world: World) -> None:
-    world.facts["secrets"] = scan_repository(world.target.project_root)
+@when("the secrets scan searches every file git tracks in the checkout", target_fixture="secret_findings")
+def scan_checkout(world: World) -> list[Finding]:
+    return scan_repository(world.target.project_root)
 
 
 @then("the secrets scan reports nothing")
-def no_secrets_found(world: World) -> None:
-    found = [str(finding) for finding in world.facts["secrets"]]
+def no_secrets_found(secret_findings: list[Finding]) -> None:
+    found = [str(finding) for finding in secret_findings]
     assert not found, "hard-coded secrets (remove them, or allow a deliberate fixture): " + "; ".join(found)

@@ -8,6 +8,7 @@ the service runs with.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -19,28 +20,38 @@ CONFIG_CHECK = "/api/config-check"
 READER = "Config reader"  # the scenario's own user that reads the report when no other is named
 
 
-def config_report(world: World, name: str = READER) -> dict[str, Any]:
-    """The service's configuration report, read with `name`'s token (once per scenario)."""
-    report: dict[str, Any] | None = world.facts.get("config_report")
-    if report is None:
-        response = world.user(name).client.get(CONFIG_CHECK)
-        if response.status_code != 200:
-            pytest.fail(f"the service gave no configuration report: {describe(response)}")
-        report = world.facts["config_report"] = response.json()
-    return report
+@dataclass
+class ServiceConfig:
+    """The service's configuration report, read on first ask and kept for the rest of the scenario."""
+
+    world: World
+    report: dict[str, Any] | None = None
+
+    def read(self, name: str = READER) -> dict[str, Any]:
+        """The report, read with `name`'s token the first time it is asked for."""
+        if self.report is None:
+            response = self.world.user(name).client.get(CONFIG_CHECK)
+            if response.status_code != 200:
+                pytest.fail(f"the service gave no configuration report: {describe(response)}")
+            self.report = response.json()
+        return self.report
+
+    def crm_origin(self) -> str:
+        """The CRM's origin: the first CORS origin the running service allows."""
+        origins = self.read().get("corsAllowedOrigins") or []
+        if not origins:
+            pytest.fail("the service reports no allowed CORS origin: set CORS_ALLOWED_ORIGINS to the CRM's origin")
+        return str(origins[0])
 
 
-def crm_origin(world: World) -> str:
-    """The CRM's origin: the first CORS origin the running service allows."""
-    origins = config_report(world).get("corsAllowedOrigins") or []
-    if not origins:
-        pytest.fail("the service reports no allowed CORS origin: set CORS_ALLOWED_ORIGINS to the CRM's origin")
-    return str(origins[0])
+@pytest.fixture
+def service_config(world: World) -> ServiceConfig:
+    return ServiceConfig(world)
 
 
 @when(parsers.parse('"{name}" asks the service for its configuration report'), target_fixture="reported")
-def ask_config_report(world: World, name: str) -> dict[str, Any]:
-    return config_report(world, name)
+def ask_config_report(service_config: ServiceConfig, name: str) -> dict[str, Any]:
+    return service_config.read(name)
 
 
 @then(parsers.parse('the service runs as "{stage}" and reports every setting it needs set and valid, among them:'))

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -117,36 +118,44 @@ def _is_secret_field(annotation: object) -> bool:
     return "SecretStr" in repr(annotation)
 
 
-@when("the settings of the checkout's service are listed")
-def list_declared_settings(world: World) -> None:
-    world.facts["declared"] = _declared_settings(world)
-    world.facts["documented"] = _example_file(world)
+@dataclass(frozen=True)
+class ListedSettings:
+    """The settings the checkout declares (name: is it a secret) and those `.env.example` documents
+    (name: (value, marked SENSITIVE))."""
+
+    declared: dict[str, bool]
+    documented: dict[str, tuple[str, bool]]
+
+
+@when("the settings of the checkout's service are listed", target_fixture="listed_settings")
+def list_declared_settings(world: World) -> ListedSettings:
+    return ListedSettings(declared=_declared_settings(world), documented=_example_file(world))
 
 
 @then("every setting is documented in the example env file")
-def every_setting_documented(world: World) -> None:
-    missing = sorted(set(world.facts["declared"]) - set(world.facts["documented"]))
+def every_setting_documented(listed_settings: ListedSettings) -> None:
+    missing = sorted(set(listed_settings.declared) - set(listed_settings.documented))
     assert not missing, f"settings missing from .env.example: {', '.join(missing)}"
 
 
 @then("the example env file documents no setting that nothing reads")
-def nothing_stray_documented(world: World) -> None:
-    stray = sorted(set(world.facts["documented"]) - set(world.facts["declared"]))
+def nothing_stray_documented(listed_settings: ListedSettings) -> None:
+    stray = sorted(set(listed_settings.documented) - set(listed_settings.declared))
     assert not stray, f".env.example documents variables no setting reads: {', '.join(stray)}"
 
 
 @then("every secret setting is marked SENSITIVE in the example env file")
-def secrets_marked(world: World) -> None:
-    documented = world.facts["documented"]
-    secrets = [name for name, secret in world.facts["declared"].items() if secret]
+def secrets_marked(listed_settings: ListedSettings) -> None:
+    documented = listed_settings.documented
+    secrets = [name for name, secret in listed_settings.declared.items() if secret]
     unmarked = sorted(name for name in secrets if not documented.get(name, ("", False))[1])
     assert secrets, "the checkout's settings declare no secret: the settings were not read"
     assert not unmarked, f"mark these '# SENSITIVE' in .env.example: {', '.join(unmarked)}"
 
 
 @then(parsers.re(r"the settings marked SENSITIVE include (?P<names>.+)$"))
-def marked_include(world: World, names: str) -> None:
-    marked = {name for name, (_, sensitive) in world.facts["documented"].items() if sensitive}
+def marked_include(listed_settings: ListedSettings, names: str) -> None:
+    marked = {name for name, (_, sensitive) in listed_settings.documented.items() if sensitive}
     wanted = re.findall(r'"([A-Z_]+)"', names)
     assert set(wanted) <= marked, f"not marked SENSITIVE: {sorted(set(wanted) - marked)}"
 
@@ -202,23 +211,31 @@ def _complete_settings(world: World, stage: str) -> dict[str, str]:
     return values
 
 
-@given(parsers.parse('a complete set of "{stage}" settings'))
-def complete_settings(world: World, stage: str) -> None:
-    world.facts["stage_settings"] = (stage, _complete_settings(world, stage))
+@dataclass
+class StageValues:
+    """A set of settings for a stage, which later steps change and check."""
+
+    stage: str
+    values: dict[str, str]
 
 
-def read_stage_settings(world: World, stage: str) -> None:
+@given(parsers.parse('a complete set of "{stage}" settings'), target_fixture="stage_values")
+def complete_settings(world: World, stage: str) -> StageValues:
+    return StageValues(stage, _complete_settings(world, stage))
+
+
+def read_stage_settings(world: World, stage: str) -> dict[str, str]:
     """The stage's settings as the runner's environment and env file hold them (PERF-04's timeouts)."""
     env_file = stage_env_file(parse_stage(stage), world.target.project_root)
     from_file = {k: v or "" for k, v in dotenv_values(env_file).items()} if env_file.exists() else {}
     names = set(_declared_settings(world)) | set(from_file)
     values = {**from_file, **{name: os.environ[name] for name in names if name in os.environ}}
-    world.facts["stage_settings"] = (stage, values)
+    return values
 
 
 @then(parsers.parse('the settings check accepts them for "{stage}"'))
-def settings_check_accepts(world: World, stage: str) -> None:
-    problems = _settings_problems(world, stage, world.facts["stage_settings"][1])
+def settings_check_accepts(world: World, stage_values: StageValues, stage: str) -> None:
+    problems = _settings_problems(world, stage, stage_values.values)
     assert not problems, f"the {stage} settings are not complete: " + "; ".join(problems)
 
 
@@ -232,73 +249,79 @@ def example_refused(world: World, stage: str) -> None:
 
 
 @when(parsers.re(r'"(?P<first>[A-Z_]+)" and "(?P<second>[A-Z_]+)" are left out of them$'))
-def leave_out_settings(world: World, first: str, second: str) -> None:
-    stage, values = world.facts["stage_settings"]
-    world.facts["stage_settings"] = (stage, {k: v for k, v in values.items() if k not in (first, second)})
+def leave_out_settings(stage_values: StageValues, first: str, second: str) -> None:
+    stage_values.values = {k: v for k, v in stage_values.values.items() if k not in (first, second)}
 
 
 @when(parsers.parse('"{name}" is set to "{value}" in them'))
-def set_setting(world: World, name: str, value: str) -> None:
-    stage, values = world.facts["stage_settings"]
-    world.facts["stage_settings"] = (stage, {**values, name: value})
+def set_setting(stage_values: StageValues, name: str, value: str) -> None:
+    stage_values.values = {**stage_values.values, name: value}
 
 
 @then(
     parsers.re(r'the settings check refuses them for "(?P<stage>\w+)", naming "(?P<first>\w+)" and "(?P<second>\w+)"$')
 )
-def settings_check_refuses(world: World, stage: str, first: str, second: str) -> None:
-    problems = "; ".join(_settings_problems(world, stage, world.facts["stage_settings"][1]))
+def settings_check_refuses(world: World, stage_values: StageValues, stage: str, first: str, second: str) -> None:
+    problems = "; ".join(_settings_problems(world, stage, stage_values.values))
     assert problems, f"an incomplete set of {stage} settings was accepted"
     for name in (first, second):
         assert name in problems, f"the refusal does not name {name}: {problems}"
 
 
 @then(parsers.parse('the service starts with them as "{stage}"'))
-def service_starts(world: World, request: pytest.FixtureRequest, stage: str) -> None:
-    values = {k: v for k, v in world.facts["stage_settings"][1].items() if k != "DATABASE_URL"}
+def service_starts(world: World, request: pytest.FixtureRequest, stage_values: StageValues, stage: str) -> None:
+    values = {k: v for k, v in stage_values.values.items() if k != "DATABASE_URL"}
     process = start_service_instance(world, request, {**values, "STAGE": stage})
     health = world.client(base_url=process.url).get("/api/health")
     assert health.status_code == 200, f"the service started as {stage} is not healthy: {describe(health)}"
     process.stop()
 
 
-@when(parsers.parse('the service is started as "{stage}" with these unsafe values:'))
-def start_service_unsafe(world: World, request: pytest.FixtureRequest, stage: str, datatable: list[list[str]]) -> None:
-    values = {k: v for k, v in world.facts["stage_settings"][1].items() if k != "DATABASE_URL"}
+@dataclass(frozen=True)
+class UnsafeStart:
+    """A start with unsafe settings: the refusals the table expects, and the start's error (None: it started)."""
+
+    expected_refusals: list[str]
+    refusal: str | None
+
+
+@when(parsers.parse('the service is started as "{stage}" with these unsafe values:'), target_fixture="unsafe_start")
+def start_service_unsafe(
+    world: World, request: pytest.FixtureRequest, stage_values: StageValues, stage: str, datatable: list[list[str]]
+) -> UnsafeStart:
+    values = {k: v for k, v in stage_values.values.items() if k != "DATABASE_URL"}
     unsafe = {setting: value for setting, value, _ in datatable[1:]}
-    world.facts["expected_refusals"] = [refusal for _, _, refusal in datatable[1:]]
-    world.facts["refusal"] = None
+    expected_refusals = [refusal for _, _, refusal in datatable[1:]]
     # One start with every unsafe value: the service names all of its problems at once.
     try:
         start_service_instance(world, request, {**values, "STAGE": stage, **unsafe})
     except ServerStartError as exc:
-        world.facts["refusal"] = str(exc)
+        return UnsafeStart(expected_refusals, str(exc))
+    return UnsafeStart(expected_refusals, None)
 
 
 @then("the service refuses to start, giving every refusal of the table")
-def service_refused(world: World) -> None:
-    refusal = world.facts["refusal"]
+def service_refused(unsafe_start: UnsafeStart) -> None:
+    refusal = unsafe_start.refusal
     assert refusal is not None, "the service started with unsafe settings"
-    missing = [message for message in world.facts["expected_refusals"] if message not in refusal]
+    missing = [message for message in unsafe_start.expected_refusals if message not in refusal]
     assert not missing, f"the service refused, but did not say {missing}:\n{refusal[-1500:]}"
 
 
 # --- the stage's timeout settings (PERF-04, features/performance.feature) -------------------------
 
 
-@when("the timeout settings of the stage are read")
-def read_timeout_settings(world: World) -> None:
+@when("the timeout settings of the stage are read", target_fixture="timeout_settings")
+def read_timeout_settings(world: World) -> dict[str, str]:
     documented = {name: value for name, (value, _) in _example_file(world).items()}
     if world.target.stage == "local":
-        world.facts["timeouts"] = documented  # the local stage runs the documented defaults
-        return
-    read_stage_settings(world, world.target.stage)
-    world.facts["timeouts"] = {**documented, **world.facts["stage_settings"][1]}
+        return documented  # the local stage runs the documented defaults
+    return {**documented, **read_stage_settings(world, world.target.stage)}
 
 
 @then("every timeout setting is set and within its bound")
-def timeouts_bounded(world: World, datatable: list[list[str]]) -> None:
-    values = world.facts["timeouts"]
+def timeouts_bounded(timeout_settings: dict[str, str], datatable: list[list[str]]) -> None:
+    values = timeout_settings
     for name, bound in datatable[1:]:
         raw = values.get(name, "")
         assert raw, f"{name} is not set"

@@ -43,9 +43,9 @@ def deploy_scratch(lab: OpsLab, target: Target) -> None:
     """Deploy the target's checkout as a local service; a refusal to start is kept, not raised."""
     try:
         deploy(target)
-        lab.facts.setdefault("pids", []).append(json.loads(service_state(target).read_text())["pid"])
+        lab.facts.pids.append(json.loads(service_state(target).read_text())["pid"])
     except OpsError as refusal:
-        lab.facts["deploy_refusal"] = str(refusal)
+        lab.facts.deploy_refusal = str(refusal)
 
 
 def service_state(target: Target) -> Path:
@@ -60,7 +60,7 @@ def service_state(target: Target) -> Path:
 )
 def stage_service_settings(ops: OpsLab, stage: str, mode: str) -> None:
     site = f"https://{stage}.crm.example"
-    ops.facts["service_env"] = {
+    ops.facts.service_env = {
         "STAGE": stage,
         "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "PUBLIC_URL": site,
@@ -80,25 +80,25 @@ def change_setting(ops: OpsLab, name: str, value: str) -> None:
         found = re.search(rf"^{name}=(\S+)", example, re.MULTILINE)
         assert found, f".env.example has no {name}"
         value = found.group(1)
-    ops.facts["service_env"][name] = value
+    ops.facts.service_env[name] = value
 
 
 @when("the code is deployed with those settings on a scratch database")
 def deploy_with_settings(ops: OpsLab) -> None:
-    target = ops.new_target(ops.scratch_database(), service_env=ops.facts["service_env"])
+    target = ops.new_target(ops.scratch_database(), service_env=ops.facts.service_env)
     deploy_scratch(ops, target)
 
 
 @then(parsers.parse('the service refused to start, saying "{reason}"'))
 def service_refused(ops: OpsLab, reason: str) -> None:
-    refusal = ops.facts.get("deploy_refusal")
+    refusal = ops.facts.deploy_refusal
     assert refusal is not None, f"expected the service to refuse to start ({reason}); it started"
     assert reason in refusal, f"expected the refusal to say {reason!r}; it said: {refusal[-1500:]}"
 
 
 @then("the deployed service answers its health check with its database reachable")
 def deployed_healthy(ops: OpsLab) -> None:
-    assert "deploy_refusal" not in ops.facts, f"the service did not start: {ops.facts['deploy_refusal'][-1500:]}"
+    assert ops.facts.deploy_refusal is None, f"the service did not start: {ops.facts.deploy_refusal[-1500:]}"
     target = ops.current()
     assert target.service_url, "the deployment recorded no service URL"
     answer = health_of(target.service_url)
@@ -112,7 +112,7 @@ def deployed_healthy(ops: OpsLab) -> None:
 @when("the code is deployed to the scratch stage again")
 def deploy_to_scratch(ops: OpsLab) -> None:
     deploy_scratch(ops, ops.current())
-    assert "deploy_refusal" not in ops.facts, f"the deployment failed: {ops.facts['deploy_refusal'][-1500:]}"
+    assert ops.facts.deploy_refusal is None, f"the deployment failed: {ops.facts.deploy_refusal[-1500:]}"
 
 
 @then("the deploy log records both deployments of the checkout's commit")
@@ -126,7 +126,7 @@ def deploy_log_records(ops: OpsLab) -> None:
 
 @then("only the newest deployment's service is running, and it answers its health check")
 def only_newest_running(ops: OpsLab) -> None:
-    first, newest = ops.facts["pids"]
+    first, newest = ops.facts.pids
     assert first != newest, "the second deployment did not start a new service"
     assert not psutil.pid_exists(first), f"the first deployment's service (pid {first}) is still running"
     assert psutil.pid_exists(newest), f"the newest deployment's service (pid {newest}) is not running"
@@ -155,7 +155,7 @@ def deployed_with_sandbox(world: World, ops: OpsLab) -> None:
     }
     target = ops.new_target(ops.scratch_database(), service_url=url, service_env=service_env)
     target.stripe_webhook_secret = secret
-    ops.facts["paypal_webhook_id"] = webhook_id
+    ops.facts.paypal_webhook_id = webhook_id
     deploy_to_scratch(ops)
 
 
@@ -165,7 +165,7 @@ def deployed_with_sandbox(world: World, ops: OpsLab) -> None:
 @given("production's deploy command writes the commit it is asked to deploy to a file")
 def production_deploy_command(ops: OpsLab) -> None:
     written = ops.root / "deployed-sha.txt"
-    ops.facts["deployed_file"] = written
+    ops.facts.deployed_file = written
     ops.new_target("", stage="production", deploy_command=f'printf %s "$DEPLOY_SHA" > {shlex.quote(str(written))}')
 
 
@@ -174,23 +174,23 @@ def deploy_with_answer(ops: OpsLab, monkeypatch: pytest.MonkeyPatch, answer: str
     monkeypatch.setattr(sys, "stdin", io.StringIO(answer + "\n"))  # what the operator types
     try:
         deploy(ops.current())
-        ops.facts.pop("deploy_refusal", None)
+        ops.facts.deploy_refusal = None
     except OpsError as refusal:
-        ops.facts["deploy_refusal"] = str(refusal)
+        ops.facts.deploy_refusal = str(refusal)
 
 
 @then("nothing was deployed to production")
 def nothing_deployed(ops: OpsLab) -> None:
-    refusal = ops.facts.get("deploy_refusal", "")
+    refusal = ops.facts.deploy_refusal or ""
     assert "not confirmed" in refusal, f"expected the deployment refused as not confirmed, got {refusal!r}"
-    assert not ops.facts["deployed_file"].exists(), "the deploy command ran without a confirmation"
+    assert not ops.facts.deployed_file.exists(), "the deploy command ran without a confirmation"
     assert read_records(deploy_log(ops.current())) == [], "an unconfirmed deployment was recorded"
 
 
 @then("the deploy command was given the checkout's commit")
 def deploy_command_ran(ops: OpsLab) -> None:
-    assert "deploy_refusal" not in ops.facts, f"the deployment was refused: {ops.facts['deploy_refusal']}"
-    written: Path = ops.facts["deployed_file"]
+    assert ops.facts.deploy_refusal is None, f"the deployment was refused: {ops.facts.deploy_refusal}"
+    written: Path = ops.facts.deployed_file
     assert written.exists(), "the deploy command did not run"
     assert written.read_text() == git_sha(PROJECT_ROOT), f"DEPLOY_SHA was {written.read_text()!r}"
 

@@ -23,21 +23,21 @@ def scratch_behind(ops: OpsLab) -> None:
     target = ops.new_target(ops.scratch_database())
     run_alembic(target, "downgrade", previous_revision())
     seed_customer(ops)
-    ops.facts["counts_before"] = row_counts(target.database_url)
+    ops.facts.counts_before = row_counts(target.database_url)
 
 
 @when("the migration procedure runs on the scratch database")
 def run_migration(ops: OpsLab) -> None:
-    ops.facts["migration"] = migrate(ops.current())
+    ops.facts.migration = migrate(ops.current())
 
 
 @then("a backup was taken before the migration, its manifest counting every row that was there")
 def migration_backup(ops: OpsLab) -> None:
-    result: MigrationResult = ops.facts["migration"]
+    result: MigrationResult = ops.facts.migration
     assert result.backup is not None, "the migration procedure took no backup before migrating"
     manifest = result.backup.manifest
-    assert manifest["row_counts"] == ops.facts["counts_before"], (
-        f"the backup's manifest counts {manifest['row_counts']}, the database held {ops.facts['counts_before']}"
+    assert manifest["row_counts"] == ops.facts.counts_before, (
+        f"the backup's manifest counts {manifest['row_counts']}, the database held {ops.facts.counts_before}"
     )
     assert manifest["alembic_revision"] == previous_revision(), (
         f"the backup should be of revision {previous_revision()}, its manifest says {manifest['alembic_revision']}"
@@ -46,7 +46,7 @@ def migration_backup(ops: OpsLab) -> None:
 
 @then("the backup restores into a fresh database with exactly the rows its manifest counts")
 def backup_restores(ops: OpsLab) -> None:
-    result: MigrationResult = ops.facts["migration"]
+    result: MigrationResult = ops.facts.migration
     assert result.backup is not None, "no backup to restore"
     target = ops.current()
     verify_by_restoring(target, find_tools(target.database_url), result.backup)  # raises on any difference
@@ -62,7 +62,7 @@ def at_head_without_drift(ops: OpsLab) -> None:
 
 @then("every table of the scratch database kept all of its rows")
 def no_rows_lost(ops: OpsLab) -> None:
-    before: dict[str, int] = ops.facts["counts_before"]
+    before: dict[str, int] = ops.facts.counts_before
     after = row_counts(ops.current().database_url)
     lost = {table: (rows, after.get(table, 0)) for table, rows in before.items() if after.get(table, 0) < rows}
     assert lost == {}, f"tables lost rows (before, after): {lost}"
@@ -84,8 +84,8 @@ def production_database(ops: OpsLab) -> None:
     checkout = make_checkout(ops.root)
     target = ops.new_target(ops.scratch_database(), stage="production", checkout=checkout)
     seed_customer(ops)
-    ops.facts["counts_before"] = row_counts(target.database_url)
-    ops.facts["snapshot"] = table_snapshot(target.database_url)
+    ops.facts.counts_before = row_counts(target.database_url)
+    ops.facts.snapshot = table_snapshot(target.database_url)
 
 
 @given("a new commit in the checkout whose migration deletes the failed sync logs")
@@ -99,15 +99,15 @@ def lossy_commit(ops: OpsLab) -> None:
 @when("the production migration procedure runs the new commit's migration")
 def production_migration(ops: OpsLab) -> None:
     try:
-        ops.facts["migration"] = migrate(ops.current(), yes=True)
+        ops.facts.migration = migrate(ops.current(), yes=True)
     except OpsError as stopped:
-        ops.facts["migration_stopped"] = str(stopped)
+        ops.facts.migration_stopped = str(stopped)
 
 
 @then(parsers.parse('the procedure stops, reporting that "{table}" lost rows'))
 def migration_stopped(ops: OpsLab, table: str) -> None:
-    stopped = ops.facts.get("migration_stopped")
-    assert stopped is not None, f"the migration completed although it deleted rows: {ops.facts.get('migration')}"
+    stopped = ops.facts.migration_stopped
+    assert stopped is not None, f"the migration completed although it deleted rows: {ops.facts.migration}"
     assert "rows were lost" in stopped, f"expected it to report lost rows: {stopped}"
     assert table in stopped, f"expected it to name {table!r}: {stopped}"
 
@@ -117,20 +117,20 @@ def production_backup(ops: OpsLab) -> None:
     backups = list_backups(ops.current())
     assert backups, f"no backup of production was taken in {ops.current().backups_dir}"
     backup: Backup = backups[-1]
-    ops.facts["backup"] = backup
+    ops.facts.backup = backup
     counts = backup.manifest["row_counts"]
-    assert counts == ops.facts["counts_before"], f"the backup counts {counts}, there were {ops.facts['counts_before']}"
+    assert counts == ops.facts.counts_before, f"the backup counts {counts}, there were {ops.facts.counts_before}"
 
 
 @when("that backup is restored over the scratch production database")
 def restore_backup(ops: OpsLab) -> None:
-    restore(ops.current(), str(ops.facts["backup"].path), yes=True, drop_extra_tables=True)
+    restore(ops.current(), str(ops.facts.backup.path), yes=True, drop_extra_tables=True)
 
 
 @then("every row that was there before the migration is back")
 def rows_back(ops: OpsLab) -> None:
     after = table_snapshot(ops.current().database_url)
-    before = ops.facts["snapshot"]
+    before = ops.facts.snapshot
     differing = [table for table in before if after.get(table) != before[table]]
     assert sorted(after) == sorted(before), f"tables: before {sorted(before)}, after {sorted(after)}"
     assert differing == [], f"tables differ from before the migration: {differing}"

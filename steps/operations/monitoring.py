@@ -24,7 +24,7 @@ from steps.support.lab import (
     seed_webhook,
     stage_target,
 )
-from steps.support.own_rows import assert_covers, own_monitor
+from steps.support.own_rows import StageMonitor, assert_covers, own_monitor
 
 # --- monitoring: daily checks and alert rules -----------------------------------------------------------
 
@@ -89,11 +89,11 @@ def scratch_trigger(ops: OpsLab, description: str, rule: str) -> None:
 @when("the daily checks run on the scratch database")
 @when("the alert rules are evaluated on the scratch database")
 def monitor_scratch(ops: OpsLab) -> None:
-    ops.facts["monitor"] = evaluate(ops.current())
+    ops.facts.monitor = evaluate(ops.current())
 
 
 def monitor_result(ops: OpsLab) -> MonitorResult:
-    result = ops.facts.get("monitor")
+    result = ops.facts.monitor
     assert isinstance(result, MonitorResult), "the monitor has not run in this scenario"
     return result
 
@@ -124,52 +124,46 @@ def no_alert_fires(ops: OpsLab) -> None:
 # --- the monitor on the stage, over the scenario's own evidence -------------------------------------------
 
 
-@when("the daily checks run on the stage")
-@when("the alert rules are evaluated on the stage")
-def monitor_stage(world: World) -> None:
-    world.facts["monitor"] = evaluate(stage_target(world))  # what `invoke monitor` shows for the stage
-    world.facts["own monitor"] = own_monitor(world)
-
-
-def stage_monitor(world: World) -> MonitorResult:
-    result = world.facts.get("monitor")
-    assert isinstance(result, MonitorResult), "the monitor has not run on the stage in this scenario"
-    return result
+@when("the daily checks run on the stage", target_fixture="stage_monitor")
+@when("the alert rules are evaluated on the stage", target_fixture="stage_monitor")
+def monitor_stage(world: World) -> StageMonitor:
+    result = evaluate(stage_target(world))  # what `invoke monitor` shows for the stage
+    return StageMonitor(result=result, own=own_monitor(world))
 
 
 @then(parsers.parse('the daily check "{check}" on the stage covers the scenario\'s own rows:'))
-def daily_check_covers(world: World, check: str, datatable: list[list[str]]) -> None:
+def daily_check_covers(stage_monitor: StageMonitor, check: str, datatable: list[list[str]]) -> None:
     assert check in DAILY_CHECKS, f"no daily check {check!r}; the monitor has {list(DAILY_CHECKS)}"
-    stage, own = stage_monitor(world).daily[check], world.facts["own monitor"]["daily"][check]
+    stage, own = stage_monitor.result.daily[check], stage_monitor.own["daily"][check]
     assert_covers(f"the daily check {check!r}", stage, own, datatable)
 
 
-def stage_alert_rows(world: World, rule: str) -> list[dict[str, object]]:
+def stage_alert_rows(stage_monitor: StageMonitor, rule: str) -> list[dict[str, object]]:
     assert rule in RULES, f"no alert rule {rule!r}; the monitor has {list(RULES)}"
-    [alert] = [alert for alert in stage_monitor(world).alerts if alert.rule == rule]
+    [alert] = [alert for alert in stage_monitor.result.alerts if alert.rule == rule]
     return alert.rows
 
 
 @then(parsers.re(r'the alert "(?P<rule>[a-z_0-9]+)" fires on the stage, naming the integration of "(?P<name>[^"]+)"$'))
-def alert_names(world: World, rule: str, name: str) -> None:
+def alert_names(world: World, stage_monitor: StageMonitor, rule: str, name: str) -> None:
     integration_id = integration(world, name)["id"]
-    rows = stage_alert_rows(world, rule)
+    rows = stage_alert_rows(stage_monitor, rule)
     assert any(row.get("integration_id") == integration_id for row in rows), (
         f"expected {rule!r} to fire naming {name} ({integration_id}); it shows {rows[:10]}"
     )
-    own = world.facts["own monitor"]["alerts"][rule]
+    own = stage_monitor.own["alerts"][rule]
     assert [row["integration_id"] for row in own].count(integration_id) == 1, f"{rule!r} over own rows: {own}"
 
 
 @then(parsers.re(r'the alert "(?P<rule>[a-z_0-9]+)" does not name the integration of "(?P<name>[^"]+)"$'))
-def alert_does_not_name(world: World, rule: str, name: str) -> None:
+def alert_does_not_name(world: World, stage_monitor: StageMonitor, rule: str, name: str) -> None:
     integration_id = integration(world, name)["id"]
-    named = [row for row in stage_alert_rows(world, rule) if row.get("integration_id") == integration_id]
+    named = [row for row in stage_alert_rows(stage_monitor, rule) if row.get("integration_id") == integration_id]
     assert named == [], f"{rule!r} names {name}, which did not earn it: {named}"
 
 
 @then(parsers.parse('the alert "{rule}" fires on the stage, covering the scenario\'s own rows:'))
-def alert_covers(world: World, rule: str, datatable: list[list[str]]) -> None:
-    stage = stage_alert_rows(world, rule)
+def alert_covers(stage_monitor: StageMonitor, rule: str, datatable: list[list[str]]) -> None:
+    stage = stage_alert_rows(stage_monitor, rule)
     assert stage, f"expected {rule!r} to fire on the stage"
-    assert_covers(f"the alert {rule!r}", stage, world.facts["own monitor"]["alerts"][rule], datatable)
+    assert_covers(f"the alert {rule!r}", stage, stage_monitor.own["alerts"][rule], datatable)

@@ -14,15 +14,18 @@ from pytest_bdd import given, parsers, then, when
 
 from harness.ops.periodic_checks import token_refresh_rate
 from steps.common import World, describe
-from steps.support.accounting import PROVIDERS, books, integration, org
+from steps.support.accounting import PROVIDERS, Books, integration, org
 from steps.support.lab import stage_target
+from steps.support.own_rows import StageReport
 from steps.support.pre_deployment import add_sandbox_fault
 
 SCOPED = r"(?P<provider>MYOB|QuickBooks)"  # their API paths carry the company file / company id
 
 
-def _scoped_fault(world: World, request: pytest.FixtureRequest, provider: str, name: str, rule: dict[str, Any]) -> None:
-    chosen = org(world, name)
+def _scoped_fault(
+    world: World, books: Books, request: pytest.FixtureRequest, provider: str, name: str, rule: dict[str, Any]
+) -> None:
+    chosen = org(world, books, name)
     assert chosen.provider is PROVIDERS[provider], f'"{name}" is not a {provider} organisation'
     # The path substring holds the scenario's own company file (MYOB) or realm (QuickBooks): only its calls fail.
     add_sandbox_fault(
@@ -33,23 +36,23 @@ def _scoped_fault(world: World, request: pytest.FixtureRequest, provider: str, n
 @given(parsers.re(SCOPED + r' refuses every request for "(?P<name>[^"]+)"(?: saying "(?P<message>[^"]+)")?$'))
 @when(parsers.re(SCOPED + r' refuses every request for "(?P<name>[^"]+)"(?: saying "(?P<message>[^"]+)")?$'))
 def provider_refuses(
-    world: World, request: pytest.FixtureRequest, provider: str, name: str, message: str | None
+    world: World, books: Books, request: pytest.FixtureRequest, provider: str, name: str, message: str | None
 ) -> None:
     rule: dict[str, Any] = {"kind": "error", "status": 400}  # a refusal: no retry, the run stops at once
     if message is not None:
         rule["message"] = f"{message} [{uuid.uuid4().hex[:8]}]"
-    _scoped_fault(world, request, provider, name, rule)
+    _scoped_fault(world, books, request, provider, name, rule)
 
 
 @given(parsers.re(SCOPED + r' rate-limits every request for "(?P<name>[^"]+)" for an hour$'))
 @when(parsers.re(SCOPED + r' rate-limits every request for "(?P<name>[^"]+)" for an hour$'))
-def provider_rate_limits(world: World, request: pytest.FixtureRequest, provider: str, name: str) -> None:
+def provider_rate_limits(world: World, books: Books, request: pytest.FixtureRequest, provider: str, name: str) -> None:
     # A Retry-After beyond what the service waits for: the run stops at once, rate-limited.
-    _scoped_fault(world, request, provider, name, {"kind": "rate_limit", "retry_after": 3600})
+    _scoped_fault(world, books, request, provider, name, {"kind": "rate_limit", "retry_after": 3600})
 
 
 @when(parsers.re(r'"(?P<user>[^"]+)" syncs the invoices of "(?P<name>[^"]+)" (?P<times>\d+) times?, each one stopped$'))
-def syncs_stopped(world: World, user: str, name: str, times: str) -> None:
+def syncs_stopped(world: World, books: Books, user: str, name: str, times: str) -> None:
     client = world.user(user).client
     body = {"integrationId": integration(world, name)["id"], "dataType": "invoices"}
     for attempt in range(1, int(times) + 1):
@@ -57,7 +60,7 @@ def syncs_stopped(world: World, user: str, name: str, times: str) -> None:
         stopped = f"sync {attempt} of {name}: expected the provider to stop it"
         assert answer.status_code == 502, f"{stopped}: {describe(answer)}"
         assert answer.json()["result"]["status"] == "failed", f"sync {attempt} of {name}: {describe(answer)}"
-    books(world).owner.setdefault(name, world.user(user))
+    books.owner.setdefault(name, world.user(user))
 
 
 @given(parsers.re(r'"(?P<user>[^"]+)" has disabled the integration of "(?P<name>[^"]+)"$'))
@@ -68,13 +71,13 @@ def disable_integration(world: World, user: str, name: str) -> None:
     assert answer.json()["integration"]["isActive"] is False, describe(answer)
 
 
-@given("the token refresh counters of the stage's service are noted")
-def refresh_counters_noted(world: World) -> None:
+@given("the token refresh counters of the stage's service are noted", target_fixture="refreshes_before")
+def refresh_counters_noted(world: World) -> dict[str, Any]:
     counted = token_refresh_rate(stage_target(world))
     if counted["status"] == "unknown" and "no integration_token_refreshes_total" in counted["note"]:
         counted = {"succeeded": 0, "failed": 0}  # the service answered, and has refreshed no token since it started
     assert "succeeded" in counted, f"the stage's service does not tell its token refreshes: {counted}"
-    world.facts["refreshes_before"] = counted
+    return counted
 
 
 @then(
@@ -83,9 +86,11 @@ def refresh_counters_noted(world: World) -> None:
         r"(?P<succeeded>\d+) succeeded and (?P<failed>\d+) failed$"
     )
 )
-def refresh_counters_grew(world: World, succeeded: str, failed: str) -> None:
-    before = world.facts["refreshes_before"]
-    after = world.facts["report"]["token_refresh"]
+def refresh_counters_grew(
+    refreshes_before: dict[str, Any], stage_report: StageReport, succeeded: str, failed: str
+) -> None:
+    before = refreshes_before
+    after = stage_report.report["token_refresh"]
     assert after["status"] == "known", f"the report could not read the service's refresh counters: {after}"
     grown = (after["succeeded"] - before["succeeded"], after["failed"] - before["failed"])
     expected = (int(succeeded), int(failed))

@@ -31,7 +31,7 @@ from harness.ops.gate_store import ATTESTATION_IDS, gate_store_url
 from harness.ops.pgtools import GATE_SCHEMA
 from harness.ops.rollback import release_log
 from harness.ops.targets import stage_target
-from steps.code_and_docs.config_report import config_report
+from steps.code_and_docs.config_report import ServiceConfig
 from steps.common import World, describe
 
 PAYPAL_NOT_LIVE = "PAYPAL_MODE must be live in production"
@@ -50,8 +50,8 @@ def commit_under_test(world: World) -> str:
         "production requires of the stage's PayPal, among them:"
     )
 )
-def production_settings(world: World, stage: str, datatable: list[list[str]]) -> None:
-    reported = config_report(world)
+def production_settings(world: World, service_config: ServiceConfig, stage: str, datatable: list[list[str]]) -> None:
+    reported = service_config.read()
     assert reported.get("stage") == stage, f"the service runs as {reported.get('stage')!r}, not {stage!r}"
     settings = {entry["name"]: entry for entry in reported.get("settings", [])}
     expected = [row[0] for row in datatable[1:]]
@@ -134,8 +134,7 @@ def attestations_recorded(world: World) -> None:
 
 
 @then("the release of the commit under test to the stage took a backup before migrating to that revision")
-def release_backed_up(world: World) -> None:
-    live_revision = world.facts.get("revision")
+def release_backed_up(world: World, live_revision: str | None) -> None:
     assert live_revision, "the stage's migration revision was not read (or the database has none)"
     sha, stage = commit_under_test(world), parse_stage(world.target.stage)
     target = stage_target(stage)

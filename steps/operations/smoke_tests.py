@@ -31,7 +31,7 @@ def scratch_user(world: World, ops: OpsLab, name: str) -> httpx.Client:
     if name not in clients:
         target = ops.current()
         token = issue_token_on(target.database_url, "local", f"{name.lower()}-{uuid.uuid4().hex[:8]}", "ops scenario")
-        ops.facts[f"token:{name}"] = token
+        ops.facts.tokens[name] = token
         clients[name] = world.client(base_url=target.service_url, headers={"Authorization": f"Bearer {token}"})
     return clients[name]
 
@@ -51,24 +51,24 @@ def scratch_xero(world: World, ops: OpsLab, name: str, invoices: int) -> None:
     api = scratch_user(world, ops, name)
     tenant = small_xero_organisation(world, invoices)
     integration = connect_via_oauth(api, world.client(base_url=""), "xero", tenant)
-    ops.facts["xero_integration"] = integration["id"]
+    ops.facts.xero_integration = integration["id"]
 
 
 @when("the smoke tests run against the scratch stage with Sam's token and Xero integration")
 def smoke_with_integration(ops: OpsLab) -> None:
     target = ops.current()
-    target.smoke_api_token = ops.facts["token:Sam"]
-    target.smoke_integration_id = ops.facts["xero_integration"]
-    ops.facts["smoke"] = smoke(target)
+    target.smoke_api_token = ops.facts.tokens["Sam"]
+    target.smoke_integration_id = ops.facts.xero_integration
+    ops.facts.smoke = smoke(target)
 
 
 @when("the smoke tests run against the scratch stage")
 def smoke_scratch(ops: OpsLab) -> None:
-    ops.facts["smoke"] = smoke(ops.current())
+    ops.facts.smoke = smoke(ops.current())
 
 
 def smoke_checks(ops: OpsLab) -> dict[str, tuple[str, str]]:
-    result: SmokeResult = ops.facts["smoke"]
+    result: SmokeResult = ops.facts.smoke
     return {check.name: (check.status, check.detail) for check in result.checks}
 
 
@@ -85,7 +85,7 @@ def smoke_failed(ops: OpsLab, name: str, detail: str) -> None:
     status, shown = smoke_checks(ops).get(name, ("absent", ""))
     assert status == "failed", f"expected {name!r} to fail: {status}, {shown!r}"
     assert detail in shown, f"expected {name!r} to report {detail!r}: {shown!r}"
-    assert not ops.facts["smoke"].passed, "the smoke run as a whole passed despite a failed check"
+    assert not ops.facts.smoke.passed, "the smoke run as a whole passed despite a failed check"
 
 
 @then(parsers.parse('the smoke checks "{first}" and "{second}" still passed'))
@@ -98,7 +98,7 @@ def scratch_invoices_stored(ops: OpsLab, invoices: int) -> None:
     with ops.sql() as connection:
         row = connection.execute(
             "SELECT count(*), count(DISTINCT xero_invoice_id) FROM xero_invoices WHERE integration_id = %s",
-            [ops.facts["xero_integration"]],
+            [ops.facts.xero_integration],
         ).fetchone()
     assert row == (invoices, invoices), f"expected {invoices} distinct invoices stored, got (rows, distinct) {row}"
 
@@ -148,17 +148,17 @@ def pay_and_deliver(world: World, api: httpx.Client, amount: str, endpoint_id: s
 )
 def paypal_sale_delivered(world: World, ops: OpsLab, name: str, amount: str) -> None:
     api = scratch_user(world, ops, name)
-    event, attempts = pay_and_deliver(world, api, amount, ops.facts["paypal_webhook_id"])
-    ops.facts.update(paypal_event=event, paypal_attempts=attempts)
+    event, attempts = pay_and_deliver(world, api, amount, ops.facts.paypal_webhook_id)
+    ops.facts.paypal_event, ops.facts.paypal_attempts = event, attempts
 
 
 def paypal_event_recorded(ops: OpsLab, database_url: str, event_type: str) -> None:
-    attempts = ops.facts["paypal_attempts"]
+    attempts = ops.facts.paypal_attempts
     assert [attempt["status_code"] for attempt in attempts] == [200], f"the service answered PayPal: {attempts}"
     with psycopg.connect(database_url) as connection:
         row = connection.execute(
             "SELECT event_type, outcome FROM webhook_events WHERE provider = 'paypal' AND event_id = %s",
-            [ops.facts["paypal_event"]],
+            [ops.facts.paypal_event],
         ).fetchone()
     assert row is not None, f"the {event_type} event PayPal delivered was not recorded"
     # Execute already stored the completed sale, so the event may find nothing newer to apply ("ignored").
@@ -183,8 +183,8 @@ def scratch_sync_fails(ops: OpsLab) -> None:
 @when("the post-deployment checks run against the stage")
 def post_deployment_checks(world: World, ops: OpsLab) -> None:
     target = stage_target(world)  # no token and no webhook secret: nothing is written to the stage
-    ops.facts["smoke"] = smoke(target)
-    ops.facts["monitor"] = evaluate(target)
+    ops.facts.smoke = smoke(target)
+    ops.facts.monitor = evaluate(target)
 
 
 @then(parsers.parse('the post-deployment checks "{first}" and "{second}" passed'))
@@ -207,22 +207,22 @@ def stage_monitor_read(ops: OpsLab) -> None:
 @given(parsers.parse('"{name}" has connected a Xero organisation of {invoices:d} invoices on the stage'))
 def stage_xero(world: World, ops: OpsLab, name: str, invoices: int) -> None:
     tenant = small_xero_organisation(world, invoices)
-    ops.facts["xero_integration"] = connect_account(world, world.user(name), "xero", tenant)["id"]
+    ops.facts.xero_integration = connect_account(world, world.user(name), "xero", tenant)["id"]
 
 
 @when(parsers.parse("the smoke tests run against the stage with {name}'s token and Xero integration"))
 def smoke_stage_with_integration(world: World, ops: OpsLab, name: str) -> None:
     target = live_target(world, ops)
     target.smoke_api_token = world.user(name).token
-    target.smoke_integration_id = ops.facts["xero_integration"]
-    ops.facts["smoke"] = smoke(target)
+    target.smoke_integration_id = ops.facts.xero_integration
+    ops.facts.smoke = smoke(target)
 
 
 @when(parsers.parse("the smoke tests run against the stage with {name}'s token"))
 def smoke_stage_with_token(world: World, ops: OpsLab, name: str) -> None:
     target = live_target(world, ops)
     target.smoke_api_token = world.user(name).token
-    ops.facts["smoke"] = smoke(target)
+    ops.facts.smoke = smoke(target)
 
 
 @then(parsers.parse("{name}'s {invoices:d} Xero invoices are stored on the stage"))
@@ -230,7 +230,7 @@ def stage_invoices_stored(world: World, ops: OpsLab, name: str, invoices: int) -
     with psycopg.connect(live_target(world, ops).database_url) as connection:
         row = connection.execute(
             "SELECT count(*), count(DISTINCT xero_invoice_id) FROM xero_invoices WHERE integration_id = %s",
-            [ops.facts["xero_integration"]],
+            [ops.facts.xero_integration],
         ).fetchone()
     assert row == (invoices, invoices), f"expected {name}'s {invoices} invoices stored once, got (rows, distinct) {row}"
 
@@ -246,7 +246,7 @@ def stage_paypal_sale(world: World, ops: OpsLab, name: str, amount: str) -> None
     endpoint = paypal_endpoint_id(world.client(base_url=world.sandbox_url()), receiver)
     assert endpoint is not None, f"PayPal (the sandbox) has no webhook registered for the stage's {receiver}"
     event, attempts = pay_and_deliver(world, world.user(name).client, amount, endpoint)
-    ops.facts.update(paypal_event=event, paypal_attempts=attempts)
+    ops.facts.paypal_event, ops.facts.paypal_attempts = event, attempts
 
 
 @then(parsers.parse('the stage verified and recorded PayPal\'s "{event_type}" event for the sale'))

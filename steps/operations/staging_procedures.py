@@ -136,18 +136,18 @@ def own_integration(world: World, ops: OpsLab, name: str) -> None:
         seed_log(connection, integration, "success", records=1, age="2 hours")
     answer = user.client.get(f"/api/integrations/{integration[0]}")
     assert answer.status_code == 200, f"{name} cannot see her integration through the API: {describe(answer)}"
-    ops.facts.update(integration=integration[0], owner=user.account, user=name)
+    ops.facts.integration, ops.facts.owner = integration[0], user.account
 
 
 @given("the stage's database is backed up")
 @when("the stage's database is backed up")
 def back_up_stage(world: World, ops: OpsLab) -> None:
-    ops.facts["backup"] = create_backup(live_target(world, ops), reason="staging rehearsal")
+    ops.facts.backup = create_backup(live_target(world, ops), reason="staging rehearsal")
 
 
 @then("the backup's manifest names the stage's migration revision and the checkout's commit")
 def manifest_names(world: World, ops: OpsLab) -> None:
-    backup: Backup = ops.facts["backup"]
+    backup: Backup = ops.facts.backup
     revision = alembic_revision(live_target(world, ops).database_url)
     assert backup.manifest["alembic_revision"] == revision, f"manifest: {backup.manifest['alembic_revision']}"
     assert backup.manifest["git_sha"] == git_sha(PROJECT_ROOT), f"manifest: {backup.manifest['git_sha']}"
@@ -156,7 +156,7 @@ def manifest_names(world: World, ops: OpsLab) -> None:
 
 @when("the backup is restored into a scratch database of the scenario's own")
 def restore_into_scratch(ops: OpsLab) -> None:
-    backup: Backup = ops.facts["backup"]
+    backup: Backup = ops.facts.backup
     name = f"ops_copy_{uuid.uuid4().hex[:12]}"
     url = create_database(ops.server_url, name)
     ops.databases.append(name)
@@ -168,8 +168,8 @@ def restore_into_scratch(ops: OpsLab) -> None:
         check=False,
     )
     assert restored.returncode == 0, f"the backup does not restore: {restored.stderr[-1000:]}"
-    ops.facts["copy"] = url
-    ops.facts["copy_counts"] = row_counts(url)
+    ops.facts.copy = url
+    ops.facts.copy_counts = row_counts(url)
 
 
 @then(
@@ -178,50 +178,48 @@ def restore_into_scratch(ops: OpsLab) -> None:
     )
 )
 def copy_as_manifest(world: World, ops: OpsLab, name: str) -> None:
-    backup: Backup = ops.facts["backup"]
-    differences = compare_counts(backup.manifest["row_counts"], ops.facts["copy_counts"])
+    backup: Backup = ops.facts.backup
+    differences = compare_counts(backup.manifest["row_counts"], ops.facts.copy_counts)
     assert differences == [], f"the restored copy differs from the backup's manifest: {differences}"
     assert world.target.database_url is not None
-    mine = own_rows(ops.facts["copy"], ops.facts["integration"])
+    mine = own_rows(ops.facts.copy, ops.facts.integration)
     assert mine[0], f"the copy lacks {name}'s integration: {mine}"
     assert len(mine[1]) == 2, f"the copy lacks {name}'s two sync logs: {mine}"
-    assert mine == own_rows(world.target.database_url, ops.facts["integration"]), (
-        "the copy's rows differ from the stage's"
-    )
+    assert mine == own_rows(world.target.database_url, ops.facts.integration), "the copy's rows differ from the stage's"
 
 
 @when("the checkout's migrations are run on the scratch copy")
 def migrate_copy(ops: OpsLab) -> None:
-    ops.facts["migration"] = migrate(scratch_target(ops, ops.facts["copy"]))
+    ops.facts.migration = migrate(scratch_target(ops, ops.facts.copy))
 
 
 @then(
     "the scratch copy is at the code's newest migration, its schema matches the code's models, and no table lost a row"
 )
 def copy_migrated(ops: OpsLab) -> None:
-    result: MigrationResult = ops.facts["migration"]
+    result: MigrationResult = ops.facts.migration
     assert result.backup is not None, "the migration procedure took no backup of the copy first"
-    target = scratch_target(ops, ops.facts["copy"])
+    target = scratch_target(ops, ops.facts.copy)
     assert alembic_revision(target.database_url) == head_revision(), f"the copy is at {result.after}"
     run_alembic(target, "check")
     after = row_counts(target.database_url)
-    lost = {t: (n, after.get(t, 0)) for t, n in ops.facts["copy_counts"].items() if after.get(t, 0) < n}
+    lost = {t: (n, after.get(t, 0)) for t, n in ops.facts.copy_counts.items() if after.get(t, 0) < n}
     assert lost == {}, f"tables lost rows in the migration (before, after): {lost}"
 
 
 @when(parsers.parse("{name}'s integration is deleted from the scratch copy"))
 def damage_copy(ops: OpsLab, name: str) -> None:
-    with psycopg.connect(ops.facts["copy"], autocommit=True) as connection:
-        connection.execute("DELETE FROM integrations_sync_logs WHERE integration_id = %s", [ops.facts["integration"]])
-        connection.execute("DELETE FROM integrations_credentials WHERE id = %s", [ops.facts["integration"]])
-    assert own_rows(ops.facts["copy"], ops.facts["integration"]) == ((), ()), f"{name}'s rows are still there"
+    with psycopg.connect(ops.facts.copy, autocommit=True) as connection:
+        connection.execute("DELETE FROM integrations_sync_logs WHERE integration_id = %s", [ops.facts.integration])
+        connection.execute("DELETE FROM integrations_credentials WHERE id = %s", [ops.facts.integration])
+    assert own_rows(ops.facts.copy, ops.facts.integration) == ((), ()), f"{name}'s rows are still there"
 
 
 @when("the backup is restored over the scratch copy by the restore procedure")
 def restore_over_copy(world: World, ops: OpsLab) -> None:
-    target = scratch_target(ops, ops.facts["copy"], stage=world.target.stage)  # a backup restores to its own stage
-    ops.facts["restored"] = restore(target, str(ops.facts["backup"].path), yes=True, drop_extra_tables=True)
-    ops.facts["copy_counts"] = row_counts(ops.facts["copy"])
+    target = scratch_target(ops, ops.facts.copy, stage=world.target.stage)  # a backup restores to its own stage
+    restore(target, str(ops.facts.backup.path), yes=True, drop_extra_tables=True)
+    ops.facts.copy_counts = row_counts(ops.facts.copy)
 
 
 # --- the rollback plan, from what the stage runs ---------------------------------------------------------
@@ -230,7 +228,7 @@ def restore_over_copy(world: World, ops: OpsLab) -> None:
 @when("the rollback of a release from the commit before the stage's to the stage's commit is planned")
 def plan_stage_rollback(world: World, ops: OpsLab) -> None:
     target = live_target(world, ops)
-    backup: Backup = ops.facts["backup"]
+    backup: Backup = ops.facts.backup
     live = deployed_sha(world.target.service_url, target.verify)
     previous = git(PROJECT_ROOT, "rev-parse", f"{live}~1")  # the commit the release replaced
     release = {
@@ -241,8 +239,9 @@ def plan_stage_rollback(world: World, ops: OpsLab) -> None:
         "revision_before": previous_revision(),
         "backup": str(backup.path),
     }
-    ops.facts.update(previous_sha=previous, live_sha=live, revision=alembic_revision(target.database_url))
-    ops.facts["plan"] = plan_rollback(target, release, notify=[ON_CALL])
+    ops.facts.previous_sha, ops.facts.live_sha = previous, live
+    ops.facts.revision = alembic_revision(target.database_url)
+    ops.facts.plan = plan_rollback(target, release, notify=[ON_CALL])
 
 
 @then(
@@ -250,33 +249,33 @@ def plan_stage_rollback(world: World, ops: OpsLab) -> None:
     "and verifies"
 )
 def plan_names(world: World, ops: OpsLab) -> None:
-    plan: dict[str, Any] = ops.facts["plan"]
+    plan: dict[str, Any] = ops.facts.plan
     target = live_target(world, ops)
-    assert plan["live_sha"] == ops.facts["live_sha"], f"the plan was not made from what the stage runs: {plan}"
+    assert plan["live_sha"] == ops.facts.live_sha, f"the plan was not made from what the stage runs: {plan}"
     assert "reported by" in plan["sha_source"], f"the stage's commit came from elsewhere: {plan['sha_source']}"
     assert plan["live_revision"] == head_revision(), f"the plan read revision {plan['live_revision']}"
-    assert (plan["revert_to"], plan["redeploy"]) == (ops.facts["previous_sha"],) * 2, f"plan: {plan}"
-    assert plan["restore"] == str(ops.facts["backup"].path), f"the plan restores {plan['restore']}"
+    assert (plan["revert_to"], plan["redeploy"]) == (ops.facts.previous_sha,) * 2, f"plan: {plan}"
+    assert plan["restore"] == str(ops.facts.backup.path), f"the plan restores {plan['restore']}"
     wanted = f"{target.redis_key_prefix.rstrip(':')}:*" if target.redis_url else None
     assert plan["clear_cache"] == wanted, f"the plan clears {plan['clear_cache']}, expected {wanted}"
     steps = plan["steps"]
-    for words in (f"redeploy {ops.facts['previous_sha'][:10]}", ops.facts["backup"].path.name, "verify", "notify"):
+    for words in (f"redeploy {ops.facts.previous_sha[:10]}", ops.facts.backup.path.name, "verify", "notify"):
         assert any(words in line for line in steps), f"the plan's steps do not mention {words!r}: {steps}"
 
 
 @then(parsers.parse("the plan notifies {whom} and {name}, whose integration is active on the stage"))
 def plan_notifies(ops: OpsLab, whom: str, name: str) -> None:
-    notified = ops.facts["plan"]["notify"]
+    notified = ops.facts.plan["notify"]
     assert whom in notified, f"the plan does not notify {whom}: {notified}"
-    assert ops.facts["owner"] in notified, f"the plan does not notify {name} ({ops.facts['owner']}): {notified}"
+    assert ops.facts.owner in notified, f"the plan does not notify {name} ({ops.facts.owner}): {notified}"
 
 
 @then("planning changed nothing on the stage")
 def planning_changed_nothing(world: World, ops: OpsLab) -> None:
     target = live_target(world, ops)
-    assert deployed_sha(world.target.service_url, target.verify) == ops.facts["live_sha"], "the stage was redeployed"
-    assert alembic_revision(target.database_url) == ops.facts["revision"], "the stage's database was migrated"
-    assert own_rows(target.database_url, ops.facts["integration"])[0], "the scenario's integration is gone"
+    assert deployed_sha(world.target.service_url, target.verify) == ops.facts.live_sha, "the stage was redeployed"
+    assert alembic_revision(target.database_url) == ops.facts.revision, "the stage's database was migrated"
+    assert own_rows(target.database_url, ops.facts.integration)[0], "the scenario's integration is gone"
     assert not rollback_log(target).exists(), "planning recorded a rollback"
 
 
@@ -298,8 +297,8 @@ def connect_sandbox_paypal(api: httpx.Client) -> str:
     return str(created.json()["integration"]["id"])
 
 
-@when(parsers.parse('"{name}" starts a PayPal payment on the stage'))
-def start_paypal_payment(world: World, name: str) -> None:
+@when(parsers.parse('"{name}" starts a PayPal payment on the stage'), target_fixture="approval_url")
+def start_paypal_payment(world: World, name: str) -> str:
     api = world.user(name).client
     integration_id = connect_sandbox_paypal(api)
     payment = api.post(
@@ -313,12 +312,12 @@ def start_paypal_payment(world: World, name: str) -> None:
         },
     )
     assert payment.status_code == 201, f"creating a PayPal payment: {describe(payment)}"
-    world.facts["approval_url"] = payment.json()["approvalUrl"]
+    return str(payment.json()["approvalUrl"])
 
 
 @then("the buyer is sent to PayPal's sandbox to approve it, not to live PayPal")
-def approval_in_sandbox(world: World) -> None:
-    host = urlsplit(world.facts["approval_url"]).netloc
+def approval_in_sandbox(world: World, approval_url: str) -> None:
+    host = urlsplit(approval_url).netloc
     sandbox = urlsplit(world.sandbox_url()).netloc
     assert host == sandbox or host.endswith("sandbox.paypal.com"), (
         f"the approval link goes to {host}: PayPal runs in live mode (sandbox: {sandbox} or *.sandbox.paypal.com)"
@@ -333,7 +332,7 @@ def approval_in_sandbox(world: World) -> None:
 )
 def cache_keys(world: World, ops: OpsLab) -> None:
     target = live_target(world, ops)
-    ops.facts["cache_target"] = target
+    ops.facts.cache_target = target
     if target.redis_url is None:  # no Redis: the stage's cache lives in its service's memory
         return
     prefix = target.redis_key_prefix.rstrip(":")
@@ -345,23 +344,23 @@ def cache_keys(world: World, ops: OpsLab) -> None:
     client.set(other, "not the scenario's")
     ops.cleanups.append(client.close)
     ops.cleanups.append(lambda: client.delete(other, *(f"{mine}:cache:{n}" for n in range(3))))
-    ops.facts["cache"] = (client, mine, other)
+    ops.facts.stage_cache = (client, mine, other)
 
 
 @when("the scenario's cache keys are cleared")
 def clear_own_cache(ops: OpsLab) -> None:
-    target: Target = ops.facts["cache_target"]
-    if "cache" in ops.facts:
-        target.redis_key_prefix = ops.facts["cache"][1]  # only the scenario's own keys: never the stage's cache
-    ops.facts["cache_removed"] = clear_stage_cache(target)
+    target: Target = ops.facts.cache_target
+    if ops.facts.stage_cache is not None:
+        target.redis_key_prefix = ops.facts.stage_cache[1]  # only the scenario's own keys: never the stage's cache
+    ops.facts.cache_removed = clear_stage_cache(target)
 
 
 @then("the scenario's cache keys are gone while the stage's other key remains")
 def own_cache_cleared(ops: OpsLab) -> None:
-    if "cache" not in ops.facts:
-        assert ops.facts["cache_removed"] is None, "without REDIS_URL the cache clearing must touch no Redis"
+    if ops.facts.stage_cache is None:
+        assert ops.facts.cache_removed is None, "without REDIS_URL the cache clearing must touch no Redis"
         return
-    client, mine, other = ops.facts["cache"]
-    assert ops.facts["cache_removed"] == 3, f"removed {ops.facts['cache_removed']} keys, expected the 3 of the scenario"
+    client, mine, other = ops.facts.stage_cache
+    assert ops.facts.cache_removed == 3, f"removed {ops.facts.cache_removed} keys, expected the 3 of the scenario"
     assert client.exists(*(f"{mine}:cache:{n}" for n in range(3))) == 0, "the scenario's cache keys survived"
     assert client.get(other) == b"not the scenario's", "clearing the scenario's keys removed another key of the stage"

@@ -15,9 +15,9 @@ from pytest_bdd import parsers, then, when
 from harness.ops.common import Target
 from harness.ops.periodic_checks import build_report
 from steps.common import World, describe
-from steps.support.accounting import books, integration
+from steps.support.accounting import Books, integration
 from steps.support.lab import OpsLab, matches_table, stage_target
-from steps.support.own_rows import assert_covers, own_report
+from steps.support.own_rows import StageReport, assert_covers, own_report
 
 # The ordinary audit time bound is for MONTH-05; the other report scenarios are about the SQL sections.
 SHORT_AUDIT_S = 0.01
@@ -28,11 +28,11 @@ SHORT_AUDIT_S = 0.01
 
 @when(parsers.re(r"the (?P<period>weekly|monthly) report is built from the scratch database$"))
 def report_from_scratch(ops: OpsLab, period: str) -> None:
-    ops.facts["report"] = build_report(ops.current(), period, audit_timeout_s=SHORT_AUDIT_S)
+    ops.facts.report = build_report(ops.current(), period, audit_timeout_s=SHORT_AUDIT_S)
 
 
 def report_section(ops: OpsLab, section: str) -> list[dict[str, Any]]:
-    report = ops.facts.get("report")
+    report = ops.facts.report
     assert isinstance(report, dict), "no report was built in this scenario"
     sections: dict[str, list[dict[str, Any]]] = report["sections"]
     assert section in sections, f"the {report['period']} report has no section {section!r}: {list(sections)}"
@@ -93,30 +93,29 @@ def trend_window(ops: OpsLab) -> None:
 # --- the reports on the stage, over the scenario's own evidence -------------------------------------------
 
 
-@when(parsers.re(r"the (?P<period>weekly|monthly) report is built from the stage$"))
-def report_from_stage(world: World, period: str) -> None:
-    world.facts["report"] = build_report(stage_target(world), period, audit_timeout_s=SHORT_AUDIT_S)
-    world.facts["own report"] = own_report(world, period)
+@when(parsers.re(r"the (?P<period>weekly|monthly) report is built from the stage$"), target_fixture="stage_report")
+def report_from_stage(world: World, period: str) -> StageReport:
+    report = build_report(stage_target(world), period, audit_timeout_s=SHORT_AUDIT_S)
+    return StageReport(report=report, own=own_report(world, period))
 
 
-def stage_section(world: World, section: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def stage_section(stage_report: StageReport, section: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(the whole stage's rows, the scenario's own rows) of a section of the report built from the stage."""
-    report = world.facts.get("report")
-    assert isinstance(report, dict), "no report was built from the stage in this scenario"
+    report = stage_report.report
     assert section in report["sections"], f"the {report['period']} report has no section {section!r}"
-    return report["sections"][section], world.facts["own report"][section]
+    return report["sections"][section], stage_report.own[section]
 
 
 @then(parsers.parse('the report section "{section}" on the stage covers the scenario\'s own rows:'))
-def stage_section_covers(world: World, section: str, datatable: list[list[str]]) -> None:
-    stage, own = stage_section(world, section)
+def stage_section_covers(world: World, stage_report: StageReport, section: str, datatable: list[list[str]]) -> None:
+    stage, own = stage_section(stage_report, section)
     assert_covers(f"the report section {section!r}", stage, own, datatable)
 
 
-def own_logs(world: World, name: str) -> list[dict[str, Any]]:
+def own_logs(world: World, books: Books, name: str) -> list[dict[str, Any]]:
     """The sync logs of the scenario's integration `name`, as its owner reads them through the service."""
     params = {"integrationId": integration(world, name)["id"]}
-    answer = books(world).owner[name].client.get("/api/integrations/logs", params=params)
+    answer = books.owner[name].client.get("/api/integrations/logs", params=params)
     assert answer.status_code == 200, describe(answer)
     logs: list[dict[str, Any]] = answer.json()["logs"]
     return logs
@@ -128,15 +127,15 @@ def own_logs(world: World, name: str) -> list[dict[str, Any]]:
         r" as (?:its|their) sync logs? gives? (?:it|them), cut to 80 characters$"
     )
 )
-def error_pattern_of(world: World, count: str, name: str) -> None:
-    failed = [log for log in own_logs(world, name) if log["status"] in ("failed", "partial")]
+def error_pattern_of(world: World, stage_report: StageReport, books: Books, count: str, name: str) -> None:
+    failed = [log for log in own_logs(world, books, name) if log["status"] in ("failed", "partial")]
     messages = {log["errorMessage"] for log in failed}
     assert len(failed) == int(count), f"expected {count} failures of {name}: {failed}"
     assert len(messages) == 1, f"expected the failures of {name} to say the same: {messages}"
     (message,) = messages
     assert len(message) > 80, f"the failure's message is too short to show the cut: {message!r}"
     kind = failed[0]["integrationType"]
-    stage, own = stage_section(world, "sync-log error patterns (7 days)")
+    stage, own = stage_section(stage_report, "sync-log error patterns (7 days)")
     expected = {"integration_type": kind, "error": message[:80], "count": int(count)}
     assert [row for row in own if row["error"] == message[:80]] == [expected], f"own patterns: {own}"
     shown = [row for row in stage if row["error"] == message[:80]]
@@ -161,8 +160,10 @@ def percentile_cont(values: list[int], fraction: float) -> Decimal:
         r'"(?P<first>[^"]+)" and "(?P<second>[^"]+)" with the average and 95th percentile of their logged durations$'
     )
 )
-def trend_of_own_syncs(world: World, kind: str, first: str, second: str) -> None:
-    durations = [int(log["durationMs"]) for name in (first, second) for log in own_logs(world, name)]
+def trend_of_own_syncs(
+    world: World, stage_report: StageReport, books: Books, kind: str, first: str, second: str
+) -> None:
+    durations = [int(log["durationMs"]) for name in (first, second) for log in own_logs(world, books, name)]
     assert len(durations) >= 2, f"expected the logged durations of several syncs: {durations}"
     expected = {
         "syncs": len(durations),
@@ -173,7 +174,7 @@ def trend_of_own_syncs(world: World, kind: str, first: str, second: str) -> None
         row = connection.execute("SELECT date_trunc('week', now())::date::text").fetchone()
     assert row is not None
     week = str(row[0])
-    stage, own = stage_section(world, "sync performance trend (weekly, 30 days)")
+    stage, own = stage_section(stage_report, "sync performance trend (weekly, 30 days)")
     mine = [r for r in own if (r["week"], r["integration_type"]) == (week, kind)]
     assert len(mine) == 1, f"expected one {kind} row for the week of {week} over own rows: {own}"
     shown = {key: round(float(mine[0][key])) for key in expected}
@@ -191,12 +192,13 @@ def monthly_report_with_audit(ops: OpsLab) -> None:
     database_url = ops.world.target.database_url
     if database_url is None:
         pytest.fail("QA_DATABASE_URL is not set: the monthly report reads the stage's sync logs")
-    ops.facts["report"] = build_report(Target(stage="local", database_url=database_url), "monthly")
+    ops.facts.report = build_report(Target(stage="local", database_url=database_url), "monthly")
 
 
 @then("the dependency audit found no known vulnerability, or says clearly why it could not tell")
 def audit_outcome(ops: OpsLab) -> None:
-    report = ops.facts["report"]
+    report = ops.facts.report
+    assert report is not None, "no report was built in this scenario"
     audit = report["vulnerabilities"]
     assert audit["status"] in ("passed", "failed", "unknown"), f"unexpected audit outcome {audit}"
     assert audit["status"] != "failed", f"known vulnerabilities in the dependencies: {audit['vulnerable']}"
@@ -215,7 +217,7 @@ def audit_outcome(ops: OpsLab) -> None:
 def read_openapi(world: World, ops: OpsLab) -> None:
     response = world.client().get("/openapi.json")
     assert response.status_code == 200, f"expected the OpenAPI schema: {describe(response)}"
-    ops.facts["openapi"] = response.json()
+    ops.facts.openapi = response.json()
 
 
 _DOCUMENTED_ROUTE = re.compile(r"`(GET|POST|PUT|PATCH|DELETE) (/[^`?[\s]*)[^`]*`")
@@ -261,7 +263,7 @@ def routes_documented(world: World, ops: OpsLab) -> None:
     methods = ("get", "post", "put", "patch", "delete")
     routes = [
         (method.upper(), path)
-        for path, operations in ops.facts["openapi"]["paths"].items()
+        for path, operations in ops.facts.openapi["paths"].items()
         for method in operations
         if method in methods
     ]
@@ -273,7 +275,7 @@ def routes_documented(world: World, ops: OpsLab) -> None:
 
 @then("every integration type the service accepts has its own section in INTEGRATIONS.md")
 def integration_types_documented(world: World, ops: OpsLab) -> None:
-    schemas = ops.facts["openapi"].get("components", {}).get("schemas", {})
+    schemas = ops.facts.openapi.get("components", {}).get("schemas", {})
     kinds = schemas.get("IntegrationType", {}).get("enum", [])
     assert kinds, f"the OpenAPI schema names no IntegrationType enum: {sorted(schemas)[:20]}"
     headings = [

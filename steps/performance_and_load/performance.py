@@ -9,6 +9,7 @@ import json
 import re
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -26,25 +27,43 @@ SYNC_TIMEOUT_S = 120.0
 _XERO_PAGE_SIZE = 100
 
 
+@dataclass
+class XeroSyncs:
+    """The scenario's sandbox organisations, each one's sync (answer, seconds taken) and the sandbox's request
+    sequence number before it, all by the scenario's label."""
+
+    organisations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    syncs: dict[str, tuple[httpx.Response, float]] = field(default_factory=dict)
+    since: dict[str, int] = field(default_factory=dict)
+
+    def tenant_id(self, label: str) -> str:
+        return str(self.organisations[label]["tenant_id"])
+
+
+@pytest.fixture
+def xero_syncs() -> XeroSyncs:
+    return XeroSyncs()
+
+
 @given(parsers.parse('a Xero organisation "{label}" with {invoices:d} invoices in the provider sandbox'))
-def sandbox_xero_organisation(world: World, label: str, invoices: int) -> None:
+def sandbox_xero_organisation(world: World, xero_syncs: XeroSyncs, label: str, invoices: int) -> None:
     created = world.sandbox().post(
         "/tenants",
         json={"provider": "xero", "invoices": invoices, "contacts": 5, "name": f"QA {label} {uuid.uuid4().hex[:6]}"},
     )
     assert created.status_code == 201, f"the sandbox made no organisation: {describe(created)}"
-    world.facts.setdefault("organisations", {})[label] = created.json()
+    xero_syncs.organisations[label] = created.json()
 
 
 @given(parsers.parse('"{name}" has connected the Xero organisation "{label}"'))
-def connect_xero_organisation(world: World, name: str, label: str) -> None:
-    tenant = world.facts["organisations"][label]["tenant_id"]
+def connect_xero_organisation(world: World, xero_syncs: XeroSyncs, name: str, label: str) -> None:
+    tenant = xero_syncs.tenant_id(label)
     integration = connect_account(world, world.user(name), "xero", tenant=tenant, integrationName=f"perf-{label}")
     assert integration["customData"].get("tenantId") == tenant, f"connected another organisation: {integration}"
     world.integrations[label] = integration
 
 
-def _sync(world: World, name: str, label: str, client: httpx.Client | None = None) -> None:
+def _sync(world: World, xero_syncs: XeroSyncs, name: str, label: str, client: httpx.Client | None = None) -> None:
     integration_id = world.integrations[label]["id"]
     started = time.monotonic()
     response = (client or world.user(name).client).post(
@@ -52,7 +71,7 @@ def _sync(world: World, name: str, label: str, client: httpx.Client | None = Non
         json={"integrationId": integration_id, "dataType": "invoices", "fullResync": True},
         timeout=SYNC_TIMEOUT_S,
     )
-    world.facts.setdefault("syncs", {})[label] = (response, time.monotonic() - started)
+    xero_syncs.syncs[label] = (response, time.monotonic() - started)
 
 
 def _listing_requests(world: World) -> list[dict[str, Any]]:
@@ -62,23 +81,23 @@ def _listing_requests(world: World) -> list[dict[str, Any]]:
 
 
 @when(parsers.parse('"{name}" syncs the invoices of the Xero organisation "{label}"'))
-def sync_organisation(world: World, name: str, label: str) -> None:
-    world.facts.setdefault("since", {})[label] = max((r["seq"] for r in _listing_requests(world)), default=0)
-    _sync(world, name, label)
+def sync_organisation(world: World, xero_syncs: XeroSyncs, name: str, label: str) -> None:
+    xero_syncs.since[label] = max((r["seq"] for r in _listing_requests(world)), default=0)
+    _sync(world, xero_syncs, name, label)
 
 
-def _sync_result(world: World, label: str) -> dict[str, Any]:
-    response, _ = world.facts["syncs"][label]
+def _sync_result(xero_syncs: XeroSyncs, label: str) -> dict[str, Any]:
+    response, _ = xero_syncs.syncs[label]
     body = response.json()
     assert "result" in body, f"the sync answered no result: {describe(response)}"
     return dict(body["result"])
 
 
 @then(parsers.parse('the sync of "{label}" succeeds with {count:d} invoices synced'))
-def sync_succeeded(world: World, label: str, count: int) -> None:
-    response, _ = world.facts["syncs"][label]
+def sync_succeeded(xero_syncs: XeroSyncs, label: str, count: int) -> None:
+    response, _ = xero_syncs.syncs[label]
     assert response.status_code == 200, f"the sync failed: {describe(response)}"
-    result = _sync_result(world, label)
+    result = _sync_result(xero_syncs, label)
     assert (result["status"], result["syncedRecords"], result["failedRecords"]) == ("success", count, 0), result
 
 
@@ -92,9 +111,9 @@ def invoices_stored(world: World, count: int, label: str, name: str) -> None:
     assert row == (count, count), f"expected {count} invoices stored once each, found (rows, distinct) = {row}"
 
 
-def _tenant_requests(world: World, label: str) -> list[dict[str, Any]]:
-    tenant = world.facts["organisations"][label]["tenant_id"]
-    since = world.facts.get("since", {}).get(label, 0)
+def _tenant_requests(world: World, xero_syncs: XeroSyncs, label: str) -> list[dict[str, Any]]:
+    tenant = xero_syncs.tenant_id(label)
+    since = xero_syncs.since.get(label, 0)
     return [
         request
         for request in _listing_requests(world)
@@ -110,8 +129,8 @@ def _page_of(request: dict[str, Any]) -> int:
 
 
 @then(parsers.parse('the provider sandbox served the invoices of "{label}" in {pages:d} pages'))
-def served_in_pages(world: World, label: str, pages: int) -> None:
-    served = sorted({_page_of(r) for r in _tenant_requests(world, label) if r["status"] == 200})
+def served_in_pages(world: World, xero_syncs: XeroSyncs, label: str, pages: int) -> None:
+    served = sorted({_page_of(r) for r in _tenant_requests(world, xero_syncs, label) if r["status"] == 200})
     assert served == list(range(1, pages + 1)), f"expected pages 1..{pages} to be read, the sandbox served {served}"
 
 
@@ -121,8 +140,8 @@ def served_in_pages(world: World, label: str, pages: int) -> None:
         'than the sync of "{small}"'
     )
 )
-def statements_grow_with_pages(world: World, large: str, per_page: int, small: str) -> None:
-    big, little = _sync_result(world, large), _sync_result(world, small)
+def statements_grow_with_pages(xero_syncs: XeroSyncs, large: str, per_page: int, small: str) -> None:
+    big, little = _sync_result(xero_syncs, large), _sync_result(xero_syncs, small)
     extra_pages = -(-big["syncedRecords"] // _XERO_PAGE_SIZE) - -(-little["syncedRecords"] // _XERO_PAGE_SIZE)
     growth = big["sqlStatements"] - little["sqlStatements"]
     assert extra_pages > 0, "the two organisations need different numbers of pages for this comparison"
@@ -133,15 +152,18 @@ def statements_grow_with_pages(world: World, large: str, per_page: int, small: s
 
 
 @then(parsers.parse('the sync of "{label}" issued fewer SQL statements than one per {records:d} invoices'))
-def statements_below_records(world: World, label: str, records: int) -> None:
-    result = _sync_result(world, label)
+def statements_below_records(xero_syncs: XeroSyncs, label: str, records: int) -> None:
+    result = _sync_result(xero_syncs, label)
     assert 0 < result["sqlStatements"] < result["syncedRecords"] / records, (
         f"{result['sqlStatements']} SQL statements for {result['syncedRecords']} invoices: an N+1 pattern"
     )
 
 
-@given(parsers.parse("a second service instance whose provider read timeout is {seconds:d} second"))
-def second_service_instance(world: World, request: pytest.FixtureRequest, seconds: int) -> None:
+@given(
+    parsers.parse("a second service instance whose provider read timeout is {seconds:d} second"),
+    target_fixture="second_instance",
+)
+def second_service_instance(world: World, request: pytest.FixtureRequest, seconds: int) -> ServerProcess:
     if world.target.sandbox_url is None:
         pytest.fail("this scenario needs the provider sandbox, which only the local stage has")
     settings = {
@@ -151,7 +173,7 @@ def second_service_instance(world: World, request: pytest.FixtureRequest, second
         "HTTP_RETRY_INITIAL_WAIT_S": "0.05",
         "HTTP_RETRY_BACKOFF_MAX_S": "0.5",
     }
-    world.facts["instance"] = start_service_instance(world, request, settings)
+    return start_service_instance(world, request, settings)
 
 
 @given(parsers.parse("the provider sandbox holds every Xero invoices request for {seconds:d} seconds"))
@@ -163,22 +185,23 @@ def hold_invoices(world: World, request: pytest.FixtureRequest, seconds: int) ->
 @when(
     parsers.parse('"{name}" syncs the invoices of the Xero organisation "{label}" through the second service instance')
 )
-def sync_through_instance(world: World, name: str, label: str) -> None:
-    instance: ServerProcess = world.facts["instance"]
-    client = world.client(base_url=instance.url, headers={"Authorization": f"Bearer {world.user(name).token}"})
-    _sync(world, name, label, client)
+def sync_through_instance(
+    world: World, xero_syncs: XeroSyncs, second_instance: ServerProcess, name: str, label: str
+) -> None:
+    headers = {"Authorization": f"Bearer {world.user(name).token}"}
+    _sync(world, xero_syncs, name, label, world.client(base_url=second_instance.url, headers=headers))
 
 
 @then(parsers.parse('the sync of "{label}" fails with status {status:d} within {seconds:d} seconds'))
-def sync_failed_in_time(world: World, label: str, status: int, seconds: int) -> None:
-    response, took = world.facts["syncs"][label]
+def sync_failed_in_time(xero_syncs: XeroSyncs, label: str, status: int, seconds: int) -> None:
+    response, took = xero_syncs.syncs[label]
     assert response.status_code == status, f"expected {status}: {describe(response)}"
     assert took <= seconds, f"the sync took {took:.1f} s to give up (bound {seconds} s)"
 
 
 @then(parsers.parse('the sync of "{label}" reports that the provider timed out'))
-def sync_reports_timeout(world: World, label: str) -> None:
-    result = _sync_result(world, label)
+def sync_reports_timeout(xero_syncs: XeroSyncs, label: str) -> None:
+    result = _sync_result(xero_syncs, label)
     said = " ".join([result["message"], *result["errors"]])
     assert "Timeout" in said, f"the sync does not say the provider timed out: {said!r}"
 
@@ -227,8 +250,8 @@ def error_always(world: World, request: pytest.FixtureRequest, page: int, status
         'the provider sandbox answered the invoices of "{label}" with 429 once and 503 once, each retried successfully'
     )
 )
-def retried_successfully(world: World, label: str) -> None:
-    requests = _tenant_requests(world, label)
+def retried_successfully(world: World, xero_syncs: XeroSyncs, label: str) -> None:
+    requests = _tenant_requests(world, xero_syncs, label)
     by_page: dict[int, list[int]] = {}
     for request in requests:
         by_page.setdefault(_page_of(request), []).append(request["status"])
@@ -237,10 +260,10 @@ def retried_successfully(world: World, label: str) -> None:
 
 
 @then(parsers.parse('the sync of "{label}" fails with status {status:d} as partial with {count:d} invoices synced'))
-def sync_partial(world: World, label: str, status: int, count: int) -> None:
-    response, _ = world.facts["syncs"][label]
+def sync_partial(xero_syncs: XeroSyncs, label: str, status: int, count: int) -> None:
+    response, _ = xero_syncs.syncs[label]
     assert response.status_code == status, f"expected {status}: {describe(response)}"
-    result = _sync_result(world, label)
+    result = _sync_result(xero_syncs, label)
     assert (result["status"], result["syncedRecords"]) == ("partial", count), result
     assert any("503" in error for error in result["errors"]), f"the errors do not name the 503: {result['errors']}"
 
@@ -250,8 +273,8 @@ def sync_partial(world: World, label: str, status: int, count: int) -> None:
         'the provider sandbox was asked for page {page:d} of "{label}" more than once and at most {most:d} times'
     )
 )
-def bounded_retries(world: World, page: int, label: str, most: int) -> None:
-    asked = [r["status"] for r in _tenant_requests(world, label) if _page_of(r) == page]
+def bounded_retries(world: World, xero_syncs: XeroSyncs, page: int, label: str, most: int) -> None:
+    asked = [r["status"] for r in _tenant_requests(world, xero_syncs, label) if _page_of(r) == page]
     assert 1 < len(asked) <= most, f"page {page} was asked {len(asked)} times ({asked}): expected retries, bounded"
 
 

@@ -20,7 +20,7 @@ from steps.support.accounting import (
     PROVIDERS,
     QUICKBOOKS,
     XERO,
-    books,
+    Books,
     integration,
     ok_json,
     org,
@@ -34,8 +34,8 @@ from steps.support.accounting import (
 
 
 @then(parsers.re(r'the integration of "(?P<name>[^"]+)" is linked to it, holding tokens it never shows$'))
-def accounting_linked(world: World, name: str) -> None:
-    chosen, shown = org(world, name), integration(world, name)
+def accounting_linked(world: World, books: Books, name: str) -> None:
+    chosen, shown = org(world, books, name), integration(world, name)
     assert shown["integrationType"] == chosen.provider.integration_type, f"wrong type: {shown}"
     assert shown["customData"].get(chosen.provider.linked_key) == chosen.tenant_id, f"not linked to it: {shown}"
     if chosen.provider is not QUICKBOOKS:  # Xero and MYOB also name the organisation / file
@@ -46,13 +46,13 @@ def accounting_linked(world: World, name: str) -> None:
     assert shown["syncStatus"] == "IDLE", f"a new connection should be idle: {shown}"
     leaked = {"accessToken", "refreshToken", "access_token", "refresh_token"} & set(shown)
     assert not leaked, f"the integration shows its tokens: {sorted(leaked)}"
-    listed = ok_json(books(world).owner[name].client.get("/api/integrations", params={"limit": 200}))
+    listed = ok_json(books.owner[name].client.get("/api/integrations", params={"limit": 200}))
     assert shown["id"] in {item["id"] for item in listed["integrations"]}, "the integration is not in the user's list"
 
 
 @then(parsers.re(PROVIDER + r' holds a live consent for "(?P<name>[^"]+)" given to the service$'))
-def accounting_live_grant(world: World, provider: str, name: str) -> None:
-    grants = service_grants(world, org(world, name))
+def accounting_live_grant(world: World, books: Books, provider: str, name: str) -> None:
+    grants = service_grants(world, org(world, books, name))
     assert len(grants) == 1, f"expected one consent for {name} at {provider}, found {len(grants)}"
     grant = grants[0]
     assert grant["current_refresh_sha256"], f"the consent has no live refresh token: {grant}"
@@ -60,8 +60,8 @@ def accounting_live_grant(world: World, provider: str, name: str) -> None:
 
 
 @then(parsers.re(r'the connection test of "(?P<name>[^"]+)" (?P<outcome>succeeds|fails)$'))
-def accounting_connection_test(world: World, name: str, outcome: str) -> None:
-    tested = books(world).owner[name].client.post(f"/api/integrations/{integration(world, name)['id']}/test")
+def accounting_connection_test(world: World, books: Books, name: str, outcome: str) -> None:
+    tested = books.owner[name].client.post(f"/api/integrations/{integration(world, name)['id']}/test")
     if outcome == "succeeds":
         assert ok_json(tested).get("ok") is True, f"expected ok true: {describe(tested)}"
     else:
@@ -86,25 +86,25 @@ def accounting_sync_asks_to_reconnect(world: World) -> None:
 
 
 @then(parsers.re(r'the integration of "(?P<name>[^"]+)" is marked as needing reconnection$'))
-def accounting_needs_reconnection(world: World, name: str) -> None:
-    user = books(world).owner[name]
+def accounting_needs_reconnection(world: World, books: Books, name: str) -> None:
+    user = books.owner[name]
     shown = ok_json(user.client.get(f"/api/integrations/{integration(world, name)['id']}"))["integration"]
     assert shown["syncStatus"] == "ERROR", f"expected syncStatus ERROR: {shown}"
     assert "reconnect" in (shown["syncError"] or "").lower(), f"syncError should say to reconnect: {shown}"
 
 
 @then(parsers.re(r'the integration of "(?P<name>[^"]+)" is healthy after its sync$'))
-def accounting_integration_healthy(world: World, name: str) -> None:
-    user = books(world).owner[name]
+def accounting_integration_healthy(world: World, books: Books, name: str) -> None:
+    user = books.owner[name]
     shown = ok_json(user.client.get(f"/api/integrations/{integration(world, name)['id']}"))["integration"]
     assert (shown["syncStatus"], shown["syncError"]) == ("SUCCESS", None), f"expected a healthy integration: {shown}"
     assert shown["lastSyncedAt"] is not None, f"lastSyncedAt was not set: {shown}"
 
 
 @then(parsers.re(r'the service tried at most one token refresh for "(?P<name>[^"]+)" and then stopped$'))
-def accounting_no_refresh_loop(world: World, name: str) -> None:
-    chosen = org(world, name).provider
-    since, until = books(world).sync_window
+def accounting_no_refresh_loop(world: World, books: Books, name: str) -> None:
+    chosen = org(world, books, name).provider
+    since, until = books.sync_window
     calls = [entry for entry in sandbox_requests(world, chosen, since) if entry["seq"] <= until]
     refreshes = [entry for entry in calls if chosen.token_path_marker in entry["path"] and entry["method"] == "POST"]
     listings = [entry for entry in calls if chosen.listing_path in entry["path"]]
@@ -113,14 +113,14 @@ def accounting_no_refresh_loop(world: World, name: str) -> None:
 
 
 @then(parsers.re(r'the service refreshed the tokens of "(?P<name>[^"]+)" once and ' + PROVIDER + r" rotated them$"))
-def accounting_refreshed_once(world: World, name: str, provider: str) -> None:
-    chosen = org(world, name)
-    since, until = books(world).sync_window
+def accounting_refreshed_once(world: World, books: Books, name: str, provider: str) -> None:
+    chosen = org(world, books, name)
+    since, until = books.sync_window
     calls = [entry for entry in sandbox_requests(world, chosen.provider, since) if entry["seq"] <= until]
     refreshes = [e for e in calls if chosen.provider.token_path_marker in e["path"] and e["method"] == "POST"]
     assert [entry["status"] for entry in refreshes] == [200], f"expected one successful refresh: {refreshes}"
     (grant,) = service_grants(world, chosen)
-    before = books(world).refresh_before.get(grant["grant_id"])
+    before = books.refresh_before.get(grant["grant_id"])
     assert before is not None, "the access tokens were not expired in this scenario"
     assert grant["current_refresh_sha256"] not in (None, before), f"{provider} did not rotate the refresh token"
     used = next(token for token in grant["refresh_tokens"] if token["sha256"] == before)
@@ -133,8 +133,10 @@ def accounting_refreshed_once(world: World, name: str, provider: str) -> None:
         r" through the service, each stored once$"
     )
 )
-def accounting_read_back(world: World, user: str, count: str, provider: str, kind: str, name: str) -> None:
-    chosen = org(world, name)
+def accounting_read_back(
+    world: World, books: Books, user: str, count: str, provider: str, kind: str, name: str
+) -> None:
+    chosen = org(world, books, name)
     rows = service_records(world, world.user(user), PROVIDERS[provider], kind, integration(world, name)["id"])
     key = "xeroContactId" if kind == "contacts" else chosen.provider.invoice_id
     ids = [row[key] for row in rows]
@@ -153,10 +155,10 @@ def accounting_read_back(world: World, user: str, count: str, provider: str, kin
     )
 )
 def accounting_per_company_file(
-    world: World, name: str, first_count: str, first: str, second_count: str, second: str
+    world: World, books: Books, name: str, first_count: str, first: str, second_count: str, second: str
 ) -> None:
-    rows = service_records(world, books(world).owner[name], MYOB, "invoices", integration(world, name)["id"])
-    by_file = {org(world, label).tenant_id: label for label in (first, second)}
+    rows = service_records(world, books.owner[name], MYOB, "invoices", integration(world, name)["id"])
+    by_file = {org(world, books, label).tenant_id: label for label in (first, second)}
     counted = dict.fromkeys((first, second), 0)
     for row in rows:
         assert row["companyFileId"] in by_file, f"an invoice of an unknown company file: {row['companyFileId']}"
@@ -165,11 +167,11 @@ def accounting_per_company_file(
 
 
 @then(parsers.re(r'the stored (?P<kind>invoices|contacts) of "(?P<name>[^"]+)" match what ' + PROVIDER + " shows$"))
-def accounting_match_provider(world: World, kind: str, name: str, provider: str) -> None:
-    chosen = org(world, name)
+def accounting_match_provider(world: World, books: Books, kind: str, name: str, provider: str) -> None:
+    chosen = org(world, books, name)
     fields = CONTACT_FIELDS if kind == "contacts" else chosen.provider.invoice_fields
     key_field, key_path = fields[0]
-    rows = service_records(world, books(world).owner[name], chosen.provider, kind, integration(world, name)["id"])
+    rows = service_records(world, books.owner[name], chosen.provider, kind, integration(world, name)["id"])
     if chosen.provider.tenant_field:
         rows = [row for row in rows if row[chosen.provider.tenant_field] == chosen.tenant_id]
     stored = {str(row[key_field]): row for row in rows}
@@ -188,9 +190,9 @@ def accounting_match_provider(world: World, kind: str, name: str, provider: str)
 
 
 @then(parsers.re(PROVIDER + r' was asked for every page of "(?P<name>[^"]+)"\'s invoices$'))
-def accounting_every_page_asked(world: World, provider: str, name: str) -> None:
-    chosen = org(world, name)
-    since, until = books(world).sync_window
+def accounting_every_page_asked(world: World, books: Books, provider: str, name: str) -> None:
+    chosen = org(world, books, name)
+    since, until = books.sync_window
     listed = [
         entry
         for entry in sandbox_requests(world, chosen.provider, since, chosen.provider.listing_path)
@@ -206,9 +208,9 @@ def accounting_every_page_asked(world: World, provider: str, name: str) -> None:
         r'the latest sync log of "(?P<name>[^"]+)" records (?P<status>success|failed) with (?P<count>\d+) records$'
     )
 )
-def accounting_sync_log(world: World, name: str, status: str, count: str) -> None:
+def accounting_sync_log(world: World, books: Books, name: str, status: str, count: str) -> None:
     params = {"integrationId": integration(world, name)["id"], "limit": 1}
-    logs = ok_json(books(world).owner[name].client.get("/api/integrations/logs", params=params))["logs"]
+    logs = ok_json(books.owner[name].client.get("/api/integrations/logs", params=params))["logs"]
     assert logs, f"no sync log for {name}"
     log = logs[0]
     got = (log["status"], log["totalRecords"], log["syncedRecords"], log["failedRecords"])
@@ -217,16 +219,16 @@ def accounting_sync_log(world: World, name: str, status: str, count: str) -> Non
 
 
 @then(parsers.re(r'the reconnected integration of "(?P<name>[^"]+)" is the same one, connected again$'))
-def accounting_same_integration(world: World, name: str) -> None:
+def accounting_same_integration(world: World, books: Books, name: str) -> None:
     shown = integration(world, name)
-    assert shown["id"] == books(world).first_ids[name], "reconnecting made a new integration instead of renewing it"
+    assert shown["id"] == books.first_ids[name], "reconnecting made a new integration instead of renewing it"
     assert (shown["syncStatus"], shown["syncError"]) == ("IDLE", None), f"the error was not cleared: {shown}"
 
 
 @then(parsers.re(r'every QuickBooks request of the sync was a query for "(?P<name>[^"]+)"\'s invoices$'))
-def accounting_qbo_queries(world: World, name: str) -> None:
-    chosen = org(world, name)
-    since, until = books(world).sync_window
+def accounting_qbo_queries(world: World, books: Books, name: str) -> None:
+    chosen = org(world, books, name)
+    since, until = books.sync_window
     calls = [entry for entry in sandbox_requests(world, QUICKBOOKS, since) if entry["seq"] <= until]
     api_calls = [entry for entry in calls if QUICKBOOKS.token_path_marker not in entry["path"]]
     assert api_calls, "the sync sent QuickBooks no request"

@@ -11,7 +11,7 @@ from typing import Any
 from pytest_bdd import parsers, then
 
 from steps.common import ApiUser, World, describe, error_code
-from steps.providers.integration_testing import Linked, answers, linked, sync_body
+from steps.providers.integration_testing import Linked, LinkedIntegrations, sync_body
 from steps.providers.marketing_instances import (
     SENDER,
     expect,
@@ -34,8 +34,17 @@ def logs_of(user: ApiUser, integration_id: str | None = None) -> dict[str, Any]:
         r'"(?P<status>\w+)" with (?P<synced>\d+) records synced(?P<error> and the provider\'s error)?$'
     )
 )
-def sync_history_of(world: World, name: str, label: str, count: str, status: str, synced: str, error: str) -> None:
-    item = linked(world, label)
+def sync_history_of(
+    world: World,
+    linked_integrations: LinkedIntegrations,
+    name: str,
+    label: str,
+    count: str,
+    status: str,
+    synced: str,
+    error: str,
+) -> None:
+    item = linked_integrations.get(label)
     listed = logs_of(world.user(name), item.integration_id)
     assert listed["total"] == int(count), f"expected {count} logs of {label}, found {listed['total']}: {listed['logs']}"
     newest = listed["logs"][0]
@@ -50,11 +59,11 @@ def sync_history_of(world: World, name: str, label: str, count: str, status: str
 
 
 @then(parsers.re(r"every log of (?P<label>\w+) matches what its sync answered$"))
-def logs_match_answers(world: World, label: str) -> None:
+def logs_match_answers(world: World, linked_integrations: LinkedIntegrations, label: str) -> None:
     """One log per run that ran (a 409 did not run), with the counts and outcome that run answered."""
-    ran = [r.json()["result"] for r in answers(world, label) if r.status_code in (200, 502)]
+    ran = [r.json()["result"] for r in linked_integrations.answers(label) if r.status_code in (200, 502)]
     answered = Counter((r["status"], r["totalRecords"], r["syncedRecords"], r["failedRecords"]) for r in ran)
-    listed = logs_of(owner(world), linked(world, label).integration_id)["logs"]
+    listed = logs_of(owner(world), linked_integrations.get(label).integration_id)["logs"]
     logged = Counter((log["status"], log["totalRecords"], log["syncedRecords"], log["failedRecords"]) for log in listed)
     assert logged == answered, f"{label}: runs answered {dict(answered)}, but the logs say {dict(logged)}"
 
@@ -79,8 +88,10 @@ def attempts(item: Linked) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
 
 
 @then(parsers.re(r'"(?P<name>[^"]+)" is answered 404 "not_found" for each of these on (?P<label>\w+):$'))
-def answered_404_for_each(world: World, name: str, label: str, datatable: list[list[str]]) -> None:
-    intruder, possible = world.user(name), attempts(linked(world, label))
+def answered_404_for_each(
+    world: World, linked_integrations: LinkedIntegrations, name: str, label: str, datatable: list[list[str]]
+) -> None:
+    intruder, possible = world.user(name), attempts(linked_integrations.get(label))
     for (action,) in datatable[1:]:
         assert action in possible, f"unknown action {action!r}; known: {sorted(possible)}"
         method, path, body = possible[action]
@@ -92,10 +103,12 @@ def answered_404_for_each(world: World, name: str, label: str, datatable: list[l
 
 
 @then(parsers.re(r'the integration list of "(?P<name>[^"]+)" does not show (?P<label>\w+)$'))
-def list_does_not_show(world: World, name: str, label: str) -> None:
+def list_does_not_show(world: World, linked_integrations: LinkedIntegrations, name: str, label: str) -> None:
     listed = expect(world.user(name).client.get("/api/integrations"), 200, "GET /api/integrations")
     ids = [integration["id"] for integration in listed["integrations"]]
-    assert linked(world, label).integration_id not in ids, f'"{name}" is shown {label}, another user\'s integration'
+    assert linked_integrations.get(label).integration_id not in ids, (
+        f'"{name}" is shown {label}, another user\'s integration'
+    )
 
 
 @then(
@@ -104,11 +117,13 @@ def list_does_not_show(world: World, name: str, label: str) -> None:
         r"(?P<label>\w+) by its id$"
     )
 )
-def history_shows_none_of_others(world: World, name: str, holder: str, label: str) -> None:
+def history_shows_none_of_others(
+    world: World, linked_integrations: LinkedIntegrations, name: str, holder: str, label: str
+) -> None:
     viewer, theirs = world.user(name), logs_of(world.user(holder))
     assert theirs["total"] >= 1, f'precondition: "{holder}" has sync logs to hide'
     hidden = {log["id"] for log in theirs["logs"]}
-    for integration_id in (None, linked(world, label).integration_id):
+    for integration_id in (None, linked_integrations.get(label).integration_id):
         seen = logs_of(viewer, integration_id)
         leaked = hidden & {log["id"] for log in seen["logs"]}
         assert not leaked, f'"{name}" sees {len(leaked)} of "{holder}"\'s sync logs (integrationId={integration_id})'
@@ -121,12 +136,12 @@ def history_shows_none_of_others(world: World, name: str, holder: str, label: st
         r"(?:her|his|their) own syncs only$"
     )
 )
-def still_intact(world: World, label: str, name: str) -> None:
-    user, item = world.user(name), linked(world, label)
+def still_intact(world: World, linked_integrations: LinkedIntegrations, label: str, name: str) -> None:
+    user, item = world.user(name), linked_integrations.get(label)
     integration = expect(user.client.get(f"/api/integrations/{item.integration_id}"), 200, f"{label} for its owner")
     assert integration["integration"]["integrationName"] == label, f"{label} was renamed: {integration}"
     tested = user.client.post(f"/api/integrations/{item.integration_id}/test")
     assert tested.status_code == 200, f"{label}'s own key no longer works: {describe(tested)}"
-    runs = sum(1 for r in answers(world, label) if r.status_code in (200, 502))
+    runs = sum(1 for r in linked_integrations.answers(label) if r.status_code in (200, 502))
     logged = logs_of(user, item.integration_id)["total"]
     assert logged == runs, f"{label} ran {runs} syncs for its owner but has {logged} logs"

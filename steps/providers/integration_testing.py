@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -45,10 +45,27 @@ class Linked:
     records_path: str  # the service's read route for what the sync stored
 
 
-def linked(world: World, label: str) -> Linked:
-    found = world.facts.setdefault("linked", {}).get(label)
-    assert isinstance(found, Linked), f"the scenario has no integration called {label}"
-    return found
+@dataclass
+class LinkedIntegrations:
+    """The scenario's integrations by label, and the answers to each one's syncs, oldest first."""
+
+    linked: dict[str, Linked] = field(default_factory=dict)
+    sync_answers: dict[str, list[httpx.Response]] = field(default_factory=dict)
+
+    def get(self, label: str) -> Linked:
+        found = self.linked.get(label)
+        assert found is not None, f"the scenario has no integration called {label}"
+        return found
+
+    def answers(self, label: str) -> list[httpx.Response]:
+        found = self.sync_answers.get(label, [])
+        assert found, f"{label} was not synced in this scenario"
+        return found
+
+
+@pytest.fixture
+def linked_integrations() -> LinkedIntegrations:
+    return LinkedIntegrations()
 
 
 def labels_of(text: str) -> list[str]:
@@ -124,14 +141,16 @@ def stored_records(user: ApiUser, item: Linked) -> int:
 
 
 @given(parsers.parse('"{name}" has these integrations, each on a provider account of its own:'))
-def has_integrations(world: World, name: str, datatable: list[list[str]]) -> None:
+def has_integrations(
+    world: World, linked_integrations: LinkedIntegrations, name: str, datatable: list[list[str]]
+) -> None:
     user = world.user(name)
     header, *rows = datatable
     assert header == ["integration", "provider", "records"], f"unexpected table columns {header}"
     for label, provider, records in rows:
         assert provider in CONNECTORS, f"no way to connect {provider}; known: {sorted(CONNECTORS)}"
         item = CONNECTORS[provider](world, user, label, int(records))
-        world.facts.setdefault("linked", {})[label] = item
+        linked_integrations.linked[label] = item
         world.integrations[label] = {"id": item.integration_id}
 
 
@@ -142,18 +161,12 @@ def sync_body(item: Linked) -> dict[str, str]:
     return {"integrationId": item.integration_id, "dataType": item.data_type}
 
 
-def record_answer(world: World, label: str, response: httpx.Response) -> None:
-    world.facts.setdefault("sync_answers", {}).setdefault(label, []).append(response)
+def record_answer(world: World, linked_integrations: LinkedIntegrations, label: str, response: httpx.Response) -> None:
+    linked_integrations.sync_answers.setdefault(label, []).append(response)
     world.response = response
 
 
-def answers(world: World, label: str) -> list[httpx.Response]:
-    found: list[httpx.Response] = world.facts.get("sync_answers", {}).get(label, [])
-    assert found, f"{label} was not synced in this scenario"
-    return found
-
-
-def sync_at_once(world: World, name: str, items: list[Linked]) -> None:
+def sync_at_once(world: World, linked_integrations: LinkedIntegrations, name: str, items: list[Linked]) -> None:
     """One thread and one connection per sync, released together, so the runs overlap at the service."""
     user = world.user(name)
     clients = [world.client(headers={"Authorization": f"Bearer {user.token}"}) for _ in items]
@@ -175,25 +188,27 @@ def sync_at_once(world: World, name: str, items: list[Linked]) -> None:
     for item, result in zip(items, results, strict=True):
         if isinstance(result, BaseException):
             pytest.fail(f"the sync of {item.label} did not get an answer: {result!r}")
-        record_answer(world, item.label, result)
+        record_answer(world, linked_integrations, item.label, result)
 
 
 @given(parsers.re(r'"(?P<name>[^"]+)" has synced (?P<label>\w+)$'))
 @when(parsers.re(r'"(?P<name>[^"]+)" runs a sync of (?P<label>\w+)$'))
-def run_a_sync(world: World, name: str, label: str) -> None:
-    item = linked(world, label)
-    record_answer(world, label, world.user(name).client.post("/api/integrations/sync", json=sync_body(item)))
+def run_a_sync(world: World, linked_integrations: LinkedIntegrations, name: str, label: str) -> None:
+    item = linked_integrations.get(label)
+    record_answer(
+        world, linked_integrations, label, world.user(name).client.post("/api/integrations/sync", json=sync_body(item))
+    )
 
 
 @when(parsers.re(r'"(?P<name>[^"]+)" runs syncs of (?P<labels>\w+(?:, \w+)* and \w+) at the same time$'))
-def run_syncs_at_once(world: World, name: str, labels: str) -> None:
-    sync_at_once(world, name, [linked(world, label) for label in labels_of(labels)])
+def run_syncs_at_once(world: World, linked_integrations: LinkedIntegrations, name: str, labels: str) -> None:
+    sync_at_once(world, linked_integrations, name, [linked_integrations.get(label) for label in labels_of(labels)])
 
 
 @when(parsers.re(r'"(?P<name>[^"]+)" runs two syncs of (?P<label>\w+) at the same time$'))
-def run_two_syncs_at_once(world: World, name: str, label: str) -> None:
-    item = linked(world, label)
-    sync_at_once(world, name, [item, item])
+def run_two_syncs_at_once(world: World, linked_integrations: LinkedIntegrations, name: str, label: str) -> None:
+    item = linked_integrations.get(label)
+    sync_at_once(world, linked_integrations, name, [item, item])
 
 
 def assert_complete(world: World, item: Linked, response: httpx.Response) -> None:
@@ -212,14 +227,14 @@ def assert_complete(world: World, item: Linked, response: httpx.Response) -> Non
         r"provider$"
     )
 )
-def syncs_complete(world: World, labels: str) -> None:
+def syncs_complete(world: World, linked_integrations: LinkedIntegrations, labels: str) -> None:
     for label in labels_of(labels):
-        assert_complete(world, linked(world, label), answers(world, label)[-1])
+        assert_complete(world, linked_integrations.get(label), linked_integrations.answers(label)[-1])
 
 
 @then(parsers.re(r"the sync of (?P<label>\w+) is stopped by the provider and answered 502$"))
-def sync_stopped(world: World, label: str) -> None:
-    response = answers(world, label)[-1]
+def sync_stopped(world: World, linked_integrations: LinkedIntegrations, label: str) -> None:
+    response = linked_integrations.answers(label)[-1]
     result = expect(response, 502, f"the sync of {label} against a failing provider")["result"]
     assert result["status"] in ("failed", "partial"), f"a stopped run must not say {result['status']!r}"
     assert result["errors"], f"the stopped run of {label} names no error: {result}"
@@ -231,9 +246,9 @@ def sync_stopped(world: World, label: str) -> None:
         r'with 409 "conflict"$'
     )
 )
-def one_ran_other_refused(world: World, label: str) -> None:
-    item = linked(world, label)
-    both = answers(world, label)
+def one_ran_other_refused(world: World, linked_integrations: LinkedIntegrations, label: str) -> None:
+    item = linked_integrations.get(label)
+    both = linked_integrations.answers(label)
     assert len(both) == 2, f"expected two syncs of {label}, got {len(both)}"
     statuses = sorted(response.status_code for response in both)
     assert statuses in ([200, 200], [200, 409]), f"two syncs at once answered {[describe(r) for r in both]}"
@@ -245,17 +260,19 @@ def one_ran_other_refused(world: World, label: str) -> None:
 
 
 @then(parsers.re(r"(?P<labels>\w+(?:(?:, | and )\w+)*) (?:each )?holds? exactly (?:its|their) provider's records$"))
-def holds_exactly(world: World, labels: str) -> None:
+def holds_exactly(world: World, linked_integrations: LinkedIntegrations, labels: str) -> None:
     for label in labels_of(labels):
-        item = linked(world, label)
+        item = linked_integrations.get(label)
         expected, stored = provider_records(world, item), stored_records(owner(world), item)
         assert stored == expected, f"{label} holds {stored} records; its provider account has {expected}"
 
 
 @then(parsers.re(r'(?P<labels>\w+(?:(?:, | and )\w+)*) (?:each )?shows? the sync status "(?P<status>\w+)"$'))
-def shows_sync_status(world: World, labels: str, status: str) -> None:
+def shows_sync_status(world: World, linked_integrations: LinkedIntegrations, labels: str, status: str) -> None:
     for label in labels_of(labels):
-        shown = expect(owner(world).client.get(f"/api/integrations/{linked(world, label).integration_id}"), 200, label)
+        shown = expect(
+            owner(world).client.get(f"/api/integrations/{linked_integrations.get(label).integration_id}"), 200, label
+        )
         integration = shown["integration"]
         assert integration["syncStatus"] == status, (
             f"{label}: expected syncStatus {status}, got {integration['syncStatus']} ({integration['syncError']!r})"

@@ -14,7 +14,6 @@ Either way the merchant's own calls (what Stripe holds, refunds made at Stripe) 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
@@ -23,16 +22,9 @@ import stripe
 
 from harness.core.tls import client_verify
 from steps.common import NO_SANDBOX, World
-from steps.support.payments import NEVER_SENT, expect
+from steps.support.payments import NEVER_SENT, StripeAccount, expect
 
 NO_STRIPE = "needs a Stripe provider: the stage has neither SANDBOX_URL nor STRIPE_TEST_SECRET_KEY"
-
-
-@dataclass(frozen=True)
-class StripeAccount:
-    secret_key: str  # what the scenario's user connects the service with
-    merchant: stripe.StripeClient
-    endpoint_id: str | None = None  # the sandbox endpoint that delivers on demand; None in test mode
 
 
 class StripeProvider(Protocol):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -27,11 +26,12 @@ from pytest_bdd import given, parsers, then, when
 from steps.common import World, describe
 from steps.support.payments import (
     NAME,
+    PaymentObjects,
+    PayPalApp,
     check_record,
     expect,
     need_sandbox_url,
     payment_integration_id,
-    scenario_object_id,
     scenario_user,
     stored_record,
 )
@@ -41,22 +41,15 @@ DENIED_PAYER = "DENYPAYER2345"  # the PayPal sandbox's buyer whose payments are 
 UNAPPROVED_PAYER = "QAPAYERNEVERAPPROVED"
 
 
-@dataclass
-class PayPalApp:
-    client_id: str
-    client_secret: str
-    merchant: httpx.Client | None = None  # the app's own access to the PayPal API, made on first use
-
-
-def _paypal_app(world: World) -> PayPalApp:
-    app: PayPalApp | None = world.facts.get("paypal_app")
+def _paypal_app(world: World, payments: PaymentObjects) -> PayPalApp:
+    app: PayPalApp | None = payments.paypal_app
     assert app is not None, "no PayPal REST app was made in this scenario"
     return app
 
 
-def _paypal_merchant(world: World) -> httpx.Client:
+def _paypal_merchant(world: World, payments: PaymentObjects) -> httpx.Client:
     """The REST app's own access to the PayPal API (the sandbox), not through the service."""
-    app = _paypal_app(world)
+    app = _paypal_app(world, payments)
     if app.merchant is None:
         merchant = world.client(base_url=f"{need_sandbox_url(world.target)}/paypal")
         basic = base64.b64encode(f"{app.client_id}:{app.client_secret}".encode()).decode()
@@ -68,19 +61,19 @@ def _paypal_merchant(world: World) -> httpx.Client:
     return app.merchant
 
 
-def _paypal_get(world: World, path: str) -> dict[str, Any]:
-    return expect(_paypal_merchant(world).get(path), 200, f"PayPal GET {path}")
+def _paypal_get(world: World, payments: PaymentObjects, path: str) -> dict[str, Any]:
+    return expect(_paypal_merchant(world, payments).get(path), 200, f"PayPal GET {path}")
 
 
 @given("a new PayPal REST app")
-def paypal_new_app(world: World) -> None:
+def paypal_new_app(world: World, payments: PaymentObjects) -> None:
     need_sandbox_url(world.target)
     app = PayPalApp(f"qa-paypal-{uuid.uuid4().hex[:12]}", secrets.token_urlsafe(24))
     registered = world.sandbox().post(
         "/clients", json={"provider": "paypal", "client_id": app.client_id, "client_secret": app.client_secret}
     )
     expect(registered, 201, "registering a PayPal REST app")
-    world.facts["paypal_app"] = app
+    payments.paypal_app = app
 
 
 @when(
@@ -89,9 +82,9 @@ def paypal_new_app(world: World) -> None:
         r"and (?P<which>secret|a wrong secret)$"
     )
 )
-def paypal_connect(world: World, name: str, which: str) -> None:
-    app = _paypal_app(world)
-    world.response = scenario_user(world, name).client.post(
+def paypal_connect(world: World, payments: PaymentObjects, name: str, which: str) -> None:
+    app = _paypal_app(world, payments)
+    world.response = scenario_user(world, payments, name).client.post(
         "/api/integrations",
         json={
             "integrationType": "PAYPAL",
@@ -101,20 +94,20 @@ def paypal_connect(world: World, name: str, which: str) -> None:
         },
     )
     if world.response.status_code == 201:
-        world.facts["integration_id"] = world.response.json()["integration"]["id"]
-        world.facts["owner"] = name
+        payments.integration_id = world.response.json()["integration"]["id"]
+        payments.owner = name
 
 
 @given(parsers.re(rf"{NAME} has connected a new PayPal REST app$"))
-def paypal_connected(world: World, name: str) -> None:
-    paypal_new_app(world)
-    paypal_connect(world, name, "secret")
+def paypal_connected(world: World, payments: PaymentObjects, name: str) -> None:
+    paypal_new_app(world, payments)
+    paypal_connect(world, payments, name, "secret")
     expect(world.last_response(), 201, "connecting PayPal")
 
 
 @then("the answer shows the PayPal integration without its client id or secret")
-def paypal_no_credentials(world: World) -> None:
-    response, app = world.last_response(), _paypal_app(world)
+def paypal_no_credentials(world: World, payments: PaymentObjects) -> None:
+    response, app = world.last_response(), _paypal_app(world, payments)
     integration = response.json()["integration"]
     assert (integration["integrationType"], integration["hasApiKey"], integration["hasApiSecret"]) == (
         "PAYPAL",
@@ -129,40 +122,46 @@ def paypal_no_credentials(world: World) -> None:
     assert not leaked, f"the answer to POST /api/integrations shows the REST app's {' and '.join(leaked)}"
 
 
-def _app_grants(world: World) -> list[dict[str, Any]]:
+def _app_grants(world: World, payments: PaymentObjects) -> list[dict[str, Any]]:
     grants = world.sandbox().get("/tokens", params={"provider": "paypal"}).json()
-    return [grant for grant in grants if grant["client_id"] == _paypal_app(world).client_id]
+    return [grant for grant in grants if grant["client_id"] == _paypal_app(world, payments).client_id]
 
 
 @then("PayPal issued an access token to the REST app")
-def paypal_token_issued(world: World) -> None:
-    tokens = [token for grant in _app_grants(world) for token in grant["access_tokens"] if not token["revoked"]]
+def paypal_token_issued(world: World, payments: PaymentObjects) -> None:
+    tokens = [
+        token for grant in _app_grants(world, payments) for token in grant["access_tokens"] if not token["revoked"]
+    ]
     assert tokens, "PayPal issued no access token to the REST app: the client-credentials flow did not run"
 
 
 @when(parsers.re(rf"{NAME} tests the connection of the PayPal integration$"))
-def paypal_test_connection(world: World, name: str) -> None:
-    world.response = scenario_user(world, name).client.post(f"/api/integrations/{payment_integration_id(world)}/test")
+def paypal_test_connection(world: World, payments: PaymentObjects, name: str) -> None:
+    world.response = scenario_user(world, payments, name).client.post(
+        f"/api/integrations/{payment_integration_id(payments)}/test"
+    )
 
 
 @then(parsers.re(rf"{NAME} has no PayPal integration$"))
-def paypal_none_connected(world: World, name: str) -> None:
-    listed = expect(scenario_user(world, name).client.get("/api/integrations"), 200, "the integrations")["integrations"]
+def paypal_none_connected(world: World, payments: PaymentObjects, name: str) -> None:
+    listed = expect(scenario_user(world, payments, name).client.get("/api/integrations"), 200, "the integrations")[
+        "integrations"
+    ]
     paypal = [row for row in listed if row["integrationType"] == "PAYPAL"]
     assert not paypal, f"a refused REST app was still connected: {paypal}"
 
 
 @given(parsers.re(rf'{NAME} has created a PayPal payment of "(?P<amount>[\d.]+)" USD$'))
 @when(parsers.re(rf'{NAME} creates a PayPal payment of "(?P<amount>[\d.]+)" USD(?: on the live-mode service)?$'))
-def paypal_create_payment(world: World, name: str, amount: str) -> None:
-    world.response = scenario_user(world, name).client.post(
+def paypal_create_payment(world: World, payments: PaymentObjects, name: str, amount: str) -> None:
+    world.response = scenario_user(world, payments, name).client.post(
         "/api/integrations/paypal/payments",
-        json={"integrationId": payment_integration_id(world), "amount": amount, "currency": "USD", **RETURN_URLS},
+        json={"integrationId": payment_integration_id(payments), "amount": amount, "currency": "USD", **RETURN_URLS},
     )
     if world.response.status_code == 201:
         body = world.response.json()
-        world.facts["paypal_payment_id"] = body["payment"]["paypalPaymentId"]
-        world.facts["paypal_approval_url"] = body["approvalUrl"]
+        payments.paypal_payment_id = body["payment"]["paypalPaymentId"]
+        payments.paypal_approval_url = body["approvalUrl"]
 
 
 @then("the answer holds an approval link to PayPal's checkout")
@@ -176,8 +175,8 @@ def paypal_approval_link(world: World) -> None:
 
 
 @then(parsers.re(r'PayPal holds the payment as "(?P<state>\w+)" for "(?P<amount>[\d.]+)" (?P<currency>[A-Z]{3})$'))
-def paypal_holds_payment(world: World, state: str, amount: str, currency: str) -> None:
-    payment = _paypal_get(world, f"/v1/payments/payment/{scenario_object_id(world, 'paypal_payment_id')}")
+def paypal_holds_payment(world: World, payments: PaymentObjects, state: str, amount: str, currency: str) -> None:
+    payment = _paypal_get(world, payments, f"/v1/payments/payment/{payments.need('paypal_payment_id')}")
     money = payment["transactions"][0]["amount"]
     seen = (payment["state"], Decimal(money["total"]), money["currency"])
     assert seen == (state, Decimal(amount), currency), f"PayPal holds {seen}"
@@ -191,40 +190,40 @@ def _approve(world: World, url: str, payer: str | None = None) -> dict[str, str]
 
 
 @given("the buyer approved the PayPal payment")
-def paypal_buyer_approved(world: World) -> None:
-    world.facts["paypal_payer_id"] = _approve(world, scenario_object_id(world, "paypal_approval_url"))["PayerID"]
+def paypal_buyer_approved(world: World, payments: PaymentObjects) -> None:
+    payments.paypal_payer_id = _approve(world, payments.need("paypal_approval_url"))["PayerID"]
 
 
 @when(parsers.re(rf"{NAME} executes the PayPal payment for (?P<buyer>the buyer|a buyer who never approved it)$"))
-def paypal_execute(world: World, name: str, buyer: str) -> None:
-    payer = world.facts["paypal_payer_id"] if buyer == "the buyer" else UNAPPROVED_PAYER
-    world.response = scenario_user(world, name).client.post(
-        f"/api/integrations/paypal/payments/{scenario_object_id(world, 'paypal_payment_id')}/execute",
-        json={"integrationId": payment_integration_id(world), "payerId": payer},
+def paypal_execute(world: World, payments: PaymentObjects, name: str, buyer: str) -> None:
+    payer = payments.need("paypal_payer_id") if buyer == "the buyer" else UNAPPROVED_PAYER
+    world.response = scenario_user(world, payments, name).client.post(
+        f"/api/integrations/paypal/payments/{payments.need('paypal_payment_id')}/execute",
+        json={"integrationId": payment_integration_id(payments), "payerId": payer},
     )
 
 
 @then(parsers.re(r'PayPal holds the payment\'s sale as "(?P<state>\w+)"$'))
-def paypal_holds_sale(world: World, state: str) -> None:
-    payment = _paypal_get(world, f"/v1/payments/payment/{scenario_object_id(world, 'paypal_payment_id')}")
+def paypal_holds_sale(world: World, payments: PaymentObjects, state: str) -> None:
+    payment = _paypal_get(world, payments, f"/v1/payments/payment/{payments.need('paypal_payment_id')}")
     sale = payment["transactions"][0]["related_resources"][0]["sale"]
     assert sale["state"] == state, f"PayPal holds the sale as {sale['state']}"
 
 
 @then(parsers.re(rf"the PayPal (?P<record>payment|subscription) of {NAME} shows (?P<expected>.+)$"))
 @given(parsers.re(rf"the PayPal (?P<record>payment|subscription) of {NAME} shows (?P<expected>.+)$"))
-def paypal_record_shows(world: World, record: str, name: str, expected: str) -> None:
-    check_record(stored_record(world, name, "paypal", record), expected, f"{name}'s PayPal {record}")
+def paypal_record_shows(world: World, payments: PaymentObjects, record: str, name: str, expected: str) -> None:
+    check_record(stored_record(world, payments, name, "paypal", record), expected, f"{name}'s PayPal {record}")
 
 
 @when(
     parsers.re(rf'{NAME} creates an? (?P<inactive>inactive )?PayPal billing plan at "(?P<amount>[\d.]+)" USD a month$')
 )
-def paypal_create_plan(world: World, name: str, inactive: str | None, amount: str) -> None:
-    world.response = scenario_user(world, name).client.post(
+def paypal_create_plan(world: World, payments: PaymentObjects, name: str, inactive: str | None, amount: str) -> None:
+    world.response = scenario_user(world, payments, name).client.post(
         "/api/integrations/paypal/plans",
         json={
-            "integrationId": payment_integration_id(world),
+            "integrationId": payment_integration_id(payments),
             "productId": f"PROD-QA-{uuid.uuid4().hex[:8]}",
             "name": "CRM seat",
             "amount": amount,
@@ -234,20 +233,20 @@ def paypal_create_plan(world: World, name: str, inactive: str | None, amount: st
         },
     )
     if world.response.status_code == 201:
-        world.facts["paypal_plan_id"] = world.response.json()["plan"]["id"]
+        payments.paypal_plan_id = world.response.json()["plan"]["id"]
 
 
 @when(parsers.re(rf"{NAME} activates the PayPal billing plan$"))
-def paypal_activate_plan(world: World, name: str) -> None:
-    world.response = scenario_user(world, name).client.post(
-        f"/api/integrations/paypal/plans/{scenario_object_id(world, 'paypal_plan_id')}/activate",
-        json={"integrationId": payment_integration_id(world)},
+def paypal_activate_plan(world: World, payments: PaymentObjects, name: str) -> None:
+    world.response = scenario_user(world, payments, name).client.post(
+        f"/api/integrations/paypal/plans/{payments.need('paypal_plan_id')}/activate",
+        json={"integrationId": payment_integration_id(payments)},
     )
 
 
 @then(parsers.re(r'PayPal holds the billing plan as "(?P<status>\w+)" at "(?P<amount>[\d.]+)" USD a month$'))
-def paypal_holds_plan(world: World, status: str, amount: str) -> None:
-    plan = _paypal_get(world, f"/v1/billing/plans/{scenario_object_id(world, 'paypal_plan_id')}")
+def paypal_holds_plan(world: World, payments: PaymentObjects, status: str, amount: str) -> None:
+    plan = _paypal_get(world, payments, f"/v1/billing/plans/{payments.need('paypal_plan_id')}")
     cycle = plan["billing_cycles"][0]
     price = cycle["pricing_scheme"]["fixed_price"]
     seen = (plan["status"], Decimal(price["value"]), price["currency_code"], cycle["frequency"]["interval_unit"])
@@ -255,26 +254,26 @@ def paypal_holds_plan(world: World, status: str, amount: str) -> None:
 
 
 @when(parsers.re(rf'{NAME} subscribes "(?P<email>[^"]+)" to the PayPal billing plan$'))
-def paypal_subscribe(world: World, name: str, email: str) -> None:
-    world.response = scenario_user(world, name).client.post(
+def paypal_subscribe(world: World, payments: PaymentObjects, name: str, email: str) -> None:
+    world.response = scenario_user(world, payments, name).client.post(
         "/api/integrations/paypal/subscriptions",
         json={
-            "integrationId": payment_integration_id(world),
-            "planId": scenario_object_id(world, "paypal_plan_id"),
+            "integrationId": payment_integration_id(payments),
+            "planId": payments.need("paypal_plan_id"),
             "subscriberEmail": email,
             **RETURN_URLS,
         },
     )
     if world.response.status_code == 201:
         body = world.response.json()
-        world.facts["paypal_subscription_id"] = body["subscription"]["paypalSubscriptionId"]
-        world.facts["paypal_approval_url"] = body["approvalUrl"]
+        payments.paypal_subscription_id = body["subscription"]["paypalSubscriptionId"]
+        payments.paypal_approval_url = body["approvalUrl"]
 
 
-def settle_live_deliveries(world: World) -> None:
+def settle_live_deliveries(world: World, payments: PaymentObjects) -> None:
     """On the stage's own webhook (no receiver copy of the service), wait until PayPal's live deliveries
     (and their retries) are done, so that each change at PayPal has been taken before the next is made."""
-    if world.facts.get("service") is None:
+    if payments.service is None:
         expect(world.sandbox().post("/paypal/webhooks/drain"), 200, "PayPal finishing its live deliveries")
 
 
@@ -287,18 +286,16 @@ def settle_live_deliveries(world: World) -> None:
         r"|PayPal denied the buyer's payment when it was executed) at PayPal$"
     )
 )
-def paypal_paid_at_paypal(world: World, name: str, amount: str, how: str) -> None:
-    paypal_create_payment(world, name, amount)
+def paypal_paid_at_paypal(world: World, payments: PaymentObjects, name: str, amount: str, how: str) -> None:
+    paypal_create_payment(world, payments, name, amount)
     expect(world.last_response(), 201, "creating a PayPal payment")
-    payer = _approve(
-        world, scenario_object_id(world, "paypal_approval_url"), None if how.startswith("the buyer") else DENIED_PAYER
-    )
-    payment_id = scenario_object_id(world, "paypal_payment_id")
-    executed = _paypal_merchant(world).post(
+    payer = _approve(world, payments.need("paypal_approval_url"), None if how.startswith("the buyer") else DENIED_PAYER)
+    payment_id = payments.need("paypal_payment_id")
+    executed = _paypal_merchant(world, payments).post(
         f"/v1/payments/payment/{payment_id}/execute", json={"payer_id": payer["PayerID"]}
     )
     sale = expect(executed, 200, "executing the payment at PayPal")["transactions"][0]["related_resources"][0]
-    world.facts["paypal_sale_id"] = sale["sale"]["id"]
+    payments.paypal_sale_id = sale["sale"]["id"]
 
 
 @given(
@@ -307,24 +304,24 @@ def paypal_paid_at_paypal(world: World, name: str, amount: str, how: str) -> Non
         r"(?P<cancelled>, and the subscriber approved it and cancelled it at PayPal)?$"
     )
 )
-def paypal_subscribed(world: World, name: str, email: str, cancelled: str | None) -> None:
-    paypal_create_plan(world, name, None, "9.99")
+def paypal_subscribed(world: World, payments: PaymentObjects, name: str, email: str, cancelled: str | None) -> None:
+    paypal_create_plan(world, payments, name, None, "9.99")
     expect(world.last_response(), 201, "creating a PayPal billing plan")
-    paypal_subscribe(world, name, email)
+    paypal_subscribe(world, payments, name, email)
     expect(world.last_response(), 201, "subscribing to the plan")
     if cancelled:
-        _approve(world, scenario_object_id(world, "paypal_approval_url"))
-        settle_live_deliveries(world)  # the activation is taken before the cancellation
-        subscription = scenario_object_id(world, "paypal_subscription_id")
-        answer = _paypal_merchant(world).post(
+        _approve(world, payments.need("paypal_approval_url"))
+        settle_live_deliveries(world, payments)  # the activation is taken before the cancellation
+        subscription = payments.need("paypal_subscription_id")
+        answer = _paypal_merchant(world, payments).post(
             f"/v1/billing/subscriptions/{subscription}/cancel", json={"reason": "Not needed any more"}
         )
         assert answer.status_code == 204, f"cancelling at PayPal: {describe(answer)}"
 
 
 @given(parsers.re(r'the merchant subscribed "(?P<email>[^"]+)" to a billing plan directly at PayPal$'))
-def paypal_subscribed_outside(world: World, email: str) -> None:
-    merchant = _paypal_merchant(world)
+def paypal_subscribed_outside(world: World, payments: PaymentObjects, email: str) -> None:
+    merchant = _paypal_merchant(world, payments)
     plan = expect(
         merchant.post(
             "/v1/billing/plans",
@@ -349,12 +346,12 @@ def paypal_subscribed_outside(world: World, email: str) -> None:
     subscription = merchant.post(
         "/v1/billing/subscriptions", json={"plan_id": plan["id"], "subscriber": {"email_address": email}}
     )
-    world.facts["paypal_subscription_id"] = expect(subscription, 201, "a subscription made at PayPal")["id"]
+    payments.paypal_subscription_id = expect(subscription, 201, "a subscription made at PayPal")["id"]
 
 
 @then(parsers.re(rf"{NAME} has no PayPal subscriptions$"))
-def paypal_no_subscriptions(world: World, name: str) -> None:
+def paypal_no_subscriptions(world: World, payments: PaymentObjects, name: str) -> None:
     listed = expect(
-        scenario_user(world, name).client.get("/api/integrations/paypal/subscriptions"), 200, "subscriptions"
+        scenario_user(world, payments, name).client.get("/api/integrations/paypal/subscriptions"), 200, "subscriptions"
     )
     assert listed["total"] == 0, f"expected no PayPal subscriptions for {name}: {listed['subscriptions']}"

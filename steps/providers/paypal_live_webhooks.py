@@ -23,7 +23,7 @@ from pytest_bdd import given, parsers, then, when
 from steps.common import World, describe
 from steps.providers.paypal_integration import settle_live_deliveries
 from steps.providers.paypal_webhooks import _paypal_event
-from steps.support.payments import as_response, deliver_event, need_sandbox_url, scenario_object_id
+from steps.support.payments import PaymentObjects, as_response, deliver_event, need_sandbox_url
 
 HELD_UNTIL_REDELIVERED = "unmatched"
 
@@ -46,28 +46,29 @@ def _deliveries(world: World, event_id: str) -> list[dict[str, Any]]:
 
 
 @given("PayPal has made its live deliveries to the stage's webhook")
-def paypal_live_deliveries_made(world: World) -> None:
+def paypal_live_deliveries_made(world: World, payments: PaymentObjects) -> None:
     need_sandbox_url(world.target)
-    assert world.facts.get("service") is None, "this step is about the stage's own webhook, not a copy's"
-    settle_live_deliveries(world)
+    assert payments.service is None, "this step is about the stage's own webhook, not a copy's"
+    settle_live_deliveries(world, payments)
 
 
 @when(
     parsers.re(
         r"PayPal delivers its (?P<event>[A-Z_.]+) event about the (?P<record>payment|subscription) "
         r"to the stage's webhook twice more$"
-    )
+    ),
+    target_fixture="live_deliveries",
 )
-def paypal_redeliver_to_stage(world: World, event: str, record: str) -> None:
-    event_id = _paypal_event(world, event, record)
+def paypal_redeliver_to_stage(world: World, payments: PaymentObjects, event: str, record: str) -> int:
+    event_id = _paypal_event(world, payments, event, record)
     live = _deliveries(world, event_id)
     assert live, (
         f"PayPal never delivered {event} {event_id} live to the stage's webhook {stage_webhook_id(world)}: "
         "the stage's PayPal webhook does not receive PayPal's events"
     )
-    world.facts["live_deliveries"] = len(live)
     for _ in range(2):
         deliver_event(world, "paypal", stage_webhook_id(world), event_id)
+    return len(live)  # PayPal's own deliveries before the two more
 
 
 def _answer(attempt: dict[str, Any]) -> str:
@@ -86,11 +87,11 @@ def _answer(attempt: dict[str, Any]) -> str:
         r"and every later delivery of it as a duplicate$"
     )
 )
-def paypal_stage_took_once(world: World, outcome: str) -> None:
-    event_id = scenario_object_id(world, "event_id")
+def paypal_stage_took_once(world: World, payments: PaymentObjects, live_deliveries: int, outcome: str) -> None:
+    event_id = payments.need("event_id")
     attempts = _deliveries(world, event_id)
     answers = [_answer(attempt) for attempt in attempts]
-    assert len(attempts) == world.facts["live_deliveries"] + 2, f"deliveries of {event_id} recorded: {answers}"
+    assert len(attempts) == live_deliveries + 2, f"deliveries of {event_id} recorded: {answers}"
     held = 0  # answers that held the event until a redelivery (never when "unmatched" is the outcome named)
     while outcome != HELD_UNTIL_REDELIVERED and held < len(answers) - 1 and answers[held] == HELD_UNTIL_REDELIVERED:
         held += 1

@@ -25,11 +25,12 @@ from steps.common import HTTP_TIMEOUT_S, World
 from steps.providers.paypal_integration import _app_grants
 from steps.support.payments import (
     NEVER_SENT,
+    ObjectKind,
     OtherService,
+    PaymentObjects,
     deliver_event,
     expect,
     need_sandbox_url,
-    scenario_object_id,
 )
 
 PAYPAL_VARIANTS = {
@@ -44,23 +45,25 @@ PAYPAL_VARIANTS = {
 # --- PayPal webhooks ---------------------------------------------------------------------------------------
 
 
-def _receiver(world: World) -> OtherService:
-    service: OtherService | None = world.facts.get("service")
+def _receiver(world: World, payments: PaymentObjects) -> OtherService:
+    service: OtherService | None = payments.service
     assert service is not None, "this step needs the PayPal receiver service"
     assert service.paypal_webhook_id, "this service has no PayPal webhook of its own"
     return service
 
 
-def _paypal_event(world: World, event_type: str, record: str) -> str:
-    keys = ("paypal_sale_id", "paypal_payment_id") if record == "payment" else ("paypal_subscription_id",)
-    about = {str(world.facts[key]) for key in keys if world.facts.get(key)}
+def _paypal_event(world: World, payments: PaymentObjects, event_type: str, record: str) -> str:
+    keys: tuple[ObjectKind, ...] = (
+        ("paypal_sale_id", "paypal_payment_id") if record == "payment" else ("paypal_subscription_id",)
+    )
+    about = {str(payments.get(key)) for key in keys if payments.get(key)}
     found = [
         event["id"]
         for event in world.sandbox().get("/paypal/events", params={"type": event_type}).json()
         if about & {event["resource"].get(key) for key in ("id", "sale_id", "parent_payment")}
     ]
     assert len(found) == 1, f"expected one {event_type} event from PayPal about {sorted(about)}, found {found}"
-    world.facts["event_id"] = found[0]
+    payments.event_id = found[0]
     return str(found[0])
 
 
@@ -69,19 +72,23 @@ def _paypal_event(world: World, event_type: str, record: str) -> str:
         r"PayPal delivers its (?P<event>[A-Z_.]+) event about the (?P<record>payment|subscription) to the webhook$"
     )
 )
-def paypal_delivers(world: World, event: str, record: str) -> None:
-    deliver_event(world, "paypal", _receiver(world).paypal_webhook_id, _paypal_event(world, event, record))
+def paypal_delivers(world: World, payments: PaymentObjects, event: str, record: str) -> None:
+    deliver_event(
+        world, "paypal", _receiver(world, payments).paypal_webhook_id, _paypal_event(world, payments, event, record)
+    )
 
 
 @when(parsers.re(r"PayPal delivers the same event (?:again|genuinely signed)$"))
-def paypal_delivers_again(world: World) -> None:
-    deliver_event(world, "paypal", _receiver(world).paypal_webhook_id, scenario_object_id(world, "event_id"))
+def paypal_delivers_again(world: World, payments: PaymentObjects) -> None:
+    deliver_event(world, "paypal", _receiver(world, payments).paypal_webhook_id, payments.need("event_id"))
 
 
 @when(parsers.re(r"PayPal's (?P<event>[A-Z_.]+) event reaches the webhook (?P<how>.+)$"))
-def paypal_delivers_forged(world: World, event: str, how: str, request: pytest.FixtureRequest) -> None:
-    receiver = _receiver(world)
-    event_id = _paypal_event(world, event, "payment")
+def paypal_delivers_forged(
+    world: World, payments: PaymentObjects, event: str, how: str, request: pytest.FixtureRequest
+) -> None:
+    receiver = _receiver(world, payments)
+    event_id = _paypal_event(world, payments, event, "payment")
     if how == "without any PayPal signature headers":
         [body] = [
             e for e in world.sandbox().get("/paypal/events", params={"type": event}).json() if e["id"] == event_id
@@ -107,9 +114,9 @@ def paypal_delivers_forged(world: World, event: str, how: str, request: pytest.F
 # --- PayPal modes: sandbox and live --------------------------------------------------------------------------
 
 
-def _calls_with_app_token(world: World) -> list[tuple[str, str]]:
+def _calls_with_app_token(world: World, payments: PaymentObjects) -> list[tuple[str, str]]:
     """(method, path) of every PayPal API call the sandbox saw with an access token of the scenario's app."""
-    hints = {token["hint"] for grant in _app_grants(world) for token in grant["access_tokens"]}
+    hints = {token["hint"] for grant in _app_grants(world, payments) for token in grant["access_tokens"]}
     assert hints, "PayPal never issued the REST app a token: no token request reached it"
     seen = world.sandbox().get("/requests", params={"provider": "paypal"}).json()
     return [
@@ -119,23 +126,25 @@ def _calls_with_app_token(world: World) -> list[tuple[str, str]]:
     ]
 
 
-def _expect_calls(world: World, expected: list[tuple[str, str]]) -> None:
-    calls = _calls_with_app_token(world)
+def _expect_calls(world: World, payments: PaymentObjects, expected: list[tuple[str, str]]) -> None:
+    calls = _calls_with_app_token(world, payments)
     missing = [call for call in expected if call not in calls]
     assert not missing, f"PayPal never received {missing} with the REST app's token; it received {calls}"
 
 
 @then("PayPal's sandbox received the service's token request, payment and execution with the REST app's token")
-def paypal_sandbox_calls(world: World) -> None:
-    payment = scenario_object_id(world, "paypal_payment_id")
+def paypal_sandbox_calls(world: World, payments: PaymentObjects) -> None:
+    payment = payments.need("paypal_payment_id")
     _expect_calls(
-        world, [("POST", "/paypal/v1/payments/payment"), ("POST", f"/paypal/v1/payments/payment/{payment}/execute")]
+        world,
+        payments,
+        [("POST", "/paypal/v1/payments/payment"), ("POST", f"/paypal/v1/payments/payment/{payment}/execute")],
     )
 
 
 @then("PayPal received the live-mode service's token request and payment with the REST app's token")
-def paypal_live_calls(world: World) -> None:
-    _expect_calls(world, [("POST", "/paypal/v1/payments/payment")])
+def paypal_live_calls(world: World, payments: PaymentObjects) -> None:
+    _expect_calls(world, payments, [("POST", "/paypal/v1/payments/payment")])
 
 
 # --- the other copies of the service, started once per run when a scenario first needs them ----------------
@@ -193,13 +202,13 @@ def paypal_live_service(target: ScenarioTarget) -> Iterator[OtherService]:
 
 
 @given("a CRM whose PayPal webhook receives only the events PayPal is asked to deliver")
-def paypal_use_receiver(world: World, paypal_receiver: OtherService) -> None:
-    world.facts["service"] = paypal_receiver
+def paypal_use_receiver(world: World, payments: PaymentObjects, paypal_receiver: OtherService) -> None:
+    payments.service = paypal_receiver
 
 
 @given(
     "a copy of the service in PAYPAL_MODE live, whose live base URL is the PayPal simulator and whose sandbox "
     "base URL answers nothing"
 )
-def paypal_use_live_service(world: World, paypal_live_service: OtherService) -> None:
-    world.facts["service"] = paypal_live_service
+def paypal_use_live_service(world: World, payments: PaymentObjects, paypal_live_service: OtherService) -> None:
+    payments.service = paypal_live_service

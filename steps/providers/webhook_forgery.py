@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import uuid
 import zlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +29,15 @@ from harness.stack.webhook_forgery import crc32_forgery
 from steps.common import World, describe, error_code
 from steps.providers.paypal_integration import _paypal_merchant, paypal_paid_at_paypal
 from steps.providers.stripe_integration import stripe_paid, stripe_subscribed
-from steps.support.payments import NAME, OtherService, as_response, expect, need_sandbox_url, scenario_object_id
+from steps.support.payments import (
+    NAME,
+    ObjectKind,
+    OtherService,
+    PaymentObjects,
+    as_response,
+    expect,
+    need_sandbox_url,
+)
 
 TIMES = 3  # each event delivered this often: new once, then duplicates
 CLOCK_STEP_S = 2  # moves the sandbox's clock between two changes, so their events are dated apart
@@ -36,8 +45,8 @@ PAYPAL_FORGERIES = ("a PAYMENT.SALE.REFUNDED of the whole sale", "a PAYMENT.SALE
 INTERNAL_ADDRESS = "local or private network address"
 
 
-def _receiver(world: World) -> OtherService:
-    service: OtherService | None = world.facts.get("service")
+def _receiver(world: World, payments: PaymentObjects) -> OtherService:
+    service: OtherService | None = payments.service
     assert service is not None, "this step needs the PayPal receiver service"
     assert service.paypal_webhook_id, "this service has no PayPal webhook of its own"
     return service
@@ -55,19 +64,19 @@ def _advance_sandbox_clock(world: World) -> None:
 
 
 @when(parsers.re(r"PayPal's (?P<event>[A-Z_.]+) delivery about the payment is intercepted in transit$"))
-def paypal_intercepted(world: World, event: str) -> None:
+def paypal_intercepted(world: World, payments: PaymentObjects, event: str) -> None:
     """PayPal signs a fresh transmission for the webhook; a man in the middle keeps it from the service."""
     found = [
         item["id"]
         for item in world.sandbox().get("/paypal/events", params={"type": event}).json()
-        if item["resource"].get("id") == scenario_object_id(world, "paypal_sale_id")
+        if item["resource"].get("id") == payments.need("paypal_sale_id")
     ]
     assert len(found) == 1, f"expected one {event} event about the sale, found {found}"
-    world.facts["event_id"] = found[0]
+    payments.event_id = found[0]
     answer = world.sandbox().post(
         "/paypal/webhooks/deliver",
         json={
-            "endpoint_id": _receiver(world).paypal_webhook_id,
+            "endpoint_id": _receiver(world, payments).paypal_webhook_id,
             "event_ids": found,
             "variant": "intercepted",
             "retry": False,
@@ -77,12 +86,13 @@ def paypal_intercepted(world: World, event: str) -> None:
     assert attempt["status_code"] is None, f"an intercepted transmission reached the service: {attempt}"
 
 
-def _last_transmission(world: World) -> tuple[dict[str, Any], dict[str, str]]:
+def _last_transmission(world: World, payments: PaymentObjects) -> tuple[dict[str, Any], dict[str, str]]:
     """The event of the scenario and the headers PayPal last signed it with for the receiver's webhook."""
-    event_id = scenario_object_id(world, "event_id")
+    event_id = payments.need("event_id")
     [event] = [item for item in world.sandbox().get("/paypal/events").json() if item["id"] == event_id]
     attempts = world.sandbox().get(
-        "/paypal/webhooks/deliveries", params={"endpoint_id": _receiver(world).paypal_webhook_id, "event_id": event_id}
+        "/paypal/webhooks/deliveries",
+        params={"endpoint_id": _receiver(world, payments).paypal_webhook_id, "event_id": event_id},
     )
     assert attempts.status_code == 200, describe(attempts)
     signed: list[dict[str, Any]] = attempts.json()
@@ -128,11 +138,11 @@ def _forged_event(forgery: str, genuine: dict[str, Any]) -> dict[str, Any]:
         r"its CRC32 matched to the genuine body$"
     )
 )
-def paypal_forger_posts(world: World, forgery: str) -> None:
-    genuine, headers = _last_transmission(world)
+def paypal_forger_posts(world: World, payments: PaymentObjects, forgery: str) -> None:
+    genuine, headers = _last_transmission(world, payments)
     sent = json.dumps(genuine, separators=(",", ":")).encode()  # the bytes the sandbox signed and sent
     body = crc32_forgery(_forged_event(forgery, genuine), zlib.crc32(sent))
-    world.response = world.client(base_url=_receiver(world).url).post(
+    world.response = world.client(base_url=_receiver(world, payments).url).post(
         "/api/integrations/paypal/webhook", content=body, headers={**headers, "Content-Type": "application/json"}
     )
 
@@ -166,52 +176,69 @@ def _fetches_since(world: World, since: int, path: str) -> list[dict[str, Any]]:
     return [call for call in recorded if call["method"] == "GET" and call["path"] == path]
 
 
-def _post_forged(world: World, cert_url: str) -> httpx.Response:
+def _post_forged(world: World, payments: PaymentObjects, cert_url: str) -> httpx.Response:
     forged = {"id": f"WH-FORGED-{uuid.uuid4().hex[:12]}", "event_type": "PAYMENT.SALE.REFUNDED", "resource": {}}
-    return world.client(base_url=_receiver(world).url).post(
+    return world.client(base_url=_receiver(world, payments).url).post(
         "/api/integrations/paypal/webhook", json=forged, headers=_forged_headers(cert_url)
     )
 
 
-@when(parsers.re(r"(?P<count>\d+) forged PayPal webhooks naming a certificate PayPal does not have reach it$"))
-def paypal_forged_flood(world: World, count: str) -> None:
+@dataclass(frozen=True)
+class ForgedCertificate:
+    """Forged webhooks naming a certificate: where PayPal's host would serve it, the host's request number
+    before they were sent, and the webhook's answers."""
+
+    path: str
+    since: int
+    answers: list[httpx.Response]
+
+
+@when(
+    parsers.re(r"(?P<count>\d+) forged PayPal webhooks naming a certificate PayPal does not have reach it$"),
+    target_fixture="forged_certificate",
+)
+def paypal_forged_flood(world: World, payments: PaymentObjects, count: str) -> ForgedCertificate:
     name = f"CERT-qa-missing-{uuid.uuid4().hex[:12]}.pem"
-    world.facts["cert_since"] = _last_recorded_seq(world)
-    world.facts["cert_path"] = httpx.URL(_cert_url(world, name)).path
-    world.facts["answers"] = [_post_forged(world, _cert_url(world, name)) for _ in range(int(count))]
+    since = _last_recorded_seq(world)
+    path = httpx.URL(_cert_url(world, name)).path
+    answers = [_post_forged(world, payments, _cert_url(world, name)) for _ in range(int(count))]
+    return ForgedCertificate(path=path, since=since, answers=answers)
 
 
 @then(parsers.re(r'every one is refused with status 400 as "(?P<code>\w+)"$'))
-def paypal_each_refused(world: World, code: str) -> None:
-    answers: list[httpx.Response] = world.facts["answers"]
+def paypal_each_refused(forged_certificate: ForgedCertificate, code: str) -> None:
+    answers = forged_certificate.answers
     wrong = [describe(answer) for answer in answers if (answer.status_code, error_code(answer)) != (400, code)]
     assert not wrong, f"{len(wrong)} of {len(answers)} forged webhooks were not refused 400 {code}: {wrong[:2]}"
 
 
 @then("PayPal's host was asked for that certificate exactly once")
-def paypal_cert_fetched_once(world: World) -> None:
-    fetches = _fetches_since(world, world.facts["cert_since"], world.facts["cert_path"])
+def paypal_cert_fetched_once(world: World, forged_certificate: ForgedCertificate) -> None:
+    path = forged_certificate.path
+    fetches = _fetches_since(world, forged_certificate.since, path)
     # Once: the address passed the prefix check and was tried (so the flood tested the cache), then remembered.
-    assert len(fetches) == 1, f"{len(fetches)} fetches of {world.facts['cert_path']} for the forged webhooks"
+    assert len(fetches) == 1, f"{len(fetches)} fetches of {path} for the forged webhooks"
 
 
 @when(
-    parsers.re(r'a forged PayPal webhook naming the certificate "(?P<name>[^"]+)" under PayPal\'s address reaches it$')
+    parsers.re(r'a forged PayPal webhook naming the certificate "(?P<name>[^"]+)" under PayPal\'s address reaches it$'),
+    target_fixture="forged_certificate",
 )
-def paypal_forged_cert_name(world: World, name: str) -> None:
+def paypal_forged_cert_name(world: World, payments: PaymentObjects, name: str) -> ForgedCertificate:
     url = _cert_url(world, name)
-    world.facts["cert_since"] = _last_recorded_seq(world)
-    world.facts["cert_path"] = httpx.URL(url).path  # where an HTTP client would take the name (dot-segments resolved)
-    world.response = _post_forged(world, url)
+    since = _last_recorded_seq(world)
+    path = httpx.URL(url).path  # where an HTTP client would take the name (dot-segments resolved)
+    world.response = _post_forged(world, payments, url)
+    return ForgedCertificate(path=path, since=since, answers=[world.response])
 
 
 @then("the refusal says the address is not PayPal's certificate address, and nothing was fetched from it")
-def paypal_cert_refused_unfetched(world: World) -> None:
+def paypal_cert_refused_unfetched(world: World, forged_certificate: ForgedCertificate) -> None:
     response = world.last_response()
     message = str((response.json().get("error") or {}).get("message"))
     assert "not a PayPal certificate address" in message, f"refused for another reason: {describe(response)}"
-    fetches = _fetches_since(world, world.facts["cert_since"], world.facts["cert_path"])
-    assert not fetches, f"the service fetched {world.facts['cert_path']} from PayPal's host: {fetches}"
+    fetches = _fetches_since(world, forged_certificate.since, forged_certificate.path)
+    assert not fetches, f"the service fetched {forged_certificate.path} from PayPal's host: {fetches}"
 
 
 # --- BillionMail: a baseUrl naming an internal address -------------------------------------------------
@@ -257,18 +284,18 @@ def billionmail_none(world: World, name: str) -> None:
         r"(?P<first>\d+) and later the rest were refunded at Stripe$"
     )
 )
-def stripe_refunded_twice(world: World, name: str, cents: str, first: str) -> None:
-    stripe_paid(world, name, cents, first)
+def stripe_refunded_twice(world: World, payments: PaymentObjects, name: str, cents: str, first: str) -> None:
+    stripe_paid(world, payments, name, cents, first)
     _advance_sandbox_clock(world)
-    world.facts["stripe"].merchant.v1.refunds.create(params={"charge": scenario_object_id(world, "stripe_charge_id")})
+    payments.stripe_account().merchant.v1.refunds.create(params={"charge": payments.need("stripe_charge_id")})
 
 
 @given(parsers.re(rf"{NAME} subscribed a customer through the service, and later it was set to cancel at Stripe$"))
-def stripe_subscribed_then_changed(world: World, name: str) -> None:
-    stripe_subscribed(world, name, None)
+def stripe_subscribed_then_changed(world: World, payments: PaymentObjects, name: str) -> None:
+    stripe_subscribed(world, payments, name, None)
     _advance_sandbox_clock(world)
-    subscription = scenario_object_id(world, "stripe_subscription_id")
-    world.facts["stripe"].merchant.v1.subscriptions.update(subscription, params={"cancel_at_period_end": True})
+    subscription = payments.need("stripe_subscription_id")
+    payments.stripe_account().merchant.v1.subscriptions.update(subscription, params={"cancel_at_period_end": True})
 
 
 @given(
@@ -277,12 +304,12 @@ def stripe_subscribed_then_changed(world: World, name: str) -> None:
         r'and PayPal refunded "(?P<first>[\d.]+)" and later the rest$'
     )
 )
-def paypal_refunded_twice(world: World, name: str, amount: str, first: str) -> None:
-    paypal_paid_at_paypal(world, name, amount, "the buyer approved it and paid")
-    sale = scenario_object_id(world, "paypal_sale_id")
+def paypal_refunded_twice(world: World, payments: PaymentObjects, name: str, amount: str, first: str) -> None:
+    paypal_paid_at_paypal(world, payments, name, amount, "the buyer approved it and paid")
+    sale = payments.need("paypal_sale_id")
     for body in ({"amount": {"total": first, "currency": "USD"}}, {}):
         _advance_sandbox_clock(world)
-        expect(_paypal_merchant(world).post(f"/v1/payments/sale/{sale}/refund", json=body), 201, "a refund")
+        expect(_paypal_merchant(world, payments).post(f"/v1/payments/sale/{sale}/refund", json=body), 201, "a refund")
 
 
 def _events_about(world: World, provider: str, object_id: str) -> list[str]:
@@ -295,38 +322,48 @@ def _events_about(world: World, provider: str, object_id: str) -> list[str]:
     return found
 
 
+@dataclass(frozen=True)
+class ReorderedDeliveries:
+    """The events about an object, oldest first, and the sandbox's attempts at delivering them newest first."""
+
+    events: list[str]
+    attempts: list[dict[str, Any]]
+
+
 @when(
     parsers.re(
         r"(?P<provider>Stripe|PayPal) delivers every event about the (?P<record>payment|subscription) "
         r"newest first, each three times$"
-    )
+    ),
+    target_fixture="reordered_deliveries",
 )
-def deliver_newest_first(world: World, provider: str, record: str) -> None:
+def deliver_newest_first(world: World, payments: PaymentObjects, provider: str, record: str) -> ReorderedDeliveries:
+    key: ObjectKind
     if provider == "Stripe":
         key = "stripe_charge_id" if record == "payment" else "stripe_subscription_id"
-        endpoint = world.facts["stripe"].endpoint_id
+        endpoint = payments.stripe_account().endpoint_id
     else:
         key = "paypal_sale_id" if record == "payment" else "paypal_subscription_id"
-        endpoint = _receiver(world).paypal_webhook_id
-    events = _events_about(world, provider.lower(), scenario_object_id(world, key))
+        endpoint = _receiver(world, payments).paypal_webhook_id
+    events = _events_about(world, provider.lower(), payments.need(key))
     assert len(events) >= 2, f"{provider} sent {len(events)} event(s) about the {record}: nothing to reorder"
     delivered = world.sandbox().post(
         f"/{provider.lower()}/webhooks/deliver",
         json={"endpoint_id": endpoint, "event_ids": events, "times": TIMES, "order": "reversed", "retry": False},
     )
-    world.facts["attempts"] = expect(delivered, 200, f"{provider} delivering the events")["attempts"]
-    world.facts["events"] = events
+    attempts = expect(delivered, 200, f"{provider} delivering the events")["attempts"]
+    return ReorderedDeliveries(events=events, attempts=attempts)
 
 
 @then("each event was accepted as new once, then acknowledged as a duplicate")
-def each_new_once(world: World) -> None:
-    answers = [as_response(attempt) for attempt in world.facts["attempts"]]
+def each_new_once(reordered_deliveries: ReorderedDeliveries) -> None:
+    answers = [as_response(attempt) for attempt in reordered_deliveries.attempts]
     refused = [describe(answer) for answer in answers if answer.status_code != 200]
     assert not refused, f"deliveries were refused: {refused}"
     seen = [
         (attempt["event_id"], answer.json().get("duplicate"))
-        for attempt, answer in zip(world.facts["attempts"], answers, strict=True)
+        for attempt, answer in zip(reordered_deliveries.attempts, answers, strict=True)
     ]
-    expected = [(event, index > 0) for event in reversed(world.facts["events"]) for index in range(TIMES)]
+    expected = [(event, index > 0) for event in reversed(reordered_deliveries.events) for index in range(TIMES)]
     if seen != expected:
         pytest.fail(f"expected each event new once, newest first, then duplicates: {seen}")

@@ -23,9 +23,9 @@ from pytest_bdd import given, parsers, then, when
 from harness.ops.smoke import stripe_signature
 from steps.common import World, describe, error_code
 from steps.support.openapi import (
+    LiveSchema,
     Operation,
     _injections,
-    _openapi,
     _operations,
     _required_query,
     _sample,
@@ -36,6 +36,7 @@ from steps.support.openapi import (
 from steps.support.security import (
     INTEGRATIONS,
     XSS_PAYLOADS,
+    Burst,
     assert_not_renderable,
     create_integration,
     delete_afterwards,
@@ -58,36 +59,36 @@ UNION_INJECTION = "x' UNION SELECT id, user_id, integration_name FROM integratio
     parsers.re(
         r'"(?P<name>[^"]+)" sends GET (?P<path>\S+) (?P<extra>\d+) times more than '
         r"the stage's rate limit allows in its window"
-    )
+    ),
+    target_fixture="rate_burst",
 )
-def security_burst(world: World, name: str, path: str, extra: str) -> None:
-    send_burst(world, world.user(name), path, int(extra))
+def security_burst(world: World, name: str, path: str, extra: str) -> Burst:
+    return send_burst(world, world.user(name), path, int(extra))
 
 
 @then("exactly the rate limit's number of those requests were answered 200")
-def security_burst_allowed_count(world: World) -> None:
-    burst, elapsed = world.facts["burst"], world.facts["burst_s"]
-    if elapsed >= burst["window_s"]:
-        pytest.fail(f"the burst took {elapsed:.0f} s, longer than the {burst['window_s']} s window: inconclusive")
-    answered = [r.status_code for r in world.facts["burst_responses"]]
+def security_burst_allowed_count(rate_burst: Burst) -> None:
+    elapsed = rate_burst.elapsed_s
+    if elapsed >= rate_burst.window_s:
+        pytest.fail(f"the burst took {elapsed:.0f} s, longer than the {rate_burst.window_s} s window: inconclusive")
+    answered = [r.status_code for r in rate_burst.responses]
     ok = answered.count(200)
-    assert ok == burst["limit"], (
-        f"expected exactly {burst['limit']} of {len(answered)} requests answered 200 within {burst['window_s']} s, "
+    assert ok == rate_burst.limit, (
+        f"expected exactly {rate_burst.limit} of {len(answered)} requests answered 200 within {rate_burst.window_s} s, "
         f"got {ok} (statuses: {sorted(set(answered))})"
     )
 
 
 @then(parsers.parse('every request past the limit was answered 429 "{code}" with a Retry-After within the window'))
-def security_burst_refusals(world: World, code: str) -> None:
-    burst = world.facts["burst"]
-    refused = [r for r in world.facts["burst_responses"] if r.status_code != 200]
-    assert len(refused) == burst["extra"], f"expected {burst['extra']} refusals, got {len(refused)}"
+def security_burst_refusals(rate_burst: Burst, code: str) -> None:
+    refused = [r for r in rate_burst.responses if r.status_code != 200]
+    assert len(refused) == rate_burst.extra, f"expected {rate_burst.extra} refusals, got {len(refused)}"
     for response in refused:
         expect_error(response, 429, code)
         retry_after = response.headers.get("retry-after", "")
         assert retry_after.isdigit(), f"expected a Retry-After in seconds, got {retry_after!r}"
-        assert 1 <= int(retry_after) <= burst["window_s"], (
-            f"expected Retry-After from 1 to {burst['window_s']} s, got {retry_after!r}"
+        assert 1 <= int(retry_after) <= rate_burst.window_s, (
+            f"expected Retry-After from 1 to {rate_burst.window_s} s, got {retry_after!r}"
         )
 
 
@@ -172,10 +173,10 @@ Probe = tuple[Operation, set[str], httpx.Response]
     parsers.parse('"{name}" sends every JSON-body operation of the live API a body with {problem}'),
     target_fixture="probes",
 )
-def security_send_invalid_bodies(world: World, name: str, problem: str) -> list[Probe]:
-    user, spec = world.user(name), _openapi(world)
+def security_send_invalid_bodies(world: World, live_schema: LiveSchema, name: str, problem: str) -> list[Probe]:
+    user, spec = world.user(name), live_schema.spec()
     probes: list[Probe] = []
-    for operation in _operations(world):
+    for operation in _operations(world, live_schema):
         if operation.body is None:
             continue
         probe = _body_probe(spec, operation, problem)
@@ -226,44 +227,54 @@ def _table_snapshot(world: World) -> tuple[list[str], str]:
     return list(tables), row[0] if row else ""
 
 
+@dataclass(frozen=True)
+class SqlAttack:
+    """Every injected request with its answer, and (unless only reads were attacked) the tables before it."""
+
+    answers: list[tuple[str, str, httpx.Response]]  # (method, url, answer)
+    tables_before: tuple[list[str], str] | None
+
+
 @when(
     parsers.re(
         r'"(?P<name>[^"]+)" puts SQL injection payloads in every (?P<scope>.+) of the live API'
         r"(?P<reads>'s read operations)?$"
-    )
+    ),
+    target_fixture="sql_attack",
 )
-def security_inject_sql(world: World, request: pytest.FixtureRequest, name: str, scope: str, reads: str | None) -> None:
+def security_inject_sql(
+    world: World, live_schema: LiveSchema, request: pytest.FixtureRequest, name: str, scope: str, reads: str | None
+) -> SqlAttack:
     read_only = bool(reads)
-    if not read_only:
-        world.facts["tables_before"] = _table_snapshot(world)
+    tables_before = None if read_only else _table_snapshot(world)
     user = world.user(name)
     answers = [
         (method, url, _send(user, method, url, params, body))
-        for method, url, params, body in _injections(world, read_only=read_only, payloads=SQL_INJECTIONS)
+        for method, url, params, body in _injections(world, live_schema, read_only=read_only, payloads=SQL_INJECTIONS)
     ]
     for method, url, response in answers:  # names that are injections are valid names: clean them up
         if method == "POST" and url == INTEGRATIONS and response.status_code == 201:
             delete_afterwards(request, user, integration_of(response)["id"])
     assert len(answers) >= 20, f"expected the live API to have inputs to attack, found {len(answers)}"
-    world.facts["attack_answers"] = answers
+    return SqlAttack(answers=answers, tables_before=tables_before)
 
 
 @then("none of Mallory's requests was answered with a server error")
-def security_no_server_error(world: World) -> None:
+def security_no_server_error(sql_attack: SqlAttack) -> None:
     broken = [
         f"{response.request.url} → {describe(response)[:300]}"
-        for _, _, response in world.facts["attack_answers"]
+        for _, _, response in sql_attack.answers
         if response.status_code == 500 or error_code(response) == "internal_error"
     ]
     assert not broken, f"{len(broken)} injected requests broke the service:\n" + "\n".join(broken[:10])
 
 
 @then("none of Mallory's answers shows Alice's integration")
-def security_no_foreign_data(world: World) -> None:
+def security_no_foreign_data(world: World, sql_attack: SqlAttack) -> None:
     victim = world.integrations["Alice"]
     leaked = [
         f"{method} {url} → {response.status_code}"
-        for method, url, response in world.facts["attack_answers"]
+        for method, url, response in sql_attack.answers
         if victim["id"] in response.text or victim["integrationName"] in response.text
     ]
     assert not leaked, "these answers to Mallory show Alice's integration:\n" + "\n".join(leaked[:10])
@@ -292,8 +303,9 @@ def security_names_read_back(named: list[tuple[str, httpx.Response]]) -> None:
 
 
 @then("the integration tables are intact, with Alice's integration unchanged")
-def security_tables_intact(world: World) -> None:
-    before_tables, before_row = world.facts["tables_before"]
+def security_tables_intact(world: World, sql_attack: SqlAttack) -> None:
+    assert sql_attack.tables_before is not None, "the tables were not looked at before the attack"
+    before_tables, before_row = sql_attack.tables_before
     after_tables, after_row = _table_snapshot(world)
     assert after_tables == before_tables, f"tables changed: lost {sorted(set(before_tables) - set(after_tables))}"
     assert after_row, "Alice's integration row was removed by Mallory's requests"

@@ -13,6 +13,7 @@ import json
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -25,6 +26,8 @@ from harness.core.processes import ServerProcess
 from steps.common import World
 from steps.support.security import (
     INTEGRATIONS,
+    Burst,
+    CanaryTrail,
     assert_limited,
     burst,
     expect_error,
@@ -84,11 +87,12 @@ def _lines_of_request(read_log: Any, request_id: str) -> list[dict[str, Any]]:
     parsers.re(
         r'"(?P<name>[^"]+)" sends GET (?P<path>\S+) (?P<extra>\d+) times more than the stage\'s rate limit allows '
         r"in its window, spelling the scheme Bearer, bearer and BEARER in turn"
-    )
+    ),
+    target_fixture="rate_burst",
 )
-def edge_burst_with_scheme_spellings(world: World, name: str, path: str, extra: str) -> None:
+def edge_burst_with_scheme_spellings(world: World, name: str, path: str, extra: str) -> Burst:
     token = world.user(name).token
-    burst(world, [world.client()], path, int(extra), lambda n: {"Authorization": f"{SCHEMES[n % 3]} {token}"})
+    return burst(world, [world.client()], path, int(extra), lambda n: {"Authorization": f"{SCHEMES[n % 3]} {token}"})
 
 
 @given("a service process of its own with the stage's rate limit, trusting no proxy", target_fixture="own_service")
@@ -100,13 +104,14 @@ def edge_own_service(world: World, request: pytest.FixtureRequest) -> ServerProc
     parsers.re(
         r"a caller sends GET (?P<path>\S+) (?P<extra>\d+) times more than the rate limit allows, each time with a "
         r"new made-up token and another client named in X-Forwarded-For"
-    )
+    ),
+    target_fixture="rate_burst",
 )
-def edge_forged_flood(world: World, own_service: ServerProcess, path: str, extra: str) -> None:
+def edge_forged_flood(world: World, own_service: ServerProcess, path: str, extra: str) -> Burst:
     def headers(n: int) -> dict[str, str]:
         return {"Authorization": f"Bearer {_made_up_token()}", "X-Forwarded-For": str(FIRST_CLIENT + n)}
 
-    burst(world, [world.client(base_url=own_service.url)], path, int(extra), headers)
+    return burst(world, [world.client(base_url=own_service.url)], path, int(extra), headers)
 
 
 @then(
@@ -115,31 +120,41 @@ def edge_forged_flood(world: World, own_service: ServerProcess, path: str, extra
         "and every one past it 429 with a Retry-After"
     )
 )
-def edge_limited_after(world: World, status: int, code: str) -> None:
-    assert_limited(world, status, code)
+def edge_limited_after(rate_burst: Burst, status: int, code: str) -> None:
+    assert_limited(rate_burst, status, code)
 
 
-@when(parsers.parse("a caller sends GET {path} {count:d} times with the same made-up token"))
-def edge_same_forged_token(world: World, own_service: ServerProcess, path: str, count: int) -> None:
+@dataclass(frozen=True)
+class ForgedTokenRequests:
+    """The answers to requests that all carried one made-up token, and the token lookups they cost."""
+
+    answers: list[httpx.Response]
+    token_lookups: float
+
+
+@when(
+    parsers.parse("a caller sends GET {path} {count:d} times with the same made-up token"),
+    target_fixture="forged_token_requests",
+)
+def edge_same_forged_token(world: World, own_service: ServerProcess, path: str, count: int) -> ForgedTokenRequests:
     client = world.client(base_url=own_service.url)
     forged = {"Authorization": f"Bearer {_made_up_token()}"}
     before = _token_lookups(client)
-    world.facts["answers"] = [client.get(path, headers=forged) for _ in range(count)]
-    world.facts["token_lookups"] = _token_lookups(client) - before
+    answers = [client.get(path, headers=forged) for _ in range(count)]
+    return ForgedTokenRequests(answers=answers, token_lookups=_token_lookups(client) - before)
 
 
 @then(parsers.parse('every one of those requests was answered {status:d} "{code}"'))
-def edge_every_answer(world: World, status: int, code: str) -> None:
-    for response in world.facts["answers"]:
+def edge_every_answer(forged_token_requests: ForgedTokenRequests, status: int, code: str) -> None:
+    for response in forged_token_requests.answers:
         expect_error(response, status, code)
 
 
 @then("the service looked that token up in its database once")
-def edge_looked_up_once(world: World) -> None:
-    lookups = world.facts["token_lookups"]
-    assert lookups == 1, (
-        f"the made-up token cost {lookups:.0f} database lookups for {len(world.facts['answers'])} requests"
-    )
+def edge_looked_up_once(forged_token_requests: ForgedTokenRequests) -> None:
+    lookups = forged_token_requests.token_lookups
+    answered = len(forged_token_requests.answers)
+    assert lookups == 1, f"the made-up token cost {lookups:.0f} database lookups for {answered} requests"
 
 
 @given(
@@ -159,38 +174,61 @@ def edge_two_processes_one_redis(world: World, request: pytest.FixtureRequest) -
     parsers.re(
         r'"(?P<name>[^"]+)" sends GET (?P<path>\S+) (?P<extra>\d+) times more than the stage\'s rate limit allows '
         r"in its window, to both processes in turn"
-    )
+    ),
+    target_fixture="rate_burst",
 )
 def edge_burst_across_processes(
     world: World, own_services: list[ServerProcess], name: str, path: str, extra: str
-) -> None:
+) -> Burst:
     auth = {"Authorization": f"Bearer {world.user(name).token}"}
-    burst(world, [world.client(base_url=process.url, headers=auth) for process in own_services], path, int(extra))
+    return burst(
+        world, [world.client(base_url=process.url, headers=auth) for process in own_services], path, int(extra)
+    )
 
 
 # --- SECT-01: query strings and access lines ------------------------------------------------------
 
 
-@when(parsers.parse('"{name}" sends GET {path} with canary secrets in its query string, under a request id of her own'))
-def edge_query_string_canaries(world: World, name: str, path: str) -> None:
+@dataclass(frozen=True)
+class TracedRequest:
+    """A request sent under a request id of the scenario's own, to find its lines in a service log."""
+
+    request_id: str
+    path: str
+
+
+@when(
+    parsers.parse('"{name}" sends GET {path} with canary secrets in its query string, under a request id of her own'),
+    target_fixture="traced_request",
+)
+def edge_query_string_canaries(world: World, canary_trail: CanaryTrail, name: str, path: str) -> TracedRequest:
     canaries = make_canaries("apiKey", "clientSecret", "accessToken", "refresh_token", "password")
     request_id = f"qa-edge-{uuid.uuid4().hex}"
     world.response = world.user(name).client.get(path, params=canaries, headers={"X-Request-ID": request_id})
-    world.facts.update(canaries=canaries, request_id=request_id, path=path)
+    canary_trail.canaries = canaries
+    return TracedRequest(request_id=request_id, path=path)
 
 
 @then("the service log holds one line for that request, naming its path without the query string")
-def edge_one_access_line(world: World) -> None:
+def edge_one_access_line(world: World, traced_request: TracedRequest) -> None:
     log_path = world.target.service_log
     if log_path is None or not log_path.exists():
         pytest.fail("the service log is not available: this check runs in the local stage")
-    lines = _lines_of_request(lambda: log_path.read_text(errors="replace"), world.facts["request_id"])
-    assert [line.get("path") for line in lines] == [world.facts["path"]], (
-        f"expected one access line for {world.facts['path']}, found {len(lines)}: {lines}"
+    lines = _lines_of_request(lambda: log_path.read_text(errors="replace"), traced_request.request_id)
+    assert [line.get("path") for line in lines] == [traced_request.path], (
+        f"expected one access line for {traced_request.path}, found {len(lines)}: {lines}"
     )
 
 
 # --- CQ-05: the 500 of an unforeseen failure ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceRequest:
+    """A request sent to a service process of the scenario's own, under a request id of the scenario's."""
+
+    process: ServerProcess
+    request_id: str
 
 
 @when(
@@ -198,31 +236,31 @@ def edge_one_access_line(world: World) -> None:
         "a service process of its own that cannot decrypt the stored secrets tests that integration's "
         "connection under a request id of {name}'s"
     ),
-    target_fixture="own_service",
+    target_fixture="undecrypting_request",
 )
-def edge_test_with_another_key(world: World, request: pytest.FixtureRequest, name: str) -> ServerProcess:
+def edge_test_with_another_key(world: World, request: pytest.FixtureRequest, name: str) -> ServiceRequest:
     process = start_own_service(world, request, {"ENCRYPTION_KEYS": Fernet.generate_key().decode()})
     request_id = f"qa-edge-{uuid.uuid4().hex}"
     client = world.client(base_url=process.url, headers={"Authorization": f"Bearer {world.user(name).token}"})
     integration_id = world.integrations[name]["id"]
     world.response = client.post(f"{INTEGRATIONS}/{integration_id}/test", headers={"X-Request-ID": request_id})
-    world.facts["request_id"] = request_id
-    return process
+    return ServiceRequest(process=process, request_id=request_id)
 
 
 @then("the answer carries the security headers and that request id")
-def edge_answer_dressed(world: World) -> None:
+def edge_answer_dressed(world: World, undecrypting_request: ServiceRequest) -> None:
     response = world.last_response()
     missing = [name for name in SECURITY_HEADERS if name not in response.headers]
     assert not missing, f"the {response.status_code} lacks {missing}: {dict(response.headers)}"
-    assert response.headers.get("x-request-id") == world.facts["request_id"], (
+    assert response.headers.get("x-request-id") == undecrypting_request.request_id, (
         f"the {response.status_code} does not carry its request id: {dict(response.headers)}"
     )
 
 
 @then("that service's log names the failure under that request id, with one access line and no server traceback")
-def edge_failure_logged(world: World, own_service: ServerProcess) -> None:
-    lines = _lines_of_request(lambda: own_service.log_path.read_text(errors="replace"), world.facts["request_id"])
+def edge_failure_logged(undecrypting_request: ServiceRequest) -> None:
+    own_service = undecrypting_request.process
+    lines = _lines_of_request(lambda: own_service.log_path.read_text(errors="replace"), undecrypting_request.request_id)
     events = [line.get("event") for line in lines]
     assert events.count("request") == 1, f"expected one access line for that request: {events}"
     assert "unhandled error" in events, f"the failure is not logged under that request id: {events}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,10 +24,11 @@ from harness.core.processes import ServerProcess, ServerStartError
 from harness.core.settings import stage_env_file
 from harness.core.stages import parse_stage
 from harness.stack.local import sandbox_service_env, service_process
-from steps.code_and_docs.config_report import crm_origin
+from steps.code_and_docs.config_report import ServiceConfig
 from steps.common import World, describe
 from steps.support.security import (
     SECRET_FIELDS,
+    CanaryTrail,
     create_integration,
     integration_of,
     leaks,
@@ -38,29 +40,35 @@ from steps.support.security import (
 
 
 @when(parsers.parse('"{name}" connects an integration whose API key, API secret and tokens are canary values'))
-def security_connect_with_canaries(world: World, request: pytest.FixtureRequest, name: str) -> None:
+def security_connect_with_canaries(
+    world: World, canary_trail: CanaryTrail, request: pytest.FixtureRequest, name: str
+) -> None:
     user = world.user(name)
     canaries = make_canaries(*SECRET_FIELDS)
     response = create_integration(request, user, f"qa-canary-{uuid.uuid4().hex[:8]}", **canaries)
     assert response.status_code == 201, f"expected the integration to be created: {describe(response)[:300]}"
-    world.facts["canaries"] = canaries
-    world.facts["canary_integration"] = integration_of(response)
-    world.facts["answers"] = [response]
+    canary_trail.canaries = canaries
+    canary_trail.integration = integration_of(response)
+    canary_trail.answers = [response]
 
 
-@then("no column of that integration's row in the database holds a canary, in clear text or merely encoded")
-def security_row_has_no_canary(world: World) -> None:
-    integration_id = world.facts["canary_integration"]["id"]
+@then(
+    "no column of that integration's row in the database holds a canary, in clear text or merely encoded",
+    target_fixture="stored_row",
+)
+def security_row_has_no_canary(world: World, canary_trail: CanaryTrail) -> dict[str, Any]:
+    integration_id = canary_trail.integration_id()
     row = sql_row(world, "SELECT to_jsonb(c)::text FROM integrations_credentials c WHERE id = %s", integration_id)
     assert row is not None, f"integration {integration_id} is not in integrations_credentials"
-    world.facts["stored_row"] = json.loads(row[0])
-    leaked = leaks(row[0], world.facts["canaries"])
+    stored: dict[str, Any] = json.loads(row[0])
+    leaked = leaks(row[0], canary_trail.canaries)
     assert not leaked, f"the stored row holds these secrets readable (plain, base64 or hex): {', '.join(leaked)}"
+    return stored
 
 
 @then("every secret column of that row holds a ciphertext")
-def security_secret_columns_hold_ciphertexts(world: World) -> None:
-    row: dict[str, Any] = world.facts["stored_row"]
+def security_secret_columns_hold_ciphertexts(stored_row: dict[str, Any]) -> None:
+    row = stored_row
     stems = ("access_token", "refresh_token", "api_key", "api_secret")
     columns = {column: value for column, value in row.items() if column.startswith(stems)}
     missing = [stem for stem in stems if not any(column.startswith(stem) for column in columns)]
@@ -72,10 +80,10 @@ def security_secret_columns_hold_ciphertexts(world: World) -> None:
 # --- SEC-02: HTTPS for every provider call --------------------------------------------------------
 
 
-@given(parsers.parse("the settings of a {stage} service with every provider on HTTPS"))
-def security_https_settings(world: World, stage: str) -> None:
+@given(parsers.parse("the settings of a {stage} service with every provider on HTTPS"), target_fixture="https_env")
+def security_https_settings(stage: str) -> dict[str, str]:
     base_urls = [name for name in sandbox_service_env("https://sandbox.example") if name.endswith("_BASE_URL")]
-    world.facts["service_env"] = {
+    return {
         "STAGE": stage,
         "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "PUBLIC_URL": "https://integrations.example",
@@ -94,32 +102,40 @@ def _start_service(world: World, request: pytest.FixtureRequest, env: dict[str, 
     return process.start(timeout_s=90)
 
 
-@when("the service is started with every provider base URL on plain HTTP")
-def security_start_with_plain_http(world: World, request: pytest.FixtureRequest) -> None:
-    env = world.facts["service_env"]
+@dataclass(frozen=True)
+class PlainHttpStart:
+    """A start of the service with these provider settings on plain HTTP, and its error (None: it started)."""
+
+    plain_settings: list[str]
+    start_error: str | None
+
+
+@when("the service is started with every provider base URL on plain HTTP", target_fixture="plain_http_start")
+def security_start_with_plain_http(
+    world: World, request: pytest.FixtureRequest, https_env: dict[str, str]
+) -> PlainHttpStart:
+    env = https_env
     plain = {name: f"http://{name.lower().replace('_', '-')}.example" for name in env if name.endswith("_BASE_URL")}
-    world.facts["plain_settings"] = sorted(plain)
     try:
         _start_service(world, request, {**env, **plain})
     except ServerStartError as exc:
-        world.facts["start_error"] = str(exc)
-    else:
-        world.facts["start_error"] = None
+        return PlainHttpStart(plain_settings=sorted(plain), start_error=str(exc))
+    return PlainHttpStart(plain_settings=sorted(plain), start_error=None)
 
 
 @when("the service is started with them")
-def security_start_with_https(world: World, request: pytest.FixtureRequest) -> None:
-    process = _start_service(world, request, world.facts["service_env"])
+def security_start_with_https(world: World, request: pytest.FixtureRequest, https_env: dict[str, str]) -> None:
+    process = _start_service(world, request, https_env)
     world.response = world.client(base_url=process.url).get("/api/health")
 
 
 @then("it refuses to start, naming every provider base URL and asking for https")
-def security_refused_to_start(world: World) -> None:
-    error = world.facts["start_error"]
-    assert error is not None, f"the service started as {world.facts['service_env']['STAGE']} with http providers"
+def security_refused_to_start(https_env: dict[str, str], plain_http_start: PlainHttpStart) -> None:
+    error = plain_http_start.start_error
+    assert error is not None, f"the service started as {https_env['STAGE']} with http providers"
     assert "exited" in error, f"expected the service to exit at once; it did not become ready: {error[:300]}"
     refusal = [line for line in error.splitlines() if "https" in line]
-    unnamed = [name for name in world.facts["plain_settings"] if not any(name in line for line in refusal)]
+    unnamed = [name for name in plain_http_start.plain_settings if not any(name in line for line in refusal)]
     assert not unnamed, f"the refusal does not name {unnamed} as needing https; its log ends:\n{error[-1500:]}"
 
 
@@ -160,74 +176,87 @@ def security_stage_base_urls_https(world: World) -> None:
 # --- SEC-03: CORS ---------------------------------------------------------------------------------
 
 
-def _origin(world: World, origin: str) -> str:
-    return crm_origin(world) if origin == "the CRM's origin" else origin
+def _origin(service_config: ServiceConfig, origin: str) -> str:
+    return service_config.crm_origin() if origin == "the CRM's origin" else origin
 
 
-def _preflight(world: World, origin: str, method: str, path: str) -> None:
-    world.facts["origin"] = origin
-    world.facts["method"] = method
+@dataclass(frozen=True)
+class Preflight:
+    """A CORS preflight a browser sent: from which origin, for which method."""
+
+    origin: str
+    method: str
+
+
+def _preflight(world: World, origin: str, method: str, path: str) -> Preflight:
     headers = {
         "Origin": origin,
         "Access-Control-Request-Method": method,
         "Access-Control-Request-Headers": "authorization, content-type",
     }
     world.response = world.client().options(path, headers=headers)
+    return Preflight(origin=origin, method=method)
 
 
 @when(
-    parsers.re(r"a browser on the CRM's origin asks before sending (?P<method>[A-Z]+) (?P<path>\S+) with an API token")
+    parsers.re(r"a browser on the CRM's origin asks before sending (?P<method>[A-Z]+) (?P<path>\S+) with an API token"),
+    target_fixture="preflight",
 )
-def security_crm_preflight(world: World, method: str, path: str) -> None:
-    _preflight(world, crm_origin(world), method, path)
+def security_crm_preflight(world: World, service_config: ServiceConfig, method: str, path: str) -> Preflight:
+    return _preflight(world, service_config.crm_origin(), method, path)
 
 
 @when(
     parsers.re(
         r'a browser on "(?P<origin>[^"]+)" asks before sending (?P<method>[A-Z]+) (?P<path>\S+) with an API token'
-    )
+    ),
+    target_fixture="preflight",
 )
-def security_foreign_preflight(world: World, origin: str, method: str, path: str) -> None:
-    _preflight(world, origin, method, path)
+def security_foreign_preflight(world: World, origin: str, method: str, path: str) -> Preflight:
+    return _preflight(world, origin, method, path)
 
 
-@when(parsers.re(r'"(?P<name>[^"]+)" calls GET (?P<path>\S+) from a browser on (?P<origin>the CRM\'s origin|"[^"]+")'))
-def security_call_from_origin(world: World, name: str, path: str, origin: str) -> None:
-    world.facts["origin"] = _origin(world, origin.strip('"'))
-    world.response = world.user(name).client.get(path, headers={"Origin": world.facts["origin"]})
+@when(
+    parsers.re(r'"(?P<name>[^"]+)" calls GET (?P<path>\S+) from a browser on (?P<origin>the CRM\'s origin|"[^"]+")'),
+    target_fixture="browser_origin",
+)
+def security_call_from_origin(world: World, service_config: ServiceConfig, name: str, path: str, origin: str) -> str:
+    browser_origin = _origin(service_config, origin.strip('"'))
+    world.response = world.user(name).client.get(path, headers={"Origin": browser_origin})
+    return browser_origin
 
 
 @then("the preflight allows that origin, the Authorization header and the method")
-def security_preflight_allowed(world: World) -> None:
+def security_preflight_allowed(world: World, preflight: Preflight) -> None:
     response = world.last_response()
     assert response.status_code == 200, f"expected the preflight allowed: {describe(response)}"
-    assert response.headers.get("access-control-allow-origin") == world.facts["origin"], (
-        f"expected Access-Control-Allow-Origin {world.facts['origin']}: {dict(response.headers)}"
+    assert response.headers.get("access-control-allow-origin") == preflight.origin, (
+        f"expected Access-Control-Allow-Origin {preflight.origin}: {dict(response.headers)}"
     )
     allowed_headers = response.headers.get("access-control-allow-headers", "").lower()
     assert "authorization" in allowed_headers, f"Authorization is not an allowed header: {allowed_headers!r}"
     methods = response.headers.get("access-control-allow-methods", "")
-    assert world.facts["method"] in methods, f"{world.facts['method']} is not an allowed method: {methods!r}"
+    assert preflight.method in methods, f"{preflight.method} is not an allowed method: {methods!r}"
 
 
 @then("the answer lets that origin read it, without cookies")
-def security_answer_allows_origin(world: World) -> None:
+def security_answer_allows_origin(world: World, browser_origin: str) -> None:
     response = world.last_response()
     assert response.status_code == 200, f"expected the call answered: {describe(response)}"
-    assert response.headers.get("access-control-allow-origin") == world.facts["origin"], dict(response.headers)
+    assert response.headers.get("access-control-allow-origin") == browser_origin, dict(response.headers)
     assert response.headers.get("access-control-allow-credentials") != "true", "credentials (cookies) are allowed"
 
 
 @then("the preflight is refused and allows no origin")
-def security_preflight_refused(world: World) -> None:
+def security_preflight_refused(world: World, preflight: Preflight) -> None:
     response = world.last_response()
     allowed = response.headers.get("access-control-allow-origin")
-    assert allowed is None, f"a preflight from {world.facts['origin']} was allowed for origin {allowed!r}"
+    assert allowed is None, f"a preflight from {preflight.origin} was allowed for origin {allowed!r}"
     assert 400 <= response.status_code < 500, f"expected the preflight refused: {describe(response)}"
 
 
 @then("the answer lets no origin read it")
-def security_answer_allows_no_origin(world: World) -> None:
+def security_answer_allows_no_origin(world: World, browser_origin: str) -> None:
     response = world.last_response()
     allowed = response.headers.get("access-control-allow-origin")
-    assert allowed is None, f"a browser on {world.facts['origin']} may read the answer (Allow-Origin {allowed!r})"
+    assert allowed is None, f"a browser on {browser_origin} may read the answer (Allow-Origin {allowed!r})"

@@ -2,7 +2,7 @@
 SECT-06, SECT-07): canary secrets looked for in answers and in the service log, rate limiting, SQL injection,
 script payloads. Where a SECT item repeats a SEC attack, its scenarios reuse the steps of
 steps/security/secrets_https_cors.py and steps/security/attacks.py (sections "SEC-nn / SECT-nn"); the
-canaries and answers they leave in `world.facts` are read here.
+canaries and answers they leave in the `canary_trail` fixture are read here.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from steps.support.security import (
     INTEGRATIONS,
     SECRET_FIELDS,
     XSS_PAYLOADS,
+    CanaryTrail,
     assert_not_renderable,
     create_integration,
     delete_afterwards,
@@ -35,12 +36,12 @@ from steps.support.security import (
 
 
 @when(parsers.parse('"{name}" reads, lists and updates that integration'))
-def security_read_list_update(world: World, name: str) -> None:
+def security_read_list_update(world: World, canary_trail: CanaryTrail, name: str) -> None:
     user = world.user(name)
-    integration_id = world.facts["canary_integration"]["id"]
+    integration_id = canary_trail.integration_id()
     renewed = make_canaries("apiKey")
-    world.facts["canaries"].update({"renewedApiKey": renewed["apiKey"]})
-    world.facts["answers"] += [
+    canary_trail.canaries.update({"renewedApiKey": renewed["apiKey"]})
+    canary_trail.answers += [
         user.client.get(f"{INTEGRATIONS}/{integration_id}"),
         user.client.get(INTEGRATIONS),
         user.client.patch(f"{INTEGRATIONS}/{integration_id}", json={"integrationName": "qa-renamed", **renewed}),
@@ -48,18 +49,18 @@ def security_read_list_update(world: World, name: str) -> None:
 
 
 @then("none of the answers holds a canary, in clear text or merely encoded")
-def security_answers_hold_no_canary(world: World) -> None:
-    for response in world.facts["answers"]:
+def security_answers_hold_no_canary(canary_trail: CanaryTrail) -> None:
+    for response in canary_trail.answers:
         assert response.status_code in (200, 201), f"expected a success: {describe(response)[:300]}"
-        leaked = leaks(response.text, world.facts["canaries"])
+        leaked = leaks(response.text, canary_trail.canaries)
         method, path = response.request.method, response.request.url.path
         assert not leaked, f"{method} {path} sent these secrets back to the client: {', '.join(leaked)}"
 
 
 @then("the answers only say that each secret is set")
-def security_answers_only_flag_secrets(world: World) -> None:
-    integration_id = world.facts["canary_integration"]["id"]
-    for response in world.facts["answers"]:
+def security_answers_only_flag_secrets(canary_trail: CanaryTrail) -> None:
+    integration_id = canary_trail.integration_id()
+    for response in canary_trail.answers:
         body = response.json()
         shown = body.get("integration") or next(i for i in body["integrations"] if i["id"] == integration_id)
         exposed = [field for field in SECRET_FIELDS if field in shown]
@@ -144,7 +145,9 @@ def security_reflection_is_json(world: World) -> None:
         '"{name}" sends canary secrets through every route that takes one, where they work and where they fail'
     )
 )
-def security_canaries_through_routes(world: World, request: pytest.FixtureRequest, name: str) -> None:
+def security_canaries_through_routes(
+    world: World, canary_trail: CanaryTrail, request: pytest.FixtureRequest, name: str
+) -> None:
     _service_log(world)  # skipped before any canary is sent when the stage's log cannot be read
     user = world.user(name)
     canaries = make_canaries(*SECRET_FIELDS, "patchedKey", "stripeKey", "paypalId", "paypalSecret", "mailKey", "badKey")
@@ -158,6 +161,25 @@ def security_canaries_through_routes(world: World, request: pytest.FixtureReques
         ("PATCH", f"{INTEGRATIONS}/{integration_id}", {"json": {"apiKey": canaries["patchedKey"]}}),
         ("POST", f"{INTEGRATIONS}/{integration_id}/test", {}),
         ("POST", f"{INTEGRATIONS}/sync", {"json": {"integrationId": integration_id, "dataType": "invoices"}}),
+        *_creations_with_canaries(marker, canaries, world.sandbox_url()),
+    ]
+    for method, path, options in attempts:
+        answers.append(client.request(method, path, headers=headers, **options))
+    anonymous = world.client(headers=headers)
+    answers.append(anonymous.get(INTEGRATIONS, headers={"Authorization": f"Bearer {canaries['bearer']}"}))
+    callback = {"code": canaries["oauthCode"], "state": canaries["oauthState"]}
+    answers.append(anonymous.get(f"{INTEGRATIONS}/xero/callback", params=callback))
+    for response in answers[1:]:
+        if response.status_code == 201 and response.request.method == "POST":
+            delete_afterwards(request, user, integration_of(response)["id"])
+    canary_trail.canaries, canary_trail.log_marker, canary_trail.answers = canaries, marker, answers
+
+
+def _creations_with_canaries(
+    marker: str, canaries: dict[str, str], sandbox_url: str
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """Integrations of four providers created with canary secrets (the Xero one refused: a key with a space)."""
+    return [
         (
             "POST",
             INTEGRATIONS,
@@ -183,7 +205,7 @@ def security_canaries_through_routes(world: World, request: pytest.FixtureReques
                     "integrationType": "BILLIONMAIL",
                     "integrationName": marker,
                     "apiKey": canaries["mailKey"],
-                    "customData": {"baseUrl": f"{world.sandbox_url()}/billionmail"},
+                    "customData": {"baseUrl": f"{sandbox_url}/billionmail"},
                 }
             },
         ),
@@ -193,16 +215,6 @@ def security_canaries_through_routes(world: World, request: pytest.FixtureReques
             {"json": {"integrationType": "XERO", "integrationName": marker, "apiKey": f"{canaries['badKey']} x"}},
         ),
     ]
-    for method, path, options in attempts:
-        answers.append(client.request(method, path, headers=headers, **options))
-    anonymous = world.client(headers=headers)
-    answers.append(anonymous.get(INTEGRATIONS, headers={"Authorization": f"Bearer {canaries['bearer']}"}))
-    callback = {"code": canaries["oauthCode"], "state": canaries["oauthState"]}
-    answers.append(anonymous.get(f"{INTEGRATIONS}/xero/callback", params=callback))
-    for response in answers[1:]:
-        if response.status_code == 201 and response.request.method == "POST":
-            delete_afterwards(request, user, integration_of(response)["id"])
-    world.facts.update(canaries=canaries, log_marker=marker, answers=answers)
 
 
 def _service_log(world: World) -> str:
@@ -215,14 +227,15 @@ def _service_log(world: World) -> str:
 
 
 @then("the service log recorded those requests")
-def security_log_has_marker(world: World) -> None:
-    failed = [describe(r)[:200] for r in world.facts["answers"] if r.status_code == 500]
+def security_log_has_marker(world: World, canary_trail: CanaryTrail) -> None:
+    failed = [describe(r)[:200] for r in canary_trail.answers if r.status_code == 500]
     assert not failed, "requests carrying canaries broke the service:\n" + "\n".join(failed)
     log = _service_log(world)
-    assert world.facts["log_marker"] in log, "the service log does not show this scenario's requests: nothing to search"
+    assert canary_trail.log_marker is not None, "no requests were marked for the service log in this scenario"
+    assert canary_trail.log_marker in log, "the service log does not show this scenario's requests: nothing to search"
 
 
 @then("the service log holds none of the canary secrets")
-def security_log_has_no_canary(world: World) -> None:
-    leaked = leaks(_service_log(world), world.facts["canaries"])
+def security_log_has_no_canary(world: World, canary_trail: CanaryTrail) -> None:
+    leaked = leaks(_service_log(world), canary_trail.canaries)
     assert not leaked, f"the service log holds these canary secrets: {', '.join(leaked)}"

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+import pytest
 
 from steps.common import ApiUser, World, connect_account, describe
 
@@ -133,7 +134,7 @@ class Org:
 
 @dataclass
 class Books:
-    """The accounting scenario's state, kept in `world.facts["books"]`."""
+    """The accounting scenario's state: the `books` fixture, which its steps share."""
 
     orgs: dict[str, Org] = field(default_factory=dict)
     owner: dict[str, ApiUser] = field(default_factory=dict)  # who connected each org's integration
@@ -143,15 +144,14 @@ class Books:
     mark: int = 0  # sandbox request seq when the last provider-side event happened
 
 
-def books(world: World) -> Books:
-    found = world.facts.setdefault("books", Books())
-    assert isinstance(found, Books)
-    return found
+@pytest.fixture(name="books")
+def new_books() -> Books:
+    return Books()
 
 
-def org(world: World, name: str) -> Org:
-    assert name in books(world).orgs, f'no organisation "{name}" was made in this scenario'
-    return books(world).orgs[name]
+def org(world: World, books: Books, name: str) -> Org:
+    assert name in books.orgs, f'no organisation "{name}" was made in this scenario'
+    return books.orgs[name]
 
 
 def integration(world: World, name: str) -> dict[str, Any]:
@@ -174,8 +174,8 @@ def sandbox_requests(world: World, provider: Accounting, since: int, path: str |
     return list(ok_json(world.sandbox().get("/requests", params=params)))
 
 
-def last_seq(world: World, provider: Accounting) -> int:
-    known = books(world).mark
+def last_seq(world: World, books: Books, provider: Accounting) -> int:
+    known = books.mark
     return max((entry["seq"] for entry in sandbox_requests(world, provider, known)), default=known)
 
 
@@ -266,9 +266,9 @@ def service_records(world: World, user: ApiUser, provider: Accounting, kind: str
             return rows
 
 
-def connect_org(world: World, user: str, name: str, covered: str, choice: dict[str, str]) -> None:
+def connect_org(world: World, books: Books, user: str, name: str, covered: str, choice: dict[str, str]) -> None:
     """Connect the organisation `name` for `user` through the real OAuth flow, remembering who and which id."""
-    connected = connect_account(world, world.user(user), org(world, name).provider.slug, covered, **choice)
+    connected = connect_account(world, world.user(user), org(world, books, name).provider.slug, covered, **choice)
     world.integrations[name] = connected
-    books(world).owner[name] = world.user(user)
-    books(world).first_ids.setdefault(name, connected["id"])
+    books.owner[name] = world.user(user)
+    books.first_ids.setdefault(name, connected["id"])

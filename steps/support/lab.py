@@ -37,6 +37,7 @@ from harness.ops.common import Target
 from harness.ops.deploy import stop_local
 from harness.ops.migrate import run_alembic
 from steps.common import World
+from steps.support.ops_facts import OpsFacts
 
 MIGRATIONS_DIR = PROJECT_ROOT / "src" / "integration_service" / "db" / "migrations"
 
@@ -89,7 +90,7 @@ class OpsLab:
     targets: list[Target] = field(default_factory=list)
     target: Target | None = None  # the scratch stage the scenario acts on
     names: dict[str, Any] = field(default_factory=dict)  # users and integrations by the scenario's names
-    facts: dict[str, Any] = field(default_factory=dict)
+    facts: OpsFacts = field(default_factory=OpsFacts)
 
     @property
     def server_url(self) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
 
 from steps.common import ApiUser, World, describe
 
@@ -30,13 +31,24 @@ class Operation:
         return f"{self.method} {self.path}"
 
 
-def _openapi(world: World) -> dict[str, Any]:
-    if "openapi" not in world.facts:
-        response = world.client().get("/openapi.json")
-        assert response.status_code == 200, f"the live OpenAPI schema is needed: {describe(response)}"
-        world.facts["openapi"] = response.json()
-    spec: dict[str, Any] = world.facts["openapi"]
-    return spec
+@dataclass
+class LiveSchema:
+    """The service's live OpenAPI schema, fetched on first use and kept for the rest of the scenario."""
+
+    world: World
+    fetched: dict[str, Any] | None = None
+
+    def spec(self) -> dict[str, Any]:
+        if self.fetched is None:
+            response = self.world.client().get("/openapi.json")
+            assert response.status_code == 200, f"the live OpenAPI schema is needed: {describe(response)}"
+            self.fetched = response.json()
+        return self.fetched
+
+
+@pytest.fixture
+def live_schema(world: World) -> LiveSchema:
+    return LiveSchema(world)
 
 
 def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -52,8 +64,8 @@ def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _operations(world: World) -> list[Operation]:
-    spec = _openapi(world)
+def _operations(world: World, live_schema: LiveSchema) -> list[Operation]:
+    spec = live_schema.spec()
     found = []
     for path, item in spec["paths"].items():
         for method, operation in item.items():
@@ -162,10 +174,12 @@ def _send(user: ApiUser, method: str, url: str, params: dict[str, Any], body: An
     return user.client.request(method, url, params=params, json=body)
 
 
-def _injections(world: World, *, read_only: bool, payloads: tuple[str, ...]) -> Iterator[tuple[str, Any, Any, Any]]:
+def _injections(
+    world: World, live_schema: LiveSchema, *, read_only: bool, payloads: tuple[str, ...]
+) -> Iterator[tuple[str, Any, Any, Any]]:
     """(method, url, params, body) with one payload in one input; every other input valid."""
-    spec = _openapi(world)
-    for operation in _operations(world):
+    spec = live_schema.spec()
+    for operation in _operations(world, live_schema):
         if read_only and operation.method != "GET":
             continue
         body = None if operation.body is None else _sample(spec, operation.body)

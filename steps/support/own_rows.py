@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -20,7 +21,7 @@ import pytest
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from harness.ops.monitor import DAILY_CHECKS, RULES, STUCK_SYNC_MINUTES
+from harness.ops.monitor import DAILY_CHECKS, RULES, STUCK_SYNC_MINUTES, MonitorResult
 from harness.ops.periodic_checks import MONTHLY, WEEKLY
 from steps.common import World
 from steps.support.lab import matches_table
@@ -57,6 +58,22 @@ def own_rows(world: World) -> Iterator[psycopg.Connection[dict[str, Any]]]:
 def plain_rows(connection: psycopg.Connection[dict[str, Any]], query: str, parameters: Any = None) -> Rows:
     found = connection.execute(query, parameters).fetchall()
     return [{k: v if isinstance(v, str | int | float | None) else str(v) for k, v in row.items()} for row in found]
+
+
+@dataclass(frozen=True)
+class StageMonitor:
+    """The monitor run on the whole stage, and its daily checks and SQL alert rules over the scenario's own rows."""
+
+    result: MonitorResult
+    own: dict[str, dict[str, Rows]]  # "daily" | "alerts" -> check or rule -> rows
+
+
+@dataclass(frozen=True)
+class StageReport:
+    """A weekly or monthly report built from the whole stage, and its SQL sections over the scenario's own rows."""
+
+    report: dict[str, Any]
+    own: dict[str, Rows]
 
 
 def own_monitor(world: World) -> dict[str, dict[str, Rows]]:

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -73,15 +74,14 @@ def start_own_service(world: World, request: pytest.FixtureRequest, env: dict[st
     return process.start(timeout_s=90)
 
 
-def assert_limited(world: World, allowed_status: int, allowed_code: str | None) -> None:
+def assert_limited(burst: Burst, allowed_status: int, allowed_code: str | None) -> None:
     """The burst's first `limit` answers were `allowed_status`, every one past it 429 with a Retry-After."""
-    burst, elapsed = world.facts["burst"], world.facts["burst_s"]
-    if elapsed >= burst["window_s"]:
-        pytest.fail(f"the burst took {elapsed:.0f} s, longer than the {burst['window_s']} s window: inconclusive")
-    answered = world.facts["burst_responses"]
+    if burst.elapsed_s >= burst.window_s:
+        pytest.fail(f"the burst took {burst.elapsed_s:.0f} s, longer than the {burst.window_s} s window: inconclusive")
+    answered = burst.responses
     allowed = [response for response in answered if response.status_code == allowed_status]
-    assert len(allowed) == burst["limit"], (
-        f"expected exactly {burst['limit']} of {len(answered)} requests answered {allowed_status}, got {len(allowed)} "
+    assert len(allowed) == burst.limit, (
+        f"expected exactly {burst.limit} of {len(answered)} requests answered {allowed_status}, got {len(allowed)} "
         f"(statuses: {sorted({response.status_code for response in answered})})"
     )
     for response in allowed if allowed_code else []:
@@ -90,7 +90,7 @@ def assert_limited(world: World, allowed_status: int, allowed_code: str | None) 
         expect_error(response, 429, "rate_limited")
         retry_after = response.headers.get("retry-after", "")
         assert retry_after.isdigit(), f"expected a Retry-After in seconds, got {retry_after!r}"
-        assert 1 <= int(retry_after) <= burst["window_s"], f"Retry-After {retry_after} s outside the window"
+        assert 1 <= int(retry_after) <= burst.window_s, f"Retry-After {retry_after} s outside the window"
 
 
 # --- helpers: integrations, canaries and clean-up -------------------------------------------------
@@ -122,6 +122,36 @@ def create_integration(request: pytest.FixtureRequest, user: ApiUser, name: str,
     if response.status_code == 201:
         delete_afterwards(request, user, response.json()["integration"]["id"])
     return response
+
+
+@dataclass(frozen=True)
+class Burst:
+    """A burst past the stage's rate limit: the limit it aimed at, how long it took and every answer."""
+
+    limit: int
+    window_s: int
+    extra: int  # requests sent past the limit
+    elapsed_s: float
+    responses: list[httpx.Response]
+
+
+@dataclass
+class CanaryTrail:
+    """Canary secrets a scenario sent and the answers they came back in, looked for in answers, rows and logs."""
+
+    canaries: dict[str, str] = field(default_factory=dict)
+    answers: list[httpx.Response] = field(default_factory=list)
+    integration: dict[str, Any] | None = None  # the integration made with canary secrets
+    log_marker: str | None = None  # a value every request carried, to find them in the service log
+
+    def integration_id(self) -> str:
+        assert self.integration is not None, "no integration was made with canary secrets in this scenario"
+        return str(self.integration["id"])
+
+
+@pytest.fixture
+def canary_trail() -> CanaryTrail:
+    return CanaryTrail()
 
 
 def make_canaries(*fields: str) -> dict[str, str]:
@@ -188,7 +218,7 @@ def burst_plan(world: World) -> tuple[int, int]:
     return limit, window_s
 
 
-def send_burst(world: World, user: ApiUser, path: str, extra: int) -> list[httpx.Response]:
+def send_burst(world: World, user: ApiUser, path: str, extra: int) -> Burst:
     return burst(world, [user.client], path, extra)
 
 
@@ -198,7 +228,7 @@ def burst(
     path: str,
     extra: int,
     headers: Callable[[int], dict[str, str]] = lambda _: {},
-) -> list[httpx.Response]:
+) -> Burst:
     """GET `path` `extra` times more than the stage's limit allows, concurrently: request n goes
     through `clients[n % len(clients)]` with `headers(n)`."""
     limit, window_s = burst_plan(world)
@@ -207,10 +237,7 @@ def burst(
         responses = list(
             pool.map(lambda n: clients[n % len(clients)].get(path, headers=headers(n)), range(limit + extra))
         )
-    world.facts["burst"] = {"limit": limit, "window_s": window_s, "extra": extra}
-    world.facts["burst_s"] = time.monotonic() - started
-    world.facts["burst_responses"] = responses
-    return responses
+    return Burst(limit=limit, window_s=window_s, extra=extra, elapsed_s=time.monotonic() - started, responses=responses)
 
 
 def post_stripe(world: World, body: bytes, signature: str | None) -> None:
