@@ -84,6 +84,7 @@ def query_one(url: str) -> object:
     return row[0]
 
 
+@pytest.mark.e2e  # initdb and a PostgreSQL server of its own
 @pytest.mark.db
 def test_start_reuse_and_stop(tmp_path: Path) -> None:
     server = EmbeddedPostgres(tmp_path / "pgdata", durable=False)
@@ -104,6 +105,7 @@ def test_start_reuse_and_stop(tmp_path: Path) -> None:
         query_one(url)
 
 
+@pytest.mark.e2e  # initdb and a PostgreSQL server of its own
 @pytest.mark.db
 def test_the_local_binaries_fallback_really_starts_a_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     without_pgserver_wheel(monkeypatch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,3 +72,73 @@ def test_callbacks_see_each_gate_start_and_finish(tmp_path: Path) -> None:
         on_result=lambda run: events.append(f"{run.status} {run.name}"),
     )
     assert events == ["start a", "passed a", "start b", "failed b"]
+
+
+@dataclass
+class MeetingGate:
+    """Passes only if the barrier's other parties (gates) are running at the same time."""
+
+    name: str
+    barrier: threading.Barrier
+    alongside: bool = True
+    wait_s: float = 10.0
+    stages: frozenset[Stage] = ALL_STAGES
+    proves: tuple[str, ...] = ()
+
+    def run(self, context: GateContext) -> GateResult:
+        try:
+            self.barrier.wait(timeout=self.wait_s)
+        except threading.BrokenBarrierError:
+            return GateResult("failed", "ran alone")
+        return GateResult("passed", "ran alongside")
+
+
+def test_neighbouring_alongside_gates_run_at_the_same_time_and_are_recorded_in_order(tmp_path: Path) -> None:
+    barrier = threading.Barrier(3)
+    gates = [MeetingGate(name, barrier) for name in ("mypy", "secrets", "audit")]
+    events: list[str] = []
+    runs = run_gates(
+        [FakeGate("first", GateResult("passed", "")), *gates, FakeGate("last", GateResult("passed", ""))],
+        context(tmp_path),
+        on_start=lambda gate: events.append(f"start {gate.name}"),
+        on_result=lambda run: events.append(f"{run.status} {run.name}"),
+    )
+    assert [(run.name, run.status) for run in runs] == [
+        ("first", "passed"),
+        ("mypy", "passed"),
+        ("secrets", "passed"),
+        ("audit", "passed"),
+        ("last", "passed"),
+    ]
+    assert events == [
+        "start first",
+        "passed first",
+        "start mypy",
+        "start secrets",
+        "start audit",
+        "passed mypy",
+        "passed secrets",
+        "passed audit",
+        "start last",
+        "passed last",
+    ]
+
+
+def test_a_gate_not_alongside_runs_alone(tmp_path: Path) -> None:
+    barrier = threading.Barrier(2)
+    alone = MeetingGate("load", barrier, alongside=False, wait_s=0.5)
+    runs = run_gates([MeetingGate("mypy", barrier, wait_s=0.5), alone], context(tmp_path))
+    assert [(run.name, run.status) for run in runs] == [("mypy", "failed"), ("load", "failed")]
+
+
+def test_a_held_gate_of_a_group_is_skipped_and_the_others_still_run(tmp_path: Path) -> None:
+    barrier = threading.Barrier(2)
+    gates = [MeetingGate("mypy", barrier), MeetingGate("secrets", barrier), MeetingGate("audit", barrier)]
+    runs = run_gates(
+        gates, context(tmp_path), hold=lambda gate, _: "skipped on request" if gate.name == "secrets" else None
+    )
+    assert [(run.name, run.status, run.detail) for run in runs] == [
+        ("mypy", "passed", "ran alongside"),
+        ("secrets", "skipped", "skipped on request"),
+        ("audit", "passed", "ran alongside"),
+    ]

@@ -73,9 +73,15 @@ def test_ctrl_c_stops_the_stack_and_counts_as_success(stack: LocalStack, tmp_pat
         seen["stack.json"] = (tmp_path / "stack.json").exists()
         os.kill(os.getpid(), signal.SIGINT)
 
-    thread = when_up(stack, press_ctrl_c)
-    code = run_in_foreground(stack, Console(file=output, width=200))
-    thread.join(10)
+    # Python ignores SIGINT for good when it starts with SIGINT ignored (a background job of a shell without job
+    # control): then the Ctrl-C below would never arrive and the run would wait for ever. Handle it as a terminal would.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        thread = when_up(stack, press_ctrl_c)
+        code = run_in_foreground(stack, Console(file=output, width=200))
+        thread.join(10)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
     assert code == 0
     assert seen == {"health": 200, "stack.json": True}

@@ -24,17 +24,18 @@ def invoke(*args: str) -> subprocess.CompletedProcess[str]:
 def test_the_tasks_are_listed() -> None:
     listed = invoke("--list")
     assert listed.returncode == 0, listed.stderr
-    for name in ("up", "token", "qa", "load", "fuzz", *OPERATIONS):
+    for name in ("up", "token", "qa", "load", "bench", "fuzz", *OPERATIONS):
         assert f"  {name} " in listed.stdout
 
 
 @pytest.mark.parametrize(
     ("task", "options"),
     [
-        ("up", ["--port", "8000"]),
+        ("up", ["--port", "8000", "--workers"]),
         ("token", ["--user", "--stage", "--label"]),
         ("qa", ["--stage", "local | staging | production"]),
         ("load", ["--profile", "--workers"]),
+        ("bench", ["--rounds", "--users", "--model-users", "--integrations", "--seconds", "--warmup"]),
         ("fuzz", ["--stage"]),
         *((task, ["--stage"]) for task in OPERATIONS),
         ("restore", ["--backup"]),

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from harness.core.paths import PROJECT_ROOT
-from harness.stack.tokens import TokenError, issue_stage_token
+from harness.stack.tokens import TokenError, database_engine, issue_stage_token, issue_token_on, remove_users
 from integration_service.security.api_tokens import TOKEN_PREFIX, user_for_token
 from integration_service.settings import sqlalchemy_url
 
@@ -73,3 +73,20 @@ def test_the_task_prints_only_the_token_on_stdout(database_url: str) -> None:
     assert token.startswith(TOKEN_PREFIX)
     assert "\n" not in token
     assert owner_of(database_url, token) == "cli-user"
+
+
+@pytest.mark.db
+def test_tokens_issued_and_removed_through_a_kept_engine(database_url: str) -> None:
+    """The checklist scenarios' way: one engine for the whole run, still usable after each removal."""
+    engine = database_engine(database_url)
+    try:
+        first = issue_token_on(database_url, "local", "scenario-ada", engine=engine)
+        second = issue_token_on(database_url, "local", "scenario-bob", engine=engine)
+        assert owner_of(database_url, first) == "scenario-ada"
+        remove_users(database_url, ["scenario-ada"], engine=engine)
+        assert owner_of(database_url, first) is None
+        assert owner_of(database_url, second) == "scenario-bob"
+        remove_users(database_url, ["scenario-bob"], engine=engine)  # the same engine serves the next removal
+        assert owner_of(database_url, second) is None
+    finally:
+        engine.dispose()

@@ -72,6 +72,24 @@ def default_tenant(control: httpx.Client, provider: Provider) -> dict[str, Any]:
     return next(tenant for tenant in tenants(control, provider).values() if tenant["default"])
 
 
+def new_tenant(control: httpx.Client, provider: Provider, invoices: int) -> dict[str, Any]:
+    """A tenant of the test's own at the sandbox, with this many invoices."""
+    made = control.post("/tenants", json={"provider": provider.slug, "invoices": invoices, "contacts": 1})
+    made.raise_for_status()
+    tenant: dict[str, Any] = made.json()
+    return tenant
+
+
+def tenant_choice(provider: Provider, tenant_id: str) -> dict[str, str]:
+    """`connect` options that pick a tenant other than the default: on the consent page, and in the
+    integration's settings where the provider reads it from there (Xero's tenant, MYOB's company file)."""
+    return {
+        "tenant": tenant_id,
+        **({"tenantId": tenant_id} if provider is XERO else {}),
+        **({"companyFileId": tenant_id} if provider.slug == "myob" else {}),
+    }
+
+
 def fault(control: httpx.Client, provider: Provider, **rule: Any) -> None:
     control.post("/faults", json={"provider": provider.slug, "path": provider.listing_path, **rule}).raise_for_status()
 

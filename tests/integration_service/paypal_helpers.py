@@ -136,7 +136,9 @@ class Receiver:
         return psycopg.connect(self.database_url, autocommit=True)
 
 
-@pytest.fixture(scope="module")
+# Session-scoped, and registered once in webhooks/conftest.py: one receiver per worker serves every module
+# (each test makes its own integration and events, so they share it as they share the main service).
+@pytest.fixture(scope="session")
 def receiver(
     database_server_url: str, sandbox: ServerProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Receiver]:

@@ -70,7 +70,17 @@ def test_every_profile_loads_and_the_gate_is_about_two_minutes() -> None:
     assert 90 <= profiles["gate"].expected_duration_s <= 150
     assert profiles["full"].steady_s == 300
     assert profiles["stress"].steps > 1
-    assert profiles["sync-burst"].kind == "burst"
+    burst = profiles["sync-burst"]
+    assert burst.kind == "burst"
+    assert burst.syncing_users == 100  # the checklist's `ab -n 100`, with other users listing meanwhile
+    assert burst.bystanders > 0
+
+
+def test_the_sync_burst_is_judged_by_its_own_thresholds() -> None:
+    burst = load_table(Path(__file__).resolve().parents[2] / "load" / load_profile("sync-burst").thresholds)
+    judged = {threshold.target for threshold in burst.thresholds}
+    assert {"sync 100 invoices", "integration list (other users, during the burst)"} <= judged
+    assert any(t.expression == "requests>=100" for t in burst.thresholds if t.target == "sync 100 invoices")
 
 
 def test_the_colocated_gate_keeps_every_checklist_number_and_drops_only_per_operation_tails() -> None:
@@ -82,3 +92,43 @@ def test_the_colocated_gate_keeps_every_checklist_number_and_drops_only_per_oper
     assert {expression.split("<")[0] for _, expression in dropped} == {"p95"}  # nothing but per-operation p95s
     assert all(target != OVERALL for target, _ in dropped)
     assert {(operation, f"p50<{target:g}") for operation, target in default.targets_ms.items()} <= kept
+
+
+LIST_RATIOS = {
+    "operations": {"integration list": {"thresholds": ["p50<100", "p95 <= 1.5x ceiling", "rps>=0.7x ceiling"]}}
+}
+
+
+def test_a_ratio_to_the_ceiling_fails_when_the_service_exceeds_it_and_holds_within() -> None:
+    table = table_from_document(LIST_RATIOS)
+    window = {"integration list": stats(p50=10)}
+    slow = judge(table, window, {"integration list": {"p95": 1.6, "rps": 0.71}})
+    assert [(v.expression, v.passed) for v in slow] == [
+        ("p50<100", True),
+        ("p95<=1.5x ceiling", False),
+        ("rps>=0.7x ceiling", True),
+    ]
+    assert slow[1].describe() == "integration list: p95<=1.5x ceiling (actual 1.6x)"
+    within = judge(table, window, {"integration list": {"p95": 1.5, "rps": 0.69}})
+    assert [v.passed for v in within] == [True, True, False]
+
+
+def test_ratios_without_a_ceiling_are_listed_as_not_judged_never_as_held() -> None:
+    table = table_from_document(LIST_RATIOS)
+    verdicts = judge(table, {"integration list": stats()})
+    assert [v.expression for v in verdicts] == ["p50<100"]
+    assert thresholds.unjudged(table, None) == [
+        "integration list: p95<=1.5x ceiling",
+        "integration list: rps>=0.7x ceiling",
+    ]
+    assert thresholds.unjudged(table, {}) == []
+    # A ceiling was measured, but not for this figure: a breach, not a pass.
+    missing = judge(table, {"integration list": stats()}, {"integration list": {"rps": 1.0}})
+    assert [v.passed for v in missing] == [True, False, True]
+    assert "no ceiling ratio measured" in missing[1].describe()
+
+
+@pytest.mark.parametrize("expression", ["p95 <= 1.5xceiling", "fail_rate<2x ceiling", "p95<=0x ceiling", "rps>0.7x"])
+def test_unreadable_ratio_expressions_are_refused(expression: str) -> None:
+    with pytest.raises(ThresholdError, match="cannot read threshold"):
+        table_from_document({"overall": {"thresholds": [expression]}})

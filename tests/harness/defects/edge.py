@@ -21,7 +21,7 @@ EDGE_DEFECTS: tuple[Defect, ...] = (
     Defect(
         "forged-tokens-looked-up-every-time",
         "security/api_tokens.py",
-        (("        if self._forged.get(digest) is not None:\n            return None\n", ""),),
+        (("return self._forged.get(hash_token(token)) is not None", "return False"),),
         "SEC-04",
     ),
     Defect(

@@ -28,8 +28,9 @@ SYNC_SAFETY_DEFECTS: tuple[Defect, ...] = (
     ),
     Defect(
         "sync-concurrency-not-bounded-below-the-pool",
-        "sync/locks.py",
-        (("self._free = threading.BoundedSemaphore(size)", "self._free = threading.BoundedSemaphore(size * 25)"),),
+        "worker.py",
+        # The worker takes as many syncs at once as it is offered: nothing keeps them below the pool.
+        (("    concurrency = concurrency or slots\n", "    concurrency = slots = (concurrency or slots) * 25\n"),),
         "INT-05",
     ),
     Defect(

@@ -20,6 +20,7 @@ from io import BytesIO
 from pathlib import Path
 
 from harness.core.processes import uvicorn_command
+from harness.ops.deploy import with_worker
 from harness.stack.local import SERVICE_APP
 
 
@@ -42,7 +43,7 @@ def main() -> None:
     env = {**os.environ, **settings, "PYTHONPATH": str(build / "src"), "BUILD_SHA": sha}
     with (state / "service.log").open("ab") as output:
         child = subprocess.Popen(
-            uvicorn_command(SERVICE_APP, int(options.port)),
+            with_worker(uvicorn_command(SERVICE_APP, int(options.port)), build),
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,

@@ -62,6 +62,7 @@ def runner(checkout: Path, stage: str) -> Target:
     )
 
 
+@pytest.mark.e2e  # two git checkouts and two runner subprocesses, as two CI runners would be
 def test_signoffs_recorded_on_one_runner_are_seen_by_a_fresh_clone(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -58,6 +58,7 @@ def write_release(checkout: Path, down_revision: str) -> None:
         )
 
 
+@pytest.mark.e2e  # alembic subprocesses and pg_dump backups, up and down, in a scratch git checkout
 @pytest.mark.db
 def test_a_downgrade_keeps_the_data_and_moves_the_revision(migrated_database: str, tmp_path: Path) -> None:
     checkout, _ = make_checkout(tmp_path)

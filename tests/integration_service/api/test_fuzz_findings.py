@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -59,3 +60,28 @@ def test_update_schema_does_not_offer_null_where_null_is_refused() -> None:
         assert "anyOf" not in properties[name], properties[name]
         assert properties[name].get("type") != "null"
     assert any(option.get("type") == "null" for option in properties["apiKey"]["anyOf"])  # null removes a secret
+
+
+NAMES = [
+    "\r\U0001f600" + "*" * 199,  # ST201: 201 characters, 200 once the \r is stripped
+    "x" * 200,
+    "  padded  ",
+    "\u3000\ufeff",  # whitespace to JSON Schema's \s (not all of it to Python's)
+    "\x1c",  # whitespace to Python's str.strip(), not to JSON Schema's \s
+    "\x85",  # NEL: the same
+    "a\x00b",
+    "",
+]
+
+
+@pytest.mark.parametrize("name", NAMES, ids=repr)
+def test_a_name_is_accepted_exactly_when_the_schema_says_it_is_valid(
+    make_user: Callable[[], ApiUser], name: str
+) -> None:
+    schema = create_app(Settings(stage="local", database_url="postgresql://nobody@127.0.0.1:1/none")).openapi()
+    rule = schema["components"]["schemas"]["IntegrationCreate"]["properties"]["integrationName"]
+    valid = rule["minLength"] <= len(name) <= rule["maxLength"] and re.search(rule["pattern"], name) is not None
+    created = make_user().client.post("/api/integrations", json={"integrationType": "XERO", "integrationName": name})
+    assert created.status_code == (201 if valid else 422), created.text
+    if valid:
+        assert created.json()["integration"]["integrationName"] == name.strip("\t\n\v\f\r \u3000\ufeff")

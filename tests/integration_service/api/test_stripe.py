@@ -131,6 +131,7 @@ def test_refunds_partial_then_full(user: ApiUser, sql: SQL) -> None:
     assert payment_row(sql, charge_id)[2] == 1000
 
 
+@pytest.mark.e2e  # volume: 1,200 charges listed at the sandbox and synced twice
 def test_payment_history_pages_through_every_charge_once(
     user: ApiUser, merchant: stripe.StripeClient, sql: SQL
 ) -> None:

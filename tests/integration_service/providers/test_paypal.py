@@ -146,11 +146,12 @@ def test_the_access_token_is_fetched_once_and_replaced_when_paypal_rejects_it(
         "/clients", json={"provider": "paypal", "client_id": client_id, "client_secret": secret, "app_name": "CRM"}
     )
     assert registered.status_code == 201, registered.text
+    integration = paypal_integration(user, client_id, secret)  # the web process checks the secret: its token
     since = last_seq(sandbox_control)
-    integration = paypal_integration(user, client_id, secret)
     for _ in range(3):
         assert sync(user, integration, "payments").status_code == 200
-    assert token_requests(sandbox_control, since) == 1  # every call after the first reused the cached token
+    # Syncs run on the worker, which caches a token of its own: every call after its first reused it.
+    assert token_requests(sandbox_control, since) == 1
 
     sandbox_control.post("/tokens/expire", json={"provider": "paypal"}).raise_for_status()
     since = last_seq(sandbox_control)

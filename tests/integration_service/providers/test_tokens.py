@@ -28,14 +28,17 @@ from tests.integration_service.accounting import (
     XERO,
     Provider,
     latest_log,
+    new_tenant,
     sandbox_grants,
     sha256,
     stored_tokens,
     sync,
+    tenant_choice,
 )
 
 pytestmark = pytest.mark.db
 SQL = psycopg.Connection[tuple[Any, ...]]
+SMALL_TENANT_INVOICES = 150  # two pages at Xero (100 a page), one at MYOB and QuickBooks
 TOKEN_PATHS = {"xero": "/connect/token", "myob": "/oauth2/v1/authorize", "quickbooks": "/tokens/bearer"}
 
 
@@ -61,7 +64,9 @@ def test_an_expired_token_is_refreshed_and_the_rotated_refresh_token_is_the_one_
     make_user: Callable[[], ApiUser], connect: Connect, provider: Provider, sandbox_control: httpx.Client, sql: SQL
 ) -> None:
     user = make_user()
-    integration = connect(user, provider.slug)
+    # A small tenant: each sync needs to make API calls, not to move the default tenant's thousands.
+    small = new_tenant(sandbox_control, provider, SMALL_TENANT_INVOICES)
+    integration = connect(user, provider.slug, **tenant_choice(provider, small["tenant_id"]))
     access, refresh = stored_tokens(sql, integration["id"])
     for _ in range(2):  # twice: the second refresh only works with the token the first one stored
         sandbox_control.post("/tokens/expire", json={"token": access}).raise_for_status()
@@ -78,7 +83,8 @@ def test_a_token_about_to_expire_is_refreshed_before_it_is_used(
     make_user: Callable[[], ApiUser], connect: Connect, sandbox_control: httpx.Client, sql: SQL
 ) -> None:
     user = make_user()
-    integration = connect(user, "xero")
+    small = new_tenant(sandbox_control, XERO, SMALL_TENANT_INVOICES)
+    integration = connect(user, "xero", **tenant_choice(XERO, small["tenant_id"]))
     _, refresh = stored_tokens(sql, integration["id"])
     sql.execute(
         "UPDATE integrations_credentials SET token_expires_at = now() + interval '30 seconds' WHERE id = %s",

@@ -3,19 +3,17 @@ background, and waiting (bounded) for a run to be under way or closed."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import psycopg
 
+from harness.core.polling import wait_for
 from tests.fixtures.service import ApiUser
 from tests.integration_service.accounting import sync
 
 SQL = psycopg.Connection[tuple[Any, ...]]
-WAIT_S = 60.0  # a bound for waiting on another process, never a timing assertion
 
 
 def new_xero_org(control: httpx.Client, invoices: int) -> str:
@@ -37,17 +35,6 @@ def newest_run(sql: SQL, integration_id: str) -> dict[str, Any] | None:
     row = cursor.fetchone()
     names = [column.name for column in cursor.description or []]
     return None if row is None else dict(zip(names, row, strict=True))
-
-
-def wait_for(what: str, check: Callable[[], Any]) -> Any:
-    """Poll `check` until it returns something truthy; fail naming `what` after WAIT_S."""
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def wait_until_running(sql: SQL, integration_id: str, synced_at_least: int = 0) -> dict[str, Any]:

@@ -26,8 +26,10 @@ from tests.integration_service.accounting import (
     last_listing_seq,
     latest_log,
     listing_requests,
+    new_tenant,
     stored,
     sync,
+    tenant_choice,
     tenants,
 )
 
@@ -40,13 +42,15 @@ def user(make_user: Callable[[], ApiUser]) -> ApiUser:
     return make_user()
 
 
+@pytest.mark.e2e  # volume: each provider's 2,500+ invoices synced twice
 @pytest.mark.parametrize("provider", PROVIDERS, ids=str)
 def test_thousands_of_invoices_are_stored_exactly_once_and_resync_adds_none(
     user: ApiUser, connect: Connect, provider: Provider, sandbox_control: httpx.Client, sql: SQL
 ) -> None:
-    expected = default_tenant(sandbox_control, provider)["invoices"]
+    tenant = new_tenant(sandbox_control, provider, 2500)
+    expected = tenant["invoices"]
     assert expected >= 2500
-    integration = connect(user, provider.slug)
+    integration = connect(user, provider.slug, **tenant_choice(provider, tenant["tenant_id"]))
 
     first = sync(user, integration["id"])
     assert first.status_code == 200, first.text
@@ -109,13 +113,7 @@ def test_a_later_sync_fetches_only_what_changed(
     user: ApiUser, connect: Connect, provider: Provider, sandbox_control: httpx.Client, sql: SQL
 ) -> None:
     tenant = next(t for t in tenants(sandbox_control, provider).values() if not t["default"])
-    integration = connect(
-        user,
-        provider.slug,
-        tenant=tenant["tenant_id"],
-        **({"tenantId": tenant["tenant_id"]} if provider is XERO else {}),
-        **({"companyFileId": tenant["tenant_id"]} if provider.slug == "myob" else {}),
-    )
+    integration = connect(user, provider.slug, **tenant_choice(provider, tenant["tenant_id"]))
     assert sync(user, integration["id"]).status_code == 200
     changed = sandbox_control.post(
         f"/tenants/{provider.slug}/{tenant['tenant_id']}/mutations", json={"modify": 7, "add": 5}

@@ -16,9 +16,7 @@ import pytest
 
 from harness.core.processes import ServerProcess
 from integration_service.webhooks.paypal import allowed_cert_url
-from tests.integration_service.paypal_helpers import Receiver, receiver
-
-__all__ = ["receiver"]  # fixtures, used by name
+from tests.integration_service.paypal_helpers import Receiver
 
 PREFIX = "https://api.paypal.com/v1/notifications/certs/"
 

@@ -29,13 +29,12 @@ from tests.integration_service.paypal_helpers import (
     paid_through,
     payment_state,
     paypal_integration,
-    receiver,
     refund,
     sql_r,
     webhook_logs,
 )
 
-__all__ = ["merchant", "receiver", "sql_r"]  # fixtures, used by name
+__all__ = ["merchant", "sql_r"]  # fixtures, used by name (`receiver` is in conftest.py)
 
 pytestmark = pytest.mark.db
 
