@@ -72,7 +72,11 @@ def every_target_measured(load_run: LoadRun) -> None:
     targets = tomllib.loads(COLOCATED_THRESHOLDS.read_text(encoding="utf-8"))["operations"]
     for operation in targets:
         stats = operation_stats(load_run, operation)
-        assert all(stats[p] > 0 for p in ("p50", "p95", "p99")), f"{operation!r} has no response times: {stats}"
+        # Locust rounds each time to whole milliseconds: a sub-millisecond query has a p50 of 0 on a quiet
+        # machine (CI's did), so the percentiles must be there and the unrounded average above zero.
+        percentiles = [stats.get(p) for p in ("p50", "p95", "p99")]
+        assert all(isinstance(p, int | float) and p >= 0 for p in percentiles), f"{operation!r}: {stats}"
+        assert stats["avg"] > 0, f"{operation!r} has no response times: {stats}"
 
 
 @then("the database connections, memory and CPU of the service were sampled during the load test")

@@ -60,8 +60,11 @@ def test_a_real_server_is_ready_then_stopped(tmp_path: Path) -> None:
 
 
 # A command that cleans up on Ctrl-C, as pytest tears its fixtures (and the services they started) down.
+# Its handler is set explicitly: a test run started as a shell's background job inherits SIGINT ignored,
+# and Python then leaves it ignored in every child.
 CLEANS_UP = """
-import pathlib, sys, time
+import pathlib, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)
 try:
     time.sleep(60)
 except KeyboardInterrupt:
