@@ -23,6 +23,7 @@ from harness.gates.bench import BenchConfig
 from harness.gates.commands import CommandGate, PytestGate
 from harness.gates.deployed_build import DeployedBuildGate, read_deployed_sha
 from harness.gates.faults.gate import FaultGate, collect_faults
+from harness.gates.fidelity import FidelityGate, read_fidelity
 from harness.gates.load import DEFAULT_THRESHOLDS, collect_benchmarks
 from harness.gates.perf import FuzzGate, LoadGate
 from harness.gates.preflight import PreflightGate
@@ -40,6 +41,7 @@ from harness.report.release import (
     collect_resources,
     write_report,
 )
+from harness.stack.provider_settings import external_providers_note, user_environment
 
 _STATUS_STYLES = {"passed": "green", "failed": "bold red", "error": "bold red", "skipped": "yellow"}
 
@@ -134,12 +136,15 @@ def run_qa(
         resources=collect_resources(run_dir),
         faults=collect_faults(run_dir),  # left by the fault matrix gate, if it ran
         bare_stack=collect_bare_stack(run_dir),  # left by the load gate's bench (LOAD_BENCH=1)
+        fidelity=read_fidelity(run_dir),
         attestations=attestations,
         partial=_partial(only_section, skip),
         carried=_carried(stage, items, git_sha, reports_dir, carry_from, store),
         waivers=list(waivers),
         deployed_sha=read_deployed_sha(run_dir),
     )
+    if stage == "local":  # its stacks reached the providers the environment points away from the sandbox
+        report.notes.extend(external_providers_note(user_environment(project_root)))
     json_path, html_path = write_report(report, run_dir)
     if store_url is not None:
         _store_result(store_url, report, console)
@@ -284,4 +289,5 @@ def release_gates(
         FuzzGate(),  # Schemathesis on every operation
         FaultGate(),  # the fault matrix (~1.5 minutes): fills the report's "Faults survived" table
         ScenarioGate(only_ids=only_ids),  # the checklist, scenario by scenario
+        FidelityGate(),  # the sandbox's answers in those scenarios against the providers' specs
     ]

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -34,6 +36,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from provider_sandbox.core.config import SandboxConfig, config_from_env
 from provider_sandbox.core.control import build_control_router
 from provider_sandbox.core.control_fields import ControlError
+from provider_sandbox.core.exchanges import ExchangeLog, fault_marker
 from provider_sandbox.core.framework import ProviderSimulator, Sandbox, json_response
 from provider_sandbox.core.recorder import redact_query
 from provider_sandbox.providers.billionmail.simulator import BillionMailSimulator
@@ -58,7 +61,12 @@ logger = logging.getLogger("provider_sandbox")
 
 
 # Over 60 lines: the app's wiring (middleware, routers, control API) in one place, as FastAPI apps read.
-def create_app(config: SandboxConfig, simulators: Sequence[type[ProviderSimulator]] = SIMULATORS) -> FastAPI:
+def create_app(
+    config: SandboxConfig,
+    simulators: Sequence[type[ProviderSimulator]] = SIMULATORS,
+    exchange_log: Path | None = None,
+) -> FastAPI:
+    """`exchange_log`: a file to append the specified providers' exchanges to (core/exchanges.py)."""
     sandbox = Sandbox(config, simulators)
     app = FastAPI(title="Provider sandbox", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.sandbox = sandbox
@@ -103,6 +111,7 @@ def create_app(config: SandboxConfig, simulators: Sequence[type[ProviderSimulato
         if rule is not None and rule.delay_ms:
             await asyncio.sleep(rule.delay_ms / 1000)
         if rule is not None and rule.kind != "delay":
+            fault_marker(request.scope, rule.id)
             response = provider.fault_response(rule)
         else:
             response = await call_next(request)
@@ -128,10 +137,13 @@ def create_app(config: SandboxConfig, simulators: Sequence[type[ProviderSimulato
         )
         return response
 
+    if exchange_log is not None:
+        app.add_middleware(ExchangeLog, path=exchange_log)  # outermost: it logs what the client received
     return app
 
 
 def app_from_env() -> FastAPI:
     """Zero-argument factory for `uvicorn provider_sandbox.app:app_from_env --factory`."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    return create_app(config_from_env())
+    exchange_log = os.environ.get("SANDBOX_EXCHANGE_LOG")
+    return create_app(config_from_env(), exchange_log=Path(exchange_log) if exchange_log else None)

@@ -25,6 +25,7 @@ from harness.core.settings import stage_settings
 from harness.core.stages import ALL_STAGES, Stage, StageError
 from harness.gates.base import GateContext, GateResult
 from harness.gates.commands import COMMAND_TIMEOUT_S
+from harness.gates.fidelity import EXCHANGES_FILE, fidelity_dir
 from harness.gates.scenario_results import RESULTS_OPTION, ScenarioOutcome, read_results
 from harness.gates.scenario_target import ScenarioTarget
 from harness.stack.local import LocalStack
@@ -94,6 +95,8 @@ class ScenarioGate:
             external_database_url=self.database_server_url or os.environ.get("DATABASE_URL") or None,
             data_dir=PROJECT_ROOT / ".stack" / "pgdata-scenarios",
             service_env=service_env,
+            # Every Xero and PayPal answer, for the fidelity gate that runs next.
+            sandbox_env={"SANDBOX_EXCHANGE_LOG": str(fidelity_dir(run_dir) / EXCHANGES_FILE)},
         )
         info = stack.start()
         assert stack.service is not None

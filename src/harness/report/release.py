@@ -102,6 +102,7 @@ class ReleaseReport:
     waivers: list[Waiver] = field(default_factory=list)
     faults: list[FaultCell] = field(default_factory=list)  # the fault matrix's cells, if its gate ran
     bare_stack: list[BenchRow] = field(default_factory=list)  # the bench's service/ceiling table, if it ran
+    fidelity: dict[str, Any] = field(default_factory=dict)  # the sandbox against the specs, if its gate ran
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
@@ -241,6 +242,7 @@ def coverage_summary(entries: list[ChecklistEntry]) -> dict[str, Any]:
     }
 
 
+# Over 60 lines: one keyword per section of the report, passed through to its field.
 def build_report(
     *,
     run_id: str,
@@ -260,6 +262,7 @@ def build_report(
     deployed_sha: str | None = None,
     faults: list[FaultCell] | None = None,
     bare_stack: list[BenchRow] | None = None,
+    fidelity: dict[str, Any] | None = None,
 ) -> ReleaseReport:
     """`attestations`: checklist id → who attested and when, for this commit. `partial`: what a partial
     run (`--only`, `--skip`) left out; its verdict says so and never approves a release. `carried`: id →
@@ -300,6 +303,7 @@ def build_report(
         waivers=list(waived.values()),
         faults=list(faults or []),
         bare_stack=list(bare_stack or []),
+        fidelity=fidelity or {},
     )
 
 

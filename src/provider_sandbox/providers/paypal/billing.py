@@ -176,7 +176,7 @@ class BillingRoutes:
         if plan["status"] == "ACTIVE":
             raise unprocessable(
                 "PLAN_STATUS_INVALID",
-                "Invalid plan status for activate action; plan status should be CREATED or INACTIVE.",
+                "Invalid plan status for activate action; plan status should be either created or inactive.",
             )
         plan.update(status="ACTIVE", update_time=stamp(self.api.clock.now()))
         return Response(status_code=204)
@@ -189,7 +189,7 @@ class BillingRoutes:
             raise unprocessable("INVALID_RESOURCE_ID", "Requested resource ID was not found.")
         if self.api.plans[plan_id]["status"] != "ACTIVE":
             raise unprocessable(
-                "PLAN_STATUS_INVALID", "Invalid plan status for subscribe action; plan should be active."
+                "PLAN_STATUS_INVALID", "Invalid plan status for subscription creation; plan status should be active."
             )
         subscriber = data.get("subscriber", {})
         if not isinstance(subscriber, dict):

@@ -1,0 +1,137 @@
+"""One sandbox exchange checked against the provider's official OpenAPI document.
+
+The specs live beside the project (`../shared/provider-specs`, or $PROVIDER_SPECS_DIR) and are never
+copied into it. The sandbox serves each provider under a prefix (`/xero/api`, `/paypal`); the exchange's
+path is put back on the real host the spec names, the operation found by openapi-core's path finder, and
+the response (status, headers, body) validated by openapi-core against that operation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from jsonschema_path import SchemaPath
+from openapi_core import Config, OpenAPI
+from openapi_core.exceptions import OpenAPIError
+from openapi_core.templating.paths.exceptions import PathError
+from openapi_core.templating.paths.finders import APICallPathFinder
+from openapi_core.templating.responses.exceptions import ResponseNotFound
+from openapi_core.testing import MockRequest, MockResponse
+
+from harness.core.paths import PROJECT_ROOT
+
+Verdict = Literal["valid", "invalid", "undocumented", "outside"]
+
+
+def provider_specs_dir() -> Path:
+    configured = os.environ.get("PROVIDER_SPECS_DIR")
+    return Path(configured) if configured else PROJECT_ROOT.parent / "shared" / "provider-specs"
+
+
+@dataclass(frozen=True)
+class SpecSource:
+    """One official document and where the sandbox serves what it describes."""
+
+    provider: str
+    file: str  # under the specs folder
+    sandbox_prefix: str  # the sandbox's path for the spec's server root
+    host: str  # the real host, as the spec's servers name it
+    base_path: str = ""  # the server URL's path, e.g. /api.xro/2.0
+
+    @cached_property
+    def document(self) -> dict[str, Any]:
+        path = provider_specs_dir() / self.file
+        text = path.read_text(encoding="utf-8")
+        return dict(yaml.load(text, Loader=yaml.CSafeLoader) if path.suffix == ".yaml" else json.loads(text))
+
+    @cached_property
+    def api(self) -> OpenAPI:
+        # The document itself is the provider's: validating it against OpenAPI's meta-schema is not our job.
+        return OpenAPI.from_dict(self.document, config=Config(spec_validator_cls=None))
+
+    @cached_property
+    def finder(self) -> APICallPathFinder:
+        return APICallPathFinder(SchemaPath.from_dict(self.document))
+
+    @cached_property
+    def literal_paths(self) -> dict[str, str]:
+        """Template-free paths by their lower case: Xero documents `/Connections`, serves `/connections`."""
+        return {path.lower(): path for path in self.document["paths"] if "{" not in path}
+
+
+SOURCES = (
+    SpecSource("xero", "xero/xero_accounting.yaml", "/xero/api/api.xro/2.0", "https://api.xero.com", "/api.xro/2.0"),
+    SpecSource("xero", "xero/xero-identity.yaml", "/xero/api", "https://api.xero.com"),
+    *(
+        SpecSource("paypal", f"paypal/{name}", "/paypal", "https://api-m.sandbox.paypal.com")
+        for name in (
+            "payments_payment_v1.json",
+            "billing_subscriptions_v1.json",
+            "checkout_orders_v2.json",
+            "notifications_webhooks_v1.json",
+        )
+    ),
+)
+
+
+def missing_specs() -> list[str]:
+    return [source.file for source in SOURCES if not (provider_specs_dir() / source.file).is_file()]
+
+
+@dataclass(frozen=True)
+class Checked:
+    provider: str
+    operation: str  # "GET /Invoices/{InvoiceID}" as the spec names it, or the sandbox path when outside
+    verdict: Verdict
+    problem: str = ""
+
+
+def check_exchange(exchange: dict[str, Any]) -> Checked:
+    """The verdict on one logged exchange (see provider_sandbox.core.exchanges for its fields)."""
+    method, path = exchange["method"].lower(), exchange["path"]
+    for source in SOURCES:
+        if not path.startswith(source.sandbox_prefix + "/"):
+            continue
+        real_path = _spec_case(source, source.base_path + path[len(source.sandbox_prefix) :])
+        try:
+            found = source.finder.find(method, source.host + real_path)
+        except PathError:
+            continue
+        operation = f"{method.upper()} {found.path.parts[-1]}"
+        return Checked(source.provider, operation, *_validate(source, exchange, real_path))
+    provider = "xero" if path.startswith("/xero/") else "paypal"
+    return Checked(provider, f"{method.upper()} {path}", "outside")
+
+
+def _spec_case(source: SpecSource, real_path: str) -> str:
+    relative = real_path[len(source.base_path) :]
+    spelled = source.literal_paths.get(relative.lower())
+    return source.base_path + spelled if spelled is not None else real_path
+
+
+def _validate(source: SpecSource, exchange: dict[str, Any], real_path: str) -> tuple[Verdict, str]:
+    headers = exchange["headers"]
+    content_type = headers.get("content-type", "application/json").split(";")[0].strip()
+    request = MockRequest(source.host, exchange["method"].lower(), real_path, args=exchange["query"])
+    body = (exchange["body"] or "").encode()
+    response = MockResponse(body, exchange["status"], headers=headers, content_type=content_type)
+    try:
+        source.api.validate_response(request, response)
+    except ResponseNotFound:
+        return "undocumented", f"status {exchange['status']} is not in the spec"
+    except OpenAPIError as error:
+        return "invalid", _describe(error)
+    return "valid", ""
+
+
+def _describe(error: OpenAPIError) -> str:
+    """The error and its first schema errors, short enough for a report's cell."""
+    causes = getattr(error, "schema_errors", None) or getattr(getattr(error, "__cause__", None), "schema_errors", [])
+    details = "; ".join(f"{'/'.join(map(str, cause.absolute_path))}: {cause.message}"[:200] for cause in causes[:3])
+    return f"{type(error).__name__}: {error}"[:200] + (f" ({details})" if details else "")
