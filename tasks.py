@@ -413,6 +413,32 @@ def monitor(c: Context, stage: str = "local", json: bool = False) -> None:
 
 @task(
     help={
+        "stage": STAGE_HELP + " Its DRIFT_* settings name the real providers' read-only credentials.",
+        "strict": "Exit 1 when any answer differs from the sandbox's or breaks its spec (default: report only).",
+    }
+)
+def drift(c: Context, stage: str = "staging", strict: bool = False) -> None:
+    """Drift: the same read-only requests to the real providers and to a fresh sandbox; each real answer
+    checked against the provider's spec, its fields compared with the sandbox's. Writes reports/drift-<time>/.
+    """
+    from datetime import UTC, datetime
+
+    from harness.core.paths import REPORTS_DIR
+    from harness.core.settings import stage_settings
+    from harness.ops.drift import run_drift, write_drift
+
+    with ops_errors():
+        results = run_drift(stage_settings(parse_stage(stage)), say=lambda line: console.print(line, markup=False))
+    folder = REPORTS_DIR / f"drift-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    console.print(f"Written: {write_drift(results, folder)}", highlight=False)
+    problems = [r for r in results if r.drifted or not r.real_spec.startswith(("valid", "undocumented"))]
+    console.print(f"{len(problems)} of {len(results)} requests differ from the sandbox or break the spec")
+    if strict and problems:
+        raise Exit(code=1)
+
+
+@task(
+    help={
         "role": "qa (SIGN-01) | security (SIGN-02) | devops (SIGN-03) | product (SIGN-04) | maintenance (MONTH-04: "
         "maintenance windows planned, or none needed).",
         "name": "Who signs off (default: the CI identity, GITHUB_ACTOR / GITLAB_USER_LOGIN / CI_COMMIT_AUTHOR; "

@@ -42,6 +42,13 @@ class StageSettings(BaseSettings):
     load_profile: str = "staging"  # the load gate's profile on staging (load/profiles.toml)
     # Local: the load gate runs `invoke bench` first (5-8 minutes more) and judges the thresholds' ratios to it.
     load_bench: bool = False
+    # `invoke drift`: read-only credentials for the real providers (harness/ops/drift.py); unset = not checked.
+    drift_xero_api_base: str = "https://api.xero.com"
+    drift_xero_access_token: SecretStr | None = None  # a token of a connection with read scopes (30 minutes)
+    drift_xero_tenant_id: str | None = None
+    drift_paypal_api_base: str = "https://api-m.sandbox.paypal.com"
+    drift_paypal_client_id: str | None = None
+    drift_paypal_client_secret: SecretStr | None = None
 
 
 def stage_env_file(stage: Stage, project_root: Path = PROJECT_ROOT) -> Path:

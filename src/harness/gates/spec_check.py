@@ -40,7 +40,6 @@ class SpecSource:
 
     provider: str
     file: str  # under the specs folder
-    sandbox_prefix: str  # the sandbox's path for the spec's server root
     host: str  # the real host, as the spec's servers name it
     base_path: str = ""  # the server URL's path, e.g. /api.xro/2.0
 
@@ -65,11 +64,13 @@ class SpecSource:
         return {path.lower(): path for path in self.document["paths"] if "{" not in path}
 
 
+# Where the sandbox serves each provider's API host (provider_sandbox/app.py).
+SANDBOX_ROOTS = {"xero": "/xero/api", "paypal": "/paypal"}
 SOURCES = (
-    SpecSource("xero", "xero/xero_accounting.yaml", "/xero/api/api.xro/2.0", "https://api.xero.com", "/api.xro/2.0"),
-    SpecSource("xero", "xero/xero-identity.yaml", "/xero/api", "https://api.xero.com"),
+    SpecSource("xero", "xero/xero_accounting.yaml", "https://api.xero.com", "/api.xro/2.0"),
+    SpecSource("xero", "xero/xero-identity.yaml", "https://api.xero.com"),
     *(
-        SpecSource("paypal", f"paypal/{name}", "/paypal", "https://api-m.sandbox.paypal.com")
+        SpecSource("paypal", f"paypal/{name}", "https://api-m.sandbox.paypal.com")
         for name in (
             "payments_payment_v1.json",
             "billing_subscriptions_v1.json",
@@ -93,20 +94,29 @@ class Checked:
 
 
 def check_exchange(exchange: dict[str, Any]) -> Checked:
-    """The verdict on one logged exchange (see provider_sandbox.core.exchanges for its fields)."""
+    """The verdict on one logged sandbox exchange (see provider_sandbox.core.exchanges for its fields)."""
+    path = exchange["path"]
+    provider = "xero" if path.startswith("/xero/") else "paypal"
+    root = SANDBOX_ROOTS[provider]
+    if not path.startswith(root + "/"):  # e.g. the OAuth token endpoints: no spec here describes them
+        return Checked(provider, f"{exchange['method']} {path}", "outside")
+    return check_response(provider, {**exchange, "path": path[len(root) :]})
+
+
+def check_response(provider: str, exchange: dict[str, Any]) -> Checked:
+    """The verdict on one response of `provider` to `method` on `path` as the real host spells it."""
     method, path = exchange["method"].lower(), exchange["path"]
     for source in SOURCES:
-        if not path.startswith(source.sandbox_prefix + "/"):
+        if source.provider != provider or not path.startswith(source.base_path + "/"):
             continue
-        real_path = _spec_case(source, source.base_path + path[len(source.sandbox_prefix) :])
+        real_path = _spec_case(source, path)
         try:
             found = source.finder.find(method, source.host + real_path)
         except PathError:
             continue
         operation = f"{method.upper()} {found.path.parts[-1]}"
-        return Checked(source.provider, operation, *_validate(source, exchange, real_path))
-    provider = "xero" if path.startswith("/xero/") else "paypal"
-    return Checked(provider, f"{method.upper()} {path}", "outside")
+        return Checked(provider, operation, *_validate(source, exchange, real_path))
+    return Checked(provider, f"{method.upper()} {SANDBOX_ROOTS[provider]}{path}", "outside")
 
 
 def _spec_case(source: SpecSource, real_path: str) -> str:
