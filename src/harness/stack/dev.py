@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import FrameType
 
@@ -23,7 +23,8 @@ from harness.core.paths import STACK_DIR
 from harness.core.processes import log_tail
 from harness.core.settings import stage_settings
 from harness.core.stages import LOCAL_SERVICE_PORT
-from harness.stack.local import WORKER_MODULE, LocalStack, StackInfo, sandbox_service_env
+from harness.stack.local import WEBHOOK_PROVIDERS, WORKER_MODULE, LocalStack, StackInfo, provider_service_env
+from harness.stack.provider_settings import PROVIDERS
 
 DEFAULT_PORT = LOCAL_SERVICE_PORT
 _POLL_INTERVAL_S = 0.5
@@ -69,16 +70,37 @@ def ensure_port_free(port: int, host: str = "127.0.0.1") -> None:
             raise PortInUseError(f"port {port} on {host} is in use: stop what uses it or pass --port") from None
 
 
-def show_urls(info: StackInfo, console: Console) -> None:
+def show_urls(info: StackInfo, external: Mapping[str, str], console: Console) -> None:
+    """The stack's addresses; `external`: the providers reached elsewhere than the sandbox (name -> base URL)."""
     console.print(f"[bold green]Local stack is up[/] (state in {STACK_DIR})")
     console.print(f"  service   {info.service_url}")
     console.print(f"  health    {info.service_url}/api/health")
     console.print(f"  OpenAPI   {info.service_url}/openapi.json")
     console.print(f"  database  {printable_url(info.database_url)}")
     console.print(f"  sandbox   {info.sandbox_url}  (offline provider APIs the service talks to)")
+    show_providers(info, external, console)
     console.print("  worker    one sync worker (more: `uv run invoke worker` in another terminal)")
     console.print(f"  urls in   {STACK_DIR / 'stack.json'}")
     console.print("Press Ctrl-C to stop.")
+
+
+def show_providers(info: StackInfo, external: Mapping[str, str], console: Console) -> None:
+    """Each provider: "sandbox" or the base URL it is reached at (never a credential)."""
+    console.print("  providers (set a provider's settings in the environment or .env to leave the sandbox)")
+    for provider in PROVIDERS:
+        where = external.get(provider.name, "sandbox")
+        console.print(f"    {provider.name:<11} {where}", markup=False, highlight=False)
+    billionmail = f"{info.sandbox_url}/billionmail"
+    console.print(f"    BillionMail each integration's customData.baseUrl (the sandbox's: {billionmail})", markup=False)
+    for name in WEBHOOK_PROVIDERS:
+        if name in external:
+            receiver = f"{info.service_url}/api/integrations/{name.lower()}/webhook"
+            console.print(
+                f"  [yellow]{name} webhooks[/]: the sandbox delivers none. Have {name} deliver to {receiver} "
+                "(a tunnel; for Stripe `stripe listen --forward-to`), see INTEGRATIONS.md "
+                '"The local stack against a provider\'s test mode"',
+                highlight=False,
+            )
 
 
 def run_in_foreground(stack: LocalStack, console: Console) -> int:
@@ -89,7 +111,7 @@ def run_in_foreground(stack: LocalStack, console: Console) -> int:
     with _sigterm_as_interrupt():
         try:
             info = stack.start()
-            show_urls(info, console)
+            show_urls(info, stack.providers.external if stack.providers else {}, console)
             return _watch(stack, console)
         except KeyboardInterrupt:
             console.print("Stopping…")
@@ -139,7 +161,8 @@ def _interrupts_ignored() -> Iterator[None]:
 
 
 def worker_env(stack_file: Path = STACK_DIR / "stack.json") -> dict[str, str]:
-    """A worker for the running local stack (`invoke up`): its database, its queue, its providers (the sandbox)."""
+    """A worker for the running local stack (`invoke up`): its database, its queue, its providers (the sandbox,
+    or those the environment or `.env` points elsewhere)."""
     if not stack_file.exists():
         raise StackNotRunningError(f"no local stack ({stack_file} is missing): start one with `uv run invoke up`")
     info = StackInfo(**json.loads(stack_file.read_text()))
@@ -147,7 +170,7 @@ def worker_env(stack_file: Path = STACK_DIR / "stack.json") -> dict[str, str]:
         "STAGE": "local",
         "DATABASE_URL": info.database_url,
         "SYNC_QUEUE": "syncs",
-        **sandbox_service_env(info.sandbox_url),
+        **provider_service_env(info.sandbox_url).env,  # the providers `invoke up` chose, from the same settings
     }
 
 

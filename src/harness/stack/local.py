@@ -11,6 +11,7 @@ import json
 import secrets
 import ssl
 import sys
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from harness.core.database import create_database, with_database
 from harness.core.embedded_postgres import EmbeddedPostgres
 from harness.core.paths import PROJECT_ROOT
 from harness.core.processes import Companion, ServerProcess, free_port, uvicorn_command
+from harness.stack.provider_settings import ProviderSettings, provider_settings, user_environment
 from integration_service.db import migrations
 from integration_service.security.api_tokens import issue_token_at
 
@@ -70,29 +72,55 @@ def sandbox_service_env(sandbox_url: str) -> dict[str, str]:
 
 # An event type no provider emits: an endpoint subscribed only to it receives what a test delivers, nothing else.
 NEVER_SENT_EVENT = "SANDBOX.NEVER.SENT"
+WEBHOOK_PROVIDERS = ("Stripe", "PayPal")  # the providers whose webhooks the sandbox delivers
+# The service's webhook settings: the sandbox's registration gives them, a real provider's dashboard the user.
+WEBHOOK_SETTINGS = ("STRIPE_WEBHOOK_SECRETS", "PAYPAL_WEBHOOK_ID")
 
 
 def register_sandbox_webhooks(
-    sandbox_url: str, service_url: str, verify: ssl.SSLContext | bool = True, *, on_demand: bool = False
+    sandbox_url: str,
+    service_url: str,
+    verify: ssl.SSLContext | bool = True,
+    *,
+    on_demand: bool = False,
+    providers: Collection[str] = WEBHOOK_PROVIDERS,
 ) -> dict[str, str]:
-    """Point the sandbox's Stripe and PayPal webhooks at the service; the settings the service needs.
+    """Point the sandbox's Stripe and PayPal webhooks (those of `providers`) at the service; the settings the
+    service needs.
 
     The Stripe signing secret is generated here (as Stripe's dashboard would show it); PayPal assigns
     the webhook id, which is part of every PayPal signature. `verify`: how to trust an HTTPS sandbox.
     `on_demand`: the endpoints receive only the deliveries a test asks the sandbox for (in the order and
     number it chooses), no live events.
     """
-    secret = "whsec_" + secrets.token_urlsafe(24)
     receiver = f"{service_url}/api/integrations"
-    events = {"enabled_events": [NEVER_SENT_EVENT]} if on_demand else {}
+    events: dict[str, object] = {"enabled_events": [NEVER_SENT_EVENT]} if on_demand else {}
+    settings: dict[str, str] = {}
     with httpx.Client(base_url=f"{sandbox_url}/_sandbox", timeout=30, verify=verify) as control:
-        stripe = control.post(
-            "/stripe/webhooks", json={"url": f"{receiver}/stripe/webhook", "secret": secret, **events}
-        )
-        stripe.raise_for_status()
-        paypal = control.post("/paypal/webhooks", json={"url": f"{receiver}/paypal/webhook", **events})
-        paypal.raise_for_status()
-    return {"STRIPE_WEBHOOK_SECRETS": secret, "PAYPAL_WEBHOOK_ID": paypal.json()["webhook_id"]}
+        if "Stripe" in providers:
+            settings.update(_register_stripe_webhook(control, f"{receiver}/stripe/webhook", events))
+        if "PayPal" in providers:
+            settings.update(_register_paypal_webhook(control, f"{receiver}/paypal/webhook", events))
+    return settings
+
+
+def _register_stripe_webhook(control: httpx.Client, url: str, events: dict[str, object]) -> dict[str, str]:
+    secret = "whsec_" + secrets.token_urlsafe(24)
+    control.post("/stripe/webhooks", json={"url": url, "secret": secret, **events}).raise_for_status()
+    return {"STRIPE_WEBHOOK_SECRETS": secret}
+
+
+def _register_paypal_webhook(control: httpx.Client, url: str, events: dict[str, object]) -> dict[str, str]:
+    registered = control.post("/paypal/webhooks", json={"url": url, **events})
+    registered.raise_for_status()
+    return {"PAYPAL_WEBHOOK_ID": registered.json()["webhook_id"]}
+
+
+def provider_service_env(sandbox_url: str, user_env: Mapping[str, str] | None = None) -> ProviderSettings:
+    """The service's provider settings: the developer's for each provider they point away from the sandbox
+    (the environment over `.env`, or `user_env` when given), the sandbox at `sandbox_url` for the rest."""
+    chosen = user_environment() if user_env is None else user_env
+    return provider_settings(sandbox_service_env(sandbox_url), chosen)
 
 
 def service_process(
@@ -163,17 +191,22 @@ class LocalStack:
     info: StackInfo | None = None
     webhook_settings: dict[str, str] = field(default_factory=dict)  # the signing secret and webhook id in use
     webhooks_on_demand: bool = False  # see register_sandbox_webhooks
+    # The developer's provider settings (provider_settings.py); None: read at start, the environment over `.env`.
+    # Tests pass {} so that a developer's shell cannot point their stack at a real provider.
+    user_env: Mapping[str, str] | None = None
+    providers: ProviderSettings | None = None  # where the service reaches each provider, once started
     started_embedded: bool = False
     service_workers: int = 1  # web processes (uvicorn --workers)
 
     def start(self) -> StackInfo:
+        sandbox = sandbox_process(self.state_dir / "logs", env=self.sandbox_env)
+        # Before anything starts: an external provider left incomplete is the developer's to fix first.
+        self.providers = provider_service_env(sandbox.url, self.user_env)
         database_url = self.start_database()
         migrations.upgrade(database_url)
-        self.sandbox = sandbox_process(self.state_dir / "logs", env=self.sandbox_env).start()
+        self.sandbox = sandbox.start()
         port = self.port or free_port()
-        self.webhook_settings = register_sandbox_webhooks(
-            self.sandbox.url, f"http://127.0.0.1:{port}", on_demand=self.webhooks_on_demand
-        )
+        self.webhook_settings = self._webhook_settings(self.sandbox.url, f"http://127.0.0.1:{port}")
         self.service = service_process(
             database_url,
             self.state_dir / "logs",
@@ -181,7 +214,7 @@ class LocalStack:
             # The stage's queue: a worker started on its own (`invoke worker`) runs its syncs too.
             env={
                 "SYNC_QUEUE": "syncs",
-                **sandbox_service_env(self.sandbox.url),
+                **self.providers.env,
                 **self.webhook_settings,
                 **self.service_env,
             },
@@ -190,6 +223,18 @@ class LocalStack:
         self.info = StackInfo(service_url=self.service.url, database_url=database_url, sandbox_url=self.sandbox.url)
         self._write_stack_file()
         return self.info
+
+    def _webhook_settings(self, sandbox_url: str, service_url: str) -> dict[str, str]:
+        """The sandbox's webhooks registered for the providers it plays; an external provider's webhook is the
+        developer's to configure at the provider, its settings come with the provider's (webhook_settings
+        holds them too, so that whoever signs events for this stack finds them in one place)."""
+        assert self.providers is not None
+        on_sandbox = [name for name in WEBHOOK_PROVIDERS if name not in self.providers.external]
+        registered = register_sandbox_webhooks(
+            sandbox_url, service_url, on_demand=self.webhooks_on_demand, providers=on_sandbox
+        )
+        external = {name: self.providers.env[name] for name in WEBHOOK_SETTINGS if name in self.providers.env}
+        return {**external, **registered}
 
     def start_database(self) -> str:
         """The URL of this stack's database, created (and its server started) when needed."""
