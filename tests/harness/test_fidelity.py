@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from harness.core.processes import ServerProcess
+from harness.core.provider_specs import missing_specs
 from harness.gates.base import GateContext
 from harness.gates.fidelity import (
     EXCHANGES_FILE,
@@ -23,7 +24,6 @@ from harness.gates.fidelity import (
     read_fidelity,
     score_exchanges,
 )
-from harness.gates.spec_check import missing_specs
 from harness.report.release import build_report, render_html, write_report
 from harness.stack.local import sandbox_process
 from tests.provider_sandbox.helpers import XERO_API, connect

@@ -2,7 +2,9 @@
 
 The scenario gate's sandbox logs every Xero and PayPal exchange (`SANDBOX_EXCHANGE_LOG`,
 provider_sandbox/core/exchanges.py); this gate checks each logged response against the provider's official
-spec (spec_check.py) and judges each operation's share of valid responses against `contract/fidelity.toml`.
+spec (harness/core/provider_specs.py) and judges each operation's share of valid responses against
+`contract/fidelity.toml`.
+`contract/fidelity.toml`.
 A drop fails the gate naming the operation and its first violations; the table is the release report's
 "Provider fidelity" and `release-report.json`'s `fidelity` section.
 
@@ -21,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.paths import PROJECT_ROOT
+from harness.core.provider_specs import Checked, check_exchange, missing_specs, provider_specs_dir
 from harness.core.stages import Stage
 from harness.gates.base import GateContext, GateResult
-from harness.gates.spec_check import Checked, check_exchange, missing_specs, provider_specs_dir
 
 FIDELITY_CONFIG = PROJECT_ROOT / "contract" / "fidelity.toml"
 EXCHANGES_FILE = "exchanges.jsonl"

@@ -2,9 +2,10 @@
 
 For each provider the stage has drift credentials for (`DRIFT_*` in the environment or `.env.<stage>`), the
 same read-only requests go to the real provider and to a fresh local provider sandbox. Each real answer is
-validated against the provider's official spec (the fidelity gate's checker), and its fields are compared
-with the sandbox's answer to the same request: fields in one and not the other, statuses that differ.
-Nothing is written to a provider. The differences are reported, not judged (`--strict` fails on any).
+validated against the provider's official spec (harness.core.provider_specs, as the fidelity gate does),
+and its fields are compared with the sandbox's answer to the same request: fields in one and not the other,
+statuses that differ. Nothing is written to a provider. The differences are reported, not judged
+(`--strict` fails on any).
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from typing import Any
 
 import httpx
 
+from harness.core.provider_specs import SANDBOX_ROOTS, check_response
 from harness.core.settings import StageSettings
 from harness.core.tls import client_verify
-from harness.gates.spec_check import SANDBOX_ROOTS, check_response
 from harness.ops.common import OpsError
 from harness.stack.local import sandbox_process
 from provider_sandbox.core.config import default_clients

@@ -13,9 +13,9 @@ from pydantic import SecretStr
 
 from harness.core.paths import PROJECT_ROOT
 from harness.core.processes import ServerProcess, free_port
+from harness.core.provider_specs import missing_specs
 from harness.core.settings import StageSettings
 from harness.core.tls import client_verify, issue_private_ca
-from harness.gates.spec_check import missing_specs
 from harness.ops.common import OpsError
 from harness.ops.drift import PROBES, field_paths, run_drift, sandbox_access, write_drift
 
