@@ -7,11 +7,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, Field, StringConstraints, UrlConstraints
+from pydantic import AnyHttpUrl, Field, StringConstraints, UrlConstraints, WithJsonSchema
 
 from integration_service.api.models import ApiModel, Flag, InputModel, Page
 
-Amount = Annotated[Decimal, Field(gt=0, le=Decimal("9999999.99"), max_digits=9, decimal_places=2)]
+# Documented as the string PayPal itself takes (a JSON number is accepted too): pydantic's own schema for a
+# Decimal lets a fuzzer send digits no decimal parser reads (\d matches any script's digits).
+AMOUNT_PATTERN = r"^([1-9][0-9]{0,6}(\.[0-9]{1,2})?|0\.([1-9][0-9]?|0[1-9]))$"
+Amount = Annotated[
+    Decimal,
+    Field(gt=0, le=Decimal("9999999.99"), max_digits=9, decimal_places=2),
+    WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["10.50"]}),
+]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Text127 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=127, pattern=r"^[^\x00]*$")]
 WebUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2000)]

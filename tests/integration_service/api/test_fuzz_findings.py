@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from integration_service.api.paypal_models import PaymentCreate
 from integration_service.app import create_app
 from integration_service.settings import Settings
 from tests.fixtures.service import ApiUser
@@ -85,3 +89,39 @@ def test_a_name_is_accepted_exactly_when_the_schema_says_it_is_valid(
     assert created.status_code == (201 if valid else 422), created.text
     if valid:
         assert created.json()["integration"]["integrationName"] == name.strip("\t\n\v\f\r \u3000\ufeff")
+
+
+def offline_schema() -> dict[str, Any]:
+    return create_app(Settings(stage="local", database_url="postgresql://nobody@127.0.0.1:1/none")).openapi()
+
+
+def test_a_status_filter_is_offered_only_where_records_have_a_status() -> None:
+    """ST202: `status` was in every record route's schema, and refused (422) where records have none."""
+    paths = offline_schema()["paths"]
+
+    def parameters(path: str) -> set[str]:
+        return {parameter["name"] for parameter in paths[path]["get"]["parameters"]}
+
+    assert "status" in parameters("/api/integrations/xero/invoices")
+    for path in ("/api/integrations/xero/contacts", "/api/integrations/quickbooks/invoices"):
+        assert "status" not in parameters(path), path
+
+
+AMOUNTS = ["10.50", "0.01", "9999999.99", "7", "0.00", "0", "10.123", "10000000", "\u0661\u0662", "1e3", " 5", ""]
+
+
+@pytest.mark.parametrize("amount", AMOUNTS, ids=repr)
+def test_an_amount_the_schema_allows_is_accepted(amount: str) -> None:
+    """ST202: pydantic's own schema for a Decimal allowed strings no decimal parser reads. The documented form
+    is narrower than what is accepted (numbers, exponents, surrounding spaces), never wider."""
+    rule = offline_schema()["components"]["schemas"]["PaymentCreate"]["properties"]["amount"]
+    body = {"integrationId": str(uuid.uuid4()), "amount": amount, "currency": "USD"}
+    body |= {"returnUrl": "https://a.example/r", "cancelUrl": "https://a.example/c"}
+    try:
+        PaymentCreate.model_validate(body)
+        accepted = True
+    except ValidationError:
+        accepted = False
+    documented = re.search(rule["pattern"], amount) is not None
+    assert accepted or not documented
+    assert documented == (amount in {"10.50", "0.01", "9999999.99", "7"})
