@@ -484,9 +484,10 @@ def report(c: Context, period: str, stage: str = "local") -> None:
     help={
         "stage": STAGE_HELP + " local: a stack of its own; staging: bounded in requests; production: refused.",
         "max_examples": "Test cases per operation and phase (default: contract/schemathesis.toml's).",
+        "seed": "Another seed than the configuration's fixed one (local): an independent run explores other cases.",
     }
 )
-def fuzz(c: Context, stage: str = "local", max_examples: int = 0) -> None:
+def fuzz(c: Context, stage: str = "local", max_examples: int = 0, seed: int = -1) -> None:
     """Fuzz every operation of the service's OpenAPI with Schemathesis (config: contract/schemathesis.toml).
 
     JUnit, a VCR cassette (replayable) and the log go to reports/<run-id>/fuzz/. Exits 1 on any failure.
@@ -495,7 +496,7 @@ def fuzz(c: Context, stage: str = "local", max_examples: int = 0) -> None:
     from harness.gates.fuzz import run_fuzz_task
 
     with explained_errors():
-        outcome = run_fuzz_task(parse_stage(stage), max_examples=max_examples or None)
+        outcome = run_fuzz_task(parse_stage(stage), max_examples=max_examples or None, seed=None if seed < 0 else seed)
     style = "bold green" if outcome.passed else "bold red"
     console.print(f"[{style}]{outcome.summary()}[/]", highlight=False)
     if not outcome.passed:

@@ -10,7 +10,9 @@ from pathlib import Path
 from harness.gates.fuzz import FuzzOutcome
 from harness.gates.fuzz_reach import ReachConfig, load_reach_config, read_cassette, write_reach
 
-Case = tuple[str, str, int | None] | tuple[str, str, int | None, str]
+Case = (
+    tuple[str, str, int | None] | tuple[str, str, int | None, str | None] | tuple[str, str, int | None, str | None, str]
+)
 
 SCHEMA = {
     "openapi": "3.1.0",
@@ -27,7 +29,9 @@ FIELD_ERRORS = '{"error": {"code": "validation_failed", "details": [{"field": "b
 PROVIDER_REFUSAL = '{"error": {"code": "provider_rejected", "message": "PLAN_STATUS_INVALID", "details": null}}'
 
 
-def interaction(case_id: str, method: str, path: str, status: int | None, body: str | None = None) -> str:
+def interaction(
+    case_id: str, method: str, path: str, status: int | None, body: str | None = None, phase: str = "fuzzing"
+) -> str:
     """One case as Schemathesis's VcrWriter writes it (only the fields the reach table reads matter); a
     422 lists field errors unless `body` says otherwise."""
     body = body or (FIELD_ERRORS if status == 422 else "{}")
@@ -40,6 +44,7 @@ def interaction(case_id: str, method: str, path: str, status: int | None, body: 
     )
     return (
         f"\n- id: '{case_id}'\n  status: 'SUCCESS'\n  metadata: null\n  recorded_at: '2026-01-01T00:00:00'"
+        f"\n  phase:\n    name: '{phase}'\n    data: {{}}"
         f"\n  checks: []\n  request:\n    uri: 'http://127.0.0.1:1{path}'\n    method: '{method}'\n    headers:\n"
         '      "Authorization":\n      - "[Filtered]"' + response
     )
@@ -81,11 +86,25 @@ CASES: list[Case] = [
 def test_the_cassette_is_read_as_method_path_and_status(tmp_path: Path) -> None:
     run = write_run(tmp_path, [*CASES[:2], ("POST", "/api/items", 422), ("POST", "/api/items", None)])
     assert read_cassette(run / "cassette.yaml") == [
-        ("GET", "/api/items", 200, False),
-        ("GET", "/api/items", 200, False),
-        ("POST", "/api/items", 422, True),
-        ("POST", "/api/items", None, False),
+        ("GET", "/api/items", 200, False, "fuzzing"),
+        ("GET", "/api/items", 200, False, "fuzzing"),
+        ("POST", "/api/items", 422, True, "fuzzing"),
+        ("POST", "/api/items", None, False, "fuzzing"),
     ]
+
+
+def test_a_stateful_chains_404_is_shown_but_not_counted(tmp_path: Path) -> None:
+    """A step after its chain's DELETE answers 404 by right; generated identifiers' 404s still count."""
+    cases: list[Case] = [
+        ("GET", "/api/items/a", 200, None, "stateful"),
+        *[("GET", f"/api/items/d{n}", 404, None, "stateful") for n in range(8)],
+        ("GET", "/api/items/x", 404, None, "fuzzing"),
+    ]
+    table = write_reach(write_run(tmp_path, cases), ReachConfig(min_share=0.2))
+    assert table is not None
+    item = next(op for op in table.operations if op.operation == "GET /api/items/{item_id}")
+    assert (item.cases, item.reached) == (2, 1)
+    assert item.statuses == {"200": 1, "404": 1, "404 stateful": 8}
 
 
 def test_reach_per_operation_counts_what_got_past_the_refusals(tmp_path: Path) -> None:

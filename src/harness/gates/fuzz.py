@@ -150,10 +150,14 @@ def _make_fixtures(service_url: str, token: str, sandbox_url: str, verify: str |
         return create_fuzz_fixtures(api, sandbox_url, verify)
 
 
-def run_fuzz(stage: Stage, report_dir: Path, *, max_examples: int | None = None) -> FuzzOutcome:
+def run_fuzz(
+    stage: Stage, report_dir: Path, *, max_examples: int | None = None, seed: int | None = None
+) -> FuzzOutcome:
+    """`seed`: another than the configuration's fixed one, to explore (an independent run)."""
     if stage == "production":
         raise StageError("invoke fuzz refuses production: fuzzing creates, changes and deletes data")
     extra: list[str] = ["--max-examples", str(max_examples)] if max_examples else []
+    extra += ["--seed", str(seed)] if seed is not None else []
     if stage != "local":
         return _fuzz_deployed_stage(stage, report_dir, max_examples)
     stack = LocalStack(
@@ -212,7 +216,9 @@ def _fuzz_deployed_stage(stage: Stage, report_dir: Path, max_examples: int | Non
         remove_users(target.database_url, [user])
 
 
-def run_fuzz_task(stage: Stage, *, max_examples: int | None = None, reports_dir: Path | None = None) -> FuzzOutcome:
+def run_fuzz_task(
+    stage: Stage, *, max_examples: int | None = None, seed: int | None = None, reports_dir: Path | None = None
+) -> FuzzOutcome:
     """`invoke fuzz`: a new `reports/<run-id>/fuzz/` folder and the run."""
     from datetime import UTC, datetime
 
@@ -220,4 +226,4 @@ def run_fuzz_task(stage: Stage, *, max_examples: int | None = None, reports_dir:
     from harness.core.runs import git_state, new_run_dir
 
     run_dir = new_run_dir(reports_dir or REPORTS_DIR, datetime.now(UTC), git_state(PROJECT_ROOT)[0])
-    return run_fuzz(stage, run_dir / "fuzz", max_examples=max_examples)
+    return run_fuzz(stage, run_dir / "fuzz", max_examples=max_examples, seed=seed)

@@ -6,6 +6,9 @@ rate limited) nor missing (a transport error): a 2xx, or a domain answer such as
 webhook's signature check, or 502 from a provider. An operation whose cases mostly stop at those
 refusals is fuzzing the refusal, not the operation, so the gate fails below a configured share
 (contract/fuzz_reach.toml), unless the operation is named there as an exception with its reason.
+
+A 404 in the stateful phase is shown but not counted: that phase chains operations through the schema's
+links (create -> read, update, sync, delete), and a step after its chain's DELETE answers 404 by right.
 """
 
 from __future__ import annotations
@@ -121,11 +124,13 @@ def operation_patterns(schema: dict[str, Any]) -> list[tuple[str, str, re.Patter
     return sorted(patterns, key=lambda entry: entry[1].count("{"))
 
 
-Case = tuple[str, str, int | None, bool]  # method, URL path, status (None: no answer), lists field errors
+# method, URL path, status (None: no answer), lists field errors, Schemathesis's phase (None: not recorded)
+Case = tuple[str, str, int | None, bool, str | None]
+STATEFUL_404 = "404 stateful"  # the answers key of a stateful chain's 404, which the share leaves out
 
 
 def read_cassette(path: Path) -> list[Case]:
-    """(method, URL path, status or None for no answer, whether the error lists field errors) per case."""
+    """(method, URL path, status or None for no answer, whether the error lists field errors, phase) per case."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}  # noqa: S506 - a safe loader
     cases = []
@@ -134,7 +139,8 @@ def read_cassette(path: Path) -> list[Case]:
         response = interaction.get("response")
         status = int(response["status"]["code"]) if response else None
         fields = _lists_field_errors(response.get("body", {}).get("string")) if response else False
-        cases.append((str(request["method"]).upper(), urlsplit(str(request["uri"])).path, status, fields))
+        phase = (interaction.get("phase") or {}).get("name")
+        cases.append((str(request["method"]).upper(), urlsplit(str(request["uri"])).path, status, fields, phase))
     return cases
 
 
@@ -154,19 +160,26 @@ def compute_reach(
     statuses: dict[str, Counter[str]] = {f"{method} {template}": Counter() for method, template, _ in patterns}
     reached: Counter[str] = Counter()
     unmatched = 0
-    for method, path, status, field_errors in cases:
+    for method, path, status, field_errors, phase in cases:
         name = next((f"{m} {t}" for m, t, regex in patterns if m == method and regex.match(path)), None)
         if name is None:
             unmatched += 1
+            continue
+        if phase == "stateful" and status == 404:
+            statuses[name][STATEFUL_404] += 1
             continue
         statuses[name]["error" if status is None else str(status)] += 1
         if status is not None and _reached(status, field_errors, config):
             reached[name] += 1
     operations = tuple(
-        OperationReach(name, sum(counts.values()), reached[name], dict(counts), config.exceptions.get(name))
+        OperationReach(name, _counted(counts), reached[name], dict(counts), config.exceptions.get(name))
         for name, counts in sorted(statuses.items(), key=lambda entry: entry[0].split(" ", 1)[::-1])
     )
     return ReachTable(config.min_share, operations, unmatched, partial)
+
+
+def _counted(answers: Counter[str]) -> int:
+    return sum(count for answer, count in answers.items() if answer != STATEFUL_404)
 
 
 def _reached(status: int, field_errors: bool, config: ReachConfig) -> bool:
