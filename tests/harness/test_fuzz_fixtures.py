@@ -23,7 +23,9 @@ def test_pinned_identifiers_load_as_schemathesis_operation_parameters(monkeypatc
     fixtures.pin(REFUND, **{"body.paymentIntent": 'pi_"quoted"'})
     text = CONFIG_FILE.read_text(encoding="utf-8") + "\n" + fixtures.as_toml()
 
-    tables = {entry.get("include-name"): entry for entry in tomllib.loads(text)["operations"]}
+    # The pinned tables (the project's own narrow checks by name, some with lists of names, and set no parameters).
+    operations = tomllib.loads(text)["operations"]
+    tables = {entry["include-name"]: entry for entry in operations if "parameters" in entry}
     assert tables[PUBLISH]["parameters"] == {
         "integration_id": "6f1c0c5e-0000-4000-8000-000000000001",
         "campaign_id": 551,
