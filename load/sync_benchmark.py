@@ -32,7 +32,13 @@ def main() -> None:
     stack = LocalStack(
         state_dir=Path(tempfile.mkdtemp(prefix="sync-benchmark-")),
         database_name=f"bench_{uuid.uuid4().hex[:8]}",
-        sandbox_env={"SANDBOX_SEED_INVOICES": str(options.invoices)},
+        sandbox_env={
+            "SANDBOX_SEED_INVOICES": str(options.invoices),
+            # Lifted: one organisation's 100+ pages a run would otherwise time Xero's 60-calls-a-minute
+            # budget (the service waiting out 429s), not the service's sync.
+            "SANDBOX_XERO_MINUTE_LIMIT": "1000000",
+            "SANDBOX_XERO_DAY_LIMIT": "1000000000",
+        },
         service_env={"SYNC_WAIT_S": "120"},  # a slow (shared) machine must not turn the answer into a 202
         data_dir=PROJECT_ROOT / ".stack" / "pgdata-bench",  # inside the project, like `invoke up`'s
     )

@@ -30,6 +30,19 @@ class ClientConfig:
 
 
 @dataclass(frozen=True)
+class XeroLimits:
+    """Xero's API call budgets ("OAuth 2.0 API limits"): per app and tenant a minute and a day, per app a minute.
+
+    The defaults are the real ones. A load test or a test tier that calls one organisation more often than a
+    real app may, lifts them (SANDBOX_XERO_*_LIMIT, or `PATCH /_sandbox/xero/limits` while running).
+    """
+
+    per_minute: int = 60
+    per_day: int = 5000
+    app_per_minute: int = 10_000
+
+
+@dataclass(frozen=True)
 class SandboxConfig:
     """How the sandbox seeds itself on start and on `POST /_sandbox/reset`."""
 
@@ -45,6 +58,7 @@ class SandboxConfig:
     # A PEM file trusted, besides the public roots, when delivering webhooks to an HTTPS receiver
     # (a stage whose service has a certificate from a private CA).
     webhook_ca_bundle: str | None = None
+    xero_limits: XeroLimits = field(default_factory=XeroLimits)
 
 
 def default_clients(env: Mapping[str, str]) -> tuple[ClientConfig, ...]:
@@ -64,14 +78,23 @@ def default_clients(env: Mapping[str, str]) -> tuple[ClientConfig, ...]:
     return tuple(clients)
 
 
-def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
+def _int_env(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
     value = int(raw)
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return value
+
+
+def xero_limits_from_env(env: Mapping[str, str]) -> XeroLimits:
+    # A budget of 0 would refuse every call: not a limit anyone configures on purpose.
+    return XeroLimits(
+        per_minute=_int_env(env, "SANDBOX_XERO_MINUTE_LIMIT", XeroLimits.per_minute, minimum=1),
+        per_day=_int_env(env, "SANDBOX_XERO_DAY_LIMIT", XeroLimits.per_day, minimum=1),
+        app_per_minute=_int_env(env, "SANDBOX_XERO_APP_MINUTE_LIMIT", XeroLimits.app_per_minute, minimum=1),
+    )
 
 
 def config_from_env(env: Mapping[str, str] | None = None) -> SandboxConfig:
@@ -87,4 +110,5 @@ def config_from_env(env: Mapping[str, str] | None = None) -> SandboxConfig:
         marketing=marketing_config_from_env(source),
         payments=payments_config_from_env(source),
         webhook_ca_bundle=source.get("SANDBOX_WEBHOOK_CA_BUNDLE") or None,
+        xero_limits=xero_limits_from_env(source),
     )

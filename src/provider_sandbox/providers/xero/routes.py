@@ -2,14 +2,21 @@
 
 GET    /api/connections, /api/Connections          the tenants a token may reach
 DELETE /api/connections/{connection_id}            disconnect one tenant
-GET    /api/api.xro/2.0/Invoices | /Contacts       paged, filtered, If-Modified-Since
+GET    /api/api.xro/2.0/Invoices | /Contacts       paged, filtered, If-Modified-Since (listing.py)
+GET    /api/api.xro/2.0/Invoices/{InvoiceID}       one invoice (by id or number), with its line items
+GET    /api/api.xro/2.0/Contacts/{ContactID}       one contact
+GET    /api/api.xro/2.0/Organisation               the tenant's organisation
+
+Every Accounting API call is counted against the app's budgets for its tenant (limits.py) and carries the
+X-*Limit-Remaining headers. /connections is not: it names no tenant, and Xero documents its limits per
+tenant (and per app across tenants); the sandbox leaves it uncounted rather than guess.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from fastapi import Request, Response
@@ -18,42 +25,21 @@ from provider_sandbox.core.clock import SandboxClock
 from provider_sandbox.core.framework import json_response
 from provider_sandbox.core.oauth import BearerCheck, Client, Grant
 from provider_sandbox.core.routing import HttpEndpoint, Route
-from provider_sandbox.core.seed import Contact, Invoice
 from provider_sandbox.core.tenants import Tenant, stable_uuid
+from provider_sandbox.providers.xero.limits import XeroBudgets
+from provider_sandbox.providers.xero.listing import find_contact, find_invoice, list_contacts, list_invoices
+from provider_sandbox.providers.xero.shapes import render_contact, render_invoice, render_organisation
 from provider_sandbox.providers.xero.wire import (
-    LIMIT_HEADERS,
+    NOT_FOUND,
     XeroQueryError,
     ms_json,
-    order_key,
-    page_params,
-    parse_if_modified_since,
     problem,
-    render_contact,
-    render_invoice,
+    rate_limited,
+    unit_decimals,
     validation_error,
-    where_filter,
 )
 
-_INVOICE_WHERE: dict[str, Callable[[Any], str]] = {
-    "Status": lambda inv: inv.status,
-    "Type": lambda inv: "ACCREC",
-    "InvoiceNumber": lambda inv: inv.number,
-}
-_INVOICE_ORDER: dict[str, Callable[[Any], Any]] = {
-    "UpdatedDateUTC": lambda inv: inv.updated_at,
-    "InvoiceNumber": lambda inv: inv.number,
-    "Date": lambda inv: inv.issued,
-}
-_CONTACT_WHERE: dict[str, Callable[[Any], str]] = {
-    "ContactStatus": lambda c: "ARCHIVED" if c.archived else "ACTIVE",
-    "IsSupplier": lambda c: str(c.is_supplier).lower(),
-    "IsCustomer": lambda c: str(not c.is_supplier).lower(),
-    "Name": lambda c: c.company,
-}
-_CONTACT_ORDER: dict[str, Callable[[Any], Any]] = {
-    "UpdatedDateUTC": lambda c: c.updated_at,
-    "Name": lambda c: c.company,
-}
+ACCOUNTING = "/api/api.xro/2.0"
 
 
 class XeroApi(Protocol):
@@ -62,11 +48,23 @@ class XeroApi(Protocol):
     @property
     def clock(self) -> SandboxClock: ...
 
+    @property
+    def budgets(self) -> XeroBudgets: ...
+
     def check_bearer(self, request: Request) -> BearerCheck: ...
 
     def tenant(self, tenant_id: str) -> Tenant | None: ...
 
     def client_of(self, client_id: str) -> Client | None: ...
+
+
+@dataclass(frozen=True)
+class TenantCall:
+    """An Accounting API call that passed authentication and named a tenant its token may reach."""
+
+    request: Request
+    grant: Grant
+    tenant: Tenant
 
 
 class XeroRoutes:
@@ -82,8 +80,11 @@ class XeroRoutes:
             ]
         return [
             *rows,
-            Route("GET", "/api/api.xro/2.0/Invoices", self.invoices),
-            Route("GET", "/api/api.xro/2.0/Contacts", self.contacts),
+            Route("GET", f"{ACCOUNTING}/Invoices", self.invoices),
+            Route("GET", f"{ACCOUNTING}/Invoices/{{invoice_id}}", self.invoice),
+            Route("GET", f"{ACCOUNTING}/Contacts", self.contacts),
+            Route("GET", f"{ACCOUNTING}/Contacts/{{contact_id}}", self.contact),
+            Route("GET", f"{ACCOUNTING}/Organisation", self.organisation),
         ]
 
     def _auth_failure(self, request: Request) -> tuple[Grant | None, Response | None]:
@@ -96,15 +97,33 @@ class XeroRoutes:
             detail = "AuthenticationUnsuccessful"
         return None, problem(401, detail, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
-    def _tenant_for(self, request: Request) -> tuple[Grant | None, Tenant | None, Response | None]:
+    def _tenant_call(self, request: Request) -> TenantCall | Response:
         grant, failure = self._auth_failure(request)
         if grant is None:
-            return None, None, failure
+            assert failure is not None
+            return failure
         tenant_id = request.headers.get("xero-tenant-id", "").strip()
         tenant = self.api.tenant(tenant_id) if tenant_id in grant.tenant_ids else None
         if tenant is None:
-            return grant, None, problem(403, "AuthenticationUnsuccessful")
-        return grant, tenant, None
+            return problem(403, "AuthenticationUnsuccessful")
+        return TenantCall(request, grant, tenant)
+
+    def _metered(self, request: Request, answer: Callable[[TenantCall], Response]) -> Response:
+        """Authenticate, count the call against the app's budgets for the tenant (429 once one is spent),
+        answer it, and show what is left of each budget."""
+        call = self._tenant_call(request)
+        if isinstance(call, Response):
+            return call
+        now = self.api.clock.now().timestamp()
+        verdict = self.api.budgets.charge(call.grant.client_id, call.tenant.tenant_id, now)
+        if verdict.limit_problem is not None:
+            return rate_limited(verdict.limit_problem, verdict.retry_after_s, verdict.headers, None)
+        try:
+            response = answer(call)
+        except XeroQueryError as error:
+            response = validation_error(error)
+        response.headers.update(verdict.headers)
+        return response
 
     # --- identity ------------------------------------------------------------------------------
 
@@ -148,7 +167,7 @@ class XeroRoutes:
     # --- accounting ----------------------------------------------------------------------------
 
     def _envelope(
-        self, grant: Grant, key: str, items: list[dict[str, Any]], pagination: dict[str, int] | None
+        self, grant: Grant, key: str, items: list[dict[str, Any]], pagination: dict[str, int] | None = None
     ) -> Response:
         client = self.api.client_of(grant.client_id)
         body: dict[str, Any] = {
@@ -160,69 +179,54 @@ class XeroRoutes:
         if pagination is not None:
             body["pagination"] = pagination
         body[key] = items
-        return json_response(body, 200, dict(LIMIT_HEADERS))
-
-    def _select(
-        self,
-        request: Request,
-        records: list[Any],
-        where_fields: dict[str, Callable[[Any], str]],
-        order_fields: dict[str, Callable[[Any], Any]],
-    ) -> tuple[list[Any], int | None, int, int]:
-        """Filter, order and page; returns (page records, page, page size, total item count)."""
-        params = request.query_params
-        page, size = page_params(params.get("page"), params.get("pageSize"))
-        selected = records
-        since_raw = request.headers.get("if-modified-since")
-        if since_raw:
-            since: datetime = parse_if_modified_since(since_raw)
-            selected = [r for r in selected if r.updated_at >= since]
-        if params.get("IDs"):
-            wanted = {i.strip().lower() for i in params["IDs"].split(",")}
-            selected = [r for r in selected if r.key in wanted]
-        if params.get("where"):
-            keep = where_filter(params["where"], where_fields)
-            selected = [r for r in selected if keep(r)]
-        if params.get("order"):
-            key, descending = order_key(params["order"], order_fields)
-            selected = sorted(selected, key=key, reverse=descending)
-        total = len(selected)
-        if page is not None:
-            selected = selected[(page - 1) * size : page * size]
-        return selected, page, size, total
-
-    @staticmethod
-    def _pagination(page: int | None, size: int, total: int) -> dict[str, int] | None:
-        if page is None:
-            return None
-        return {"page": page, "pageSize": size, "pageCount": -(-total // size), "itemCount": total}
+        return json_response(body)
 
     async def invoices(self, request: Request) -> Response:
-        grant, tenant, failure = self._tenant_for(request)
-        if grant is None or tenant is None:
-            assert failure is not None
-            return failure
-        try:
-            records: list[Invoice] = list(tenant.invoices)
-            if request.query_params.get("Statuses"):
-                statuses = {s.strip().upper() for s in request.query_params["Statuses"].split(",")}
-                records = [inv for inv in records if inv.status in statuses]
-            selected, page, size, total = self._select(request, records, _INVOICE_WHERE, _INVOICE_ORDER)
-        except XeroQueryError as error:
-            return validation_error(error)
-        items = [render_invoice(inv, tenant, with_lines=page is not None) for inv in selected]
-        return self._envelope(grant, "Invoices", items, self._pagination(page, size, total))
+        return self._metered(request, self._invoice_listing)
+
+    async def invoice(self, request: Request, invoice_id: str) -> Response:
+        return self._metered(request, lambda call: self._one_invoice(call, invoice_id))
 
     async def contacts(self, request: Request) -> Response:
-        grant, tenant, failure = self._tenant_for(request)
-        if grant is None or tenant is None:
-            assert failure is not None
-            return failure
-        try:
-            records: list[Contact] = list(tenant.contacts)
-            selected, page, size, total = self._select(request, records, _CONTACT_WHERE, _CONTACT_ORDER)
-        except XeroQueryError as error:
-            return validation_error(error)
-        return self._envelope(
-            grant, "Contacts", [render_contact(c) for c in selected], self._pagination(page, size, total)
+        return self._metered(request, self._contact_listing)
+
+    async def contact(self, request: Request, contact_id: str) -> Response:
+        return self._metered(request, lambda call: self._one_contact(call, contact_id))
+
+    async def organisation(self, request: Request) -> Response:
+        return self._metered(
+            request, lambda call: self._envelope(call.grant, "Organisations", [render_organisation(call.tenant)])
         )
+
+    def _invoice_listing(self, call: TenantCall) -> Response:
+        found = list_invoices(call.request.query_params, call.request.headers.get("if-modified-since"), call.tenant)
+        items = [
+            render_invoice(
+                invoice,
+                call.tenant,
+                with_lines=found.with_lines,
+                summary=found.summary_only,
+                unit_decimals=found.unit_decimals,
+            )
+            for invoice in found.records
+        ]
+        return self._envelope(call.grant, "Invoices", items, found.pagination)
+
+    def _contact_listing(self, call: TenantCall) -> Response:
+        found = list_contacts(call.request.query_params, call.request.headers.get("if-modified-since"), call.tenant)
+        items = [render_contact(contact, summary=found.summary_only) for contact in found.records]
+        return self._envelope(call.grant, "Contacts", items, found.pagination)
+
+    def _one_invoice(self, call: TenantCall, invoice_id: str) -> Response:
+        decimals = unit_decimals(call.request.query_params.get("unitdp"))
+        invoice = find_invoice(call.tenant, invoice_id)
+        if invoice is None:
+            return problem(404, NOT_FOUND)
+        body = render_invoice(invoice, call.tenant, with_lines=True, unit_decimals=decimals)
+        return self._envelope(call.grant, "Invoices", [body])
+
+    def _one_contact(self, call: TenantCall, contact_id: str) -> Response:
+        contact = find_contact(call.tenant, contact_id)
+        if contact is None:
+            return problem(404, NOT_FOUND)
+        return self._envelope(call.grant, "Contacts", [render_contact(contact)])

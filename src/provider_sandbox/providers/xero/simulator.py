@@ -5,14 +5,20 @@ Sandbox path                                   Real URL
 /xero/identity/connect/token                   https://identity.xero.com/connect/token
 /xero/identity/connect/revocation              https://identity.xero.com/connect/revocation
 /xero/api/connections                          https://api.xero.com/connections
-/xero/api/api.xro/2.0/Invoices | /Contacts     https://api.xero.com/api.xro/2.0/Invoices | /Contacts
+/xero/api/api.xro/2.0/Invoices[/{id}]          https://api.xero.com/api.xro/2.0/Invoices[/{id}]
+/xero/api/api.xro/2.0/Contacts[/{id}]          https://api.xero.com/api.xro/2.0/Contacts[/{id}]
+/xero/api/api.xro/2.0/Organisation             https://api.xero.com/api.xro/2.0/Organisation
 
-Identity routes come from core/oauth_routes.py, the API handlers from routes.py, shapes from wire.py.
+Identity routes come from core/oauth_routes.py, the API handlers from routes.py (listings in listing.py,
+`where`/`order` in where.py), shapes from shapes.py and wire.py, call budgets from limits.py, control
+routes (`/_sandbox/xero/...`) from control.py.
 
 Documented behaviour simulated: 30-minute access tokens, refresh tokens only with the
 `offline_access` scope, `xero-tenant-id` required, 100 records per page (pageSize up to 1000),
-If-Modified-Since on UpdatedDateUTC, 401/403 as RFC 7807-style problem bodies
-(Type/Title/Status/Detail), 429 with Retry-After and X-Rate-Limit-Problem.
+every query parameter of GET Invoices / GET Contacts, If-Modified-Since on UpdatedDateUTC, 401/403/404
+as RFC 7807-style problem bodies (Type/Title/Status/Detail), the API limits (60 calls a minute and 5,000
+a day per app and tenant, 10,000 a minute per app; configurable) with their headers, and 429 with
+Retry-After and X-Rate-Limit-Problem.
 """
 
 from __future__ import annotations
@@ -24,16 +30,15 @@ from typing import Any, ClassVar
 from fastapi import APIRouter, Request, Response
 
 from provider_sandbox.core.faults import FaultRule
-from provider_sandbox.core.framework import ProviderSimulator
+from provider_sandbox.core.framework import ProviderSimulator, Sandbox
 from provider_sandbox.core.oauth import Grant, OAuthProfile
 from provider_sandbox.core.oauth_routes import OAuthEndpoints, oauth_routes
 from provider_sandbox.core.routing import mount
 from provider_sandbox.core.tenants import TenantSpec, stable_uuid
+from provider_sandbox.providers.xero.control import XeroControl
+from provider_sandbox.providers.xero.limits import REMAINING_HEADERS, XeroBudgets
 from provider_sandbox.providers.xero.routes import XeroRoutes
-from provider_sandbox.providers.xero.wire import (
-    LIMIT_HEADERS,
-    problem,
-)
+from provider_sandbox.providers.xero.wire import problem, rate_limited
 
 
 def _b64url(data: dict[str, Any]) -> str:
@@ -66,6 +71,14 @@ class XeroSimulator(ProviderSimulator):
         decorate=_with_id_token,
     )
 
+    def __init__(self, sandbox: Sandbox) -> None:
+        super().__init__(sandbox)
+        self.budgets = XeroBudgets(sandbox.config.xero_limits)
+
+    def reset(self) -> None:
+        super().reset()
+        self.budgets = XeroBudgets(self.sandbox.config.xero_limits)  # counts cleared, configured limits back
+
     def router(self) -> APIRouter:
         oauth = oauth_routes(
             OAuthEndpoints(self),
@@ -81,18 +94,13 @@ class XeroSimulator(ProviderSimulator):
         return problem(status, message)
 
     def rate_limit_response(self, rule: FaultRule) -> Response:
-        remaining = {
-            "minute": "X-MinLimit-Remaining",
-            "day": "X-DayLimit-Remaining",
-            "appminute": "X-AppMinLimit-Remaining",
-        }[rule.limit_problem]
-        headers = {
-            **LIMIT_HEADERS,
-            remaining: "0",
-            "Retry-After": str(rule.retry_after or 60),
-            "X-Rate-Limit-Problem": rule.limit_problem,
-        }
-        return problem(429, rule.message or "Rate limit exceeded", headers)
+        # An injected 429 is the test's choice, not the budgets': it spends nothing and shows the whole
+        # budgets but for the limit it names.
+        remaining = {**self.budgets.unspent_headers(), REMAINING_HEADERS[rule.limit_problem]: "0"}
+        return rate_limited(rule.limit_problem, rule.retry_after or 60, remaining, rule.message)
+
+    def control_router(self) -> APIRouter:
+        return mount(APIRouter(), XeroControl(self).routes())
 
     def page_number(self, request: Request) -> int | None:
         raw = request.query_params.get("page")

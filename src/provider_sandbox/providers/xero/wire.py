@@ -1,15 +1,13 @@
-"""Xero's wire format: MS-JSON dates, Invoice/Contact shapes, where/order/paging rules, and the
-problem (401/403/404/429/5xx) and validation (400) error bodies.
+"""Xero's wire format: MS-JSON dates, query-parameter rules (paging, booleans, id lists), and the problem
+(401/403/404/429/5xx) and validation (400) error bodies.
 
-Shapes follow Xero's published OpenAPI (xero_accounting.yaml); tests validate real responses
-against it. routes.py serves them; simulator.py renders errors and throttling with them.
+Record shapes are in shapes.py, `where`/`order` in where.py. Shapes follow Xero's published OpenAPI
+(xero_accounting.yaml); tests validate real responses against it.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -17,11 +15,10 @@ from typing import Any
 from fastapi import Response
 
 from provider_sandbox.core.framework import json_response
-from provider_sandbox.core.seed import Contact, Invoice
-from provider_sandbox.core.tenants import Tenant
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+UNIT_DECIMALS = (2, 4)  # Xero rounds unit amounts to 2 places; `unitdp=4` opts in to 4
 
 
 class XeroQueryError(ValueError):
@@ -39,7 +36,11 @@ def ms_json(moment: datetime) -> str:
 
 
 def ms_json_date(day: date) -> str:
-    return ms_json(datetime.combine(day, time(), tzinfo=UTC))
+    return ms_json(midnight_utc(day))
+
+
+def midnight_utc(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 def xero_date_string(day: date) -> str:
@@ -59,133 +60,13 @@ def parse_if_modified_since(raw: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _line_id(invoice: Invoice, index: int) -> str:
-    return str(uuid.uuid5(uuid.UUID(invoice.key), f"line-{index}"))
-
-
-def contact_ref(contact: Contact) -> dict[str, Any]:
-    return {"ContactID": contact.key, "Name": contact.company, "HasValidationErrors": False}
-
-
-def render_invoice(invoice: Invoice, tenant: Tenant, with_lines: bool) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "Type": "ACCREC",
-        "InvoiceID": invoice.key,
-        "InvoiceNumber": invoice.number,
-        "Reference": invoice.reference,
-        "Payments": [],
-        "CreditNotes": [],
-        "Prepayments": [],
-        "Overpayments": [],
-        "AmountDue": invoice.amount_due,
-        "AmountPaid": invoice.amount_paid,
-        "AmountCredited": 0.0,
-        "CurrencyRate": 1.0,
-        "IsDiscounted": False,
-        "HasAttachments": False,
-        "HasErrors": False,
-        "Contact": contact_ref(tenant.contact(invoice.contact_seq)),
-        "DateString": xero_date_string(invoice.issued),
-        "Date": ms_json_date(invoice.issued),
-        "DueDateString": xero_date_string(invoice.due),
-        "DueDate": ms_json_date(invoice.due),
-        "Status": invoice.status,
-        "LineAmountTypes": "Exclusive",
-        "SubTotal": invoice.subtotal,
-        "TotalTax": invoice.total_tax,
-        "Total": invoice.total,
-        "UpdatedDateUTC": ms_json(invoice.updated_at),
-        "CurrencyCode": invoice.currency,
-    }
-    if invoice.paid_on is not None:
-        body["FullyPaidOnDate"] = ms_json_date(invoice.paid_on)
-    if with_lines:  # Xero returns line items only on paged (or single-invoice) requests
-        body["LineItems"] = [
-            {
-                "LineItemID": _line_id(invoice, index),
-                "Description": line.description,
-                "Quantity": line.quantity,
-                "UnitAmount": line.unit_amount,
-                "TaxType": "OUTPUT" if invoice.tax_rate else "NONE",
-                "TaxAmount": round(line.amount * invoice.tax_rate, 2),
-                "LineAmount": line.amount,
-                "AccountCode": "200",
-                "Tracking": [],
-            }
-            for index, line in enumerate(invoice.lines)
-        ]
-    return body
-
-
-def render_contact(contact: Contact) -> dict[str, Any]:
-    return {
-        "ContactID": contact.key,
-        "ContactStatus": "ARCHIVED" if contact.archived else "ACTIVE",
-        "Name": contact.company,
-        "FirstName": contact.first_name,
-        "LastName": contact.last_name,
-        "EmailAddress": contact.email,
-        "BankAccountDetails": "",
-        "Addresses": [
-            {"AddressType": "STREET", "City": "", "Region": "", "PostalCode": "", "Country": ""},
-            {"AddressType": "POBOX", "City": "", "Region": "", "PostalCode": "", "Country": ""},
-        ],
-        "Phones": [
-            {
-                "PhoneType": "DEFAULT",
-                "PhoneNumber": contact.phone,
-                "PhoneAreaCode": "",
-                "PhoneCountryCode": "",
-            },
-            {"PhoneType": "MOBILE", "PhoneNumber": "", "PhoneAreaCode": "", "PhoneCountryCode": ""},
-        ],
-        "UpdatedDateUTC": ms_json(contact.updated_at),
-        "ContactGroups": [],
-        "IsSupplier": contact.is_supplier,
-        "IsCustomer": not contact.is_supplier,
-        "ContactPersons": [],
-        "HasAttachments": False,
-        "HasValidationErrors": False,
-    }
-
-
-# --- where / order ----------------------------------------------------------------------------
-
-_CLAUSE = re.compile(r'^\s*([A-Za-z.]+)\s*==\s*(?:"([^"]*)"|(true|false))\s*$', re.IGNORECASE)
-
-
-def where_filter(raw: str, fields: dict[str, Callable[[Any], str]]) -> Callable[[Any], bool]:
-    """The subset of Xero's `where` the sandbox understands: `Field=="value"` joined by AND.
-
-    Anything else is rejected rather than ignored: silently returning unfiltered data would
-    hide a service bug instead of exposing it.
-    """
-    clauses: list[tuple[Callable[[Any], str], str]] = []
-    for part in re.split(r"\s+AND\s+|\s*&&\s*", raw.strip(), flags=re.IGNORECASE):
-        match = _CLAUSE.match(part)
-        if not match or match.group(1) not in fields:
-            raise XeroQueryError(
-                f'Unsupported where clause {part!r}; the sandbox supports Field=="value" on '
-                f"{sorted(fields)} joined by AND",
-                "QueryParseException",
-                16,
-            )
-        expected = match.group(2) if match.group(2) is not None else match.group(3).lower()
-        clauses.append((fields[match.group(1)], expected))
-    return lambda record: all(getter(record) == expected for getter, expected in clauses)
-
-
-def order_key(raw: str, fields: dict[str, Callable[[Any], Any]]) -> tuple[Callable[[Any], Any], bool]:
-    parts = raw.split()
-    direction = parts[1].upper() if len(parts) == 2 else "ASC"
-    if len(parts) not in (1, 2) or parts[0] not in fields or direction not in ("ASC", "DESC"):
-        raise XeroQueryError(
-            f"Unsupported order {raw!r}; use one of {sorted(fields)} [ASC|DESC]", "QueryParseException", 16
-        )
-    return fields[parts[0]], direction == "DESC"
+# --- query parameters ---------------------------------------------------------------------------
 
 
 def page_params(page_raw: str | None, size_raw: str | None) -> tuple[int | None, int]:
+    """(page, page size). Without `page` the listing is unpaged (Xero's legacy form) and `pageSize`, though
+    still checked, has nothing to size: Xero applies it to paged requests only."""
+
     def positive(name: str, raw: str) -> int:
         if not raw.isdigit() or int(raw) < 1:
             raise XeroQueryError(f"{name} must be a positive integer, got {raw!r}")
@@ -198,6 +79,49 @@ def page_params(page_raw: str | None, size_raw: str | None) -> tuple[int | None,
     return page, size
 
 
+def bool_param(raw: str | None, name: str) -> bool | None:
+    """A boolean query parameter (`true`/`false`, any case); None when absent."""
+    if raw is None:
+        return None
+    if raw.strip().lower() not in ("true", "false"):
+        raise XeroQueryError(f"The value '{raw}' is not valid for {name}: use true or false")
+    return raw.strip().lower() == "true"
+
+
+def list_param(raw: str | None) -> list[str] | None:
+    """A comma-separated list (`explode: false` in the spec); the quotes of the spec's examples are allowed."""
+    if raw is None:
+        return None
+    return [item for item in (_unquoted(part) for part in raw.split(",")) if item]
+
+
+def _unquoted(item: str) -> str:
+    return item.strip().strip('"').strip()
+
+
+def uuid_list_param(raw: str | None, name: str) -> set[str] | None:
+    """A comma-separated list of GUIDs, lower-cased as the sandbox keeps them; a malformed one is a 400."""
+    items = list_param(raw)
+    if items is None:
+        return None
+    try:
+        return {str(uuid.UUID(item)) for item in items}
+    except ValueError:
+        raise XeroQueryError(f"{name} must be a comma-separated list of GUIDs, got {raw!r}") from None
+
+
+def unit_decimals(raw: str | None) -> int:
+    """`unitdp`: decimal places of UnitAmount. Xero documents only 4 (opt-in) beside its default 2; any
+    other value is refused rather than guessed at."""
+    if raw is None:
+        return UNIT_DECIMALS[0]
+    if not raw.strip().isdigit() or int(raw) not in UNIT_DECIMALS:
+        raise XeroQueryError(f"unitdp must be one of {list(UNIT_DECIMALS)}, got {raw!r}")
+    return int(raw)
+
+
+# --- errors -------------------------------------------------------------------------------------
+
 PROBLEM_TITLES = {
     400: "BadRequest",
     401: "Unauthorized",
@@ -209,12 +133,7 @@ PROBLEM_TITLES = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
-# Shown on every response, as Xero does; the real limits are not enforced (use rate_limit faults).
-LIMIT_HEADERS = {
-    "X-DayLimit-Remaining": "4999",
-    "X-MinLimit-Remaining": "59",
-    "X-AppMinLimit-Remaining": "9999",
-}
+NOT_FOUND = "The resource you're looking for cannot be found"
 
 
 def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
@@ -227,6 +146,13 @@ def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> 
         "Extensions": {},
     }
     return json_response(body, status, headers)
+
+
+def rate_limited(limit_problem: str, retry_after_s: int, remaining: dict[str, str], message: str | None) -> Response:
+    """Xero's 429: how long to wait (Retry-After, seconds) and which limit was hit (X-Rate-Limit-Problem:
+    minute, day or appminute), beside the usual X-*Limit-Remaining headers."""
+    headers = {**remaining, "Retry-After": str(retry_after_s), "X-Rate-Limit-Problem": limit_problem}
+    return problem(429, message or "Rate limit exceeded", headers)
 
 
 def validation_error(error: XeroQueryError) -> Response:
