@@ -173,3 +173,53 @@ def test_faults_use_paypals_envelope(http: httpx.Client, access: str) -> None:
     fault(http, provider="paypal", kind="error", status=503, path="/billing/plans")
     assert http.get(f"{API}/billing/plans", headers=bearer(access)).json()["name"] == "SERVICE_UNAVAILABLE"
     assert http.get(f"{API}/nowhere", headers=bearer(access)).json()["name"] == "RESOURCE_NOT_FOUND"
+
+
+def test_every_answer_has_a_debug_id(http: httpx.Client, access: str) -> None:
+    """PayPal sends Paypal-Debug-Id on every response: tokens, 204s, redirects, errors and faults."""
+    created = plan(http, access, status="CREATED")
+    answers = [
+        http.post(
+            f"{API}/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": basic(CLIENT_ID, "sandbox-paypal-secret")},
+        ),
+        http.post(f"{API}/oauth2/token", data={"grant_type": "client_credentials"}),
+        http.post(f"{API}/billing/plans/{created['id']}/activate", headers=bearer(access)),
+        http.get(link(create_payment(http, access), "approval_url"), follow_redirects=False),
+        http.get(f"{API}/billing/plans/P-NOSUCHPLAN", headers=bearer(access)),
+        http.get(f"{API}/nowhere", headers=bearer(access)),
+    ]
+    fault(http, provider="paypal", kind="malformed", path="/payments/payment")
+    answers.append(http.get(f"{API}/payments/payment", headers=bearer(access)))
+    assert [answer.status_code for answer in answers] == [200, 401, 204, 302, 404, 404, 200]
+    ids = [answer.headers["paypal-debug-id"] for answer in answers]
+    assert len(set(ids)) == len(ids)
+    assert all(len(value) == 13 and int(value, 16) >= 0 for value in ids)
+    assert [answer.json()["debug_id"] for answer in answers[4:6]] == ids[4:6]
+
+
+def test_subscription_patch_follows_the_specs_table(http: httpx.Client, access: str) -> None:
+    sub = subscription(http, access, plan(http, access)["id"])
+    url = f"{API}/billing/subscriptions/{sub['id']}"
+
+    def patch(path: str, value: object, op: str = "replace") -> httpx.Response:
+        return http.patch(url, json=[{"op": op, "path": path, "value": value}], headers=bearer(access))
+
+    pending = patch("/custom_id", "early")
+    assert (pending.status_code, pending.json()["details"][0]["issue"]) == (422, "SUBSCRIPTION_STATUS_INVALID")
+    approve(http, link(sub, "approve"))
+    assert patch("/custom_id", "crm-user-8", "add").status_code == 204
+    assert patch("/shipping_amount", {"currency_code": "USD", "value": "2.00"}).status_code == 204
+    got = http.get(url, headers=bearer(access)).json()
+    assert (got["custom_id"], got["shipping_amount"]["value"]) == ("crm-user-8", "2.00")
+    quantity = patch("/quantity", "3")  # changed by /revise at PayPal, not by PATCH
+    assert (quantity.status_code, quantity.json()["details"][0]["issue"]) == (400, "INVALID_PATCH_PATH")
+    started = patch("/start_time", "2031-01-01T00:00:00Z")
+    assert (started.status_code, started.json()["details"][0]["issue"]) == (422, "INVALID_START_TIME")
+    no_reason = http.post(f"{url}/cancel", json={}, headers=bearer(access))
+    assert (no_reason.status_code, no_reason.json()["name"], "details" in no_reason.json()) == (
+        400,
+        "INVALID_REQUEST",
+        False,  # the spec lists only INVALID_STRING_MAX_LENGTH for cancel's 400
+    )

@@ -1,4 +1,4 @@
-"""What PayPal's route handlers (routes.py, billing.py) need from the simulator, as a protocol, so
+"""What PayPal's route handlers (routes.py, plans.py, billing.py) need from the simulator, as a protocol, so
 neither imports simulator.py (which mounts them)."""
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ class PayPalApi(Protocol):
     refunds: Store
     refunded: dict[str, float]  # sale id -> amount refunded so far
     approvals: dict[str, tuple[str, str]]  # checkout token -> (kind, object id)
+    # Sandbox bookkeeping kept out of the objects, so that no response can show it:
+    approved_payers: dict[str, str]  # payment id -> the payer who approved it (until executed)
+    return_urls: dict[str, str]  # subscription id -> where its approval redirects
 
     @property
     def clock(self) -> SandboxClock: ...
@@ -33,8 +36,6 @@ class PayPalApi(Protocol):
     def dispatcher(self) -> WebhookDispatcher: ...
 
     def authorize(self, request: Request) -> None: ...
-
-    async def json_body(self, request: Request) -> dict[str, Any]: ...
 
     def render(self, obj: Any, request: Request, status: int = 200) -> Response: ...
 

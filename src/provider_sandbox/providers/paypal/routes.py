@@ -17,10 +17,18 @@ from fastapi.responses import RedirectResponse
 from provider_sandbox.core.routing import HttpEndpoint, Route
 from provider_sandbox.providers.paypal.api import PayPalApi
 from provider_sandbox.providers.paypal.billing import BillingRoutes, approve_subscription
+from provider_sandbox.providers.paypal.errors import (
+    PayPalError,
+    json_object,
+    v1_invalid,
+    v1_malformed,
+    v1_not_found,
+)
+from provider_sandbox.providers.paypal.payment_list import parse_query, payment_history
 from provider_sandbox.providers.paypal.wire import (
     DENIED_PAYER,
-    PayPalError,
-    invalid,
+    MERCHANT,
+    link,
     money_total,
     payer_id,
     payer_info,
@@ -29,35 +37,35 @@ from provider_sandbox.providers.paypal.wire import (
     stamp,
 )
 
-MAX_COUNT = 20
-
 
 def _validate_payment(data: dict[str, Any]) -> dict[str, Any]:
     if data.get("intent") != "sale":
-        raise invalid("intent", "Only intent=sale is simulated")
+        raise v1_invalid("intent", "Only intent=sale is simulated")
     payer = data.get("payer")
     if not isinstance(payer, dict) or payer.get("payment_method") != "paypal":
-        raise invalid("payer.payment_method", "payment_method must be paypal")
+        raise v1_invalid("payer.payment_method", "payment_method must be paypal")
     transactions = data.get("transactions")
     if not isinstance(transactions, list) or not transactions:
-        raise invalid("transactions", "At least one transaction is required")
+        raise v1_invalid("transactions", "At least one transaction is required")
     clean = []
     for index, transaction in enumerate(transactions):
         amount = transaction.get("amount") if isinstance(transaction, dict) else None
         if not isinstance(amount, dict) or not isinstance(amount.get("currency"), str) or len(amount["currency"]) != 3:
-            raise invalid(f"transactions[{index}].amount.currency", "A three-letter currency code is required")
+            raise v1_invalid(f"transactions[{index}].amount.currency", "A three-letter currency code is required")
         kept = {k: v for k, v in transaction.items() if k in ("description", "custom", "invoice_number", "item_list")}
         total = money_total(amount.get("total"), f"transactions[{index}].amount.total")
-        clean.append({"amount": {"total": total, "currency": amount["currency"].upper()}, **kept})
+        clean.append(
+            {"amount": {"total": total, "currency": amount["currency"].upper()}, "payee": dict(MERCHANT), **kept}
+        )
     urls = data.get("redirect_urls")
     if not isinstance(urls, dict) or not all(isinstance(urls.get(k), str) for k in ("return_url", "cancel_url")):
-        raise invalid("redirect_urls", "return_url and cancel_url are required for PayPal payments")
+        raise v1_invalid("redirect_urls", "return_url and cancel_url are required for PayPal payments")
     return {"transactions": clean, "redirect_urls": {k: urls[k] for k in ("return_url", "cancel_url")}}
 
 
 def _find(store: dict[str, dict[str, Any]], object_id: str) -> dict[str, Any]:
     if object_id not in store:
-        raise PayPalError(404, "INVALID_RESOURCE_ID", "Requested resource ID was not found.")
+        raise v1_not_found()
     return store[object_id]
 
 
@@ -83,7 +91,7 @@ class PayPalRoutes:
 
     async def create_payment(self, request: Request) -> Response:
         self.api.authorize(request)
-        obj = payment("{base}", self.api.clock.now(), _validate_payment(await self.api.json_body(request)))
+        obj = payment("{base}", self.api.clock.now(), _validate_payment(await json_object(request, v1_malformed)))
         self.api.payments[obj["id"]] = obj
         token = obj["links"][1]["href"].rsplit("=", 1)[1]
         self.api.approvals[token] = ("payment", obj["id"])
@@ -95,24 +103,8 @@ class PayPalRoutes:
 
     async def list_payments(self, request: Request) -> Response:
         self.api.authorize(request)
-        raw = request.query_params.get("count", "10")
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_COUNT:
-            raise invalid("count", f"count must be an integer from 1 to {MAX_COUNT}", 400)
-        count = int(raw)
-        # Only executed payments are listed (PayPal: just-created ones do not appear), newest first.
-        done = [p for p in reversed(self.api.payments.values()) if p["state"] != "created"]
-        ids = [p["id"] for p in done]
-        start_id = request.query_params.get("start_id")
-        start = 0
-        if start_id:
-            if start_id not in ids:
-                raise invalid("start_id", "start_id is not a payment in this list")
-            start = ids.index(start_id)
-        page = done[start : start + count]
-        body: dict[str, Any] = {"payments": page, "count": len(page)}
-        if start + count < len(done):
-            body["next_id"] = ids[start + count]
-        return self.api.render(body, request)
+        query = parse_query(request.query_params)
+        return self.api.render(payment_history(self.api.payments.values(), query), request)
 
     async def approve(self, request: Request) -> Response:
         token = request.query_params.get("token") or request.query_params.get("ba_token") or ""
@@ -120,25 +112,25 @@ class PayPalRoutes:
         if kind == "payment":
             obj = self.api.payments[object_id]
             chosen = request.query_params.get("sandbox_payer") or payer_id()
-            obj["approved_payer"] = chosen
+            self.api.approved_payers[object_id] = chosen
             query = {"paymentId": object_id, "token": token, "PayerID": chosen}
             return RedirectResponse(f"{obj['redirect_urls']['return_url']}?{urlencode(query)}", 302)
         if kind == "subscription":
             return approve_subscription(self.api, request, object_id, token)
-        raise PayPalError(404, "INVALID_RESOURCE_ID", "Unknown or expired checkout token.")
+        raise PayPalError(404, "INVALID_RESOURCE_ID", "Unknown or expired checkout token.", v1=True)
 
     async def execute(self, request: Request, payment_id: str) -> Response:
         self.api.authorize(request)
         obj = _find(self.api.payments, payment_id)
-        payer = (await self.api.json_body(request)).get("payer_id")
+        payer = (await json_object(request, v1_malformed)).get("payer_id")
         if not isinstance(payer, str) or not payer:
-            raise invalid("payer_id", "payer_id is required")
+            raise v1_invalid("payer_id", "payer_id is required")
         if obj["state"] != "created":
-            raise PayPalError(400, "PAYMENT_ALREADY_DONE", "Payment has been done already for this cart.")
-        if obj.get("approved_payer") != payer:
-            raise PayPalError(400, "PAYMENT_NOT_APPROVED_FOR_EXECUTION", "Payer has not approved payment")
+            raise PayPalError(400, "PAYMENT_ALREADY_DONE", "Payment has been done already for this cart.", v1=True)
+        if self.api.approved_payers.get(payment_id) != payer:
+            raise PayPalError(400, "PAYMENT_NOT_APPROVED_FOR_EXECUTION", "Payer has not approved payment", v1=True)
         now, denied = self.api.clock.now(), payer == DENIED_PAYER
-        obj.pop("approved_payer")
+        del self.api.approved_payers[payment_id]
         obj.update(payer=payer_info(payer), state="failed" if denied else "approved", update_time=stamp(now))
         if denied:
             obj["failure_reason"] = "PAYER_CANNOT_PAY"
@@ -161,29 +153,38 @@ class PayPalRoutes:
     async def refund_sale(self, request: Request, sale_id: str) -> Response:
         self.api.authorize(request)
         record = _find(self.api.sales, sale_id)
-        data = await self.api.json_body(request)
+        data = await json_object(request, v1_malformed)
         if record["state"] not in ("completed", "partially_refunded"):
-            raise PayPalError(400, "TRANSACTION_REFUSED", "The request was refused: the sale is not refundable.")
+            raise PayPalError(
+                400, "TRANSACTION_REFUSED", "The request was refused: the sale is not refundable.", v1=True
+            )
         refunded = self.api.refunded.get(sale_id, 0.0)
         remaining = round(float(record["amount"]["total"]) - refunded, 2)
         amount = data.get("amount")
         value = money_total(amount.get("total"), "amount.total") if isinstance(amount, dict) else f"{remaining:.2f}"
         if float(value) <= 0 or float(value) > remaining:
-            raise PayPalError(400, "REFUND_EXCEEDED_TRANSACTION_AMOUNT", "Refund amount exceeded transaction amount.")
+            raise PayPalError(
+                400, "REFUND_EXCEEDED_TRANSACTION_AMOUNT", "Refund amount exceeded transaction amount.", v1=True
+            )
         refunded = round(refunded + float(value), 2)
         now = stamp(self.api.clock.now())
         record.update(state="refunded" if refunded >= float(record["amount"]["total"]) else "partially_refunded")
         self.api.refunded[sale_id] = refunded
         record["update_time"] = now
+        refund_id = payer_id()[:12] + "REF45"
         refund = {
-            "id": payer_id()[:12] + "REF45",
+            "id": refund_id,
             "state": "completed",
             "amount": {"total": value, "currency": record["amount"]["currency"]},
             "sale_id": sale_id,
             "parent_payment": record["parent_payment"],
             "create_time": now,
             "update_time": now,
-            "links": [{"href": f"{{base}}/v1/payments/sale/{sale_id}", "rel": "sale", "method": "GET"}],
+            "links": [
+                link(f"{{base}}/v1/payments/refund/{refund_id}", "self"),
+                link(f"{{base}}/v1/payments/payment/{record['parent_payment']}", "parent_payment"),
+                link(f"{{base}}/v1/payments/sale/{sale_id}", "sale"),
+            ],
         }
         self.api.refunds[refund["id"]] = refund
         self.api.emit(
@@ -201,10 +202,10 @@ class PayPalRoutes:
 
     async def verify(self, request: Request) -> Response:
         self.api.authorize(request)
-        data = await self.api.json_body(request)
+        data = await json_object(request, v1_malformed)
         fields = ("auth_algo", "cert_url", "transmission_id", "transmission_sig", "transmission_time", "webhook_id")
         missing = [f for f in (*fields, "webhook_event") if f not in data]
         if missing or not isinstance(data.get("webhook_event"), dict):
-            raise invalid(missing[0] if missing else "webhook_event", "This field is required")
+            raise v1_invalid(missing[0] if missing else "webhook_event", "This field is required")
         ok = self.api.signer.verify(data, set(self.api.dispatcher.endpoints))
         return self.api.render({"verification_status": "SUCCESS" if ok else "FAILURE"}, request)

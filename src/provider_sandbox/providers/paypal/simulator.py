@@ -5,15 +5,18 @@ Sandbox path                                   Real URL
 /paypal/v1/payments/payment[/{id}[/execute]]   https://api-m.sandbox.paypal.com/v1/payments/payment...
 /paypal/v1/payments/sale/{id}[/refund]         https://api-m.sandbox.paypal.com/v1/payments/sale/...
 /paypal/v1/billing/plans[/{id}[/activate]]     https://api-m.sandbox.paypal.com/v1/billing/plans...
-/paypal/v1/billing/subscriptions[/{id}[/cancel]]
+  (+ PATCH /{id}, POST /{id}/deactivate)
+/paypal/v1/billing/subscriptions[/{id}[/cancel]] (+ PATCH /{id})
 /paypal/v1/notifications/verify-webhook-signature
 /paypal/checkoutnow?token=|ba_token=           https://www.sandbox.paypal.com/checkoutnow (auto-approves)
 /paypal/certs/<cert id>.pem                    the webhook signing certificate
 
 Tokens last 32400 s (PayPal's documented 9 h); a bad or expired token is a 401 AUTHENTICATION_FAILURE.
-State, rendering and the token/certificate endpoints are here; payment handlers in routes.py,
-billing handlers in billing.py (both see the simulator as api.py's PayPalApi), objects and errors
-in wire.py, signing in signing.py, control routes in control.py.
+Every response carries a `Paypal-Debug-Id` header, as PayPal's do (on errors the body's debug_id).
+State, rendering and the token/certificate endpoints are here; payment handlers in routes.py (their
+list in payment_list.py), plan handlers in plans.py (fields in plan_fields.py, JSON Patch in
+patching.py), subscription handlers in billing.py (all see the simulator as api.py's PayPalApi),
+objects in wire.py, error envelopes in errors.py, signing in signing.py, control routes in control.py.
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ from provider_sandbox.core.routing import HttpEndpoint, Route, mount
 from provider_sandbox.core.tenants import TenantSpec, stable_uuid
 from provider_sandbox.core.webhooks import WebhookDispatcher
 from provider_sandbox.providers.paypal.control import PayPalControl
+from provider_sandbox.providers.paypal.errors import DEBUG_HEADER, PayPalError, guarded, new_debug_id
 from provider_sandbox.providers.paypal.routes import PayPalRoutes
 from provider_sandbox.providers.paypal.signing import CertificateAuthority, PayPalSigner
-from provider_sandbox.providers.paypal.wire import PayPalError, guarded, seed_payments, stamp
+from provider_sandbox.providers.paypal.wire import seed_payments, stamp
 
 BASE = "{base}"  # stored hrefs carry this marker; responses replace it with the caller's base URL
 SCOPES = " ".join(
@@ -67,6 +71,8 @@ class PayPalSimulator(ProviderSimulator):
         self.plans: dict[str, dict[str, Any]] = {}
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.approvals: dict[str, tuple[str, str]] = {}  # checkout token -> (kind, object id)
+        self.approved_payers: dict[str, str] = {}  # payment id -> approving payer (never in a response)
+        self.return_urls: dict[str, str] = {}  # subscription id -> approval return URL (never in a response)
         self.event_log: list[dict[str, Any]] = []
         self.refunded: dict[str, float] = {}  # sale id -> amount refunded so far
         self.refunds: dict[str, dict[str, Any]] = {}  # refund id -> the refund (GET /v1/payments/refund/{id})
@@ -83,6 +89,7 @@ class PayPalSimulator(ProviderSimulator):
             "paypal", self.sandbox.clock, self.signer, "WH", ca_bundle=self.sandbox.config.webhook_ca_bundle
         )
         self.payments, self.sales, self.plans, self.subscriptions, self.approvals = {}, {}, {}, {}, {}
+        self.approved_payers, self.return_urls = {}, {}
         self.event_log, self.refunded, self.refunds = [], {}, {}
         for payment in seed_payments(BASE, self.sandbox.config.payments.paypal_payments):
             self.payments[payment["id"]] = payment
@@ -110,7 +117,7 @@ class PayPalSimulator(ProviderSimulator):
 
     async def certificate(self, name: str) -> Response:
         if name != f"{self.genuine.cert_id}.pem":
-            raise PayPalError(404)
+            raise PayPalError(404, "INVALID_RESOURCE_ID", "Requested resource ID was not found.", v1=True)
         return Response(self.genuine.pem, media_type="application/x-pem-file")
 
     def control_router(self) -> APIRouter:
@@ -127,15 +134,22 @@ class PayPalSimulator(ProviderSimulator):
             json.dumps(obj, separators=(",", ":")).replace(BASE, self.base(request)),
             status,
             media_type="application/json",
-            headers={"Paypal-Debug-Id": secrets.token_hex(7)},
+            headers={DEBUG_HEADER: new_debug_id()},
         )
 
     def error_response(self, status: int, message: str) -> Response:
-        return PayPalError(status, message=None if status in (401, 404, 422, 429) else message).response()
+        # PayPal's messages are fixed per status (the specs enumerate them): the sandbox's own words
+        # (an unknown path, an injected fault's message) would make the body one PayPal never sends.
+        return PayPalError(status).response()
 
     def rate_limit_response(self, rule: FaultRule) -> Response:
         headers = {"Retry-After": str(rule.retry_after)} if rule.retry_after else None
-        return PayPalError(429, message=rule.message).response(headers)
+        return PayPalError(429).response(headers)
+
+    def malformed_response(self) -> Response:
+        response = super().malformed_response()
+        response.headers[DEBUG_HEADER] = new_debug_id()
+        return response
 
     def page_number(self, request: Request) -> int | None:
         raw = request.query_params.get("page")
@@ -144,15 +158,6 @@ class PayPalSimulator(ProviderSimulator):
     def authorize(self, request: Request) -> None:
         if self.check_bearer(request).grant is None:
             raise PayPalError(401)
-
-    async def json_body(self, request: Request) -> dict[str, Any]:
-        try:
-            data = json.loads(await request.body() or b"{}")
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise PayPalError(400, "MALFORMED_REQUEST", "The request body is not valid JSON.") from None
-        if not isinstance(data, dict):
-            raise PayPalError(400, "MALFORMED_REQUEST", "The request body must be a JSON object.")
-        return data
 
     def emit(
         self, request: Request, event_type: str, resource_type: str, resource: dict[str, Any], summary: str

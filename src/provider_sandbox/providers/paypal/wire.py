@@ -1,87 +1,29 @@
-"""PayPal objects in the shapes of PayPal's REST specs (payments v1, billing v1) and its errors.
+"""PayPal objects in the shapes of PayPal's REST specs (payments v1, billing v1).
 
 Amounts are decimal strings ("10.00"), times RFC 3339 with a `Z`, ids in PayPal's formats
 (PAYID-..., sale ids of 17 characters, P-... plans, I-... subscriptions, 13-character payer ids).
+Only fields the specs define appear (live PayPal adds a few more, e.g. `cart` and
+`payer_info.country_code`, which the payments spec does not document).
 """
 
 from __future__ import annotations
 
-import functools
 import random
 import re
 import secrets
 import string
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import Response
-
-from provider_sandbox.core.framework import json_response
-from provider_sandbox.core.routing import HttpEndpoint
 from provider_sandbox.core.seed import SEED_ANCHOR
+from provider_sandbox.providers.paypal.errors import v1_invalid
 
 _UPPER = string.ascii_uppercase + string.digits
 _PAYER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # PayPal payer ids avoid 0, 1, I and O
 DENIED_PAYER = "DENYPAYER2345"  # executing with this payer gives a denied sale (sandbox convention)
 AMOUNT = re.compile(r"^\d{1,7}(\.\d{1,2})?$")
-_ERROR_MESSAGES = {
-    400: ("INVALID_REQUEST", "Request is not well-formed, syntactically incorrect, or violates schema."),
-    401: (
-        "AUTHENTICATION_FAILURE",
-        "Authentication failed due to missing authorization header, or invalid authentication credentials.",
-    ),
-    403: ("NOT_AUTHORIZED", "Authorization failed due to insufficient permissions."),
-    404: ("RESOURCE_NOT_FOUND", "The specified resource does not exist."),
-    422: (
-        "UNPROCESSABLE_ENTITY",
-        "The requested action could not be performed, semantically incorrect, or failed business validation.",
-    ),
-    429: ("RATE_LIMIT_REACHED", "Too many requests. Blocked due to rate limiting."),
-    500: ("INTERNAL_SERVER_ERROR", "An internal server error has occurred."),
-    503: ("SERVICE_UNAVAILABLE", "Service Unavailable."),
-}
-
-
-class PayPalError(Exception):
-    """`{"name", "message", "debug_id", "details": [{"field", "issue", "description"}], "links"}`."""
-
-    def __init__(
-        self,
-        status: int,
-        name: str | None = None,
-        message: str | None = None,
-        details: list[dict[str, str]] | None = None,
-    ) -> None:
-        default_name, default_message = _ERROR_MESSAGES.get(status, ("INTERNAL_SERVER_ERROR", "Error."))
-        super().__init__(message or default_message)
-        self.status, self.name = status, name or default_name
-        self.message, self.details = message or default_message, details or []
-
-    def response(self, headers: dict[str, str] | None = None) -> Response:
-        body: dict[str, Any] = {
-            "name": self.name,
-            "message": self.message,
-            "debug_id": secrets.token_hex(7),
-            "details": self.details,
-            "links": [
-                {
-                    "href": f"https://developer.paypal.com/docs/api/overview/#{self.name.lower()}",
-                    "rel": "information_link",
-                    "method": "GET",
-                }
-            ],
-        }
-        return json_response(body, self.status, headers)
-
-
-def issue(field: str, name: str, description: str, location: str = "body") -> dict[str, str]:
-    return {"field": field, "location": location, "issue": name, "description": description}
-
-
-def invalid(field: str, description: str, status: int = 400) -> PayPalError:
-    name = "VALIDATION_ERROR" if status == 400 else None
-    return PayPalError(status, name, details=[issue(field, "INVALID_PARAMETER_VALUE", description)])
+# The sandbox's one merchant: the payee of every payment (`payee_id` filters the payment list on it).
+MERCHANT = {"merchant_id": "7E3KQ9ZP2WXYL", "email": "sb-merchant@business.example.com"}
 
 
 def stamp(moment: datetime) -> str:
@@ -103,7 +45,7 @@ def link(href: str, rel: str, method: str = "GET") -> dict[str, str]:
 
 def money_total(value: Any, field: str) -> str:
     if not isinstance(value, str) or not AMOUNT.match(value):
-        raise invalid(field, "Amount must be a decimal string such as 10.00")
+        raise v1_invalid(field, "Amount must be a decimal string such as 10.00")
     return f"{float(value):.2f}"
 
 
@@ -160,7 +102,6 @@ def payer_info(pid: str) -> dict[str, Any]:
             "first_name": "Sandbox",
             "last_name": "Buyer",
             "payer_id": pid,
-            "country_code": "US",
         },
     }
 
@@ -175,27 +116,19 @@ def seed_payments(base: str, count: int) -> list[dict[str, Any]]:
         amount = {"total": f"{rng.randint(5, 900)}.{rng.choice(('00', '50', '99'))}", "currency": "USD"}
         data = {
             "transactions": [
-                {"amount": amount, "description": f"Seeded order {i + 1}", "invoice_number": f"SEED-{i + 1:05d}"}
+                {
+                    "amount": amount,
+                    "payee": dict(MERCHANT),
+                    "description": f"Seeded order {i + 1}",
+                    "invoice_number": f"SEED-{i + 1:05d}",
+                }
             ],
             "redirect_urls": {"return_url": "https://example.com/return", "cancel_url": "https://example.com/cancel"},
         }
         obj = payment(base, moment, data)
         obj["id"] = f"PAYID-{code(24, rng=rng)}"
         obj["links"] = [link(f"{base}/v1/payments/payment/{obj['id']}", "self")]
-        obj.update(state="approved", payer=payer_info(payer_id(rng)), cart=str(uuid.UUID(int=rng.getrandbits(128))))
+        obj.update(state="approved", payer=payer_info(payer_id(rng)))
         obj["transactions"][0]["related_resources"] = [{"sale": sale(base, moment, obj, amount, denied=False)}]
         made.append(obj)
     return made
-
-
-def guarded(handler: HttpEndpoint) -> HttpEndpoint:
-    """Turn PayPalError into PayPal's error envelope instead of a sandbox 500."""
-
-    @functools.wraps(handler)
-    async def endpoint(*args: Any, **kwargs: Any) -> Response:
-        try:
-            return await handler(*args, **kwargs)
-        except PayPalError as error:
-            return error.response()
-
-    return endpoint
