@@ -76,6 +76,9 @@ class Xero(OAuthProvider):
     integration_type: ClassVar[str] = "XERO"
     slug: ClassVar[str] = "xero"
     _ENDPOINTS: ClassVar[dict[str, str]] = {"invoices": "Invoices", "contacts": "Contacts"}
+    # Xero leaves archived contacts out unless asked: without it, a contact archived at Xero would stay
+    # ACTIVE here for ever (an incremental sync would never see the change).
+    _EXTRA_PARAMS: ClassVar[dict[str, dict[str, str]]] = {"contacts": {"includeArchived": "true"}}
 
     def oauth_app(self) -> OAuthApp:
         return OAuthApp(
@@ -134,7 +137,7 @@ class Xero(OAuthProvider):
         while True:
             body = api.get_json(
                 f"{self.settings.xero_api_base_url}/api.xro/2.0/{endpoint}",
-                params={"page": page, "pageSize": PAGE_SIZE},
+                params={"page": page, "pageSize": PAGE_SIZE, **self._EXTRA_PARAMS.get(data_type, {})},
                 headers=headers,
             )
             if not isinstance(body, dict) or not isinstance(body.get(endpoint), list):

@@ -219,6 +219,30 @@ def test_xero_contacts_sync(user: ApiUser, connect: Connect, sandbox_control: ht
     assert listed["total"] == expected
 
 
+def test_a_contact_archived_at_xero_is_archived_here_by_the_next_sync(
+    user: ApiUser, connect: Connect, sandbox_control: httpx.Client, sql: SQL
+) -> None:
+    """Xero lists archived contacts only with includeArchived=true: the sync must ask for them."""
+    integration = connect(user, "xero")
+    assert sync(user, integration["id"], "contacts").status_code == 200
+    first = "SELECT xero_contact_id FROM xero_contacts WHERE integration_id = %s ORDER BY 1 LIMIT 1"
+    row = sql.execute(first, [integration["id"]]).fetchone()
+    assert row is not None
+    contact_id = str(row[0])
+    contact = f"/xero/tenants/{integration['customData']['tenantId']}/contacts/{contact_id}"
+    archived = sandbox_control.patch(contact, json={"archived": True})
+    assert archived.status_code == 200, archived.text
+    try:
+        assert sync(user, integration["id"], "contacts").status_code == 200
+        status = sql.execute(
+            "SELECT contact_status FROM xero_contacts WHERE integration_id = %s AND xero_contact_id = %s",
+            [integration["id"], contact_id],
+        ).fetchone()
+        assert status == ("ARCHIVED",)
+    finally:  # the session's sandbox is shared: its default organisation goes back as it was
+        sandbox_control.patch(contact, json={"archived": False}).raise_for_status()
+
+
 def test_myob_reads_the_configured_company_file(user: ApiUser, connect: Connect, sandbox_control: httpx.Client) -> None:
     myob = next(p for p in PROVIDERS if p.slug == "myob")
     chosen = next(t for t in tenants(sandbox_control, myob).values() if not t["default"])
