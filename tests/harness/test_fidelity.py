@@ -24,7 +24,7 @@ from harness.gates.fidelity import (
     read_fidelity,
     score_exchanges,
 )
-from harness.report.release import build_report, render_html, write_report
+from harness.report.release import ReleaseReport, build_report, render_html, write_report
 from harness.stack.local import sandbox_process
 from tests.provider_sandbox.helpers import XERO_API, connect
 from tests.provider_sandbox.paypal_helpers import create_payment, plan, subscription, token
@@ -128,14 +128,9 @@ def gate_run(run_dir: Path, exchanges: list[dict[str, Any]]) -> tuple[str, str]:
     return result.status, result.detail
 
 
-def test_the_gate_passes_and_the_release_report_carries_its_section(
-    tmp_path: Path, exchanges: list[dict[str, Any]]
-) -> None:
-    status, detail = gate_run(tmp_path, exchanges)
-    assert status == "passed", detail
-    assert detail.startswith("paypal ")
-    assert "xero " in detail
-    report = build_report(
+def report_with(fidelity: dict[str, Any]) -> ReleaseReport:
+    """A report of a run with no checklist and no gates, but this fidelity section."""
+    return build_report(
         run_id="r",
         stage="local",
         git_sha="abc",
@@ -144,9 +139,18 @@ def test_the_gate_passes_and_the_release_report_carries_its_section(
         finished_at="2026-01-01T00:01:00+00:00",
         items=[],
         gate_runs=[],
-        fidelity=read_fidelity(tmp_path),
+        fidelity=fidelity,
     )
-    json_path, html = write_report(report, tmp_path / "report")
+
+
+def test_the_gate_passes_and_the_release_report_carries_its_section(
+    tmp_path: Path, exchanges: list[dict[str, Any]]
+) -> None:
+    status, detail = gate_run(tmp_path, exchanges)
+    assert status == "passed", detail
+    assert detail.startswith("paypal ")
+    assert "xero " in detail
+    json_path, html = write_report(report_with(read_fidelity(tmp_path)), tmp_path / "report")
     assert 'id="fidelity-table"' in html.read_text()
     assert "GET /Invoices" in html.read_text()
     section = json.loads(json_path.read_text())["fidelity"]
@@ -155,18 +159,7 @@ def test_the_gate_passes_and_the_release_report_carries_its_section(
 
 def test_a_report_without_the_gate_says_fidelity_was_not_measured(tmp_path: Path) -> None:
     assert read_fidelity(tmp_path) == {}
-    html = render_html(
-        build_report(
-            run_id="r",
-            stage="local",
-            git_sha="abc",
-            git_dirty=False,
-            started_at="2026-01-01T00:00:00+00:00",
-            finished_at="2026-01-01T00:01:00+00:00",
-            items=[],
-            gate_runs=[],
-        )
-    )
+    html = render_html(report_with(read_fidelity(tmp_path)))
     assert "Provider fidelity" in html
     assert "Not measured in this run" in html
 

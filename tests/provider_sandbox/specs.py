@@ -6,17 +6,12 @@ The specs are never copied into this repository; tests that need one skip when i
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-
-def specs_dir() -> Path:
-    configured = os.environ.get("PROVIDER_SPECS_DIR")
-    return Path(configured) if configured else Path(__file__).resolve().parents[2].parent / "shared" / "provider-specs"
+from harness.core.provider_specs import provider_specs_dir as specs_dir
 
 
 def load_json_spec(provider: str, name: str) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from jsonschema_path import SchemaPath
 from openapi_core import Config, OpenAPI
 from openapi_core.exceptions import OpenAPIError
 from openapi_core.templating.paths.exceptions import PathError
@@ -56,7 +55,7 @@ class SpecSource:
 
     @cached_property
     def finder(self) -> APICallPathFinder:
-        return APICallPathFinder(SchemaPath.from_dict(self.document))
+        return APICallPathFinder(self.api.spec)
 
     @cached_property
     def literal_paths(self) -> dict[str, str]:

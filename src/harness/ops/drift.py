@@ -25,8 +25,8 @@ from harness.core.provider_specs import SANDBOX_ROOTS, check_response
 from harness.core.settings import StageSettings
 from harness.core.tls import client_verify
 from harness.ops.common import OpsError
+from harness.ops.sandbox import sandbox_app
 from harness.stack.local import sandbox_process
-from provider_sandbox.core.config import default_clients
 
 SANDBOX_REDIRECT = "http://localhost/drift-callback"  # the sandbox's OAuth apps accept any localhost redirect
 
@@ -152,12 +152,11 @@ def _paypal_token(base: str, client: tuple[str, str], verify: ssl.SSLContext | b
 def sandbox_access(sandbox_url: str, http: httpx.Client, verify: ssl.SSLContext | bool = True) -> dict[str, Access]:
     """The same providers in a sandbox, through its own default apps (an OAuth consent for Xero). `http` and
     `verify` trust the sandbox's certificate when it serves HTTPS."""
-    clients = {client.provider: client for client in default_clients({})}
-    xero, paypal = clients["xero"], clients["paypal"]
+    xero = sandbox_app("xero")
     consent = http.get(
         f"{sandbox_url}/xero/login/identity/connect/authorize",
         params={
-            "client_id": xero.client_id,
+            "client_id": xero[0],
             "redirect_uri": SANDBOX_REDIRECT,
             "response_type": "code",
             "scope": "openid offline_access accounting.transactions.read accounting.contacts.read",
@@ -168,12 +167,12 @@ def sandbox_access(sandbox_url: str, http: httpx.Client, verify: ssl.SSLContext 
     token = http.post(
         f"{sandbox_url}/xero/identity/connect/token",
         data={"grant_type": "authorization_code", "code": code, "redirect_uri": SANDBOX_REDIRECT},
-        auth=(xero.client_id, xero.client_secret),
+        auth=xero,
     ).json()["access_token"]
     xero_api = f"{sandbox_url}{SANDBOX_ROOTS['xero']}"
     tenant = http.get(f"{xero_api}/connections", headers={"Authorization": f"Bearer {token}"}).json()[0]["tenantId"]
     paypal_api = f"{sandbox_url}{SANDBOX_ROOTS['paypal']}"
-    paypal_token = _paypal_token(paypal_api, (paypal.client_id, paypal.client_secret), verify)
+    paypal_token = _paypal_token(paypal_api, sandbox_app("paypal"), verify)
     return {
         "xero": Access(xero_api, _xero_headers(token, tenant)),
         "paypal": Access(paypal_api, {"Authorization": f"Bearer {paypal_token}"}),

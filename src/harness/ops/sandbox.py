@@ -64,9 +64,10 @@ class Delivery:
         return f"HTTP {self.status_code} {self.body[:120]}" if self.status_code else f"no answer ({self.body[:120]})"
 
 
-def _paypal_client() -> tuple[str, str]:
-    """The sandbox's PayPal REST app (its defaults, or SANDBOX_PAYPAL_CLIENT_* as the sandbox reads them)."""
-    client = next(client for client in default_clients(os.environ) if client.provider == "paypal")
+def sandbox_app(provider: str) -> tuple[str, str]:
+    """A sandbox's default OAuth or REST app of `provider` (its defaults, or SANDBOX_<PROVIDER>_CLIENT_* as
+    a sandbox started from this environment reads them): client id and secret."""
+    client = next(client for client in default_clients(os.environ) if client.provider == provider)
     return client.client_id, client.client_secret
 
 
@@ -74,7 +75,7 @@ def new_paypal_event(sandbox: httpx.Client) -> str:
     """A fresh PAYMENT.SALE.COMPLETED event in the sandbox: a 1.00 USD payment made, approved and executed
     for a sale no integration has. The sandbox sends it to its registered webhooks; its id is returned."""
     api = "/paypal/v1"
-    token = sandbox.post(f"{api}/oauth2/token", data={"grant_type": "client_credentials"}, auth=_paypal_client())
+    token = sandbox.post(f"{api}/oauth2/token", data={"grant_type": "client_credentials"}, auth=sandbox_app("paypal"))
     token.raise_for_status()
     bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
     created = sandbox.post(
