@@ -16,7 +16,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     Numeric,
     Table,
     Text,
@@ -26,49 +25,24 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-# Deterministic constraint names, so that migrations can name what they drop.
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
+from integration_service.db.schema_parts import (
+    MONEY,
+    created_at,
+    integration_id,
+    one_of,
+    provider_records_table,
+    updated_at,
+    user_id,
 )
+
+# Re-exported: migrations and tests take the metadata from here, where every table is registered on it.
+from integration_service.db.schema_parts import metadata as metadata
 
 INTEGRATION_TYPES = ("XERO", "MYOB", "QUICKBOOKS", "STRIPE", "PAYPAL", "BILLIONMAIL", "MAUTIC")
 SYNC_STATUSES = ("IDLE", "SYNCING", "SUCCESS", "ERROR")
 # `queued`: a sync job waits for a worker (jobs/); `running` once a worker holds the integration's lock.
 SYNC_LOG_STATUSES = ("queued", "running", "success", "partial", "failed")
 SYNC_TRIGGERS = ("request", "schedule")
-MONEY = Numeric(18, 4)
-
-
-def _created_at() -> Column[object]:
-    return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
-
-
-def _updated_at() -> Column[object]:
-    return Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now())
-
-
-def _user_id() -> Column[object]:
-    """The owning user: deleting a user deletes everything of theirs."""
-    return Column("user_id", Text, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
-
-
-def _integration_id() -> Column[object]:
-    return Column(
-        "integration_id",
-        UUID(as_uuid=True),
-        ForeignKey("integrations_credentials.id", ondelete="CASCADE"),
-        nullable=False,
-    )
-
-
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
 users = Table(
@@ -77,18 +51,18 @@ users = Table(
     # Text, as the seed's string ids were, so that the checklist's `WHERE user_id = 'xxx'` runs verbatim.
     Column("id", Text, primary_key=True, server_default=text("gen_random_uuid()::text")),
     Column("name", Text, nullable=False, unique=True),
-    _created_at(),
+    created_at(),
 )
 
 api_tokens = Table(
     "api_tokens",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")),
-    _user_id(),
+    user_id(),
     # SHA-256 of the token: the token itself is shown once, at creation, and never stored.
     Column("token_hash", Text, nullable=False, unique=True),
     Column("label", Text, nullable=False, server_default=""),
-    _created_at(),
+    created_at(),
     Column("revoked_at", DateTime(timezone=True)),
 )
 
@@ -96,7 +70,7 @@ integrations_credentials = Table(
     "integrations_credentials",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")),
-    _user_id(),
+    user_id(),
     Column("integration_type", Text, nullable=False),
     Column("integration_name", Text, nullable=False),
     # Fernet ciphertexts (see security/encryption.py); never returned by the API.
@@ -114,11 +88,11 @@ integrations_credentials = Table(
     Column("next_sync_at", DateTime(timezone=True)),
     Column("sync_failures", Integer, nullable=False, server_default="0"),
     Column("sync_paused_at", DateTime(timezone=True)),
-    _created_at(),
-    _updated_at(),
+    created_at(),
+    updated_at(),
     UniqueConstraint("user_id", "integration_type", "integration_name"),
-    CheckConstraint(_one_of("integration_type", INTEGRATION_TYPES), name="integration_type"),
-    CheckConstraint(_one_of("sync_status", SYNC_STATUSES), name="sync_status"),
+    CheckConstraint(one_of("integration_type", INTEGRATION_TYPES), name="integration_type"),
+    CheckConstraint(one_of("sync_status", SYNC_STATUSES), name="sync_status"),
     # Daily check: GROUP BY integration_type, sync_status.
     Index(None, "integration_type", "sync_status"),
 )
@@ -127,8 +101,8 @@ integrations_sync_logs = Table(
     "integrations_sync_logs",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")),
-    _integration_id(),
-    _user_id(),
+    integration_id(),
+    user_id(),
     Column("integration_type", Text, nullable=False),
     Column("sync_type", Text, nullable=False),
     Column("status", Text, nullable=False),
@@ -137,7 +111,7 @@ integrations_sync_logs = Table(
     Column("failed_records", Integer, nullable=False, server_default="0"),
     Column("error_message", Text),
     Column("duration_ms", Integer),
-    _created_at(),
+    created_at(),
     Column("completed_at", DateTime(timezone=True)),
     # Refreshed by a running sync as it stores each page: a `running` row whose heartbeat stopped belongs
     # to a run that died or hangs (see sync/runs.py).
@@ -145,8 +119,8 @@ integrations_sync_logs = Table(
     Column("job_id", BigInteger),  # the queue's job running it; what asked for it; the result the API returns
     Column("trigger", Text, nullable=False, server_default="request"),
     Column("outcome", JSONB),
-    CheckConstraint(_one_of("status", SYNC_LOG_STATUSES), name="status"),
-    CheckConstraint(_one_of("trigger", SYNC_TRIGGERS), name="trigger"),
+    CheckConstraint(one_of("status", SYNC_LOG_STATUSES), name="status"),
+    CheckConstraint(one_of("trigger", SYNC_TRIGGERS), name="trigger"),
     CheckConstraint("total_records >= 0 AND synced_records >= 0 AND failed_records >= 0", name="counts_not_negative"),
     # The logs route lists one integration's runs newest first.
     Index(None, "integration_id", "created_at"),
@@ -161,28 +135,6 @@ integrations_sync_logs = Table(
         postgresql_where=text("status IN ('queued', 'running')"),
     ),
 )
-
-
-def provider_records_table(name: str, provider_id: str, *columns: Column[object] | Index) -> Table:
-    """A table of records synced from a provider: one row per record per connection.
-
-    The unique (integration_id, <provider id>) pair is the upsert's conflict target; its leading
-    column also serves as the index of the integration_id foreign key.
-    """
-    return Table(
-        name,
-        metadata,
-        Column("id", BigInteger, primary_key=True, autoincrement=True),
-        _integration_id(),
-        _user_id(),
-        Column(provider_id, Text, nullable=False),
-        *columns,
-        Column("provider_updated_at", DateTime(timezone=True)),
-        _created_at(),
-        _updated_at(),
-        UniqueConstraint("integration_id", provider_id),
-        Index(None, provider_id),
-    )
 
 
 xero_invoices = provider_records_table(
@@ -358,7 +310,7 @@ webhook_events = Table(
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("applied_at", DateTime(timezone=True)),
     UniqueConstraint("provider", "event_id"),
-    CheckConstraint(_one_of("outcome", WEBHOOK_OUTCOMES), name="outcome"),
+    CheckConstraint(one_of("outcome", WEBHOOK_OUTCOMES), name="outcome"),
     Index(None, "received_at"),
     Index(None, "event_type"),
 )
@@ -369,12 +321,12 @@ oauth_states = Table(
     "oauth_states",
     metadata,
     Column("state_hash", Text, primary_key=True),
-    _user_id(),
+    user_id(),
     Column("integration_type", Text, nullable=False),
     Column("integration_name", Text, nullable=False),
     Column("custom_data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("expires_at", DateTime(timezone=True), nullable=False),
-    _created_at(),
+    created_at(),
 )
 
 
