@@ -21,8 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from integration_service.api.errors import error_response, unexpected_error
 from integration_service.security.api_tokens import TokenVerifier
 from integration_service.security.rate_limit import RateLimiter, Verdict
-
-log = structlog.get_logger("integration_service.access")
+from integration_service.security.redaction import log_access
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -75,12 +74,12 @@ class RequestContextMiddleware:
             await unexpected_error(scope["path"], exc)(scope, receive, send_with_headers)
         finally:
             # The path only: query strings can carry OAuth codes and states.
-            log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status or 500,
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            log_access(
+                request_id,
+                scope["method"],
+                scope["path"],
+                status or 500,
+                round((time.perf_counter() - started) * 1000, 1),
             )
             structlog.contextvars.unbind_contextvars("request_id")
 

@@ -8,10 +8,13 @@ wherever they appear, including in formatted exceptions.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import re
 import sys
 from collections.abc import MutableMapping
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -100,6 +103,8 @@ def configure_logging(level: str = "INFO") -> None:
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    global _access_handler
+    _access_handler = handler
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
@@ -110,3 +115,32 @@ def configure_logging(level: str = "INFO") -> None:
     access = logging.getLogger("uvicorn.access")
     access.handlers[:] = []
     access.propagate = False
+
+
+ACCESS_LOGGER = "integration_service.access"
+_access_handler: logging.StreamHandler[Any] | None = None  # configure_logging's handler
+
+
+def log_access(request_id: str, method: str, path: str, status: int, duration_ms: float) -> None:
+    """The access line of one request: the line structlog would render, written straight to the log
+    handler's stream. Through structlog and logging it cost ~10 % of the busiest route's CPU at saturation
+    (py-spy, issue 16); every field here is the middleware's own, and the path is scrubbed all the same."""
+    handler = _access_handler
+    if handler is None or not logging.getLogger(ACCESS_LOGGER).isEnabledFor(logging.INFO):
+        return
+    line = json.dumps(
+        {
+            "method": method,
+            "path": scrub(path),
+            "status": status,
+            "duration_ms": duration_ms,
+            "event": "request",
+            "request_id": request_id,
+            "level": "info",
+            "logger": ACCESS_LOGGER,
+            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        }
+    )
+    with handler.lock or contextlib.nullcontext():  # as StreamHandler.emit: one whole line at a time
+        handler.stream.write(line + "\n")
+        handler.stream.flush()
