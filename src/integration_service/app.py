@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx
-import redis
 import structlog
 from fastapi import FastAPI
 from fastapi.middleware import Middleware
@@ -56,6 +56,9 @@ from integration_service.security.tls import provider_trust
 from integration_service.settings import Settings
 from integration_service.sync.engine import SyncEngine
 from integration_service.sync.runs import close_interrupted, keep_closing_interrupted
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 log = structlog.get_logger(__name__)
 
@@ -117,6 +120,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.services = services  # routes read it through api/dependencies.py's AppServices
     install_error_handlers(app)
     metrics.install(app, engine, settings.database_pool_size + settings.database_pool_max_overflow, services.read_pool)
+    app.include_router(integrations.collection)  # first: the busiest route (api/integrations.py)
     app.include_router(health.router)
     app.include_router(version.router)
     # Fixed paths before /api/integrations/{integration_id}, which would otherwise claim them.
@@ -160,10 +164,14 @@ def build_services(settings: Settings, application_name: str = SERVICE_APPLICATI
         sync_requests=SyncRequests(engine, sync_engine, queue, settings.sync_queue),
         sync_waiter=SyncWaiter(engine, conninfo(settings)),
         head_revision=migrations.head_revision(),
-        redis=None
-        if redis_url is None
-        else redis.Redis.from_url(redis_url.get_secret_value(), socket_timeout=2, socket_connect_timeout=2),
+        redis=None if redis_url is None else _redis_client(redis_url.get_secret_value()),
     )
+
+
+def _redis_client(url: str) -> Redis:
+    from redis import Redis  # imported only where Redis is configured: 4 MB a process without it never needs
+
+    return Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
 async def _close_interrupted_syncs(engine: Engine, stale_after_s: int) -> None:

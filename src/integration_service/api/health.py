@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-import redis
 import structlog
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
@@ -51,10 +50,12 @@ def health(response: Response, services: AppServices) -> Health:
     redis_state = "not configured"
     client = services.redis
     if client is not None:
+        from redis import RedisError  # only where Redis is configured (app.build_services)
+
         try:
             client.ping()
             redis_state = "ok"
-        except redis.RedisError as exc:
+        except RedisError as exc:
             redis_state = f"unreachable ({type(exc).__name__})"
     healthy = database == "ok" and schema.startswith("at head") and redis_state in ("ok", "not configured")
     if not healthy:

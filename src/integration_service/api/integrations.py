@@ -47,6 +47,10 @@ from integration_service.security.redaction import scrub
 from integration_service.sync.locks import hold_until_commit
 
 router = APIRouter(prefix="/api/integrations", tags=["integrations"])
+# The collection's two routes (list and create) on a router of their own, which the app matches first:
+# its exact path claims nothing else, and the busiest route no longer waits for every other route's
+# pattern to be tried (measured: 6 % of its CPU at saturation, py-spy, issue 16).
+collection = APIRouter(prefix="/api/integrations", tags=["integrations"])
 
 IntegrationType = StrEnum("IntegrationType", {name: name for name in INTEGRATION_TYPES})  # type: ignore[misc]
 
@@ -169,7 +173,7 @@ _CREATED_LINKS = {
 }
 
 
-@router.post(
+@collection.post(
     "",
     operation_id="createIntegration",
     summary="Connect an integration",
@@ -207,7 +211,7 @@ def create_integration(
     return IntegrationEnvelope(integration=IntegrationPublic.model_validate(dict(row)))
 
 
-@router.get(
+@collection.get(
     "",
     operation_id="listIntegrations",
     summary="List your integrations",

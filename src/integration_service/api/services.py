@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import procrastinate
-import redis
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine
 
@@ -18,6 +17,9 @@ from integration_service.security.api_tokens import TokenVerifier
 from integration_service.security.encryption import SecretBox
 from integration_service.settings import Settings
 from integration_service.sync.engine import SyncEngine
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 P = TypeVar("P", bound=SyncProvider[Any])
 
@@ -36,7 +38,7 @@ class Services:
     sync_requests: SyncRequests  # puts syncs on the queue
     sync_waiter: SyncWaiter  # hears when they end (web process)
     head_revision: str  # the migration the code expects: /api/health compares the database's
-    redis: redis.Redis | None
+    redis: Redis | None
 
     def provider(self, kind: type[P]) -> P:
         """The one instance of a provider class."""
