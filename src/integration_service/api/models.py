@@ -61,39 +61,54 @@ def _credential_shape(value: SecretStr) -> SecretStr:
 
 
 class _Node(NamedTuple):
-    path: str  # e.g. customData.accounts[0].name, for messages
-    key: str | None  # the key it is stored under; None for a list item or customData itself
+    parent: _Node | None  # None for customData itself
+    step: str | int | None  # its key in the parent dict, or its index in the parent list
     level: int  # customData itself is level 1
     value: object
+
+    def path(self) -> str:
+        """e.g. customData.accounts[0].name, for messages: built only for one (most values never need it)."""
+        steps: list[str] = []
+        node: _Node | None = self
+        while node is not None and node.parent is not None:
+            steps.append(f".{node.step}" if isinstance(node.step, str) else f"[{node.step}]")
+            node = node.parent
+        return "customData" + "".join(reversed(steps))
 
 
 def _nodes(custom_data: dict[str, Any]) -> Iterator[_Node]:
     """Every value in customData, walked without recursion and never below the depth limit, so that no
     value, however deep, can exhaust the stack."""
-    pending: deque[_Node] = deque([_Node("customData", None, 1, custom_data)])
+    pending: deque[_Node] = deque([_Node(None, None, 1, custom_data)])
     while pending:
         node = pending.popleft()
         yield node
         if node.level > MAX_CUSTOM_DATA_DEPTH:
             continue
         if isinstance(node.value, dict):
-            pending.extend(_Node(f"{node.path}.{k}", k, node.level + 1, v) for k, v in node.value.items())
+            pending.extend(_Node(node, k, node.level + 1, v) for k, v in node.value.items())
         elif isinstance(node.value, list):
-            pending.extend(_Node(f"{node.path}[{i}]", None, node.level + 1, v) for i, v in enumerate(node.value))
+            pending.extend(_Node(node, i, node.level + 1, v) for i, v in enumerate(node.value))
 
 
 def custom_data_problem(custom_data: dict[str, Any]) -> str | None:
     """Why this customData may not be stored (or, stored by an older version, shown), or None.
 
-    Paths and key names may appear in the answer; values never do (one could be the secret refused)."""
+    Paths and key names may appear in the answer; values never do (one could be the secret refused).
+    Every listed integration's customData passes here on every list: keep the walk cheap."""
     secret_paths: list[str] = []
     for node in _nodes(custom_data):
-        if isinstance(node.value, dict | list) and node.level > MAX_CUSTOM_DATA_DEPTH:
-            return f"customData must not nest deeper than {MAX_CUSTOM_DATA_DEPTH} levels ({node.path[:200]} does)"
-        if any("\x00" in text for text in (node.key, node.value) if isinstance(text, str)):
-            return f"{node.path[:200]} must not contain NUL characters"
-        if node.key is not None and _SECRET_LOOKING_KEY.search(node.key):
-            secret_paths.append(node.path[:200])
+        value, key = node.value, node.step
+        if isinstance(value, dict | list):
+            if node.level > MAX_CUSTOM_DATA_DEPTH:
+                return f"customData must not nest deeper than {MAX_CUSTOM_DATA_DEPTH} levels ({node.path()[:200]} does)"
+        elif isinstance(value, str) and "\x00" in value:
+            return f"{node.path()[:200]} must not contain NUL characters"
+        if isinstance(key, str):
+            if "\x00" in key:
+                return f"{node.path()[:200]} must not contain NUL characters"
+            if _SECRET_LOOKING_KEY.search(key):
+                secret_paths.append(node.path()[:200])
     if secret_paths:
         return (
             f"customData is stored unencrypted and must not hold secrets at any depth ({', '.join(secret_paths[:5])}); "
