@@ -31,7 +31,7 @@ from integration_service.providers.errors import ProviderError
 from integration_service.providers.http import RetryPolicy
 from integration_service.providers.registry import oauth_providers
 from integration_service.providers.session import ProviderSession, fixed_token
-from integration_service.providers.tokens import OAUTH_FAILURES, TokenSet, describe_oauth_failure, oauth_client
+from integration_service.providers.tokens import TokenSet, describe_oauth_failure, oauth_client, oauth_failures
 from integration_service.settings import Settings
 
 router = APIRouter(prefix="/api/integrations", tags=["connections"])
@@ -158,7 +158,7 @@ def callback(
     try:
         with oauth_client(app, settings, redirect_uri=redirect_uri(settings.public_url, chosen)) as client:
             tokens = TokenSet.from_response(dict(client.fetch_token(app.token_url, code=code)))
-    except OAUTH_FAILURES as exc:
+    except oauth_failures() as exc:
         raise BadRequest(f"exchanging the authorisation code failed: {describe_oauth_failure(exc)}") from None
     callback_params = {"realmId": realm_id} if realm_id else {}
     linked = Linked(None, pending["user_id"])

@@ -13,11 +13,10 @@ import uuid
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import structlog
-from authlib.integrations.base_client.errors import OAuthError
 from sqlalchemy import Connection, Engine, select
 
 from integration_service.db.schema import integrations_credentials as credentials
@@ -28,11 +27,9 @@ from integration_service.security.encryption import SecretBox
 from integration_service.security.tls import provider_trust
 from integration_service.settings import Settings
 
-with warnings.catch_warnings():
-    # Authlib 1.9 prefers the httpx2 fork and warns on import when it runs on httpx, which the whole
-    # service uses (DESIGN.md) and Authlib still supports. Revisit when Authlib drops httpx.
-    warnings.filterwarnings("ignore", message="The httpx module is deprecated", category=DeprecationWarning)
+if TYPE_CHECKING:
     from authlib.integrations.httpx_client import OAuth2Client
+
 
 log = structlog.get_logger(__name__)
 
@@ -76,7 +73,7 @@ class TokenSet:
 
 
 def oauth_client(app: OAuthApp, settings: Settings, **kwargs: Any) -> OAuth2Client:
-    return OAuth2Client(
+    return _oauth2_client_class()(
         client_id=app.client_id,
         client_secret=app.client_secret.get_secret_value(),
         token_endpoint_auth_method=app.token_auth_method,
@@ -87,18 +84,45 @@ def oauth_client(app: OAuthApp, settings: Settings, **kwargs: Any) -> OAuth2Clie
 
 
 def describe_oauth_failure(exc: Exception) -> str:
-    if isinstance(exc, OAuthError | TokenRefused):
-        return f"the provider refused the token request ({exc.error})"
+    if isinstance(exc, TokenRefused | _authlib_error()):
+        return f"the provider refused the token request ({getattr(exc, 'error', '')})"
     if isinstance(exc, httpx.HTTPStatusError):
         return f"the token endpoint answered HTTP {exc.response.status_code}"
     return f"the token endpoint could not be reached ({type(exc).__name__})"
 
 
-OAUTH_FAILURES = (OAuthError, httpx.HTTPError, ValueError)
+def oauth_failures() -> tuple[type[Exception], ...]:
+    """What a token request can raise, for an `except` clause."""
+    return (_authlib_error(), httpx.HTTPError, ValueError)
+
+
+# Authlib is imported when a token request is first made: 180 modules and 11.5 MB that a web process
+# serving lists and webhooks never needs (issue 16's memory target).
+def _authlib_error() -> type[Exception]:
+    from authlib.integrations.base_client.errors import OAuthError
+
+    error: type[Exception] = OAuthError  # Authlib is untyped
+    return error
+
+
+def _oauth2_client_class() -> type[OAuth2Client]:
+    with warnings.catch_warnings():
+        # Authlib 1.9 prefers the httpx2 fork and warns on import when it runs on httpx, which the whole
+        # service uses (DESIGN.md) and Authlib still supports. Revisit when Authlib drops httpx.
+        warnings.filterwarnings("ignore", message="The httpx module is deprecated", category=DeprecationWarning)
+        from authlib.integrations.httpx_client import OAuth2Client
+    client_class: type[OAuth2Client] = OAuth2Client  # Authlib is untyped
+    return client_class
 
 
 class TokenManager:
-    """Valid access tokens for one provider's integrations."""
+    """Valid access tokens for one provider's integrations.
+
+    A manager serves one sync run or one request. The token it read from the database is reused for the
+    run's later calls until it nears expiry or the provider rejects it: a 100-page sync read (and
+    decrypted) it 100 times, a third of its page fetcher's time (py-spy, issue 16). Another process
+    refreshing meanwhile does not invalidate it: a refresh leaves the old access token valid to expiry,
+    and a 401 comes back here as `rejected`, which goes to the database."""
 
     def __init__(self, engine: Engine, box: SecretBox, app: OAuthApp, settings: Settings) -> None:
         self.engine = engine
@@ -106,16 +130,22 @@ class TokenManager:
         self.app = app
         self.settings = settings
         self.margin = timedelta(seconds=settings.token_refresh_margin_s)
+        self._known: dict[uuid.UUID, tuple[str, datetime | None]] = {}  # last token read, and its expiry
 
     def access_token(self, integration_id: uuid.UUID, rejected: str | None = None) -> str:
         """A token to call the API with. `rejected`: a token the provider just answered 401 to."""
+        known = self._known.get(integration_id)
+        if known is not None and known[0] != rejected and not self._expiring(known[1]):
+            return known[0]
         with self.engine.connect() as connection:
             row = self._tokens(connection, integration_id, lock=False)
         if row.access_token_encrypted is None:
             raise ProviderAuthError("the integration is not connected: run the connect flow first")
         current = self.box.decrypt(row.access_token_encrypted)
         if current != rejected and not self._expiring(row.token_expires_at):
+            self._known[integration_id] = (current, row.token_expires_at)
             return current
+        self._known.pop(integration_id, None)
         return self._refresh(integration_id, rejected)
 
     def _expiring(self, expires_at: datetime | None) -> bool:
@@ -147,7 +177,7 @@ class TokenManager:
                     with oauth_client(self.app, self.settings) as client:
                         response = client.refresh_token(self.app.token_url, refresh_token=refresh_token)
                     fresh = TokenSet.from_response(dict(response), previous_refresh_token=refresh_token)
-                except OAUTH_FAILURES as exc:
+                except oauth_failures() as exc:
                     failure = f"token refresh failed: {describe_oauth_failure(exc)}; reconnect the integration"
                     with self.engine.begin() as counting:  # apart: this transaction may not commit
                         count_refresh(counting, "failure")

@@ -12,7 +12,7 @@ import httpx
 import psycopg
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 
 from harness.core.processes import ServerProcess
 from harness.stack.local import sandbox_service_env
@@ -164,3 +164,42 @@ def test_a_missing_integration_is_an_auth_error(database_url: str) -> None:
     with pytest.raises(ProviderAuthError, match="no longer exists"):
         tokens.access_token(uuid.uuid4())
     engine.dispose()
+
+
+def test_a_run_reads_its_token_once_and_again_only_when_the_provider_rejects_it(
+    make_user: Callable[[], ApiUser],
+    connect: Connect,
+    sandbox: ServerProcess,
+    sandbox_control: httpx.Client,
+    sql: SQL,
+    database_url: str,
+) -> None:
+    integration = connect(make_user(), "xero")
+    integration_id = uuid.UUID(integration["id"])
+    environment: dict[str, Any] = {k.lower(): v for k, v in sandbox_service_env(sandbox.url).items()}
+    settings = Settings(_env_file=None, **environment)
+    engine = create_engine(sqlalchemy_url(database_url))
+    token_reads: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "access_token_encrypted" in statement:
+            token_reads.append(statement)
+
+    tokens = TokenManager(
+        engine, SecretBox([SecretStr(DEVELOPMENT_ENCRYPTION_KEY)]), Xero(settings).oauth_app(), settings
+    )
+    try:
+        used = {tokens.access_token(integration_id) for _ in range(5)}  # a run's five pages
+        assert used == {stored_tokens(sql, integration["id"])[0]}
+        assert len(token_reads) == 1
+        since = last_seq(sandbox_control)
+        [rejected] = used
+        sandbox_control.post("/tokens/expire", json={"token": rejected}).raise_for_status()
+        fresh = tokens.access_token(integration_id, rejected)  # the provider answered 401 to it
+    finally:
+        engine.dispose()
+    assert fresh != rejected
+    assert fresh == stored_tokens(sql, integration["id"])[0]
+    assert len(token_reads) > 1  # the database, not the remembered token
+    assert len(token_requests(sandbox_control, XERO, since)) == 1
