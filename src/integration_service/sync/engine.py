@@ -20,7 +20,7 @@ from typing import Any, overload
 
 import httpx
 import structlog
-from sqlalchemy import Engine, RowMapping, func, select
+from sqlalchemy import Connection, Engine, RowMapping, func, select
 
 from integration_service.db.engine import StatementCounter
 from integration_service.db.schema import integrations_credentials as credentials
@@ -183,10 +183,11 @@ class SyncEngine:
                 # No success since the account was (re)linked (last_synced_at is reset then): fetch everything.
                 relinked = integration["last_synced_at"] is None
                 since = None if run.full or relinked else self._last_success(integration_id, (name, "all"))
-                # The next page is fetched while this one is stored (one ahead, see sync/ahead.py).
-                with closing(one_ahead(provider.pages(api, name, since))) as pages:
+                # The next page is fetched while this one is stored (one ahead, see sync/ahead.py), each
+                # page in a transaction of its own on one connection (a checkout per page cost a ping).
+                with closing(one_ahead(provider.pages(api, name, since))) as pages, self.engine.connect() as writer:
                     for page in pages:
-                        self._store_page(page, records, linked, result, log_id)
+                        self._store_page(writer, page, records, linked, result, log_id)
         except RunClosed as exc:
             failure = ProviderError(str(exc))
             result.record_error(failure.message)
@@ -230,7 +231,13 @@ class SyncEngine:
         return provider.client(linked, load_api_credentials(self.engine, self.box, integration_id), self.http)
 
     def _store_page(
-        self, page: list[Record], records: RecordSet, linked: Linked, result: SyncResult, log_id: uuid.UUID
+        self,
+        writer: Connection,
+        page: list[Record],
+        records: RecordSet,
+        linked: Linked,
+        result: SyncResult,
+        log_id: uuid.UUID,
     ) -> None:
         rows = []
         for record in page:
@@ -241,11 +248,11 @@ class SyncEngine:
                 result.record_error(f"a record could not be read ({type(exc).__name__}: {str(exc)[:120]})")
                 continue
             rows.append({**row, "integration_id": linked.integration_id, "user_id": linked.user_id})
-        with self.engine.begin() as connection:
+        with writer.begin():
             if rows:
-                upsert_rows(connection, records, rows, self.settings.sync_page_batch_size)
+                upsert_rows(writer, records, rows, self.settings.sync_page_batch_size)
             total, synced = result.total_records + len(page), result.synced_records + len(rows)
-            beat(connection, log_id, total, synced, result.failed_records)
+            beat(writer, log_id, total, synced, result.failed_records)
         result.total_records += len(page)
         result.synced_records += len(rows)
 

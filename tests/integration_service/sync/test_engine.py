@@ -344,3 +344,32 @@ def test_an_integration_without_credentials_is_refused_before_any_call(
         "SELECT count(*) FROM integrations_sync_logs WHERE integration_id = %s", [created.json()["integration"]["id"]]
     ).fetchone()
     assert logs == (0,)  # refused, not run: nothing to report as a failed sync
+
+
+@pytest.mark.parametrize("provider", PROVIDERS, ids=str)
+def test_a_full_resync_rewrites_only_the_records_that_changed(
+    user: ApiUser, connect: Connect, provider: Provider, sandbox_control: httpx.Client, sql: SQL
+) -> None:
+    tenant = new_tenant(sandbox_control, provider, 150)
+    integration = connect(user, provider.slug, **tenant_choice(provider, tenant["tenant_id"]))
+    assert sync(user, integration["id"]).status_code == 200
+    before = row_versions(sql, provider, integration["id"])
+    changed = sandbox_control.post(f"/tenants/{provider.slug}/{tenant['tenant_id']}/mutations", json={"modify": 7})
+    changed.raise_for_status()
+
+    again = sync(user, integration["id"], fullResync=True)
+    assert again.status_code == 200, again.text
+    assert again.json()["result"]["syncedRecords"] == tenant["invoices"]
+    after = row_versions(sql, provider, integration["id"])
+    assert after.keys() == before.keys()
+    # Only the seven changed invoices got a new row version; the rest were left as stored.
+    assert len([key for key in before if after[key] != before[key]]) == 7
+
+
+def row_versions(sql: SQL, provider: Provider, integration_id: str) -> dict[str, str]:
+    """Each stored record's row version (xmin changes whenever the row is rewritten)."""
+    rows = sql.execute(
+        f"SELECT {provider.key}, xmin::text FROM {provider.table} WHERE integration_id = %s",  # noqa: S608
+        [integration_id],
+    ).fetchall()
+    return {str(key): str(version) for key, version in rows}
