@@ -8,6 +8,7 @@ addresses, phones, groups and persons) and keeps every plain field.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from typing import Any
@@ -23,7 +24,14 @@ _YEAR_ENDS = {"AU": (30, 6), "NZ": (31, 3)}  # (day, month) of the usual financi
 
 
 def _line_id(invoice: Invoice, index: int) -> str:
-    return str(uuid.uuid5(uuid.UUID(invoice.key), f"line-{index}"))
+    return _derived_id(invoice.key, f"line-{index}")
+
+
+@functools.lru_cache(maxsize=100_000)
+def _derived_id(key: str, name: str) -> str:
+    """A stable id derived from a record's; remembered, as every page of a sync renders every line again
+    (uuid5 was a quarter of the time a page of invoices took)."""
+    return str(uuid.uuid5(uuid.UUID(key), name))
 
 
 def contact_ref(contact: Contact) -> dict[str, Any]:
