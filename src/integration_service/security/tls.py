@@ -17,11 +17,13 @@ class CaBundleError(ValueError):
 
 
 @cache
-def provider_trust(ca_bundle: str | None) -> ssl.SSLContext | bool:
-    """`verify=` for every outbound provider client: one context per bundle, shared (it is thread-safe)."""
-    if ca_bundle is None:
-        return True
+def provider_trust(ca_bundle: str | None) -> ssl.SSLContext:
+    """`verify=` for every outbound provider client: one context per bundle, shared (it is thread-safe).
+    Shared without a bundle too: `verify=True` built a context, loading every public root, for each client
+    made (each token request, each Stripe client), milliseconds of CPU and memory churn every time."""
     context = httpx.create_ssl_context()
+    if ca_bundle is None:
+        return context
     try:
         context.load_verify_locations(cafile=ca_bundle)
     except (OSError, ssl.SSLError) as exc:
