@@ -1,9 +1,12 @@
-"""One sandbox exchange checked against the provider's official OpenAPI document.
+"""One sandbox exchange checked against the provider's official OpenAPI document (Xero, PayPal) or, for
+Stripe, whose document is not kept here, against the official stripe SDK's types (harness.core.stripe_oracle).
 
 The specs live beside the project (`../shared/provider-specs`, or $PROVIDER_SPECS_DIR) and are never
 copied into it. The sandbox serves each provider under a prefix (`/xero/api`, `/paypal`); the exchange's
 path is put back on the real host the spec names, the operation found by openapi-core's path finder, and
-the response (status, headers, body) validated by openapi-core against that operation.
+the response (status, headers, body) validated by openapi-core against that operation. A status the spec
+does not define is judged against the provider's documented shape for it (harness.core.provider_shapes),
+when the project keeps one; otherwise it is "undocumented": counted, not judged.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.testing import MockRequest, MockResponse
 
 from harness.core.paths import PROJECT_ROOT
+from harness.core.provider_shapes import documented_shapes
+from harness.core.stripe_oracle import stripe_operation, stripe_problems
 
 Verdict = Literal["valid", "invalid", "undocumented", "outside"]
 
@@ -64,7 +69,7 @@ class SpecSource:
 
 
 # Where the sandbox serves each provider's API host (provider_sandbox/app.py).
-SANDBOX_ROOTS = {"xero": "/xero/api", "paypal": "/paypal"}
+SANDBOX_ROOTS = {"xero": "/xero/api", "paypal": "/paypal", "stripe": "/stripe"}
 SOURCES = (
     SpecSource("xero", "xero/xero_accounting.yaml", "https://api.xero.com", "/api.xro/2.0"),
     SpecSource("xero", "xero/xero-identity.yaml", "https://api.xero.com"),
@@ -90,16 +95,29 @@ class Checked:
     operation: str  # "GET /Invoices/{InvoiceID}" as the spec names it, or the sandbox path when outside
     verdict: Verdict
     problem: str = ""
+    shape: str = ""  # the documented shape's file when it, not the spec, judged the answer
 
 
 def check_exchange(exchange: dict[str, Any]) -> Checked:
     """The verdict on one logged sandbox exchange (see provider_sandbox.core.exchanges for its fields)."""
     path = exchange["path"]
-    provider = "xero" if path.startswith("/xero/") else "paypal"
+    provider = next(name for name in SANDBOX_ROOTS if path.startswith(f"/{name}/"))
     root = SANDBOX_ROOTS[provider]
     if not path.startswith(root + "/"):  # e.g. the OAuth token endpoints: no spec here describes them
         return Checked(provider, f"{exchange['method']} {path}", "outside")
+    if provider == "stripe":
+        return check_stripe(exchange["method"], path[len(root) :], exchange["status"], exchange["body"])
     return check_response(provider, {**exchange, "path": path[len(root) :]})
+
+
+def check_stripe(method: str, path: str, status: int, body: str | None) -> Checked:
+    """The verdict of the stripe SDK's types on one answer to `method` on `path` (`/v1/...`)."""
+    operation = f"{method.upper()} {stripe_operation(path)}"
+    try:
+        problems = stripe_problems(status, json.loads(body or ""))
+    except ValueError:
+        problems = ["the body is not JSON"]
+    return Checked("stripe", operation, "invalid" if problems else "valid", "; ".join(problems[:3])[:400])
 
 
 def check_response(provider: str, exchange: dict[str, Any]) -> Checked:
@@ -114,7 +132,7 @@ def check_response(provider: str, exchange: dict[str, Any]) -> Checked:
         except PathError:
             continue
         operation = f"{method.upper()} {found.path.parts[-1]}"
-        return Checked(provider, operation, *_validate(source, exchange, real_path))
+        return _validate(source, exchange, real_path, operation)
     return Checked(provider, f"{method.upper()} {SANDBOX_ROOTS[provider]}{path}", "outside")
 
 
@@ -124,7 +142,7 @@ def _spec_case(source: SpecSource, real_path: str) -> str:
     return source.base_path + spelled if spelled is not None else real_path
 
 
-def _validate(source: SpecSource, exchange: dict[str, Any], real_path: str) -> tuple[Verdict, str]:
+def _validate(source: SpecSource, exchange: dict[str, Any], real_path: str, operation: str) -> Checked:
     headers = exchange["headers"]
     content_type = headers.get("content-type", "application/json").split(";")[0].strip()
     request = MockRequest(source.host, exchange["method"].lower(), real_path, args=exchange["query"])
@@ -133,10 +151,16 @@ def _validate(source: SpecSource, exchange: dict[str, Any], real_path: str) -> t
     try:
         source.api.validate_response(request, response)
     except ResponseNotFound:
-        return "undocumented", f"status {exchange['status']} is not in the spec"
+        shape = documented_shapes().get((source.provider, exchange["status"]))
+        if shape is None:
+            return Checked(
+                source.provider, operation, "undocumented", f"status {exchange['status']} is not in the spec"
+            )
+        problems = "; ".join(shape.problems(headers, exchange["body"]))[:400]
+        return Checked(source.provider, operation, "invalid" if problems else "valid", problems, shape.file)
     except OpenAPIError as error:
-        return "invalid", _describe(error)
-    return "valid", ""
+        return Checked(source.provider, operation, "invalid", _describe(error))
+    return Checked(source.provider, operation, "valid")
 
 
 def _describe(error: OpenAPIError) -> str:

@@ -1,15 +1,15 @@
 """Provider fidelity: how faithfully the sandbox answered, as a number per provider and operation.
 
-The scenario gate's sandbox logs every Xero and PayPal exchange (`SANDBOX_EXCHANGE_LOG`,
+The scenario gate's sandbox logs every Xero, PayPal and Stripe exchange (`SANDBOX_EXCHANGE_LOG`,
 provider_sandbox/core/exchanges.py); this gate checks each logged response against the provider's official
-spec (harness/core/provider_specs.py) and judges each operation's share of valid responses against
-`contract/fidelity.toml`.
-`contract/fidelity.toml`.
-A drop fails the gate naming the operation and its first violations; the table is the release report's
-"Provider fidelity" and `release-report.json`'s `fidelity` section.
+spec, or for Stripe against the official SDK's types (harness/core/provider_specs.py), and judges each
+operation's share of valid responses against `contract/fidelity.toml`. A status the spec does not define is
+judged against the provider's documented shape when `contract/provider-shapes/` keeps one (Xero's 401, 403,
+404 and 429). A drop fails the gate naming the operation and its first violations; the table is the release
+report's "Provider fidelity" and `release-report.json`'s `fidelity` section.
 
-Not judged, but counted and listed: responses of injected faults (the test chose them), statuses the spec
-does not define (e.g. Xero's 401 and 429), and paths no spec covers (the OAuth token endpoints).
+Not judged, but counted and listed: responses of injected faults (the test chose them), statuses neither
+the spec nor a documented shape describes, and paths no spec covers (the OAuth token endpoints).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.paths import PROJECT_ROOT
+from harness.core.provider_shapes import documented_shapes
 from harness.core.provider_specs import Checked, check_exchange, missing_specs, provider_specs_dir
 from harness.core.stages import Stage
 from harness.gates.base import GateContext, GateResult
@@ -47,6 +48,8 @@ class OperationScore:
     faults: int = 0
     problems: list[str] = field(default_factory=list)
     undocumented_statuses: list[int] = field(default_factory=list)
+    by_shape: int = 0  # of the judged: answers judged against a documented shape (their status is not in the spec)
+    shape_statuses: list[int] = field(default_factory=list)
     status: str = "passed"  # passed, failed, allowed (below the threshold, with a reason in the config)
     allowed_because: str = ""
 
@@ -61,12 +64,18 @@ class OperationScore:
     def add(self, checked: Checked, status: int, fault: object) -> None:
         if fault is not None:
             self.faults += 1
-        elif checked.verdict == "valid":
+            return
+        if checked.shape:
+            self.by_shape += 1
+            if status not in self.shape_statuses:
+                self.shape_statuses.append(status)
+        if checked.verdict == "valid":
             self.valid += 1
         elif checked.verdict == "invalid":
             self.invalid += 1
             if len(self.problems) < MAX_PROBLEMS:
-                self.problems.append(f"{status}: {checked.problem}")
+                judge = f" (documented shape {checked.shape})" if checked.shape else ""
+                self.problems.append(f"{status}{judge}: {checked.problem}")
         else:
             self.undocumented += 1
             if status not in self.undocumented_statuses:
@@ -106,6 +115,16 @@ def score_exchanges(exchanges: Iterable[dict[str, Any]], config: FidelityConfig)
         "providers": _by_provider(operations),
         "operations": [_row(score) for score in operations],
         "outside_specs": {provider: sorted(paths) for provider, paths in sorted(outside.items())},
+        "shapes": [  # the documented shapes kept for statuses a spec leaves out, with their sources
+            {
+                "provider": shape.provider,
+                "status": shape.status,
+                "file": shape.file,
+                "source": shape.source,
+                "confidence": shape.confidence,
+            }
+            for shape in documented_shapes().values()
+        ],
         "failed": [failure for failure in failed if failure],
     }
 
@@ -175,6 +194,6 @@ class FidelityGate:
         )
         if section["failed"]:
             return GateResult("failed", "below the threshold: " + " | ".join(section["failed"]), (results,))
-        if not section["operations"]:  # the scenarios call Xero and PayPal: an empty log means logging broke
+        if not section["operations"]:  # the scenarios call the providers: an empty log means logging broke
             return GateResult("failed", "the sandbox logged no response of a specified operation", (results,))
         return GateResult("passed", summary, (results,))

@@ -1,6 +1,7 @@
-"""The exchange log: every response the sandbox gives for a provider that has an official spec, written
-whole (status, headers, body) as one JSON line, so that the harness can check it against that spec
-afterwards (`harness.gates.fidelity`, the release report's "Provider fidelity").
+"""The exchange log: every response the sandbox gives for a provider the harness can judge (an official
+spec for Xero and PayPal, the official SDK's types for Stripe), written whole (status, headers, body) as
+one JSON line, so that the harness can check it afterwards (`harness.gates.fidelity`, the release
+report's "Provider fidelity").
 
 Off unless `SANDBOX_EXCHANGE_LOG` names a file. Token values in bodies are cut out before writing (the
 log is evidence kept with a report); their type stays a string, which is all a spec can say of them.
@@ -19,8 +20,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from provider_sandbox.core.recorder import redact_query
 
-# The providers with an official OpenAPI document in ../shared/provider-specs.
-SPECIFIED_PREFIXES = ("/xero/", "/paypal/")
+# The providers with an official OpenAPI document in ../shared/provider-specs, and Stripe (its SDK).
+SPECIFIED_PREFIXES = ("/xero/", "/paypal/", "/stripe/")
 # Xero's browser login: no spec covers it, and its redirects carry authorization codes.
 UNLOGGED_PREFIXES = ("/xero/login/",)
 MAX_LOGGED_BODY = 2**20  # a larger body is logged as truncated, and the harness does not judge it

@@ -1,5 +1,6 @@
 """Stripe objects in the shapes of the API reference (customer, product, price, payment intent,
-charge, refund, subscription, event). seed.py builds an account's history from them.
+charge, payment method, refund; the subscription is in subscription_objects.py). seed.py builds an
+account's history from them.
 
 Test payment methods behave as Stripe documents them: `pm_card_visa` (and the other brand
 methods) succeed; `pm_card_chargeDeclined*` decline with the documented codes.
@@ -201,19 +202,7 @@ def charge(
         "application_fee": None,
         "application_fee_amount": None,
         "balance_transaction": new_id("txn", seed and seed + "/txn") if succeeded else None,
-        "billing_details": {
-            "address": {
-                "city": None,
-                "country": None,
-                "line1": None,
-                "line2": None,
-                "postal_code": None,
-                "state": None,
-            },
-            "email": None,
-            "name": None,
-            "phone": None,
-        },
+        "billing_details": _billing_details(),
         "calculated_statement_descriptor": "NEXTCRM SANDBOX",
         "captured": succeeded,
         "created": created,
@@ -233,17 +222,7 @@ def charge(
         "payment_intent": payment_intent_id,
         "payment_method": payment_method,
         "payment_method_details": {
-            "card": {
-                "brand": card.brand,
-                "checks": {"address_line1_check": None, "address_postal_code_check": None, "cvc_check": "pass"},
-                "country": "US",
-                "exp_month": 12,
-                "exp_year": 2034,
-                "fingerprint": new_id("fp", payment_method)[3:19],
-                "funding": card.funding,
-                "last4": card.last4,
-                "network": card.brand,
-            },
+            "card": {**_card(card, payment_method), "network": card.brand},
             "type": "card",
         },
         "receipt_email": None,
@@ -258,6 +237,43 @@ def charge(
         "status": "succeeded" if succeeded else "failed",
         "transfer_data": None,
         "transfer_group": None,
+    }
+
+
+def payment_method(created: int, method: str, card: TestCard) -> dict[str, Any]:
+    """The PaymentMethod a test method stands for, as Stripe embeds it whole in a card error."""
+    networks = {"available": [card.brand], "preferred": None}
+    details = {**_card(card, method), "display_brand": card.brand, "networks": networks, "wallet": None}
+    return {
+        "id": method,
+        "object": "payment_method",
+        "allow_redisplay": "unspecified",
+        "billing_details": _billing_details(),
+        "card": {**details, "regulated_status": "unregulated", "three_d_secure_usage": {"supported": True}},
+        "created": created,
+        "customer": None,
+        "livemode": False,
+        "metadata": {},
+        "type": "card",
+    }
+
+
+def _billing_details() -> dict[str, Any]:
+    address = dict.fromkeys(("city", "country", "line1", "line2", "postal_code", "state"))
+    return {"address": address, "email": None, "name": None, "phone": None}
+
+
+def _card(card: TestCard, payment_method: str) -> dict[str, Any]:
+    """What a charge's payment method details and a PaymentMethod say alike of the card."""
+    return {
+        "brand": card.brand,
+        "checks": {"address_line1_check": None, "address_postal_code_check": None, "cvc_check": "pass"},
+        "country": "US",
+        "exp_month": 12,
+        "exp_year": 2034,
+        "fingerprint": new_id("fp", payment_method)[3:19],
+        "funding": card.funding,
+        "last4": card.last4,
     }
 
 
@@ -301,72 +317,4 @@ def refund(created: int, charge_obj: dict[str, Any], amount: int, params: dict[s
         "source_transfer_reversal": None,
         "status": "succeeded",
         "transfer_reversal": None,
-    }
-
-
-_PERIODS = {"day": 86400, "week": 7 * 86400, "month": 30 * 86400, "year": 365 * 86400}
-
-
-# Over 60 lines: one literal, the Subscription object with the fields Stripe documents, in their order.
-def subscription(
-    created: int, customer_id: str, items: list[tuple[dict[str, Any], int]], params: dict[str, Any], status: str
-) -> dict[str, Any]:
-    sid = new_id("sub")
-    first_price = items[0][0]
-    recurring = first_price["recurring"]
-    period_end = created + _PERIODS[recurring["interval"]] * int(recurring["interval_count"])
-    item_objects = [
-        {
-            "id": new_id("si"),
-            "object": "subscription_item",
-            "created": created,
-            "current_period_end": period_end,
-            "current_period_start": created,
-            "discounts": [],
-            "metadata": {},
-            "price": price_obj,
-            "quantity": quantity,
-            "subscription": sid,
-            "tax_rates": [],
-        }
-        for price_obj, quantity in items
-    ]
-    return {
-        "id": sid,
-        "object": "subscription",
-        "application": None,
-        "automatic_tax": {"enabled": False, "liability": None},
-        "billing_cycle_anchor": created,
-        "cancel_at": None,
-        "cancel_at_period_end": False,
-        "canceled_at": None,
-        "cancellation_details": {"comment": None, "feedback": None, "reason": None},
-        "collection_method": "charge_automatically",
-        "created": created,
-        "currency": first_price["currency"],
-        "current_period_end": period_end,
-        "current_period_start": created,
-        "customer": customer_id,
-        "days_until_due": None,
-        "default_payment_method": params.get("default_payment_method"),
-        "description": params.get("description"),
-        "discounts": [],
-        "ended_at": None,
-        "items": {
-            "object": "list",
-            "data": item_objects,
-            "has_more": False,
-            "total_count": len(item_objects),
-            "url": f"/v1/subscription_items?subscription={sid}",
-        },
-        "latest_invoice": None,
-        "livemode": False,
-        "metadata": params.get("metadata", {}),
-        "pending_setup_intent": None,
-        "pending_update": None,
-        "start_date": created,
-        "status": status,
-        "test_clock": None,
-        "trial_end": None,
-        "trial_start": None,
     }

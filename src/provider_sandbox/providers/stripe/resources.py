@@ -110,8 +110,7 @@ def _recurring(call: Call) -> dict[str, Any] | None:
     if interval not in ("day", "week", "month", "year"):
         raise invalid("Invalid recurring[interval]: must be one of day, week, month, or year", "recurring[interval]")
     count = as_int(raw, "interval_count", minimum=1, default=1, param_name="recurring[interval_count]")
-    return {
-        "aggregate_usage": None,
+    return {  # no aggregate_usage: API version 2025-03-31.basil removed it
         "interval": interval,
         "interval_count": count,
         "meter": None,
@@ -252,7 +251,7 @@ def _confirm(sim: Emitter, call: Call, intent: dict[str, Any], method: str | Non
         "decline_code": card.decline_code,
         "doc_url": f"https://stripe.com/docs/error-codes/{card.error_code.replace('_', '-')}",
         "message": card.message,
-        "payment_method": {"id": method, "object": "payment_method", "type": "card"},
+        "payment_method": objects.payment_method(call.now, method, card),
         "type": "card_error",
     }
     intent.update(status="requires_payment_method", last_payment_error=error)

@@ -10,6 +10,7 @@ from typing import Any
 
 from provider_sandbox.providers.stripe import objects as objects
 from provider_sandbox.providers.stripe.store import Call, Emitter, Result, list_page
+from provider_sandbox.providers.stripe.subscription_objects import subscription
 from provider_sandbox.providers.stripe.wire import StripeError, as_bool, as_int, as_metadata, as_str, invalid, missing
 
 STATUSES = ("active", "past_due", "unpaid", "canceled", "incomplete", "incomplete_expired", "trialing", "paused")
@@ -59,7 +60,7 @@ async def create_subscription(sim: Emitter, call: Call) -> Result:
         "description": as_str(call.params, "description"),
         "metadata": as_metadata(call.params),
     }
-    sub = objects.subscription(call.now, customer_id, items, fields, status)
+    sub = subscription(call.now, customer_id, items, fields, status)
     if trial_days:
         sub.update(trial_start=call.now, trial_end=call.now + trial_days * 86400)
     call.account.add(sub)
@@ -82,7 +83,8 @@ async def update_subscription(sim: Emitter, call: Call) -> Result:
     changes: dict[str, Any] = {"metadata": metadata}
     if "cancel_at_period_end" in call.params:
         changes["cancel_at_period_end"] = as_bool(call.params, "cancel_at_period_end")
-        changes["cancel_at"] = sub["current_period_end"] if changes["cancel_at_period_end"] else None
+        period_end = sub["items"]["data"][0]["current_period_end"]
+        changes["cancel_at"] = period_end if changes["cancel_at_period_end"] else None
     if "description" in call.params:
         changes["description"] = as_str(call.params, "description")
     for name, value in changes.items():
