@@ -36,6 +36,7 @@ pytest_plugins = [
     "steps.providers.accounting_checks",
     "steps.providers.stripe_integration",
     "steps.providers.paypal_integration",
+    "steps.providers.paypal_orders",
     "steps.providers.paypal_webhooks",
     "steps.providers.paypal_live_webhooks",
     "steps.providers.billionmail",

@@ -57,6 +57,22 @@ Feature: PayPal integration
     And the response is an error with code "provider_rejected"
     And the PayPal payment of "Ava" shows state created
 
+  @PAYPAL-02 @PAYPAL-03 @local @staging @sandbox
+  Scenario: A checkout order is captured only once the buyer approved it
+    Given "Ava" has connected a new PayPal REST app
+    When "Ava" creates a PayPal checkout order of "42.50" USD
+    Then the response status is 201
+    And the answer holds an approval link to PayPal's checkout
+    When "Ava" captures the PayPal checkout order
+    Then the response status is 422
+    And the response is an error with code "provider_rejected"
+    And PayPal holds the checkout order as "PAYER_ACTION_REQUIRED" for "42.50" USD
+    When the buyer approves the PayPal checkout order
+    And "Ava" captures the PayPal checkout order
+    Then the response status is 200
+    And PayPal holds the checkout order as "COMPLETED" for "42.50" USD
+    And the PayPal order of "Ava" shows status COMPLETED, amount 42.50, currency USD
+
   @PAYPAL-04 @local @staging @sandbox
   Scenario: A billing plan is created active, and a customer can subscribe to it
     Given "Ava" has connected a new PayPal REST app

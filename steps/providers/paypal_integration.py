@@ -210,8 +210,8 @@ def paypal_holds_sale(world: World, payments: PaymentObjects, state: str) -> Non
     assert sale["state"] == state, f"PayPal holds the sale as {sale['state']}"
 
 
-@then(parsers.re(rf"the PayPal (?P<record>payment|subscription) of {NAME} shows (?P<expected>.+)$"))
-@given(parsers.re(rf"the PayPal (?P<record>payment|subscription) of {NAME} shows (?P<expected>.+)$"))
+@then(parsers.re(rf"the PayPal (?P<record>payment|subscription|order) of {NAME} shows (?P<expected>.+)$"))
+@given(parsers.re(rf"the PayPal (?P<record>payment|subscription|order) of {NAME} shows (?P<expected>.+)$"))
 def paypal_record_shows(world: World, payments: PaymentObjects, record: str, name: str, expected: str) -> None:
     check_record(stored_record(world, payments, name, "paypal", record), expected, f"{name}'s PayPal {record}")
 

@@ -32,6 +32,7 @@ ObjectKind = Literal[
     "stripe_customer",
     "stripe_price",
     "paypal_payment_id",
+    "paypal_order_id",
     "paypal_approval_url",
     "paypal_payer_id",
     "paypal_plan_id",
@@ -45,6 +46,7 @@ RECORD_KEYS: dict[tuple[str, str], tuple[ObjectKind, str]] = {
     ("stripe", "subscription"): ("stripe_subscription_id", "stripeSubscriptionId"),
     ("paypal", "payment"): ("paypal_payment_id", "paypalPaymentId"),
     ("paypal", "subscription"): ("paypal_subscription_id", "paypalSubscriptionId"),
+    ("paypal", "order"): ("paypal_order_id", "paypalOrderId"),
 }
 
 
@@ -91,6 +93,7 @@ class PaymentObjects:
     stripe_customer: str | None = None
     stripe_price: str | None = None
     paypal_payment_id: str | None = None
+    paypal_order_id: str | None = None
     paypal_approval_url: str | None = None
     paypal_payer_id: str | None = None
     paypal_plan_id: str | None = None

@@ -98,6 +98,34 @@ def subscription(http: httpx.Client, access: str, plan_id: str) -> dict[str, Any
     return dict(response.json())
 
 
+ORDERS = "/paypal/v2/checkout/orders"
+FULL = {"Prefer": "return=representation"}
+
+
+def order_body(intent: str = "CAPTURE", value: str = "25.00", **unit: Any) -> dict[str, Any]:
+    return {
+        "intent": intent,
+        "purchase_units": [{"amount": {"currency_code": "USD", "value": value}, **unit}],
+        "application_context": {"return_url": "https://crm.example/order/return"},
+    }
+
+
+def create_order(http: httpx.Client, access: str, intent: str = "CAPTURE", value: str = "25.00") -> dict[str, Any]:
+    response = http.post(ORDERS, json=order_body(intent, value), headers={**bearer(access), **FULL})
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def approved_order(
+    http: httpx.Client, access: str, intent: str = "CAPTURE", payer: str | None = None
+) -> dict[str, Any]:
+    """An order its buyer approved (through its approve link); returns the order as shown afterwards."""
+    created = create_order(http, access, intent)
+    params = approve(http, link(created, "approve"), payer)
+    assert params["token"] == created["id"]
+    return dict(http.get(f"{ORDERS}/{created['id']}", headers=bearer(access)).json())
+
+
 # --- fidelity: each answer against the operation's schema in PayPal's own specs ------------------
 
 SANDBOX_ROOT = "/paypal"

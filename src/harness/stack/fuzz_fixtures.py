@@ -52,6 +52,7 @@ def create_fuzz_fixtures(api: httpx.Client, sandbox_url: str, verify: str | bool
     _stripe_objects(api, fixtures, stripe, sandbox_url, verify)
     paypal = _integration(api, "PAYPAL", apiKey=PAYPAL_APP[0], apiSecret=PAYPAL_APP[1])
     _paypal_objects(api, fixtures, paypal)
+    _paypal_orders(api, fixtures, paypal, verify)
     billionmail = _integration(
         api, "BILLIONMAIL", apiKey=SANDBOX_BILLIONMAIL_KEY, customData={"baseUrl": f"{sandbox_url}/billionmail"}
     )
@@ -130,6 +131,27 @@ def _paypal_objects(api: httpx.Client, fixtures: FuzzFixtures, integration: str)
     fixtures.pin(f"POST {BASE}/paypal/plans/{{plan_id}}/activate", plan_id=plan_id, **on)
     fixtures.pin(f"POST {BASE}/paypal/subscriptions", **on, **{"body.planId": active})
     fixtures.pin(f"POST {BASE}/paypal/subscriptions/{{subscription_id}}/cancel", subscription_id=subscription, **on)
+
+
+def _paypal_orders(api: httpx.Client, fixtures: FuzzFixtures, integration: str, verify: str | bool) -> None:
+    """Orders the buyer approved (at the sandbox's approval link): one to read, one to capture (capturing
+    it again answers it as captured). New orders are in USD: a generated currency is one PayPal refuses."""
+    approved = [_approved_order(api, integration, verify) for _ in range(2)]
+    fixtures.pin(f"POST {BASE}/paypal/orders", **{"body.integrationId": integration, "body.amount": "12.50"})
+    fixtures.pin(f"POST {BASE}/paypal/orders", **{"body.currency": "USD"})
+    fixtures.pin(f"GET {BASE}/paypal/orders/{{order_id}}", order_id=approved[0], integrationId=integration)
+    capture = f"POST {BASE}/paypal/orders/{{order_id}}/capture"
+    fixtures.pin(capture, order_id=approved[1], **{"body.integrationId": integration})
+
+
+def _approved_order(api: httpx.Client, integration: str, verify: str | bool) -> str:
+    body = {"integrationId": integration, "amount": "12.50", "currency": "USD", **URLS}
+    created = _created(api.post(f"{BASE}/paypal/orders", json=body))
+    with httpx.Client(timeout=30, verify=verify) as browser:  # the buyer approves; PayPal redirects back
+        approval = browser.get(created["approvalUrl"], follow_redirects=False)
+    if approval.status_code != 302:
+        raise FuzzSetupError(f"approving a PayPal order answered {approval.status_code}: {approval.text[:300]}")
+    return str(created["order"]["paypalOrderId"])
 
 
 def _mautic_objects(api: httpx.Client, fixtures: FuzzFixtures, integration: str) -> None:

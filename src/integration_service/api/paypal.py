@@ -1,5 +1,5 @@
 """`/api/integrations/paypal`: payments, billing plans and subscriptions through a PAYPAL integration,
-the synced rows, and (api/paypal_webhook.py) the webhook.
+the synced rows, orders (api/paypal_orders.py) and the webhook (api/paypal_webhook.py).
 
 Every action names the integration (`integrationId`); another user's integration is a 404. What an
 action creates is stored at once (upserted on the PayPal id, merged so that a webhook that arrived
@@ -12,15 +12,15 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
-from sqlalchemy import Engine, RowMapping, Table, select
+from sqlalchemy import Engine, Table
 
-from integration_service.api import paypal_webhook
+from integration_service.api import paypal_orders, paypal_webhook
 from integration_service.api.dependencies import CurrentUser, DatabaseEngine
 from integration_service.api.errors import (
-    ErrorResponse,
     documented_errors,
 )
-from integration_service.api.owned import CallersIntegrations, Owned, OwnedIntegration
+from integration_service.api.owned import OwnedIntegration
+from integration_service.api.paypal_calls import ACTION_ERRORS, client_for, link_of, store
 from integration_service.api.paypal_models import (
     PATH_ID,
     PaymentCreate,
@@ -40,54 +40,20 @@ from integration_service.api.paypal_models import (
     SubscriptionEnvelope,
     SubscriptionList,
 )
-from integration_service.api.provider_errors import PAYPAL, ProviderFailed, reported_as
+from integration_service.api.provider_errors import PAYPAL, reported_as
 from integration_service.db import paypal_rows
 from integration_service.db.listing import page_of_rows
 from integration_service.db.schema import paypal_payments, paypal_subscriptions
 from integration_service.providers.paypal import PayPal, payment_row, subscription_row
-from integration_service.providers.paypal_client import PayPalClient
 
 router = APIRouter(prefix="/api/integrations/paypal", tags=["paypal"])
 router.include_router(paypal_webhook.router)
+router.include_router(paypal_orders.router)
 
 
-ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
-    **documented_errors(400, 401, 404, 409, 413, 422, 429, 503),
-    502: {"model": ErrorResponse, "description": "PayPal failed, or refused the integration's credentials"},
-}
 PaymentId = Annotated[str, Path(pattern=PATH_ID, description="PayPal payment id (PAYID-...)")]
 PlanId = Annotated[str, Path(pattern=PATH_ID, description="PayPal plan id (P-...)")]
 SubscriptionId = Annotated[str, Path(pattern=PATH_ID, description="PayPal subscription id (I-...)")]
-
-
-def _client(owned: Owned[PayPal], integrations: CallersIntegrations) -> PayPalClient:
-    with reported_as(PAYPAL):
-        client: PayPalClient = integrations.services.sync_engine.api_for(owned.provider, owned.linked)
-    return client
-
-
-def _store(
-    integrations: CallersIntegrations, lifecycle: paypal_rows.Lifecycle, owned: Owned[PayPal], row: dict[str, Any]
-) -> RowMapping:
-    table, integration_id = lifecycle.table, owned.row["id"]
-    with integrations.services.engine.begin() as connection:
-        paypal_rows.save(connection, lifecycle, integration_id, integrations.user_id, row)
-        return (
-            connection.execute(
-                select(table).where(
-                    table.c.integration_id == integration_id, table.c[lifecycle.key] == row[lifecycle.key]
-                )
-            )
-            .mappings()
-            .one()
-        )
-
-
-def _link(obj: Any, *rels: str) -> str:
-    for item in obj.get("links") or [] if isinstance(obj, dict) else []:
-        if isinstance(item, dict) and item.get("rel") in rels:
-            return str(item["href"])
-    raise ProviderFailed(f"PayPal's answer has no {' or '.join(rels)} link")
 
 
 @router.post(
@@ -110,10 +76,10 @@ def create_payment(payload: PaymentCreate, integrations: OwnedIntegration) -> An
         "redirect_urls": {"return_url": str(payload.return_url), "cancel_url": str(payload.cancel_url)},
     }
     with reported_as(PAYPAL):
-        created = _client(owned, integrations).call("POST", "/v1/payments/payment", body=body)
-        approval_url = _link(created, "approval_url")
+        created = client_for(owned, integrations).call("POST", "/v1/payments/payment", body=body)
+        approval_url = link_of(created, "approval_url")
         row = payment_row(created)
-    stored = _store(integrations, paypal_rows.PAYMENTS, owned, row)
+    stored = store(integrations, paypal_rows.PAYMENTS, owned, row)
     return PaymentCreated(payment=PayPalPayment.model_validate(dict(stored)), approval_url=approval_url)
 
 
@@ -127,11 +93,11 @@ def create_payment(payload: PaymentCreate, integrations: OwnedIntegration) -> An
 def execute_payment(payment_id: PaymentId, payload: PaymentExecute, integrations: OwnedIntegration) -> Any:
     owned = integrations.active(payload.integration_id, PayPal)
     with reported_as(PAYPAL):
-        executed = _client(owned, integrations).call(
+        executed = client_for(owned, integrations).call(
             "POST", f"/v1/payments/payment/{payment_id}/execute", body={"payer_id": payload.payer_id}
         )
         row = payment_row(executed)
-    stored = _store(integrations, paypal_rows.PAYMENTS, owned, row)
+    stored = store(integrations, paypal_rows.PAYMENTS, owned, row)
     return PaymentEnvelope(payment=PayPalPayment.model_validate(dict(stored)))
 
 
@@ -165,7 +131,7 @@ def create_plan(payload: PlanCreate, integrations: OwnedIntegration) -> Any:
     if payload.description:
         body["description"] = payload.description
     with reported_as(PAYPAL):
-        client = _client(owned, integrations)
+        client = client_for(owned, integrations)
         plan = client.call("POST", "/v1/billing/plans", body=body)
         if payload.activate:
             client.call("POST", f"/v1/billing/plans/{plan['id']}/activate")
@@ -183,7 +149,7 @@ def create_plan(payload: PlanCreate, integrations: OwnedIntegration) -> Any:
 def activate_plan(plan_id: PlanId, payload: PlanActivate, integrations: OwnedIntegration) -> Any:
     owned = integrations.active(payload.integration_id, PayPal)
     with reported_as(PAYPAL):
-        client = _client(owned, integrations)
+        client = client_for(owned, integrations)
         client.call("POST", f"/v1/billing/plans/{plan_id}/activate")
         return PlanEnvelope(plan=PayPalPlan.from_paypal(client.get_json(f"/v1/billing/plans/{plan_id}")))
 
@@ -211,10 +177,10 @@ def create_subscription(payload: SubscriptionCreate, integrations: OwnedIntegrat
     if payload.custom_id:
         body["custom_id"] = payload.custom_id
     with reported_as(PAYPAL):
-        created = _client(owned, integrations).call("POST", "/v1/billing/subscriptions", body=body)
-        approval_url = _link(created, "approve")
+        created = client_for(owned, integrations).call("POST", "/v1/billing/subscriptions", body=body)
+        approval_url = link_of(created, "approve")
         row = subscription_row(created)
-    stored = _store(integrations, paypal_rows.SUBSCRIPTIONS, owned, row)
+    stored = store(integrations, paypal_rows.SUBSCRIPTIONS, owned, row)
     return SubscriptionCreated(subscription=PayPalSubscription.model_validate(dict(stored)), approval_url=approval_url)
 
 
@@ -232,10 +198,10 @@ def cancel_subscription(
 ) -> Any:
     owned = integrations.active(payload.integration_id, PayPal)
     with reported_as(PAYPAL):
-        client = _client(owned, integrations)
+        client = client_for(owned, integrations)
         client.call("POST", f"/v1/billing/subscriptions/{subscription_id}/cancel", body={"reason": payload.reason})
         row = subscription_row(client.get_json(f"/v1/billing/subscriptions/{subscription_id}"))
-    stored = _store(integrations, paypal_rows.SUBSCRIPTIONS, owned, row)
+    stored = store(integrations, paypal_rows.SUBSCRIPTIONS, owned, row)
     return SubscriptionEnvelope(subscription=PayPalSubscription.model_validate(dict(stored)))
 
 

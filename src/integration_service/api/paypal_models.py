@@ -22,7 +22,10 @@ Amount = Annotated[
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Text127 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=127, pattern=r"^[^\x00]*$")]
 WebUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2000)]
-Email = Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")]
+# Control characters named outright: `\s` is Unicode whitespace to the validator (U+0085 included) but not to a
+# JSON Schema (ECMA) reader of the pattern, which would then send such an address as schema-valid.
+_EMAIL_PART = r"[^@\s\x00-\x1f\x7f-\x9f]+"
+Email = Annotated[str, StringConstraints(max_length=254, pattern=rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$")]
 # PayPal ids are letters, digits and dashes (PAYID-..., P-..., I-...); anything else never reaches a URL.
 PayPalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,64}$")]
 PATH_ID = r"^[A-Za-z0-9-]{1,64}$"
@@ -74,6 +77,42 @@ class SubscriptionCancel(_ForIntegration):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)] = Field(
         description="Shown to the subscriber"
     )
+
+
+class OrderCreate(_ForIntegration):
+    amount: Amount = Field(description="The order's total, at most two decimals, e.g. 10.50")
+    currency: Currency = Field(description="ISO 4217 code PayPal supports, e.g. USD")
+    description: Text127 | None = None
+    custom_id: Text127 | None = Field(default=None, description="Your own reference, e.g. the CRM deal id")
+    return_url: WebUrl = Field(description="Where PayPal sends the buyer after approval (with token, PayerID)")
+    cancel_url: WebUrl = Field(description="Where PayPal sends the buyer who cancels")
+
+
+class OrderCapture(_ForIntegration):
+    pass
+
+
+class PayPalOrder(ApiModel):
+    integration_id: uuid.UUID
+    paypal_order_id: str
+    intent: str | None
+    status: str | None
+    amount: Decimal | None
+    currency: str | None
+    payer_id: str | None
+    capture_id: str | None
+    state_at: datetime | None
+    provider_updated_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrderEnvelope(ApiModel):
+    order: PayPalOrder
+
+
+class OrderCreated(OrderEnvelope):
+    approval_url: str = Field(description="Send the buyer here to approve the order")
 
 
 class PayPalPayment(ApiModel):

@@ -21,6 +21,7 @@ from integration_service.api.models import ApiModel, IsoDateTime, Page
 from integration_service.db.listing import HIDDEN_COLUMNS, page_of_rows
 from integration_service.db.schema import (
     myob_invoices,
+    paypal_orders,
     quickbooks_invoices,
     stripe_payments,
     stripe_subscriptions,
@@ -107,3 +108,4 @@ _add_route(myob_invoices, "/myob/invoices", "invoices", "MYOB invoices synced to
 _add_route(quickbooks_invoices, "/quickbooks/invoices", "invoices", "QuickBooks invoices synced to your integrations")
 _add_route(stripe_payments, "/stripe/payments", "payments", "Stripe charges synced to your integrations")
 _add_route(stripe_subscriptions, "/stripe/subscriptions", "subscriptions", "Stripe subscriptions of your integrations")
+_add_route(paypal_orders, "/paypal/orders", "orders", "PayPal checkout orders of your integrations")

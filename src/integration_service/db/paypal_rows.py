@@ -1,10 +1,11 @@
-"""Writing PayPal payment and subscription rows so that a newer state is never overwritten by an older one.
+"""Writing PayPal payment, order and subscription rows so that a newer state never loses to an older one.
 
-Actions, webhooks and syncs learn about the same PayPal objects in any order. A payment's sale and a
-subscription move forward through a lifecycle (created → completed → partially refunded → refunded;
-APPROVAL_PENDING → ACTIVE ⇄ SUSPENDED → CANCELLED); a state further along always wins, and between
-states equally far along the one with the later PayPal time (`state_at`) wins. Descriptive fields
-(amount, payer, plan, ...) are filled in when learnt and never erased. Rows are locked while merged.
+Actions, webhooks and syncs learn about the same PayPal objects in any order. A payment's sale, an
+order and a subscription move forward through a lifecycle (created → completed → partially refunded
+→ refunded; CREATED → APPROVED → COMPLETED; APPROVAL_PENDING → ACTIVE ⇄ SUSPENDED → CANCELLED); a
+state further along always wins, and between states equally far along the one with the later PayPal
+time (`state_at`) wins. Descriptive fields (amount, payer, plan, ...) are filled in when learnt and
+never erased. Rows are locked while merged.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, RowMapping, Table, fun
 from sqlalchemy.dialects.postgresql import insert
 
 from integration_service.db.newer_state import is_newer, later
-from integration_service.db.schema import paypal_payments, paypal_subscriptions
+from integration_service.db.schema import paypal_orders, paypal_payments, paypal_subscriptions
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,14 @@ PAYMENTS = Lifecycle(
         "refunded": 4,
     },
     ("sale_id", "intent", "amount", "currency", "payer_id"),
+)
+# Orders v2: CREATED (or PAYER_ACTION_REQUIRED) -> APPROVED (or SAVED) -> COMPLETED (or VOIDED).
+ORDERS = Lifecycle(
+    paypal_orders,
+    "paypal_order_id",
+    "status",
+    {"CREATED": 0, "PAYER_ACTION_REQUIRED": 0, "APPROVED": 1, "SAVED": 1, "COMPLETED": 2, "VOIDED": 2},
+    ("intent", "amount", "currency", "payer_id", "capture_id"),
 )
 SUBSCRIPTIONS = Lifecycle(
     paypal_subscriptions,

@@ -248,6 +248,21 @@ paypal_payments = provider_records_table(
     Index(None, "state"),
 )
 
+# Checkout orders (Orders v2): created and captured through an integration, moved on by webhooks.
+paypal_orders = provider_records_table(
+    "paypal_orders",
+    "paypal_order_id",
+    Column("intent", Text),
+    Column("status", Text),
+    Column("amount", MONEY),
+    Column("currency", Text),
+    Column("payer_id", Text),
+    Column("capture_id", Text),
+    Column("state_at", DateTime(timezone=True)),
+    Index(None, "capture_id"),
+    Index(None, "status"),
+)
+
 paypal_subscriptions = provider_records_table(
     "paypal_subscriptions",
     "paypal_subscription_id",

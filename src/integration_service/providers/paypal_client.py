@@ -121,13 +121,23 @@ class PayPalClient:
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.call("GET", path, params=params)
 
-    def call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None) -> Any:
-        """The answer's JSON (None for 204); ProviderError subclasses for every failure."""
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """The answer's JSON (None for 204); ProviderError subclasses for every failure. `headers` adds
+        request headers PayPal reads (e.g. Orders v2's `Prefer`)."""
         token, request_id = self._token(), uuid.uuid4().hex
-        response = self._send(method, path, params, body, token, request_id)
+        extra = dict(headers or {})
+        response = self._send(method, path, params, body, token, request_id, extra)
         if response.status_code == 401:
             self._tokens.drop(self._key, token)
-            response = self._send(method, path, params, body, self._token(), request_id)
+            response = self._send(method, path, params, body, self._token(), request_id, extra)
             if response.status_code == 401:
                 raise ProviderAuthError(f"PayPal refused a fresh access token: {error_text(response)}")
         if response.status_code >= 400:
@@ -143,9 +153,16 @@ class PayPalClient:
             raise ProviderResponseError(f"PayPal answered {path} with something that is not JSON") from None
 
     def _send(
-        self, method: str, path: str, params: Mapping[str, Any] | None, body: Any, token: str, request_id: str
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        body: Any,
+        token: str,
+        request_id: str,
+        extra: dict[str, str],
     ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        headers = {**extra, "Authorization": f"Bearer {token}", "Accept": "application/json"}
         if method == "POST":
             # One id per logical call, the same on every retry: PayPal then performs a retried POST once.
             headers["PayPal-Request-Id"] = request_id

@@ -8,6 +8,8 @@ that owns the row, and the event is applied with PayPal's answer in place of the
 - sale events: `GET /v1/payments/sale/{id}`
 - PAYMENT.SALE.REFUNDED: `GET /v1/payments/refund/{id}`, which must be a refund of the event's sale
 - subscription events: `GET /v1/billing/subscriptions/{id}`
+- CHECKOUT.ORDER.APPROVED: `GET /v2/checkout/orders/{id}`; PAYMENT.CAPTURE.COMPLETED:
+  `GET /v2/payments/captures/{id}` (webhooks/paypal_order_events.py)
 
 PayPal not knowing the resource (a 4xx) makes the event unconfirmed: refused, nothing stored, so a
 genuine event that arrived before PayPal's API shows its resource is simply redelivered later.
@@ -29,7 +31,9 @@ from integration_service.providers.paypal import PayPal
 from integration_service.providers.paypal_client import PayPalClient
 from integration_service.security.encryption import SecretBox
 from integration_service.webhooks import paypal_events
+from integration_service.webhooks import paypal_order_events as order_events
 from integration_service.webhooks.paypal_events import REFUNDED, SALE_STATES, Incoming
+from integration_service.webhooks.paypal_order_events import ORDER_EVENTS
 
 _PAYPAL_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")  # goes into a URL path: no `/`, `.` or `%`
 
@@ -69,6 +73,8 @@ def resource_path(incoming: Incoming) -> tuple[str, str]:
         return f"sale {resource_id}", f"/v1/payments/sale/{resource_id}"
     if incoming.event_type == REFUNDED:
         return f"refund {resource_id} of sale {incoming.resource['sale_id']}", f"/v1/payments/refund/{resource_id}"
+    if incoming.event_type in ORDER_EVENTS:
+        return order_events.resource_path(incoming.event_type, incoming.resource)
     return f"subscription {resource_id}", f"/v1/billing/subscriptions/{resource_id}"
 
 

@@ -2,7 +2,8 @@
 
 Sale events change the payment rows with that sale id (or, before we know the sale, its parent
 payment); subscription events change the rows with that subscription id, in every integration that
-has one. The merge rules in db/paypal_rows.py make the final state independent of delivery order.
+has one; order events (paypal_order_events.py) the order rows they name. The merge rules in
+db/paypal_rows.py make the final state independent of delivery order.
 Refunded amounts are recomputed as an absolute total from every distinct refund PayPal has told us
 about for the sale (and PayPal's own `total_refunded_amount` when it sends one), so neither a replay
 nor a reordering can count a refund twice.
@@ -26,7 +27,7 @@ from sqlalchemy import ColumnElement, Connection, RowMapping, false, func, or_, 
 from sqlalchemy.dialects.postgresql import insert
 
 from integration_service.db import paypal_rows
-from integration_service.db.paypal_rows import PAYMENTS, SUBSCRIPTIONS
+from integration_service.db.paypal_rows import ORDERS, PAYMENTS, SUBSCRIPTIONS
 from integration_service.db.schema import (
     paypal_payments,
     paypal_subscriptions,
@@ -35,7 +36,9 @@ from integration_service.db.schema import (
 )
 from integration_service.providers.errors import ProviderResponseError
 from integration_service.providers.paypal import money, paypal_time, subscription_row
+from integration_service.webhooks import paypal_order_events as order_events
 from integration_service.webhooks import store
+from integration_service.webhooks.paypal_order_events import ORDER_EVENTS
 
 PROVIDER = "paypal"
 SALE_STATES = {
@@ -55,6 +58,7 @@ SUBSCRIPTION_EVENTS = frozenset(
         "BILLING.SUBSCRIPTION.EXPIRED",
     }
 )
+STATE_CHANGING = frozenset({*SALE_STATES, REFUNDED, *SUBSCRIPTION_EVENTS, *ORDER_EVENTS})
 TRANSMISSIONS_KEPT = timedelta(days=1)  # far beyond the timestamp tolerance (at most an hour): older ones cannot verify
 
 
@@ -74,7 +78,7 @@ class Incoming:
 
     @property
     def changes_state(self) -> bool:
-        return self.event_type in SALE_STATES or self.event_type == REFUNDED or self.event_type in SUBSCRIPTION_EVENTS
+        return self.event_type in STATE_CHANGING
 
 
 def read(event: Any) -> Incoming:
@@ -143,6 +147,8 @@ def _rows_about(incoming: Incoming) -> tuple[paypal_rows.Lifecycle, ColumnElemen
     resource = incoming.resource
     if incoming.event_type in SUBSCRIPTION_EVENTS:
         return SUBSCRIPTIONS, paypal_subscriptions.c.paypal_subscription_id == str(resource["id"])
+    if incoming.event_type in ORDER_EVENTS:
+        return ORDERS, order_events.rows_about(incoming.event_type, resource)
     sale_id = resource["sale_id"] if incoming.event_type == REFUNDED else resource["id"]
     return PAYMENTS, _payment_keys(sale_id, resource.get("parent_payment"))
 
@@ -203,6 +209,8 @@ def _apply(connection: Connection, incoming: Incoming, confirmed: bool) -> _Appl
         return _sale(connection, resource, SALE_STATES[event_type])
     if event_type == REFUNDED:
         return _refund(connection, resource)
+    if event_type in ORDER_EVENTS:
+        return _result(*order_events.apply(connection, event_type, resource))
     return _subscription(connection, resource)
 
 
@@ -277,7 +285,7 @@ def _subscription(connection: Connection, resource: dict[str, Any]) -> _Applied:
 
 def _result(rows: list[RowMapping], changed: list[Any]) -> _Applied:
     if not rows:
-        return _Applied("unmatched", "no payment or subscription with this PayPal id is stored", [], [])
+        return _Applied("unmatched", "no payment, order or subscription with this PayPal id is stored", [], [])
     if not changed:
         return _Applied("ignored", "the stored state is already as new or newer", rows, [])
     return _Applied("applied", None, rows, changed)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from integration_service.db.paypal_rows import PAYMENTS, SUBSCRIPTIONS, changes
+from integration_service.db.paypal_rows import ORDERS, PAYMENTS, SUBSCRIPTIONS, changes
 
 T1, T2 = datetime(2026, 1, 1, 10, tzinfo=UTC), datetime(2026, 1, 1, 11, tzinfo=UTC)
 
@@ -61,3 +61,21 @@ def test_news_that_lacks_a_descriptive_field_does_not_erase_it() -> None:
     stored = _subscription()
     blank = {"plan_id": None, "subscriber_email": None, "start_time": None, "status": "ACTIVE", "state_at": T1}
     assert changes(SUBSCRIPTIONS, stored, blank) == {}
+
+
+def _order(**values: Any) -> dict[str, Any]:
+    row = {"intent": "CAPTURE", "amount": Decimal("25.00"), "currency": "USD", "payer_id": None, "capture_id": None}
+    return {**row, "status": "APPROVED", "state_at": T1, "provider_updated_at": T1, **values}
+
+
+def test_an_order_never_moves_back_from_completed() -> None:
+    stored = _order(status="COMPLETED", capture_id="CAP-1", state_at=T1)
+    older_news = {"status": "APPROVED", "state_at": T2, "provider_updated_at": T2, "payer_id": "PAYER2345ABCD"}
+    learnt = {"payer_id": "PAYER2345ABCD", "provider_updated_at": T2}  # and still COMPLETED
+    assert changes(ORDERS, stored, older_news) == learnt
+    assert changes(ORDERS, _order(status="APPROVED"), {"status": "PAYER_ACTION_REQUIRED", "state_at": T2}) == {}
+
+
+def test_a_capture_completes_an_approved_order_and_names_its_capture() -> None:
+    found = changes(ORDERS, _order(), {"status": "COMPLETED", "capture_id": "CAP-2", "state_at": T2})
+    assert found == {"status": "COMPLETED", "capture_id": "CAP-2", "state_at": T2}

@@ -1,4 +1,4 @@
-"""What PayPal's route handlers (routes.py, plans.py, billing.py) need from the simulator, as a protocol, so
+"""What PayPal's route handlers (routes.py, plans.py, billing.py, orders.py) need from the simulator, as a protocol, so
 neither imports simulator.py (which mounts them)."""
 
 from __future__ import annotations
@@ -24,7 +24,11 @@ class PayPalApi(Protocol):
     approvals: dict[str, tuple[str, str]]  # checkout token -> (kind, object id)
     # Sandbox bookkeeping kept out of the objects, so that no response can show it:
     approved_payers: dict[str, str]  # payment id -> the payer who approved it (until executed)
-    return_urls: dict[str, str]  # subscription id -> where its approval redirects
+    return_urls: dict[str, str]  # subscription or order id -> where its approval redirects
+    orders: Store
+    captures: Store
+    authorizations: Store
+    order_requests: dict[str, str]  # "<operation>:<PayPal-Request-Id>" -> the order it made or completed
 
     @property
     def clock(self) -> SandboxClock: ...

@@ -73,7 +73,8 @@ def new_debug_id() -> str:
 
 
 class PayPalError(Exception):
-    """An error answer; `v1` picks the Payments v1 envelope (see the module docstring)."""
+    """An error answer; `v1` picks the Payments v1 envelope (see the module docstring), `info` the newer
+    envelope's documentation link (billing's by default)."""
 
     def __init__(
         self,
@@ -83,11 +84,13 @@ class PayPalError(Exception):
         details: list[dict[str, str]] | None = None,
         *,
         v1: bool = False,
+        info: str | None = None,
     ) -> None:
         # A status no PayPal document names (an injected 502, say) answers as the nearest one that is.
         standard_name, standard_message = STANDARD.get(status, STANDARD[500 if status >= 500 else 400])
         self.status, self.name = status, name or standard_name
         self.message, self.details, self.v1 = message or standard_message, details or [], v1
+        self.info = info or BILLING_INFO + self.name  # the newer envelope's information link
         super().__init__(self.message)
 
     def body(self, debug_id: str) -> dict[str, Any]:
@@ -97,7 +100,7 @@ class PayPalError(Exception):
         if self.v1:
             body["information_link"] = V1_INFO
         else:
-            body["links"] = [{"href": BILLING_INFO + self.name, "rel": "information_link", "method": "GET"}]
+            body["links"] = [{"href": self.info, "rel": "information_link", "method": "GET"}]
         return body
 
     def response(self, headers: dict[str, str] | None = None) -> Response:

@@ -1,5 +1,6 @@
 """PayPal resource routes: payments v1 (create, approve, execute, list, sale refund), billing plans
-and subscriptions v1, and the webhook signature verification API.
+and subscriptions v1 (billing.py), orders v2 (orders.py), the webhook signature verification API and
+the list of registered webhooks.
 
 Approval is automatic: the approval link (`/paypal/checkoutnow?token=...`) redirects to the
 merchant's return URL with `paymentId`, `token` and `PayerID`, as PayPal does after the buyer
@@ -15,6 +16,7 @@ from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
 from provider_sandbox.core.routing import HttpEndpoint, Route
+from provider_sandbox.core.webhooks import Endpoint
 from provider_sandbox.providers.paypal.api import PayPalApi
 from provider_sandbox.providers.paypal.billing import BillingRoutes, approve_subscription
 from provider_sandbox.providers.paypal.errors import (
@@ -24,6 +26,7 @@ from provider_sandbox.providers.paypal.errors import (
     v1_malformed,
     v1_not_found,
 )
+from provider_sandbox.providers.paypal.orders import OrderRoutes, approve_order
 from provider_sandbox.providers.paypal.payment_list import parse_query, payment_history
 from provider_sandbox.providers.paypal.wire import (
     DENIED_PAYER,
@@ -86,7 +89,10 @@ class PayPalRoutes:
             Route("POST", "/v1/payments/sale/{sale_id}/refund", self.refund_sale),
             Route("GET", "/v1/payments/refund/{refund_id}", self.get_refund),
             Route("POST", "/v1/notifications/verify-webhook-signature", self.verify),
+            Route("GET", "/v1/notifications/webhooks", self.list_webhooks),
+            Route("GET", "/v1/notifications/webhooks/{webhook_id}", self.get_webhook),
             *BillingRoutes(self.api).routes(),
+            *OrderRoutes(self.api).routes(),
         ]
 
     async def create_payment(self, request: Request) -> Response:
@@ -117,6 +123,8 @@ class PayPalRoutes:
             return RedirectResponse(f"{obj['redirect_urls']['return_url']}?{urlencode(query)}", 302)
         if kind == "subscription":
             return approve_subscription(self.api, request, object_id, token)
+        if kind == "order":
+            return approve_order(self.api, request, object_id)
         raise PayPalError(404, "INVALID_RESOURCE_ID", "Unknown or expired checkout token.", v1=True)
 
     async def execute(self, request: Request, payment_id: str) -> Response:
@@ -209,3 +217,27 @@ class PayPalRoutes:
             raise v1_invalid(missing[0] if missing else "webhook_event", "This field is required")
         ok = self.api.signer.verify(data, set(self.api.dispatcher.endpoints))
         return self.api.render({"verification_status": "SUCCESS" if ok else "FAILURE"}, request)
+
+    async def list_webhooks(self, request: Request) -> Response:
+        self.api.authorize(request)
+        if request.query_params.get("anchor_type", "APPLICATION") not in ("APPLICATION", "ACCOUNT"):
+            raise v1_invalid("anchor_type", "anchor_type must be APPLICATION or ACCOUNT")
+        endpoints = self.api.dispatcher.endpoints.values()
+        return self.api.render({"webhooks": [_webhook(endpoint) for endpoint in endpoints]}, request)
+
+    async def get_webhook(self, request: Request, webhook_id: str) -> Response:
+        self.api.authorize(request)
+        endpoint = self.api.dispatcher.endpoints.get(webhook_id)
+        if endpoint is None:
+            raise PayPalError(404, "INVALID_RESOURCE_ID", "Resource id is invalid.", v1=True)
+        return self.api.render(_webhook(endpoint), request)
+
+
+def _webhook(endpoint: Endpoint) -> dict[str, Any]:
+    """A registered endpoint as the notifications spec's `webhook` (only the links the sandbox serves)."""
+    return {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "event_types": [{"name": name} for name in endpoint.enabled_events],
+        "links": [link(f"{{base}}/v1/notifications/webhooks/{endpoint.id}", "self")],
+    }

@@ -1,4 +1,4 @@
-"""PayPal simulator: OAuth client credentials, Payments v1, Billing v1 and webhook verification.
+"""PayPal simulator: OAuth client credentials, Payments v1, Orders v2, Billing v1 and webhook verification.
 
 Sandbox path                                   Real URL
 /paypal/v1/oauth2/token                        https://api-m.sandbox.paypal.com/v1/oauth2/token
@@ -8,15 +8,20 @@ Sandbox path                                   Real URL
   (+ PATCH /{id}, POST /{id}/deactivate)
 /paypal/v1/billing/subscriptions[/{id}[/cancel]] (+ PATCH /{id})
 /paypal/v1/notifications/verify-webhook-signature
-/paypal/checkoutnow?token=|ba_token=           https://www.sandbox.paypal.com/checkoutnow (auto-approves)
+/paypal/v1/notifications/webhooks[/{id}]       (list and show the registered webhooks)
+/paypal/v2/checkout/orders[/{id}[/capture|/authorize]]  https://api-m.sandbox.paypal.com/v2/checkout/orders...
+/paypal/v2/payments/captures/{id}, /authorizations/{id}  (what completing an order made)
+/paypal/checkoutnow?token=|ba_token=           https://www.sandbox.paypal.com/checkoutnow (auto-approves;
+                                               token = EC-... payment, BA-... subscription, or an order id)
 /paypal/certs/<cert id>.pem                    the webhook signing certificate
 
 Tokens last 32400 s (PayPal's documented 9 h); a bad or expired token is a 401 AUTHENTICATION_FAILURE.
 Every response carries a `Paypal-Debug-Id` header, as PayPal's do (on errors the body's debug_id).
 State, rendering and the token/certificate endpoints are here; payment handlers in routes.py (their
 list in payment_list.py), plan handlers in plans.py (fields in plan_fields.py, JSON Patch in
-patching.py), subscription handlers in billing.py (all see the simulator as api.py's PayPalApi),
-objects in wire.py, error envelopes in errors.py, signing in signing.py, control routes in control.py.
+patching.py), subscription handlers in billing.py, order handlers in orders.py (fields in
+order_fields.py, objects in order_wire.py), all seeing the simulator as api.py's PayPalApi; v1 objects
+in wire.py, error envelopes in errors.py, signing in signing.py, control routes in control.py.
 """
 
 from __future__ import annotations
@@ -72,7 +77,11 @@ class PayPalSimulator(ProviderSimulator):
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.approvals: dict[str, tuple[str, str]] = {}  # checkout token -> (kind, object id)
         self.approved_payers: dict[str, str] = {}  # payment id -> approving payer (never in a response)
-        self.return_urls: dict[str, str] = {}  # subscription id -> approval return URL (never in a response)
+        self.return_urls: dict[str, str] = {}  # subscription/order id -> approval return URL (never in a response)
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.captures: dict[str, dict[str, Any]] = {}
+        self.authorizations: dict[str, dict[str, Any]] = {}
+        self.order_requests: dict[str, str] = {}  # "<operation>:<PayPal-Request-Id>" -> order id
         self.event_log: list[dict[str, Any]] = []
         self.refunded: dict[str, float] = {}  # sale id -> amount refunded so far
         self.refunds: dict[str, dict[str, Any]] = {}  # refund id -> the refund (GET /v1/payments/refund/{id})
@@ -90,6 +99,7 @@ class PayPalSimulator(ProviderSimulator):
         )
         self.payments, self.sales, self.plans, self.subscriptions, self.approvals = {}, {}, {}, {}, {}
         self.approved_payers, self.return_urls = {}, {}
+        self.orders, self.captures, self.authorizations, self.order_requests = {}, {}, {}, {}
         self.event_log, self.refunded, self.refunds = [], {}, {}
         for payment in seed_payments(BASE, self.sandbox.config.payments.paypal_payments):
             self.payments[payment["id"]] = payment
@@ -169,7 +179,7 @@ class PayPalSimulator(ProviderSimulator):
             "event_version": "1.0",
             "create_time": stamp(self.sandbox.clock.now()),
             "resource_type": resource_type,
-            "resource_version": "2.0" if resource_type == "subscription" else "1.0",
+            "resource_version": "1.0" if resource_type in ("sale", "refund") else "2.0",  # v1 payments' are 1.0
             "event_type": event_type,
             "summary": summary,
             "resource": json.loads(json.dumps(resource).replace(BASE, base)),
