@@ -36,7 +36,7 @@ from tests.provider_sandbox.stripe_helpers import sdk
 pytestmark = pytest.mark.skipif(bool(missing_specs()), reason=f"provider specs not present: {missing_specs()}")
 
 STRICT = FidelityConfig(min_valid_share=1.0, allowed={})
-CONFIG = FidelityConfig.read()  # the project's: it allows the sandbox's known Xero 404 (contract/fidelity.toml)
+CONFIG = FidelityConfig.read()  # the project's (contract/fidelity.toml)
 XERO_404 = "xero GET /Invoices/{InvoiceID}"
 
 
@@ -268,12 +268,15 @@ def test_statuses_the_spec_leaves_out_are_judged_by_their_documented_shape(excha
     } >= {(status, True) for status in (401, 403, 404, 429)}
 
 
-def test_the_sandboxs_json_404_is_judged_against_xeros_plain_text_one(exchanges: list[dict[str, Any]]) -> None:
-    """Xero answers an unknown id in plain text; the sandbox still answers JSON (allowed for now, with why)."""
-    one_invoice = operation(score_exchanges(exchanges, CONFIG), "xero", "GET /Invoices/{InvoiceID}")
-    assert (one_invoice["invalid"], one_invoice["by_shape"], one_invoice["status"]) == (1, 1, "allowed")
-    assert one_invoice["allowed_because"] == CONFIG.allowed[XERO_404]
-    failed = score_exchanges(exchanges, STRICT)["failed"]
+def test_the_sandboxs_404_is_judged_against_xeros_plain_text_one(exchanges: list[dict[str, Any]]) -> None:
+    """Xero answers an unknown id in plain text (contract/provider-shapes/xero-404.toml); so does the sandbox,
+    and a JSON problem in its place fails the gate naming the operation."""
+    one_invoice = operation(score_exchanges(exchanges, STRICT), "xero", "GET /Invoices/{InvoiceID}")
+    assert (one_invoice["invalid"], one_invoice["by_shape"], one_invoice["status"]) == (0, 1, "passed")
+    broken = [dict(exchange) for exchange in exchanges]
+    missing = next(e for e in broken if e["status"] == 404 and "/Invoices/" in e["path"])
+    missing["body"] = json.dumps({"Title": "NotFound", "Status": 404, "Detail": "not found"})
+    failed = score_exchanges(broken, STRICT)["failed"]
     assert len(failed) == 1
     assert failed[0].startswith(XERO_404 + ": 0 of 1 responses valid (404 (documented shape contract/provider-shapes/")
 

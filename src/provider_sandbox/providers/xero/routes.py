@@ -30,11 +30,11 @@ from provider_sandbox.providers.xero.limits import XeroBudgets
 from provider_sandbox.providers.xero.listing import find_contact, find_invoice, list_contacts, list_invoices
 from provider_sandbox.providers.xero.shapes import render_contact, render_invoice, render_organisation
 from provider_sandbox.providers.xero.wire import (
-    NOT_FOUND,
     XeroQueryError,
     ms_json,
     problem,
     rate_limited,
+    record_not_found,
     unit_decimals,
     validation_error,
 )
@@ -221,12 +221,12 @@ class XeroRoutes:
         decimals = unit_decimals(call.request.query_params.get("unitdp"))
         invoice = find_invoice(call.tenant, invoice_id)
         if invoice is None:
-            return problem(404, NOT_FOUND)
+            return record_not_found()
         body = render_invoice(invoice, call.tenant, with_lines=True, unit_decimals=decimals)
         return self._envelope(call.grant, "Invoices", [body])
 
     def _one_contact(self, call: TenantCall, contact_id: str) -> Response:
         contact = find_contact(call.tenant, contact_id)
         if contact is None:
-            return problem(404, NOT_FOUND)
+            return record_not_found()
         return self._envelope(call.grant, "Contacts", [render_contact(contact)])

@@ -148,6 +148,12 @@ def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> 
     return json_response(body, status, headers)
 
 
+def record_not_found() -> Response:
+    """A single record (Invoices/{id}, Contacts/{id}) that does not exist: Xero answers one sentence in plain
+    text, not a problem document (contract/provider-shapes/xero-404.toml names the sources)."""
+    return Response(NOT_FOUND, 404, media_type="text/plain")
+
+
 def rate_limited(limit_problem: str, retry_after_s: int, remaining: dict[str, str], message: str | None) -> Response:
     """Xero's 429: how long to wait (Retry-After, seconds) and which limit was hit (X-Rate-Limit-Problem:
     minute, day or appminute), beside the usual X-*Limit-Remaining headers."""
