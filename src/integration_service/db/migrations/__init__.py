@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import ast
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,23 +28,37 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-_REVISION = re.compile(r'^revision: str = "(\w+)"$', re.MULTILINE)
-_DOWN_REVISION = re.compile(r'^down_revision: str \| None = (?:"(\w+)"|None)$', re.MULTILINE)
+def _declared(path: Path) -> tuple[str, tuple[str, ...]]:
+    """A migration file's `revision` and the revisions it revises, as Alembic reads them: module-level
+    assignments, annotated or not; `down_revision` None, one revision or a tuple (a merge)."""
+    values: dict[str, object] = {}
+    for node in ast.parse(path.read_text(encoding="utf-8"), filename=str(path)).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name, value = node.targets[0].id, node.value
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            name, value = node.target.id, node.value
+        else:
+            continue
+        if name in ("revision", "down_revision"):
+            values[name] = ast.literal_eval(value)
+    revision, down = values.get("revision"), values.get("down_revision")
+    downs = () if down is None else (down,) if isinstance(down, str) else down
+    if not isinstance(revision, str) or not isinstance(downs, tuple):
+        raise RuntimeError(f"{path.name} does not declare a `revision` and a `down_revision`")
+    return revision, tuple(str(each) for each in downs)
 
 
 def head_revision() -> str:
-    """The newest migration: the one that no other revises, read from the migration files' own
-    `revision` / `down_revision` lines (tests/integration_service/db checks it against Alembic's head)."""
+    """The newest migration: the one that no other revises, read from the migration files without
+    importing Alembic (tests/integration_service/db checks it against Alembic's head)."""
     revisions: set[str] = set()
     revised: set[str] = set()
-    for path in sorted((MIGRATIONS_DIR / "versions").glob("[0-9]*.py")):
-        source = path.read_text(encoding="utf-8")
-        revision, down = _REVISION.search(source), _DOWN_REVISION.search(source)
-        if revision is None or down is None:
-            raise RuntimeError(f"{path.name} does not declare `revision: str` and `down_revision: str | None`")
-        revisions.add(revision[1])
-        if down[1] is not None:
-            revised.add(down[1])
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        revision, downs = _declared(path)
+        revisions.add(revision)
+        revised.update(downs)
     heads = revisions - revised
     if len(heads) != 1:
         raise RuntimeError(f"expected one migration head, found {sorted(heads) or 'none'}")
