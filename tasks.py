@@ -89,11 +89,13 @@ def worker(c: Context, concurrency: int = 0, stage: str = "local") -> None:
         "user": "Name of the user the token belongs to (created if it does not exist).",
         "label": "A note stored with the token, e.g. what it is for.",
         "stage": STAGE_HELP + " local uses the local stack's database; others use their DATABASE_URL.",
+        "rate_limit": "The token's own request limit, e.g. '600/minute' (per second, minute, hour or day), "
+        "counted for this token alone; default: the user's, RATE_LIMIT, shared by its tokens.",
     },
     # --user is a flag, never positional: a positional argument would swallow `--help` as the user's name.
     positional=[],
 )
-def token(c: Context, user: str = "", label: str = "", stage: str = "local") -> None:
+def token(c: Context, user: str = "", label: str = "", stage: str = "local", rate_limit: str = "") -> None:
     """Create a new API token for a user and print it (only once: it is stored hashed)."""
     from harness.stack.tokens import TokenError, issue_stage_token
 
@@ -101,8 +103,9 @@ def token(c: Context, user: str = "", label: str = "", stage: str = "local") -> 
         target = parse_stage(stage)
         if not user.strip():
             raise TokenError("name the token's user: --user NAME")
-        console.print(f"Issuing a token for user [bold]{user}[/] on stage [bold]{target}[/] …")
-        print(issue_stage_token(target, user, label))
+        limit = f" limited to [bold]{rate_limit}[/]" if rate_limit else ""
+        console.print(f"Issuing a token{limit} for user [bold]{user}[/] on stage [bold]{target}[/] …")
+        print(issue_stage_token(target, user, label, rate_limit or None))
 
 
 @task(

@@ -144,6 +144,8 @@ Feature: Security
     Given a user "Alice" signed in with an API token
     When "Alice" sends every JSON-body operation of the live API a body with <problem>
     Then every one is answered 422 "validation_failed", naming each offending field
+    # A signed webhook (x-signed-by in the schema) reads no body it cannot verify: the unsigned probe
+    # is answered 400 "invalid_signature" instead, before the body is parsed.
 
     Examples:
       | problem                       |

@@ -194,6 +194,12 @@ def security_send_invalid_bodies(world: World, live_schema: LiveSchema, name: st
 def security_probes_refused(code: str, probes: list[Probe]) -> None:
     problems = []
     for operation, fields, response in probes:
+        if operation.signed_by:  # probes are unsigned: refused before the body is read
+            if response.status_code != 400 or error_code(response) != "invalid_signature":
+                problems.append(
+                    f"{operation}: expected 400 invalid_signature (unsigned), got {describe(response)[:300]}"
+                )
+            continue
         if response.status_code != 422 or error_code(response) != code:
             problems.append(f"{operation}: expected 422 {code}, got {describe(response)[:300]}")
             continue

@@ -26,6 +26,9 @@ class Operation:
     path: str
     parameters: tuple[dict[str, Any], ...]
     body: dict[str, Any] | None  # the resolved JSON body schema
+    # The header whose signature authenticates the body (OpenAPI extension x-signed-by): such an
+    # operation reads no body it cannot verify, so an unsigned probe is refused as not genuine first.
+    signed_by: str | None = None
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -74,7 +77,7 @@ def _operations(world: World, live_schema: LiveSchema) -> list[Operation]:
             content = operation.get("requestBody", {}).get("content", {}).get("application/json")
             parameters = tuple(_resolve(spec, p) for p in operation.get("parameters", []))
             body = _resolve(spec, content["schema"]) if content else None
-            found.append(Operation(method.upper(), path, parameters, body))
+            found.append(Operation(method.upper(), path, parameters, body, operation.get("x-signed-by")))
     return found
 
 

@@ -86,11 +86,28 @@ CASES: list[Case] = [
 def test_the_cassette_is_read_as_method_path_and_status(tmp_path: Path) -> None:
     run = write_run(tmp_path, [*CASES[:2], ("POST", "/api/items", 422), ("POST", "/api/items", None)])
     assert read_cassette(run / "cassette.yaml") == [
-        ("GET", "/api/items", 200, False, "fuzzing"),
-        ("GET", "/api/items", 200, False, "fuzzing"),
-        ("POST", "/api/items", 422, True, "fuzzing"),
-        ("POST", "/api/items", None, False, "fuzzing"),
+        ("GET", "/api/items", 200, False, "fuzzing", None),
+        ("GET", "/api/items", 200, False, "fuzzing", None),
+        ("POST", "/api/items", 422, True, "fuzzing", "validation_failed"),
+        ("POST", "/api/items", None, False, "fuzzing", None),
     ]
+
+
+def test_a_refusal_by_error_code_is_not_reaching_whatever_its_status(tmp_path: Path) -> None:
+    """A webhook's 400 for a signature that does not verify stops before the event is read; its 400 for an
+    event it cannot read came after."""
+    signature = '{"error": {"code": "invalid_signature", "message": "rejected", "details": null}}'
+    unreadable = '{"error": {"code": "bad_request", "message": "not a Stripe event", "details": null}}'
+    cases: list[Case] = [
+        *[("POST", "/api/items", 400, signature) for _ in range(3)],
+        ("POST", "/api/items", 400, unreadable),
+    ]
+    config = ReachConfig(unreached_statuses=frozenset({404}), unreached_codes=frozenset({"invalid_signature"}))
+    table = write_reach(write_run(tmp_path, cases), config, partial=True)
+    assert table is not None
+    [webhook] = [op for op in table.operations if op.operation == "POST /api/items"]
+    assert (webhook.cases, webhook.reached) == (4, 1)
+    assert load_reach_config().unreached_codes == {"invalid_signature"}  # the gate's configuration
 
 
 def test_a_stateful_chains_404_is_shown_but_not_counted(tmp_path: Path) -> None:

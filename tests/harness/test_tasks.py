@@ -32,7 +32,7 @@ def test_the_tasks_are_listed() -> None:
     ("task", "options"),
     [
         ("up", ["--port", "8000", "--workers"]),
-        ("token", ["--user", "--stage", "--label"]),
+        ("token", ["--user", "--stage", "--label", "--rate-limit"]),
         ("qa", ["--stage", "local | staging | production"]),
         ("load", ["--profile", "--workers"]),
         ("bench", ["--rounds", "--users", "--model-users", "--integrations", "--seconds", "--warmup"]),

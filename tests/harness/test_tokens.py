@@ -6,12 +6,14 @@ import os
 import subprocess
 import sys
 
+import psycopg
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError
 
 from harness.core.paths import PROJECT_ROOT
 from harness.stack.tokens import TokenError, database_engine, issue_stage_token, issue_token_on, remove_users
-from integration_service.security.api_tokens import TOKEN_PREFIX, user_for_token
+from integration_service.security.api_tokens import TOKEN_PREFIX, hash_token, issue_token_at, user_for_token
 from integration_service.settings import sqlalchemy_url
 
 
@@ -88,5 +90,59 @@ def test_tokens_issued_and_removed_through_a_kept_engine(database_url: str) -> N
         assert owner_of(database_url, second) == "scenario-bob"
         remove_users(database_url, ["scenario-bob"], engine=engine)  # the same engine serves the next removal
         assert owner_of(database_url, second) is None
+    finally:
+        engine.dispose()
+
+
+def rate_limit_of(database_url: str, token: str) -> str | None:
+    with psycopg.connect(database_url) as sql:
+        row = sql.execute("SELECT rate_limit FROM api_tokens WHERE token_hash = %s", (hash_token(token),)).fetchone()
+    assert row is not None
+    return str(row[0]) if row[0] is not None else None
+
+
+@pytest.mark.e2e  # an `invoke token` subprocess
+@pytest.mark.db
+def test_the_task_issues_a_token_with_a_rate_limit_of_its_own(database_url: str) -> None:
+    def token_task(*options: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "invoke", "token", "--user", "cli-fuzzer", "--stage", "staging", *options],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "DATABASE_URL": database_url},
+        )
+
+    raised = token_task("--rate-limit", "600/minute")
+    assert raised.returncode == 0, raised.stderr
+    assert rate_limit_of(database_url, raised.stdout.strip()) == "600/minute"
+    ordinary = token_task()
+    assert ordinary.returncode == 0, ordinary.stderr
+    assert rate_limit_of(database_url, ordinary.stdout.strip()) is None  # the user's default
+
+    refused = token_task("--rate-limit", "lots")
+    assert refused.returncode == 2
+    assert "TokenError" in refused.stderr
+    assert "600/minute" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+@pytest.mark.parametrize("malformed", ["lots", "0/minute", "600/fortnight", "600 per minute", "600/minute "])
+def test_a_malformed_rate_limit_is_refused_before_any_database(malformed: str) -> None:
+    with pytest.raises(TokenError, match="reads like '600/minute'"):
+        issue_stage_token("production", "someone", rate_limit=malformed)
+
+
+@pytest.mark.db
+def test_the_database_refuses_a_rate_limit_the_service_could_not_read(database_url: str) -> None:
+    token = issue_token_at(database_url, "limited", rate_limit="50/second")
+    assert rate_limit_of(database_url, token) == "50/second"
+    engine = create_engine(sqlalchemy_url(database_url))
+    try:
+        with pytest.raises(IntegrityError, match="ck_api_tokens_rate_limit_format"), engine.begin() as connection:
+            connection.execute(
+                text("UPDATE api_tokens SET rate_limit = 'lots' WHERE token_hash = :hash"), {"hash": hash_token(token)}
+            )
     finally:
         engine.dispose()

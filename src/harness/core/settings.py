@@ -40,6 +40,8 @@ class StageSettings(BaseSettings):
     database_pool_max_overflow: int = 10
     load_thresholds: str | None = None  # the load gate's thresholds file on staging (default: the checklist's)
     load_profile: str = "staging"  # the load gate's profile on staging (load/profiles.toml)
+    # Staging: the fuzz run's token's own rate limit, raised over the stage's RATE_LIMIT (harness.gates.fuzz).
+    fuzz_token_rate_limit: str = "1200/minute"  # noqa: S105 - a request rate, not a secret
     # Local: the load gate runs `invoke bench` first (5-8 minutes more) and judges the thresholds' ratios to it.
     load_bench: bool = False
     # `invoke drift`: read-only credentials for the real providers (harness/ops/drift.py); unset = not checked.

@@ -31,9 +31,11 @@ from harness.stack.fuzz_fixtures import FuzzFixtures, create_fuzz_fixtures
 from harness.stack.local import LocalStack
 
 CONFIG_FILE = PROJECT_ROOT / "contract" / "schemathesis.toml"
-# Staging is a shared, deployed system: at most STAGING_RATE x STAGING_MAX_TIME_S requests.
-# The rate stays under the service's default per-user limit (600/minute), so that the run fuzzes the API
-# rather than the limiter.
+# Where the run's Stripe webhook signing secret travels to contract/fuzz_hooks.py.
+STRIPE_SECRET_ENV = "FUZZ_STRIPE_WEBHOOK_SECRET"  # noqa: S105 - the variable's name, not a secret
+# Staging is a shared, deployed system: at most STAGING_RATE x STAGING_MAX_TIME_S requests. The run's token
+# has a limit of its own, raised over the stage's RATE_LIMIT (FUZZ_TOKEN_RATE_LIMIT, default 1200/minute), so
+# that the run fuzzes the API rather than the limiter, whatever the stage's default.
 STAGING_RATE = "300/m"
 STAGING_MAX_TIME_S = 90
 STAGING_MAX_EXAMPLES = 3
@@ -111,9 +113,12 @@ def run_schemathesis(
     verify: str | bool = True,
     fixtures: FuzzFixtures | None = None,
     judge_reach: bool = True,
+    stripe_webhook_secret: str | None = None,
 ) -> FuzzOutcome:
-    """Run the CLI; the token travels in the environment (the config reads ${FUZZ_API_TOKEN}). With
-    `fixtures`, the run's configuration (in the report folder) pins the identifiers they made."""
+    """Run the CLI; the token travels in the environment (the config reads ${FUZZ_API_TOKEN}), and so does
+    the stage's Stripe webhook signing secret, with which contract/fuzz_hooks.py signs the generated webhook
+    bodies (None: they go unsigned). With `fixtures`, the run's configuration (in the report folder) pins the
+    identifiers they made."""
     report_dir.mkdir(parents=True, exist_ok=True)
     _save_schema(schema_url, report_dir / "openapi.json", verify)
     config_file = CONFIG_FILE
@@ -125,13 +130,17 @@ def run_schemathesis(
         report_dir / "schemathesis.log",
         cwd=PROJECT_ROOT,
         timeout_s=timeout_s,
-        env={**os.environ, "FUZZ_API_TOKEN": token},
+        env={**os.environ, "FUZZ_API_TOKEN": token, **_signing_env(stripe_webhook_secret)},
         name="schemathesis",
     )
     counts = read_junit(report_dir / "junit.xml")
     filtered = any(arg.startswith("--include") for arg in extra_args)
     reach = write_reach(report_dir, partial=filtered)
     return FuzzOutcome(exit_code, report_dir, counts.tests, counts.failures, counts.errors, reach, judge_reach)
+
+
+def _signing_env(stripe_webhook_secret: str | None) -> dict[str, str]:
+    return {STRIPE_SECRET_ENV: stripe_webhook_secret} if stripe_webhook_secret else {}
 
 
 def _save_schema(schema_url: str, path: Path, verify: str | bool) -> None:
@@ -174,7 +183,14 @@ def run_fuzz(
     try:
         token = stack.issue_token("schemathesis", "invoke fuzz")
         fixtures = _make_fixtures(info.service_url, token, info.sandbox_url)
-        outcome = run_schemathesis(f"{info.service_url}/openapi.json", token, report_dir, extra, fixtures=fixtures)
+        outcome = run_schemathesis(
+            f"{info.service_url}/openapi.json",
+            token,
+            report_dir,
+            extra,
+            fixtures=fixtures,
+            stripe_webhook_secret=stack.webhook_settings.get("STRIPE_WEBHOOK_SECRETS"),
+        )
     finally:
         if stack.service is not None:
             stack.service.stop()
@@ -187,7 +203,7 @@ def _fuzz_deployed_stage(stage: Stage, report_dir: Path, max_examples: int | Non
     """Staging: the deployed service, bounded, as a user of this run who is removed afterwards with
     everything the fuzzer made."""
     from harness.ops.targets import stage_target
-    from harness.stack.tokens import issue_token_on, remove_users
+    from harness.stack.tokens import remove_users
 
     target = stage_target(stage)
     if not target.service_url:
@@ -198,8 +214,7 @@ def _fuzz_deployed_stage(stage: Stage, report_dir: Path, max_examples: int | Non
         verify = str(target.ca_bundle)
         bounds += ["--tls-verify", verify]
     examples = ["--max-examples", str(min(max_examples or STAGING_MAX_EXAMPLES, STAGING_MAX_EXAMPLES))]
-    user = f"qa-fuzz-{uuid.uuid4().hex[:8]}"
-    token = issue_token_on(target.database_url, stage, user, "invoke fuzz")
+    user, token = issue_fuzz_token(target.database_url, stage)
     try:
         # The stage's provider sandbox (SANDBOX_URL), if it has one, holds the objects the operations need.
         fixtures = _make_fixtures(target.service_url, token, target.sandbox_url, verify) if target.sandbox_url else None
@@ -211,9 +226,20 @@ def _fuzz_deployed_stage(stage: Stage, report_dir: Path, max_examples: int | Non
             verify=verify,
             fixtures=fixtures,
             judge_reach=False,  # STAGING_MAX_EXAMPLES cases an operation, cut at STAGING_MAX_TIME_S: no share
+            stripe_webhook_secret=target.stripe_webhook_secret,
         )
     finally:
-        remove_users(target.database_url, [user])
+        remove_users(target.database_url, [user])  # its token revoked first, then the user and all it made
+
+
+def issue_fuzz_token(database_url: str, stage: Stage) -> tuple[str, str]:
+    """A new user of this run and its token, whose own rate limit is the stage's FUZZ_TOKEN_RATE_LIMIT."""
+    from harness.core.settings import stage_settings
+    from harness.stack.tokens import issue_token_on
+
+    user = f"qa-fuzz-{uuid.uuid4().hex[:8]}"
+    limit = stage_settings(stage).fuzz_token_rate_limit
+    return user, issue_token_on(database_url, stage, user, "invoke fuzz", rate_limit=limit)
 
 
 def run_fuzz_task(

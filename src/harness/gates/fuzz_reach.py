@@ -2,10 +2,11 @@
 
 A case "reaches" its operation when the answer is neither a refusal before the operation's logic
 (401 unauthenticated, 404 unknown identifier, 405 a route of another method, 422 invalid input, 429
-rate limited) nor missing (a transport error): a 2xx, or a domain answer such as 409, 400 from a
-webhook's signature check, or 502 from a provider. An operation whose cases mostly stop at those
-refusals is fuzzing the refusal, not the operation, so the gate fails below a configured share
-(contract/fuzz_reach.toml), unless the operation is named there as an exception with its reason.
+rate limited, a webhook's 400 `invalid_signature`) nor missing (a transport error): a 2xx, or a domain
+answer such as 409, a webhook's 400 for an event it cannot read, or 502 from a provider. An operation
+whose cases mostly stop at those refusals is fuzzing the refusal, not the operation, so the gate fails
+below a configured share (contract/fuzz_reach.toml), unless the operation is named there as an exception
+with its reason.
 
 A 404 in the stateful phase is shown but not counted: that phase chains operations through the schema's
 links (create -> read, update, sync, delete), and a step after its chain's DELETE answers 404 by right.
@@ -38,6 +39,8 @@ class ReachConfig:
     # A 422 is the request's schema validation only when it lists field errors (`error.details`); one
     # without them is the operation's own refusal or its provider's, so the operation's logic ran.
     field_errors_only_422: bool = True
+    # Error codes given before the operation's logic, whatever the status (a webhook's signature check).
+    unreached_codes: frozenset[str] = frozenset()
     # "METHOD /path/template" -> why it cannot reach the share; reported, never silent.
     exceptions: dict[str, str] = field(default_factory=dict)
 
@@ -48,6 +51,7 @@ def load_reach_config(path: Path = REACH_CONFIG_FILE) -> ReachConfig:
         min_share=float(data.get("min-share", 0.2)),
         unreached_statuses=frozenset(int(code) for code in data["unreached-statuses"]),
         field_errors_only_422=bool(data.get("field-errors-only-422", True)),
+        unreached_codes=frozenset(str(code) for code in data.get("unreached-error-codes", [])),
         exceptions={str(name): str(reason) for name, reason in data.get("exceptions", {}).items()},
     )
 
@@ -124,13 +128,15 @@ def operation_patterns(schema: dict[str, Any]) -> list[tuple[str, str, re.Patter
     return sorted(patterns, key=lambda entry: entry[1].count("{"))
 
 
-# method, URL path, status (None: no answer), lists field errors, Schemathesis's phase (None: not recorded)
-Case = tuple[str, str, int | None, bool, str | None]
+# method, URL path, status (None: no answer), lists field errors, Schemathesis's phase (None: not recorded),
+# the API error's code (None: no error model)
+Case = tuple[str, str, int | None, bool, str | None, str | None]
 STATEFUL_404 = "404 stateful"  # the answers key of a stateful chain's 404, which the share leaves out
 
 
 def read_cassette(path: Path) -> list[Case]:
-    """(method, URL path, status or None for no answer, whether the error lists field errors, phase) per case."""
+    """(method, URL path, status or None for no answer, whether the error lists field errors, phase, error
+    code) per case."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}  # noqa: S506 - a safe loader
     cases = []
@@ -138,19 +144,23 @@ def read_cassette(path: Path) -> list[Case]:
         request = interaction["request"]
         response = interaction.get("response")
         status = int(response["status"]["code"]) if response else None
-        fields = _lists_field_errors(response.get("body", {}).get("string")) if response else False
+        fields, code = _error_of(response.get("body", {}).get("string")) if response else (False, None)
         phase = (interaction.get("phase") or {}).get("name")
-        cases.append((str(request["method"]).upper(), urlsplit(str(request["uri"])).path, status, fields, phase))
+        method, url_path = str(request["method"]).upper(), urlsplit(str(request["uri"])).path
+        cases.append((method, url_path, status, fields, phase, code))
     return cases
 
 
-def _lists_field_errors(body: object) -> bool:
-    """Whether the body is the API's error model with field errors in `error.details`."""
+def _error_of(body: object) -> tuple[bool, str | None]:
+    """Whether the body is the API's error model with field errors in `error.details`, and its code."""
     try:
         error = json.loads(str(body)).get("error")
     except (ValueError, AttributeError):
-        return False
-    return isinstance(error, dict) and bool(error.get("details"))
+        return False, None
+    if not isinstance(error, dict):
+        return False, None
+    code = error.get("code")
+    return bool(error.get("details")), code if isinstance(code, str) else None
 
 
 def compute_reach(
@@ -160,7 +170,7 @@ def compute_reach(
     statuses: dict[str, Counter[str]] = {f"{method} {template}": Counter() for method, template, _ in patterns}
     reached: Counter[str] = Counter()
     unmatched = 0
-    for method, path, status, field_errors, phase in cases:
+    for method, path, status, field_errors, phase, code in cases:
         name = next((f"{m} {t}" for m, t, regex in patterns if m == method and regex.match(path)), None)
         if name is None:
             unmatched += 1
@@ -169,7 +179,7 @@ def compute_reach(
             statuses[name][STATEFUL_404] += 1
             continue
         statuses[name]["error" if status is None else str(status)] += 1
-        if status is not None and _reached(status, field_errors, config):
+        if status is not None and code not in config.unreached_codes and _reached(status, field_errors, config):
             reached[name] += 1
     operations = tuple(
         OperationReach(name, _counted(counts), reached[name], dict(counts), config.exceptions.get(name))

@@ -12,7 +12,7 @@ from harness.core.settings import required_database_url
 from harness.core.stages import Stage
 from harness.stack.dev import local_stack
 from integration_service.db import migrations
-from integration_service.security.api_tokens import issue_token, issue_token_at
+from integration_service.security.api_tokens import check_rate_limit, issue_token, issue_token_at
 from integration_service.settings import sqlalchemy_url
 
 
@@ -20,18 +20,21 @@ class TokenError(RuntimeError):
     """The token could not be issued; the message says why, without the database's credentials."""
 
 
-def issue_stage_token(stage: Stage, user_name: str, label: str = "") -> str:
+def issue_stage_token(stage: Stage, user_name: str, label: str = "", rate_limit: str | None = None) -> str:
     """Local: the local stack's database, its embedded server started (and stopped again) if needed,
-    migrated to head. Other stages: their DATABASE_URL, whose schema the deployment migrated."""
+    migrated to head. Other stages: their DATABASE_URL, whose schema the deployment migrated.
+    `rate_limit`: the token's own limit (e.g. "600/minute"), counted for it alone; None: its user's default."""
     if not user_name.strip():
         raise TokenError("the user name must not be empty")
+    if rate_limit is not None:
+        _checked(rate_limit)  # before any database is started
     if stage != "local":
-        return issue_token_on(required_database_url(stage), stage, user_name, label)
+        return issue_token_on(required_database_url(stage), stage, user_name, label, rate_limit=rate_limit)
     stack = local_stack()
     try:
         database_url = stack.start_database()
         migrations.upgrade(database_url)
-        return issue_token_on(database_url, stage, user_name, label)
+        return issue_token_on(database_url, stage, user_name, label, rate_limit=rate_limit)
     finally:
         stack.stop()
 
@@ -43,15 +46,24 @@ def database_engine(database_url: str) -> Engine:
 
 
 def issue_token_on(
-    database_url: str, stage: Stage | str, user_name: str, label: str = "", *, engine: Engine | None = None
+    database_url: str,
+    stage: Stage | str,
+    user_name: str,
+    label: str = "",
+    *,
+    engine: Engine | None = None,
+    rate_limit: str | None = None,
 ) -> str:
     """A token for `user_name` (created if needed) on the database at `database_url`, already migrated.
-    `engine`: one the caller keeps open on that database (many tokens, one connection pool)."""
+    `engine`: one the caller keeps open on that database (many tokens, one connection pool).
+    `rate_limit`: the token's own limit, as in `issue_stage_token`."""
+    if rate_limit is not None:
+        _checked(rate_limit)
     try:
         if engine is None:
-            return issue_token_at(database_url, user_name, label)
+            return issue_token_at(database_url, user_name, label, rate_limit)
         with engine.begin() as connection:
-            return issue_token(connection, user_name, label)
+            return issue_token(connection, user_name, label, rate_limit)
     except SQLAlchemyError as exc:
         raise TokenError(f"could not issue a token on the {stage} database: {_reason(exc)}") from None
 
@@ -88,6 +100,13 @@ def remove_users(database_url: str, user_names: Collection[str], *, engine: Engi
     finally:
         if own_engine:
             engine.dispose()
+
+
+def _checked(rate_limit: str) -> None:
+    try:
+        check_rate_limit(rate_limit)
+    except ValueError as exc:
+        raise TokenError(str(exc)) from None
 
 
 def _reason(exc: SQLAlchemyError) -> str:

@@ -41,6 +41,12 @@ class BadRequest(ServiceError):
     status_code, code = 400, "bad_request"
 
 
+class InvalidSignature(ServiceError):
+    """A webhook not verifiably from its provider for our endpoint: nothing of it is read or stored."""
+
+    status_code, code = 400, "invalid_signature"
+
+
 class Unauthorized(ServiceError):
     status_code, code = 401, "unauthorized"
 

@@ -26,6 +26,7 @@ from integration_service.api.dependencies import (
 )
 from integration_service.api.errors import Conflict, NotFound, PreconditionFailed, documented_errors
 from integration_service.api.models import (
+    DECIMAL_DIGITS,
     ApiModel,
     CustomData,
     Flag,
@@ -221,8 +222,8 @@ def create_integration(
 async def list_integrations(
     services: AppServices,
     credentials: BearerCredentials,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200), DECIMAL_DIGITS] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000), DECIMAL_DIGITS] = 0,
 ) -> Response:
     """The busiest route: async end to end, one connection, and usually one statement, which checks the
     token as it reads the page (no cache of live tokens: revoking one takes effect on its next request).
@@ -240,7 +241,7 @@ async def list_integrations(
                 raise invalid_token()
             page = reads.IntegrationsPage([], user_id, await reads.total(connection, user_id))
         else:
-            verifier.found(token, page.owner)
+            verifier.found(token)
     body = IntegrationList(
         integrations=[IntegrationPublic.model_validate(row) for row in page.rows],
         total=page.total,

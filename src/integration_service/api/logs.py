@@ -12,7 +12,7 @@ from pydantic import Field
 from integration_service.api.dependencies import CurrentUser, DatabaseEngine
 from integration_service.api.errors import InvalidInput, NotFound, documented_errors
 from integration_service.api.integrations import IntegrationType
-from integration_service.api.models import ApiModel, IsoDateTime, Page
+from integration_service.api.models import DECIMAL_DIGITS, ApiModel, IsoDateTime, Page
 from integration_service.db import sync_logs
 from integration_service.db.schema import SYNC_LOG_STATUSES
 
@@ -57,8 +57,8 @@ def list_sync_logs(
     sync_type: Annotated[str | None, Query(alias="syncType", min_length=1, max_length=50, pattern=r"^[a-z_]+$")] = None,
     since: Annotated[IsoDateTime | None, Query(description="created at or after (ISO 8601)")] = None,
     until: Annotated[IsoDateTime | None, Query(description="created before (ISO 8601)")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200), DECIMAL_DIGITS] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000), DECIMAL_DIGITS] = 0,
 ) -> SyncLogList:
     for name, moment in (("since", since), ("until", until)):
         if moment is not None and moment.tzinfo is None:

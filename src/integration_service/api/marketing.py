@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, Field, StringConstraints, field_validator
 from sqlalchemy import Table
 
 from integration_service.api.errors import InvalidInput, documented_errors
-from integration_service.api.models import ApiModel, Flag, InputModel, Name, Page
+from integration_service.api.models import DECIMAL_DIGITS, ApiModel, Flag, InputModel, Name, Page
 from integration_service.api.owned import CallersIntegrations, Owned, OwnedIntegration
 from integration_service.api.provider_errors import ACTIONS, PROVIDER_FAILED, as_service_error, reported_as
 from integration_service.db.listing import page_of_rows
@@ -33,7 +33,7 @@ Email = Annotated[
 ]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 EntityId = Annotated[int, Field(ge=1, le=2**31 - 1)]
-PathId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+PathId = Annotated[int, Path(ge=1, le=2**31 - 1), DECIMAL_DIGITS]
 ACTION_ERRORS = {**documented_errors(400, 401, 404, 409, 413, 422, 429, 503), **PROVIDER_FAILED}
 P = TypeVar("P", bound=SyncProvider[Any])
 
@@ -154,8 +154,8 @@ def list_billionmail_campaigns(
     integration_id: uuid.UUID,
     integrations: OwnedIntegration,
     status_: Annotated[str | None, Query(alias="status", pattern=r"^[a-z_]{1,20}$")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500), DECIMAL_DIGITS] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000), DECIMAL_DIGITS] = 0,
 ) -> BillionMailCampaignList:
     rows, total = _stored(
         integrations, integration_id, BillionMail, billionmail_campaigns, limit, offset, status=status_
@@ -290,8 +290,8 @@ def list_mautic_campaigns(
     integration_id: uuid.UUID,
     integrations: OwnedIntegration,
     published: Annotated[bool | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500), DECIMAL_DIGITS] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000), DECIMAL_DIGITS] = 0,
 ) -> MauticCampaignList:
     rows, total = _stored(integrations, integration_id, Mautic, mautic_campaigns, limit, offset, is_published=published)
     return MauticCampaignList(

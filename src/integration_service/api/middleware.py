@@ -19,7 +19,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from integration_service.api.errors import error_response, unexpected_error
-from integration_service.security.api_tokens import TokenVerifier
+from integration_service.security.api_tokens import TokenOwner, TokenVerifier
 from integration_service.security.rate_limit import RateLimiter, Verdict
 from integration_service.security.redaction import log_access
 
@@ -145,7 +145,9 @@ def bearer_token(scope: Scope) -> str | None:
 class RateLimitMiddleware:
     """Limit each verified user, and every other request per client address; 429 with Retry-After.
 
-    A token verified lately counts against its user, however the scheme is spelt. Anything else counts
+    A token verified lately counts against its user, however the scheme is spelt; a token issued with a
+    limit of its own (api_tokens.rate_limit, e.g. a fuzz run's raised one) counts against itself alone at
+    that limit, so that it raises nothing for its user's other tokens. Anything else counts
     against the client address first: no token, a made-up one (so made-up tokens buy no bucket of their
     own, and a flood of them is refused here before it reaches the database), or a token not seen lately,
     which is then verified and, if live, counted against its user as well. The client address is the
@@ -176,16 +178,22 @@ class RateLimitMiddleware:
 
     async def _count(self, scope: Scope, *, webhook: bool) -> Verdict:
         token = bearer_token(scope)
-        user = None if token is None else self.verifier.recent_user(token)
-        if user is not None:
-            return self.limiter.hit("user", user, webhook=webhook)
+        owner = None if token is None else self.verifier.recent_owner(token)
+        if owner is not None:
+            return self._hit(owner, webhook)
         client = scope.get("client")
         verdict = self.limiter.hit("address", client[0] if client else "unknown", webhook=webhook)
         if token is None or not verdict.allowed:
             return verdict
         # Forged tokens seen before are answered from memory; anything else is one lookup, once.
         try:
-            user = await self.verifier.user_for(token)
+            owner = await self.verifier.owner_for(token)
         except psycopg.Error:
             return verdict  # the route's own lookup meets the same failure and answers it (503)
-        return verdict if user is None else self.limiter.hit("user", user, webhook=webhook)
+        return verdict if owner is None else self._hit(owner, webhook)
+
+    def _hit(self, owner: TokenOwner, webhook: bool) -> Verdict:
+        if owner.rate_limit is None:
+            return self.limiter.hit("user", owner.user_id, webhook=webhook)
+        # Its own limit for all its requests, webhook paths included: one window, one bucket.
+        return self.limiter.hit("token", owner.token_hash, limit=owner.rate_limit)

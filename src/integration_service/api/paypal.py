@@ -19,6 +19,7 @@ from integration_service.api.dependencies import CurrentUser, DatabaseEngine
 from integration_service.api.errors import (
     documented_errors,
 )
+from integration_service.api.models import DECIMAL_DIGITS
 from integration_service.api.owned import OwnedIntegration
 from integration_service.api.paypal_calls import ACTION_ERRORS, client_for, link_of, store
 from integration_service.api.paypal_models import (
@@ -224,8 +225,8 @@ def _page(
 
 
 IntegrationFilter = Annotated[uuid.UUID | None, Query(alias="integrationId")]
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+Limit = Annotated[int, Query(ge=1, le=500), DECIMAL_DIGITS]
+Offset = Annotated[int, Query(ge=0, le=10_000_000), DECIMAL_DIGITS]
 StateFilter = Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z_]+$")]
 
 

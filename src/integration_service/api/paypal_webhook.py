@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from integration_service.api.dependencies import AppServices
-from integration_service.api.errors import BadRequest, ServiceError, Unavailable, documented_errors
+from integration_service.api.errors import BadRequest, InvalidSignature, ServiceError, Unavailable, documented_errors
 from integration_service.api.paypal_models import WebhookAck
 from integration_service.providers.errors import ProviderError
 from integration_service.providers.paypal import PayPal
@@ -28,10 +28,6 @@ from integration_service.webhooks.paypal_confirm import PayPalAccess
 
 log = structlog.get_logger(__name__)
 router = APIRouter()
-
-
-class InvalidSignature(ServiceError):
-    status_code, code = 400, "invalid_signature"
 
 
 class ReplayedTransmission(ServiceError):

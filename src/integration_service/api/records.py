@@ -17,7 +17,7 @@ from sqlalchemy import Boolean, DateTime, Numeric, Table, Uuid
 
 from integration_service.api.dependencies import CurrentUser, DatabaseEngine
 from integration_service.api.errors import InvalidInput, documented_errors
-from integration_service.api.models import ApiModel, IsoDateTime, Page
+from integration_service.api.models import DECIMAL_DIGITS, ApiModel, IsoDateTime, Page
 from integration_service.db.listing import HIDDEN_COLUMNS, page_of_rows
 from integration_service.db.schema import (
     myob_invoices,
@@ -73,8 +73,8 @@ def _add_route(table: Table, path: str, collection: str, summary: str) -> None:
         integration_id: Annotated[uuid.UUID | None, Query(alias="integrationId")] = None,
         status: StatusFilter = None,
         updated_since: Annotated[IsoDateTime | None, Query(alias="updatedSince")] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+        limit: Annotated[int, Query(ge=1, le=500), DECIMAL_DIGITS] = 100,
+        offset: Annotated[int, Query(ge=0, le=10_000_000), DECIMAL_DIGITS] = 0,
     ) -> Any:
         conditions = [table.c.user_id == user_id]
         if integration_id is not None:

@@ -26,6 +26,7 @@ from integration_service.api.dependencies import AppServices
 from integration_service.api.errors import (
     BadRequest,
     ErrorResponse,
+    InvalidSignature,
     ServiceError,
     documented_errors,
 )
@@ -37,6 +38,7 @@ from integration_service.providers.stripe import Stripe, as_provider_error, char
 from integration_service.sync.upsert import upsert_rows
 from integration_service.webhooks import store
 from integration_service.webhooks import stripe as stripe_webhooks
+from integration_service.webhooks.stripe_events import EventMalformed, request_body
 
 router = APIRouter(prefix="/api/integrations/stripe", tags=["stripe"])
 log = structlog.get_logger(__name__)
@@ -120,6 +122,12 @@ class PaymentDeclined(ServiceError):
     status_code, code = 402, "payment_declined"
 
 
+class IdempotencyKeyReused(ServiceError):
+    """The client's Idempotency-Key went with other parameters before: the request conflicts with that one."""
+
+    status_code, code = 409, "idempotency_key_reused"
+
+
 @dataclass
 class StripeAccount:
     """The caller's STRIPE integration, an SDK client for it, and where its rows go."""
@@ -150,6 +158,10 @@ def stripe_errors() -> Iterator[None]:
         yield
     except stripe.CardError as exc:
         raise PaymentDeclined(f"stripe declined the payment: {exc.user_message or exc.code}") from None
+    except stripe.IdempotencyError:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was sent before with other parameters; send a new key for a new request"
+        ) from None
     except stripe.StripeError as exc:
         raise as_service_error(as_provider_error(exc), STRIPE) from None
 
@@ -273,10 +285,12 @@ def create_refund(
     summary="Stripe webhook endpoint (signed by Stripe; no API token)",
     response_model=WebhookReceipt,
     responses={**documented_errors(400, 413, 429)},
-    openapi_extra={"security": []},
+    # The body is read raw (the signature covers its bytes); its schema says what a Stripe event holds.
+    openapi_extra={"security": [], "requestBody": request_body(), "x-signed-by": "Stripe-Signature"},
 )
 async def receive_webhook(request: Request, services: AppServices) -> WebhookReceipt:
-    """Verify, store once by event id, apply. A bad or stale signature changes nothing (400)."""
+    """Verify, store once by event id, apply. A bad or stale signature (400 invalid_signature), or an event
+    the service cannot read (400), changes nothing."""
     started = time.perf_counter()
     payload = await request.body()  # the raw bytes: the signature covers them exactly
     try:
@@ -286,10 +300,12 @@ async def receive_webhook(request: Request, services: AppServices) -> WebhookRec
             services.settings.stripe_webhook_secrets,
             services.settings.stripe_webhook_tolerance_s,
         )
+        return await run_in_threadpool(_record_and_apply, services.engine, event, started)
     except stripe_webhooks.SignatureRejected as exc:
         log.warning("stripe webhook rejected", reason=str(exc))
-        raise BadRequest(f"stripe webhook rejected: {exc}") from None
-    return await run_in_threadpool(_record_and_apply, services.engine, event, started)
+        raise InvalidSignature(f"stripe webhook rejected: {exc}") from None
+    except EventMalformed as exc:  # also its object's: the transaction stored nothing
+        raise BadRequest(f"stripe webhook not read: {exc}") from None
 
 
 def _record_and_apply(engine: Engine, event: dict[str, Any], started: float) -> WebhookReceipt:

@@ -43,7 +43,7 @@ _PAGE = _sql(
     .offset(bindparam("offset", type_=None))
 )
 _TOTAL = _sql(select(func.count()).select_from(credentials).where(credentials.c.user_id == bindparam("user_id")))
-_TOKEN_USER = _sql(_LIVE_TOKENS_USER)
+_TOKEN_OWNER = _sql(_LIVE_TOKENS_USER.add_columns(api_tokens.c.rate_limit))
 
 
 async def _configure(connection: AsyncConnection[Any]) -> None:
@@ -69,10 +69,11 @@ def create_read_pool(settings: Settings, application_name: str = SERVICE_APPLICA
     )
 
 
-async def token_user(connection: AsyncConnection[Any], token_hash: str) -> str | None:
-    """The user a live (not revoked) token hash belongs to, or None: one round trip."""
-    row = await (await connection.execute(_TOKEN_USER, {"token_hash": token_hash})).fetchone()
-    return None if row is None else str(row[0])
+async def token_owner(connection: AsyncConnection[Any], token_hash: str) -> tuple[str, str | None] | None:
+    """The user a live (not revoked) token hash belongs to and the token's own rate limit (None: the
+    user's default), or None: one round trip."""
+    row = await (await connection.execute(_TOKEN_OWNER, {"token_hash": token_hash})).fetchone()
+    return None if row is None else (str(row[0]), row[1])
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,8 @@ SYNC_STATUSES = ("IDLE", "SYNCING", "SUCCESS", "ERROR")
 # `queued`: a sync job waits for a worker (jobs/); `running` once a worker holds the integration's lock.
 SYNC_LOG_STATUSES = ("queued", "running", "success", "partial", "failed")
 SYNC_TRIGGERS = ("request", "schedule")
+# A token's own rate limit, "<count>/<unit>" as the `limits` library parses it (e.g. "600/minute").
+RATE_LIMIT_FORMAT = "^[1-9][0-9]{0,8}/(second|minute|hour|day)$"
 
 
 users = Table(
@@ -64,6 +66,10 @@ api_tokens = Table(
     Column("label", Text, nullable=False, server_default=""),
     created_at(),
     Column("revoked_at", DateTime(timezone=True)),
+    # The token's own request limit (e.g. a fuzz run's raised one), counted per token; NULL: its user's default.
+    Column("rate_limit", Text),
+    # Checked here too: an unparsable value read on the rate limiter's path would fail every request.
+    CheckConstraint(f"rate_limit ~ '{RATE_LIMIT_FORMAT}'", name="rate_limit_format"),
 )
 
 integrations_credentials = Table(

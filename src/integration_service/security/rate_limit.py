@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -17,6 +18,8 @@ from limits.strategies import FixedWindowRateLimiter
 from integration_service.settings import Settings
 
 log = structlog.get_logger(__name__)
+# Tokens' own limits, parsed once each: few distinct values, read on every request of such a token.
+_parsed = functools.lru_cache(maxsize=64)(parse)
 
 
 @dataclass(frozen=True)
@@ -89,9 +92,10 @@ class RateLimiter:
             windows = _ProcessWindows()
         return cls(windows, settings.rate_limit, settings.webhook_rate_limit)
 
-    def hit(self, *bucket: str, webhook: bool = False) -> Verdict:
-        """Count one request against `bucket`, e.g. ("user", user_id) or ("address", "203.0.113.7")."""
-        item = self._webhook if webhook else self._default
+    def hit(self, *bucket: str, webhook: bool = False, limit: str | None = None) -> Verdict:
+        """Count one request against `bucket`, e.g. ("user", user_id) or ("address", "203.0.113.7"), at
+        `limit` (e.g. "600/minute", a token's own) or else the default or webhook limit."""
+        item = _parsed(limit) if limit is not None else self._webhook if webhook else self._default
         try:
             allowed, reset_at = self._windows.hit(item, bucket)
         except StorageError as exc:

@@ -24,12 +24,14 @@ from integration_service.db.newer_state import is_newer_sql, later_sql
 from integration_service.db.schema import integrations_credentials as credentials
 from integration_service.db.schema import stripe_payments, stripe_subscriptions
 from integration_service.providers.stripe import charge_row, subscription_row
-
-CHARGE_EVENTS = ("charge.succeeded", "charge.failed", "charge.refunded")
-SUBSCRIPTION_EVENTS = (
-    "customer.subscription.created",
-    "customer.subscription.updated",
-    "customer.subscription.deleted",
+from integration_service.webhooks.stripe_events import (
+    CHARGE_EVENTS,
+    SUBSCRIPTION_EVENTS,
+    Charge,
+    EventMalformed,
+    Subscription,
+    read_event,
+    read_object,
 )
 
 
@@ -38,29 +40,24 @@ class SignatureRejected(Exception):
 
 
 def verify(payload: bytes, signature: str | None, secrets: list[SecretStr], tolerance_s: int) -> dict[str, Any]:
-    """The verified event as a dict, or SignatureRejected."""
+    """The verified event as a dict; SignatureRejected, or EventMalformed for a body that is no Stripe event."""
     if not signature:
         raise SignatureRejected("the Stripe-Signature header is missing")
     if not secrets:
         raise SignatureRejected("no webhook signing secret is configured (STRIPE_WEBHOOK_SECRETS)")
     for secret in secrets:
         try:
-            stripe.Webhook.construct_event(payload, signature, secret.get_secret_value(), tolerance_s)
+            stripe.WebhookSignature.verify_header(payload, signature, secret.get_secret_value(), tolerance_s)
         except stripe.SignatureVerificationError:
             continue
+        except ValueError:  # the SDK decodes the body before comparing: not UTF-8
+            raise EventMalformed("the body is not UTF-8") from None
+        try:
+            # The event exactly as Stripe sent it (the SDK's Event would turn *_decimal fields into Decimals).
+            parsed = json.loads(payload)
         except ValueError:
-            raise SignatureRejected("the body is not a JSON Stripe event") from None
-        # The event exactly as Stripe sent it (the SDK's object turns *_decimal fields into Decimals).
-        verified = json.loads(payload)
-        if not (
-            isinstance(verified, dict)
-            and isinstance(verified.get("id"), str)
-            and isinstance(verified.get("type"), str)
-            and isinstance(verified.get("created"), int)
-            and isinstance(verified.get("data"), dict)
-        ):
-            raise SignatureRejected("the body is not a Stripe event (id, type, created and data are required)")
-        return verified
+            raise EventMalformed("the body is not JSON") from None
+        return read_event(parsed)
     raise SignatureRejected("the signature does not match, or its timestamp is outside the tolerance")
 
 
@@ -68,14 +65,15 @@ Outcome = tuple[str, str | None, RowMapping | None]  # (outcome, detail, integra
 
 
 def apply(connection: Connection, event: Mapping[str, Any]) -> Outcome:
-    """Apply a verified event to the rows of the object it is about."""
+    """Apply a verified event (read_event's) to the rows of the object it is about; EventMalformed when that
+    object is not one the service can read."""
     kind = str(event.get("type"))
     obj = (event.get("data") or {}).get("object") or {}
     happened = datetime.fromtimestamp(int(event.get("created") or 0), tz=UTC)
     if kind in CHARGE_EVENTS:
-        return _apply_charge(connection, obj, happened)
+        return _apply_charge(connection, read_object(Charge, obj), happened)
     if kind in SUBSCRIPTION_EVENTS:
-        return _apply_subscription(connection, obj, happened)
+        return _apply_subscription(connection, read_object(Subscription, obj), happened)
     return "ignored", f"{kind} is not an event this service acts on", None
 
 

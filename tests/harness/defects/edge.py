@@ -9,11 +9,11 @@ EDGE_DEFECTS: tuple[Defect, ...] = (
         "api/middleware.py",
         (
             (
-                "        token = bearer_token(scope)\n        user = None if token is None",
+                "        token = bearer_token(scope)\n        owner = None if token is None",
                 '        raw = Headers(scope=scope).get("authorization")\n'
                 "        if raw:\n"
                 '            return self.limiter.hit("token", raw, webhook=webhook)\n'
-                "        token = bearer_token(scope)\n        user = None if token is None",
+                "        token = bearer_token(scope)\n        owner = None if token is None",
             ),
         ),
         "SEC-04",
@@ -54,8 +54,9 @@ EDGE_DEFECTS: tuple[Defect, ...] = (
         "api/middleware.py",
         (
             (
-                '                path=scope["path"],\n',
-                '                path=scope["path"] + "?" + scope["query_string"].decode(),\n',
+                '                scope["path"],\n                status or 500,\n',
+                '                scope["path"] + "?" + scope["query_string"].decode(),\n'
+                "                status or 500,\n",
             ),
         ),
         "SECT-01",

@@ -8,7 +8,12 @@ INPUTS_DEFECTS: tuple[Defect, ...] = (
         "custom-data-depth-not-limited",
         "api/models.py",
         # As before the fix: any depth is stored, and the answer (or the next read) fails.
-        (("if isinstance(node.value, dict | list) and node.level > MAX_CUSTOM_DATA_DEPTH:", "if False:"),),
+        (
+            (
+                "            if node.level > MAX_CUSTOM_DATA_DEPTH:\n                return",
+                "            if False:\n                return",
+            ),
+        ),
         "SEC-06",
     ),
     Defect(
@@ -35,8 +40,8 @@ INPUTS_DEFECTS: tuple[Defect, ...] = (
         "api/models.py",
         (
             (
-                "if node.key is not None and _SECRET_LOOKING_KEY.search(node.key):",
-                "if node.level == 2 and node.key is not None and _SECRET_LOOKING_KEY.search(node.key):",
+                "            if _SECRET_LOOKING_KEY.search(key):",
+                "            if node.level == 2 and _SECRET_LOOKING_KEY.search(key):",
             ),
         ),
         "SEC-01",

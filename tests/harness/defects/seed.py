@@ -27,12 +27,12 @@ SEED_DEFECTS = (
         (
             (
                 "    return IntegrationEnvelope(integration=IntegrationPublic.model_validate(dict(row)))\n\n\n"
-                '@router.get(\n    "",',
+                '@collection.get(\n    "",',
                 "    public = IntegrationPublic.model_validate(dict(row)).model_dump(mode='json', by_alias=True)\n"
                 "    key = payload.api_key.get_secret_value() if payload.api_key else None\n"
                 "    from fastapi.responses import JSONResponse\n"
                 "    return JSONResponse({'integration': {**public, 'apiKey': key}}, status_code=201)\n\n\n"
-                '@router.get(\n    "",',
+                '@collection.get(\n    "",',
             ),
         ),
         "SECT-02",

@@ -57,6 +57,45 @@ def test_date_time_parameters_accept_iso_8601(make_user: Callable[[], ApiUser]) 
     assert client.get("/api/integrations/xero/invoices", params={"updatedSince": "2020-01-31"}).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/integrations",
+        "/api/integrations/logs",
+        "/api/integrations/xero/invoices",
+        "/api/integrations/paypal/payments",
+    ],
+)
+@pytest.mark.parametrize("spelling", ["0.0", "1.0", " 1", "+1", "1_0", "1e0"])
+def test_integer_parameters_are_their_decimal_digits_alone(
+    make_user: Callable[[], ApiUser], path: str, spelling: str
+) -> None:
+    """Issue 18's independent fuzz run: `?offset=0.0` was read as 0 (pydantic's lax integers), though the schema
+    says integer."""
+    client = make_user().client
+    refused = client.get(path, params={"offset": spelling})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["details"][0]["field"] == "query.offset"
+    assert client.get(path, params={"offset": "1", "limit": "10"}).status_code == 200
+
+
+def test_every_integer_parameter_states_its_bounds_in_json_schema_words() -> None:
+    """The digits-only check must not cost the schema its bounds (placed before Query(...), it turned
+    minimum/maximum into pydantic's ge/le, and the fuzzer sent limit=-1586 as schema-valid)."""
+    schema = create_app(Settings(stage="local", database_url="postgresql://nobody@127.0.0.1:1/none")).openapi()
+    integers = [
+        (path, parameter["name"], parameter["schema"])
+        for path, item in schema["paths"].items()
+        for operation in item.values()
+        for parameter in operation.get("parameters", [])
+        if parameter["schema"].get("type") == "integer"
+    ]
+    assert len(integers) >= 10
+    for path, name, parameter in integers:
+        assert {"ge", "le"}.isdisjoint(parameter), (path, name, parameter)
+        assert {"minimum", "maximum"} <= parameter.keys(), (path, name, parameter)
+
+
 def test_update_schema_does_not_offer_null_where_null_is_refused() -> None:
     schema = create_app(Settings(stage="local", database_url="postgresql://nobody@127.0.0.1:1/none")).openapi()
     properties = schema["components"]["schemas"]["IntegrationUpdate"]["properties"]

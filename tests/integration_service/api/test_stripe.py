@@ -82,6 +82,18 @@ def test_the_idempotency_key_makes_a_retry_charge_once(user: ApiUser, sql: SQL) 
     assert count == (1,)
 
 
+def test_an_idempotency_key_reused_with_other_parameters_is_a_conflict(user: ApiUser) -> None:
+    """Found by the fuzz gate (issue 18): Stripe refuses the reuse, which was answered as invalid input (422)."""
+    integration = stripe_integration(user)
+    headers = {"Idempotency-Key": f"order-{integration}"}
+    body = {"integrationId": integration, "amount": 700, "currency": "eur"}
+    first = user.client.post("/api/integrations/stripe/payment-intents", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    other = user.client.post("/api/integrations/stripe/payment-intents", json={**body, "amount": 800}, headers=headers)
+    assert other.status_code == 409, other.text
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+
+
 def test_subscriptions_are_created_and_cancelled(user: ApiUser, merchant: stripe.StripeClient, sql: SQL) -> None:
     integration = stripe_integration(user)
     customer, price = customer_and_price(merchant)

@@ -16,6 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness.core.processes import ServerProcess
+from integration_service.security.api_tokens import issue_token_at
 from tests.fixtures.service import ApiUser
 
 pytestmark = pytest.mark.db
@@ -85,6 +86,45 @@ def test_each_user_has_a_bucket_of_its_own(
         bobs = client.get("/api/integrations", headers={"Authorization": f"Bearer {bob}"})
     assert statuses(alices) == [200, 200, 200, 429]
     assert bobs.status_code == 200
+
+
+def burst(client: httpx.Client, token: str, requests: int) -> list[int]:
+    return statuses(
+        [client.get("/api/integrations", headers={"Authorization": f"Bearer {token}"}) for _ in range(requests)]
+    )
+
+
+def test_a_token_with_a_limit_of_its_own_counts_alone_at_that_limit(
+    service_factory: Callable[..., ServerProcess], make_user: Callable[[], ApiUser], database_url: str
+) -> None:
+    limited = service_factory(RATE_LIMIT="4/minute")
+    user = make_user()
+    raised = issue_token_at(database_url, user.name, "fuzz run", rate_limit="10/minute")
+    other_raised = issue_token_at(database_url, user.name, "fuzz run", rate_limit="10/minute")
+    with httpx.Client(base_url=limited.url) as client:
+        assert burst(client, raised, 12) == [200] * 10 + [429] * 2  # more than the default's 4
+        # A bucket of each token's own: the first one's spent window takes nothing from its user's others.
+        assert burst(client, other_raised, 11) == [200] * 10 + [429]
+        assert burst(client, user.token, 5) == [200] * 4 + [429]  # the user's ordinary token: the default
+
+
+def test_a_revoked_token_with_a_raised_limit_gets_nothing(
+    service_factory: Callable[..., ServerProcess], make_user: Callable[[], ApiUser], database_url: str
+) -> None:
+    limited = service_factory(RATE_LIMIT="4/minute")
+    user = make_user()
+    raised = issue_token_at(database_url, user.name, "fuzz run", rate_limit="100/minute")
+    with httpx.Client(base_url=limited.url) as client:
+        assert burst(client, raised, 2) == [200, 200]  # verified, and its limit remembered for the limiter
+        with psycopg.connect(database_url, autocommit=True) as sql:
+            sql.execute(
+                "UPDATE api_tokens SET revoked_at = now() WHERE rate_limit IS NOT NULL AND user_id = "
+                "(SELECT id FROM users WHERE name = %s)",
+                (user.name,),
+            )
+        # Found revoked on its next request; from then on it has no bucket of its own but counts against the
+        # client address at the default (4, one spent by its first lookup): 3 more refusals, then 429.
+        assert burst(client, raised, 6) == [401] * 4 + [429] * 2
 
 
 def test_x_forwarded_for_is_ignored_unless_a_trusted_proxy_sent_it(

@@ -235,7 +235,7 @@ def test_forged_events_are_rejected_and_change_nothing(
 
     [attempt] = deliver(sandbox_control, endpoint, [event], variant=variant)
     assert attempt["status_code"] == 400, attempt
-    assert json.loads(attempt["response_body"])["error"]["code"] == "bad_request"
+    assert json.loads(attempt["response_body"])["error"]["code"] == "invalid_signature"
     assert charge_state(sql, charge_id)[0] == "pending"  # still our scrambled state
     assert outcomes(sql, event) == []  # not even recorded
 
