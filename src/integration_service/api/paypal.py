@@ -40,6 +40,7 @@ from integration_service.api.paypal_models import (
     SubscriptionCreated,
     SubscriptionEnvelope,
     SubscriptionList,
+    paypal_value,
 )
 from integration_service.api.provider_errors import PAYPAL, reported_as
 from integration_service.db import paypal_rows
@@ -67,7 +68,9 @@ SubscriptionId = Annotated[str, Path(pattern=PATH_ID, description="PayPal subscr
 )
 def create_payment(payload: PaymentCreate, integrations: OwnedIntegration) -> Any:
     owned = integrations.active(payload.integration_id, PayPal)
-    transaction: dict[str, Any] = {"amount": {"total": f"{payload.amount:.2f}", "currency": payload.currency}}
+    transaction: dict[str, Any] = {
+        "amount": {"total": paypal_value(payload.amount, payload.currency), "currency": payload.currency}
+    }
     if payload.description:
         transaction["description"] = payload.description
     body = {
@@ -123,7 +126,10 @@ def create_plan(payload: PlanCreate, integrations: OwnedIntegration) -> Any:
                 "sequence": 1,
                 "total_cycles": payload.total_cycles,
                 "pricing_scheme": {
-                    "fixed_price": {"value": f"{payload.amount:.2f}", "currency_code": payload.currency}
+                    "fixed_price": {
+                        "value": paypal_value(payload.amount, payload.currency),
+                        "currency_code": payload.currency,
+                    }
                 },
             }
         ],

@@ -2,20 +2,47 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AnyHttpUrl, Field, StringConstraints, UrlConstraints, WithJsonSchema
+from pydantic import (
+    AnyHttpUrl,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    UrlConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
 from integration_service.api.models import ApiModel, Flag, InputModel, Page
 
 # Documented as the string PayPal itself takes (a JSON number is accepted too): pydantic's own schema for a
 # Decimal lets a fuzzer send digits no decimal parser reads (\d matches any script's digits).
 AMOUNT_PATTERN = r"^([1-9][0-9]{0,6}(\.[0-9]{1,2})?|0\.([1-9][0-9]?|0[1-9]))$"
+# PayPal's currencies without minor units: a value with decimals is refused (DECIMAL_PRECISION).
+ZERO_DECIMAL_CURRENCIES = frozenset({"HUF", "JPY", "TWD"})
+
+
+def _plain_amount(value: object) -> object:
+    """A string amount must be written as the schema says: Decimal alone reads '+10', '1e2', '10_0' and
+    other scripts' digits, none of which PayPal takes."""
+    if isinstance(value, str) and not re.fullmatch(AMOUNT_PATTERN, value):
+        raise ValueError("must be written like 10.50: ASCII digits, at most two decimals, no sign or exponent")
+    return value
+
+
+def paypal_value(amount: Decimal, currency: str) -> str:
+    """The amount as PayPal's `value`/`total` strings take it: two decimals, none for a zero-decimal currency."""
+    return f"{amount:.0f}" if currency in ZERO_DECIMAL_CURRENCIES else f"{amount:.2f}"
+
+
 Amount = Annotated[
     Decimal,
+    BeforeValidator(_plain_amount),
     Field(gt=0, le=Decimal("9999999.99"), max_digits=9, decimal_places=2),
     WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["10.50"]}),
 ]
@@ -35,9 +62,21 @@ class _ForIntegration(InputModel):
     integration_id: uuid.UUID = Field(description="A PAYPAL integration of yours")
 
 
-class PaymentCreate(_ForIntegration):
+class _Priced(_ForIntegration):
+    """An amount in a currency: whole in a currency without minor units (PayPal refuses 1000.50 JPY)."""
+
+    amount: Amount
+    currency: Currency = Field(description="ISO 4217 code, e.g. USD (HUF, JPY and TWD: whole amounts)")
+
+    @model_validator(mode="after")
+    def _whole_where_no_minor_units(self) -> Self:
+        if self.currency in ZERO_DECIMAL_CURRENCIES and self.amount != self.amount.to_integral_value():
+            raise ValueError(f"amount: {self.currency} has no minor units; send a whole amount")
+        return self
+
+
+class PaymentCreate(_Priced):
     amount: Amount = Field(description="The total, at most two decimals, e.g. 10.50")
-    currency: Currency = Field(description="ISO 4217 code, e.g. USD")
     description: Text127 | None = None
     return_url: WebUrl = Field(description="Where PayPal sends the buyer after approval (with paymentId, PayerID)")
     cancel_url: WebUrl = Field(description="Where PayPal sends the buyer who cancels")
@@ -47,14 +86,13 @@ class PaymentExecute(_ForIntegration):
     payer_id: PayPalId = Field(description="The PayerID PayPal appended to the return URL")
 
 
-class PlanCreate(_ForIntegration):
+class PlanCreate(_Priced):
     product_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{6,50}$")] = Field(
         description="The catalog product the plan sells (PROD-...)"
     )
     name: Text127
     description: Text127 | None = None
     amount: Amount = Field(description="Price per billing cycle")
-    currency: Currency
     interval_unit: Literal["DAY", "WEEK", "MONTH", "YEAR"] = "MONTH"
     interval_count: int = Field(default=1, ge=1, le=365)
     total_cycles: int = Field(default=0, ge=0, le=999, description="0 = until cancelled")
@@ -79,9 +117,8 @@ class SubscriptionCancel(_ForIntegration):
     )
 
 
-class OrderCreate(_ForIntegration):
+class OrderCreate(_Priced):
     amount: Amount = Field(description="The order's total, at most two decimals, e.g. 10.50")
-    currency: Currency = Field(description="ISO 4217 code PayPal supports, e.g. USD")
     description: Text127 | None = None
     custom_id: Text127 | None = Field(default=None, description="Your own reference, e.g. the CRM deal id")
     return_url: WebUrl = Field(description="Where PayPal sends the buyer after approval (with token, PayerID)")

@@ -25,6 +25,7 @@ from integration_service.api.paypal_models import (
     OrderCreated,
     OrderEnvelope,
     PayPalOrder,
+    paypal_value,
 )
 from integration_service.api.provider_errors import PAYPAL, ProviderFailed, reported_as
 from integration_service.db import paypal_rows
@@ -40,7 +41,9 @@ OrderId = Annotated[str, Path(pattern=PATH_ID, description="PayPal order id")]
 
 
 def _order_body(payload: OrderCreate) -> dict[str, Any]:
-    unit: dict[str, Any] = {"amount": {"currency_code": payload.currency, "value": f"{payload.amount:.2f}"}}
+    unit: dict[str, Any] = {
+        "amount": {"currency_code": payload.currency, "value": paypal_value(payload.amount, payload.currency)}
+    }
     # No invoice_id: PayPal refuses one it has seen before at capture time; a CRM reference goes in custom_id.
     for name in ("description", "custom_id"):
         if getattr(payload, name):

@@ -105,11 +105,26 @@ def test_paypal_failing_is_a_json_error_and_stores_nothing(
     assert count[0] == 0
 
 
+@pytest.mark.parametrize("currency", ["JPY", "HUF", "TWD"])
+def test_an_order_in_a_currency_without_minor_units_is_sent_as_a_whole_amount(
+    user: ApiUser, merchant: Merchant, currency: str
+) -> None:
+    """PayPal refuses "1000.00" in a zero-decimal currency (DECIMAL_PRECISION): every such order failed."""
+    body = {"integrationId": paypal_integration(user), "amount": "1000", "currency": currency, **URLS}
+    answer = user.client.post(ORDERS, json=body)
+    assert answer.status_code == 201, answer.text
+    order_id = answer.json()["order"]["paypalOrderId"]
+    amount = merchant.get(f"/v2/checkout/orders/{order_id}")["purchase_units"][0]["amount"]
+    assert amount == {"currency_code": currency, "value": "1000"}
+
+
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [
         ("", {"amount": "0.00", "currency": "USD", **URLS}, "body.amount"),
         ("", {"amount": "5.00", "currency": "usd", **URLS}, "body.currency"),
+        ("", {"amount": "1000.50", "currency": "JPY", **URLS}, "body"),  # no minor units in JPY
+        ("", {"amount": "+10", "currency": "USD", **URLS}, "body.amount"),
         ("", {"amount": "5.00", "currency": "USD", "returnUrl": "ftp://x"}, "body.returnUrl"),
         ("", {"amount": "5.00", "currency": "USD", "intent": "AUTHORIZE", **URLS}, "body.intent"),
         ("/ABC/capture", {"extra": 1}, "body.extra"),
