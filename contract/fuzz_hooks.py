@@ -5,6 +5,11 @@ Every generated Stripe webhook delivery is signed as Stripe signs its own, with 
 unsigned body is refused at the signature check, and the fuzzer would never reach the parsing and applying
 of events behind it. The exact bytes signed are the bytes sent. Without the secret, nothing is signed.
 
+The identifiers the run pinned in bodies (an operation's integrationId: harness.stack.fuzz_fixtures) go into
+the coverage phase's bodies too, where Schemathesis (4.32) leaves parameter overrides out and sends a UUID
+of its own: every such case was a 404 for an unknown integration before any of its other values was read.
+Only a generated UUID is replaced, by the pinned one: an invalid value stays, to be refused as it should.
+
 PayPal's deliveries stay unsigned: they are signed with the private key of a certificate PayPal serves,
 which the harness does not hold (the provider sandbox makes its key in its own process and never exports it).
 """
@@ -13,13 +18,15 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
+from functools import cache
 from typing import Any
 
 import schemathesis
 from schemathesis import Case, HookContext
 from schemathesis.core import NotSet
 
-from harness.gates.fuzz import STRIPE_SECRET_ENV
+from harness.gates.fuzz import BODY_IDENTIFIERS_ENV, STRIPE_SECRET_ENV
 from harness.ops.smoke import stripe_signature
 
 STRIPE_WEBHOOK = ("POST", "/api/integrations/stripe/webhook")
@@ -27,6 +34,37 @@ STRIPE_WEBHOOK = ("POST", "/api/integrations/stripe/webhook")
 
 @schemathesis.hook
 def before_call(context: HookContext, case: Case[Any], kwargs: dict[str, Any]) -> None:
+    pin_identifiers(case)
+    sign_stripe_webhook(case, kwargs)
+
+
+@cache
+def _pinned() -> dict[str, dict[str, str]]:
+    loaded = json.loads(os.environ.get(BODY_IDENTIFIERS_ENV) or "{}")
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def pin_identifiers(case: Case[Any]) -> None:
+    """A generated UUID in a pinned body field becomes the pinned one (in place: the checks see it too)."""
+    pins = _pinned().get(f"{case.method.upper()} {case.operation.path}")
+    if not pins or not isinstance(case.body, dict):
+        return
+    for name, value in pins.items():
+        if _is_uuid(case.body.get(name)):
+            case.body[name] = value
+
+
+def _is_uuid(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def sign_stripe_webhook(case: Case[Any], kwargs: dict[str, Any]) -> None:
     secret = os.environ.get(STRIPE_SECRET_ENV)
     if not secret or (case.method.upper(), case.operation.path) != STRIPE_WEBHOOK:
         return

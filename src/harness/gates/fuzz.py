@@ -12,6 +12,7 @@ time budget, few examples). Production: refused, fuzzing writes data.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -33,6 +34,8 @@ from harness.stack.local import LocalStack
 CONFIG_FILE = PROJECT_ROOT / "contract" / "schemathesis.toml"
 # Where the run's Stripe webhook signing secret travels to contract/fuzz_hooks.py.
 STRIPE_SECRET_ENV = "FUZZ_STRIPE_WEBHOOK_SECRET"  # noqa: S105 - the variable's name, not a secret
+# Where the run's pinned body identifiers travel to contract/fuzz_hooks.py (FuzzFixtures.body_identifiers).
+BODY_IDENTIFIERS_ENV = "FUZZ_BODY_IDENTIFIERS"
 # Staging is a shared, deployed system: at most STAGING_RATE x STAGING_MAX_TIME_S requests. The run's token
 # has a limit of its own, raised over the stage's RATE_LIMIT (FUZZ_TOKEN_RATE_LIMIT, default 1200/minute), so
 # that the run fuzzes the API rather than the limiter, whatever the stage's default.
@@ -130,7 +133,12 @@ def run_schemathesis(
         report_dir / "schemathesis.log",
         cwd=PROJECT_ROOT,
         timeout_s=timeout_s,
-        env={**os.environ, "FUZZ_API_TOKEN": token, **_signing_env(stripe_webhook_secret)},
+        env={
+            **os.environ,
+            "FUZZ_API_TOKEN": token,
+            **_signing_env(stripe_webhook_secret),
+            BODY_IDENTIFIERS_ENV: json.dumps(fixtures.body_identifiers() if fixtures else {}),
+        },
         name="schemathesis",
     )
     counts = read_junit(report_dir / "junit.xml")

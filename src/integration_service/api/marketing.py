@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, Field, StringConstraints, field_validator
 from sqlalchemy import Table
 
 from integration_service.api.errors import InvalidInput, documented_errors
-from integration_service.api.models import DECIMAL_DIGITS, ApiModel, Flag, InputModel, Name, Page
+from integration_service.api.models import DECIMAL_DIGITS, JSON_INTEGER, ApiModel, Flag, InputModel, Name, Page
 from integration_service.api.owned import CallersIntegrations, Owned, OwnedIntegration
 from integration_service.api.provider_errors import ACTIONS, PROVIDER_FAILED, as_service_error, reported_as
 from integration_service.db.listing import page_of_rows
@@ -32,7 +32,7 @@ Email = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 ]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
-EntityId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+EntityId = Annotated[int, Field(ge=1, le=2**31 - 1), JSON_INTEGER]
 PathId = Annotated[int, Path(ge=1, le=2**31 - 1), DECIMAL_DIGITS]
 ACTION_ERRORS = {**documented_errors(400, 401, 404, 409, 413, 422, 429, 503), **PROVIDER_FAILED}
 P = TypeVar("P", bound=SyncProvider[Any])

@@ -56,6 +56,18 @@ def _decimal_digits(value: object) -> object:
 DECIMAL_DIGITS = BeforeValidator(_decimal_digits)
 
 
+def _json_integer(value: object) -> object:
+    if isinstance(value, bool | str):
+        raise ValueError("must be a JSON integer, not a boolean or a string")
+    return value
+
+
+# An integer in a JSON body: `Annotated[int, Field(ge=...), JSON_INTEGER]`, after the bounds (as with
+# DECIMAL_DIGITS). Pydantic's lax int also reads true, false and "12", which the schema's `integer`
+# refuses (a fuzzer sent `totalCycles: false` and a plan was created); 10.0 stays one, as JSON Schema reads it.
+JSON_INTEGER = BeforeValidator(_json_integer)
+
+
 def _no_nul(value: str) -> str:
     # PostgreSQL text cannot hold NUL; say so instead of failing at insert time.
     if "\x00" in value:

@@ -11,20 +11,24 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import (
     AnyHttpUrl,
     BeforeValidator,
+    ConfigDict,
     Field,
+    JsonValue,
     StringConstraints,
     UrlConstraints,
     WithJsonSchema,
     model_validator,
 )
 
-from integration_service.api.models import ApiModel, Flag, InputModel, Page
+from integration_service.api.models import JSON_INTEGER, ApiModel, Flag, InputModel, Page
 
 # Documented as the string PayPal itself takes (a JSON number is accepted too): pydantic's own schema for a
 # Decimal lets a fuzzer send digits no decimal parser reads (\d matches any script's digits).
 AMOUNT_PATTERN = r"^([1-9][0-9]{0,6}(\.[0-9]{1,2})?|0\.([1-9][0-9]?|0[1-9]))$"
 # PayPal's currencies without minor units: a value with decimals is refused (DECIMAL_PRECISION).
 ZERO_DECIMAL_CURRENCIES = frozenset({"HUF", "JPY", "TWD"})
+WHOLE_AMOUNT_PATTERN = r"^[1-9][0-9]{0,6}$"
+_ZERO_DECIMAL_ENUM: list[JsonValue] = [*sorted(ZERO_DECIMAL_CURRENCIES)]
 
 
 def _plain_amount(value: object) -> object:
@@ -44,9 +48,15 @@ Amount = Annotated[
     Decimal,
     BeforeValidator(_plain_amount),
     Field(gt=0, le=Decimal("9999999.99"), max_digits=9, decimal_places=2),
-    WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["10.50"]}),
+    # The example fits every currency (10.50 is no JPY amount): Schemathesis sends examples as they are.
+    WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["25"]}),
 ]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+# The currencies PayPal's REST APIs take (developer.paypal.com/api/rest/reference/currency-codes/): any
+# other code is PayPal's INVALID_CURRENCY_CODE, refused here before PayPal is asked.
+Currency = Literal[
+    "AUD", "BRL", "CAD", "CNY", "CZK", "DKK", "EUR", "HKD", "HUF", "ILS", "JPY", "MYR",
+    "MXN", "TWD", "NZD", "NOK", "PHP", "PLN", "GBP", "SGD", "SEK", "CHF", "THB", "USD",
+]  # fmt: skip
 Text127 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=127, pattern=r"^[^\x00]*$")]
 WebUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2000)]
 # Control characters named outright: `\s` is Unicode whitespace to the validator (U+0085 included) but not to a
@@ -65,6 +75,14 @@ class _ForIntegration(InputModel):
 class _Priced(_ForIntegration):
     """An amount in a currency: whole in a currency without minor units (PayPal refuses 1000.50 JPY)."""
 
+    # The rule across the two fields, stated in the schema too (if/then), so that a client or a fuzzer
+    # reading it sends whole amounts in those currencies.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"currency": {"enum": _ZERO_DECIMAL_ENUM}}, "required": ["currency"]},
+            "then": {"properties": {"amount": {"type": "string", "pattern": WHOLE_AMOUNT_PATTERN}}},
+        }
+    )
     amount: Amount
     currency: Currency = Field(description="ISO 4217 code, e.g. USD (HUF, JPY and TWD: whole amounts)")
 
@@ -94,8 +112,10 @@ class PlanCreate(_Priced):
     description: Text127 | None = None
     amount: Amount = Field(description="Price per billing cycle")
     interval_unit: Literal["DAY", "WEEK", "MONTH", "YEAR"] = "MONTH"
-    interval_count: int = Field(default=1, ge=1, le=365)
-    total_cycles: int = Field(default=0, ge=0, le=999, description="0 = until cancelled")
+    interval_count: Annotated[int, Field(ge=1, le=365), JSON_INTEGER] = 1
+    total_cycles: Annotated[int, Field(ge=0, le=999), JSON_INTEGER] = Field(
+        default=0, description="0 = until cancelled"
+    )
     activate: Flag = Field(default=True, description="Activate the plan right after creating it")
 
 
@@ -104,7 +124,8 @@ class PlanActivate(_ForIntegration):
 
 
 class SubscriptionCreate(_ForIntegration):
-    plan_id: PayPalId
+    # billing_subscriptions_v1.json: plan_id 3 to 50 characters (PayPal refuses "0" as INVALID_PARAMETER_SYNTAX).
+    plan_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{3,50}$")]
     subscriber_email: Email | None = None
     custom_id: Text127 | None = Field(default=None, description="Your own reference, e.g. the CRM account id")
     return_url: WebUrl

@@ -30,7 +30,7 @@ from integration_service.api.errors import (
     ServiceError,
     documented_errors,
 )
-from integration_service.api.models import ApiModel, InputModel
+from integration_service.api.models import JSON_INTEGER, ApiModel, InputModel
 from integration_service.api.owned import CallersIntegrations, Owned, OwnedIntegration
 from integration_service.api.provider_errors import ACTIONS, STRIPE, as_service_error, reported_as
 from integration_service.api.services import Services
@@ -53,7 +53,9 @@ class StripeAction(InputModel):
 
 
 class PaymentIntentCreate(StripeAction):
-    amount: int = Field(gt=0, le=99_999_999, description="In the currency's minor unit (cents)")
+    amount: Annotated[int, Field(gt=0, le=99_999_999), JSON_INTEGER] = Field(
+        description="In the currency's minor unit (cents)"
+    )
     currency: Currency
     customer: StripeId | None = None
     payment_method: StripeId | None = Field(default=None, description="e.g. pm_card_visa; confirms at once")
@@ -68,7 +70,9 @@ class SubscriptionCreate(StripeAction):
 class RefundCreate(StripeAction):
     charge: StripeId | None = None
     payment_intent: StripeId | None = None
-    amount: int | None = Field(default=None, gt=0, le=99_999_999, description="Omit for a full refund")
+    amount: Annotated[int, Field(gt=0, le=99_999_999), JSON_INTEGER] | None = Field(
+        default=None, description="Omit for a full refund"
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> RefundCreate:

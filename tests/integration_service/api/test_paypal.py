@@ -158,6 +158,13 @@ def test_another_users_integration_is_not_found_and_their_records_invisible(
         ("/payments", {"amount": "5.00", "currency": "USD", "clientSecret": "x", **URLS}, "body.clientSecret"),
         ("/payments/PAYID-X/execute", {"payerId": "bad id!"}, "body.payerId"),
         ("/subscriptions", {"planId": "../../v1/oauth2/token", **URLS}, "body.planId"),
+        ("/subscriptions", {"planId": "0", **URLS}, "body.planId"),  # PayPal: 3 to 50 characters
+        ("/payments", {"amount": "5.00", "currency": "AAA", **URLS}, "body.currency"),  # none PayPal takes
+        (
+            "/plans",
+            {"productId": "PROD-1", "name": "p", "amount": "5", "currency": "USD", "totalCycles": False},
+            "body.totalCycles",
+        ),
         ("/subscriptions/I-ABC/cancel", {"reason": ""}, "body.reason"),
     ],
 )

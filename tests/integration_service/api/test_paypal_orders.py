@@ -123,6 +123,7 @@ def test_an_order_in_a_currency_without_minor_units_is_sent_as_a_whole_amount(
     [
         ("", {"amount": "0.00", "currency": "USD", **URLS}, "body.amount"),
         ("", {"amount": "5.00", "currency": "usd", **URLS}, "body.currency"),
+        ("", {"amount": "5.00", "currency": "AAA", **URLS}, "body.currency"),  # INVALID_CURRENCY_CODE at PayPal
         ("", {"amount": "1000.50", "currency": "JPY", **URLS}, "body"),  # no minor units in JPY
         ("", {"amount": "+10", "currency": "USD", **URLS}, "body.amount"),
         ("", {"amount": "5.00", "currency": "USD", "returnUrl": "ftp://x"}, "body.returnUrl"),

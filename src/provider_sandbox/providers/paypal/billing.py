@@ -35,7 +35,8 @@ from provider_sandbox.providers.paypal.patching import Patchable, apply, read_op
 from provider_sandbox.providers.paypal.plans import PlanRoutes
 from provider_sandbox.providers.paypal.wire import code, link, payer_id, stamp
 
-PLAN_ID = re.compile(r"^P-[A-Z0-9]{24}$")
+# subscription_request_post.plan_id: 3 to 50 characters; a well-formed id of no plan is a 404, not a syntax error.
+PLAN_ID = re.compile(r"[^\x00-\x1f]{3,50}")
 QUANTITY = re.compile(r"^([0-9]+|([0-9]+)?[.][0-9]+)$")
 DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}([.]\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 SHOWABLE_FIELDS = ("plan", "last_failed_payment")
@@ -105,7 +106,7 @@ def _plan_for(api: PayPalApi, data: dict[str, Any]) -> dict[str, Any]:
     raw = data.get("plan_id")
     if raw is None:
         raise bad_field("/plan_id", "MISSING_REQUIRED_PARAMETER")
-    if not isinstance(raw, str) or not PLAN_ID.match(raw):
+    if not isinstance(raw, str) or not PLAN_ID.fullmatch(raw):
         raise bad_field("/plan_id", "INVALID_PARAMETER_SYNTAX", raw if isinstance(raw, str) else None)
     if raw not in api.plans:
         raise PayPalError(404, details=[detail("/plan_id", "INVALID_RESOURCE_ID", value=raw)])
