@@ -235,10 +235,14 @@ Feature: PayPal integration
     Then the payment webhook accepts the event as new and "<genuine outcome>"
     And the PayPal payment of "Ava" shows state completed, amount 40.00, refundedAmount 0
 
+    # Every state-changing event is confirmed with PayPal first (GET /v1/notifications/webhooks-events/{id}):
+    # an id PayPal never sent, or PayPal's id under another type or resource, is refused and leaves no trace.
     Examples:
-      | forgery                                   | answer                                                     | after                         | entries | genuine outcome |
-      | a PAYMENT.SALE.REFUNDED of the whole sale | the payment webhook refuses the event with status 422      | state created                 | 0       | applied         |
-      | a PAYMENT.SALE.DENIED of the sale         | the payment webhook accepts the event as new and "applied" | state completed, amount 40.00 | 1       | ignored         |
+      | forgery                                                               | answer                                                     | after         | entries | genuine outcome |
+      | a PAYMENT.SALE.REFUNDED of the whole sale                             | the payment webhook refuses the event with status 422      | state created | 0       | applied         |
+      | a PAYMENT.SALE.DENIED of the sale                                     | the payment webhook refuses the event with status 422      | state created | 0       | applied         |
+      | a PAYMENT.SALE.DENIED of the sale under the genuine event's id        | the payment webhook refuses the event with status 422      | state created | 0       | applied         |
+      | an event of a type the CRM does not use under the genuine event's id  | the payment webhook accepts the event as new and "ignored" | state created | 0       | applied         |
 
   @PAYPAL-06 @local @staging @sandbox
   Scenario: In sandbox mode the service does all its PayPal work in PayPal's sandbox

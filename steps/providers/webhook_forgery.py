@@ -41,7 +41,13 @@ from steps.support.payments import (
 
 TIMES = 3  # each event delivered this often: new once, then duplicates
 CLOCK_STEP_S = 2  # moves the sandbox's clock between two changes, so their events are dated apart
-PAYPAL_FORGERIES = ("a PAYMENT.SALE.REFUNDED of the whole sale", "a PAYMENT.SALE.DENIED of the sale")
+PAYPAL_FORGERIES = (
+    "a PAYMENT.SALE.REFUNDED of the whole sale",
+    "a PAYMENT.SALE.DENIED of the sale",
+    # Under the genuine event's own id: stored first, it must not make PayPal's real event a duplicate.
+    "a PAYMENT.SALE.DENIED of the sale under the genuine event's id",
+    "an event of a type the CRM does not use under the genuine event's id",
+)
 INTERNAL_ADDRESS = "local or private network address"
 
 
@@ -122,14 +128,12 @@ def _forged_event(forgery: str, genuine: dict[str, Any]) -> dict[str, Any]:
             "resource": refund,
             "create_time": now,
         }
-    assert forgery == PAYPAL_FORGERIES[1], f"unknown forgery {forgery!r} (known: {PAYPAL_FORGERIES})"
+    assert forgery in PAYPAL_FORGERIES, f"unknown forgery {forgery!r} (known: {PAYPAL_FORGERIES})"
+    event_id = genuine["id"] if forgery.endswith("the genuine event's id") else f"WH-FORGED-{uuid.uuid4().hex[:12]}"
+    if forgery == PAYPAL_FORGERIES[3]:
+        return {**genuine, "id": event_id, "event_type": "CUSTOMER.DISPUTE.CREATED"}
     denied = {**sale, "state": "denied", "amount": {"total": "1.00", "currency": sale["amount"]["currency"]}}
-    return {
-        **genuine,
-        "id": f"WH-FORGED-{uuid.uuid4().hex[:12]}",
-        "event_type": "PAYMENT.SALE.DENIED",
-        "resource": denied,
-    }
+    return {**genuine, "id": event_id, "event_type": "PAYMENT.SALE.DENIED", "resource": denied}
 
 
 @when(

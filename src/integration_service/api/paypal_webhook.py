@@ -3,8 +3,11 @@
 No API token: PayPal cannot send one; the signature is the authentication. Anything not verifiably
 from PayPal for our webhook is a 400 and leaves no trace in the database. Each transmission
 (PAYPAL-TRANSMISSION-ID) is accepted once: a reused one is a 409, whatever its body. An event that
-changes a row is applied as PayPal's API shows its resource (webhooks/paypal_confirm.py); one PayPal
-does not confirm is a 422. A redelivery answers 200 with `duplicate: true` and changes nothing.
+changes a row is applied only once PayPal's API shows the event itself (its type and resource as the
+body has them), and then as PayPal's API shows its resource (webhooks/paypal_confirm.py); one PayPal
+does not confirm is a 422 and stores nothing. A redelivery of an applied event answers 200 with
+`duplicate: true` and changes nothing; one of an event that changed nothing (`unmatched`, `ignored`)
+is processed afresh, so a forged body stored under a genuine event's id cannot stop the genuine one.
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ def _process(headers: dict[str, str], body: bytes, settings: Settings, access: P
         if paypal_events.transmission_used(connection, transmission.transmission_id):
             raise ReplayedTransmission(replayed)
         duplicate = paypal_events.handled_before(connection, incoming.event_id)
-    # A redelivery of a handled event changes nothing: no need to ask PayPal about it again.
+    # A redelivery of an applied event changes nothing: no need to ask PayPal about it again.
     confirmation = paypal_confirm.Confirmation(event, False) if duplicate else _confirmed(event, incoming, access)
     try:
         with access.engine.begin() as connection:

@@ -2,17 +2,25 @@
 
 PayPal's signature covers the body only through a CRC32, which anyone can match with a few padding
 bytes: a signed body proves that PayPal sent *a* transmission, not what it said. So for every event
-that changes a row, the resource is fetched from PayPal's API with the credentials of an integration
-that owns the row, and the event is applied with PayPal's answer in place of the body's resource:
+that changes a row, PayPal's API is asked, with the credentials of an integration that owns the row:
 
-- sale events: `GET /v1/payments/sale/{id}`
-- PAYMENT.SALE.REFUNDED: `GET /v1/payments/refund/{id}`, which must be a refund of the event's sale
-- subscription events: `GET /v1/billing/subscriptions/{id}`
-- CHECKOUT.ORDER.APPROVED: `GET /v2/checkout/orders/{id}`; PAYMENT.CAPTURE.COMPLETED:
-  `GET /v2/payments/captures/{id}` (webhooks/paypal_order_events.py)
+1. the event itself, `GET /v1/notifications/webhooks-events/{event_id}`: PayPal must know the event
+   and its `event_type` and resource id must be the body's. A forged body that reuses a genuine
+   event's id under another type or about another resource is refused here, so it is never stored
+   under that id and cannot make the genuine event a duplicate.
+2. the resource, whose current state is applied in place of the body's resource:
+   - sale events: `GET /v1/payments/sale/{id}`
+   - PAYMENT.SALE.REFUNDED: `GET /v1/payments/refund/{id}`, which must be a refund of the event's sale
+   - subscription events: `GET /v1/billing/subscriptions/{id}`
+   - CHECKOUT.ORDER.APPROVED: `GET /v2/checkout/orders/{id}`; PAYMENT.CAPTURE.COMPLETED:
+     `GET /v2/payments/captures/{id}` (webhooks/paypal_order_events.py)
 
-PayPal not knowing the resource (a 4xx) makes the event unconfirmed: refused, nothing stored, so a
-genuine event that arrived before PayPal's API shows its resource is simply redelivered later.
+The owners are tried in turn (at most OWNERS_ASKED) while PayPal refuses their credentials (a revoked
+or disabled REST app); PayPal's answer about the event (a 404, say) is final. PayPal not knowing the
+event or the resource (a 4xx), or every owner's credentials refused, makes the event unconfirmed:
+refused, nothing stored, so a genuine event that arrived before PayPal's API shows it is simply
+redelivered later. Events of other types change nothing and are not confirmed: they are stored
+`ignored`, which never makes a later delivery with the same id a duplicate (paypal_events.py).
 """
 
 from __future__ import annotations
@@ -36,10 +44,12 @@ from integration_service.webhooks.paypal_events import REFUNDED, SALE_STATES, In
 from integration_service.webhooks.paypal_order_events import ORDER_EVENTS
 
 _PAYPAL_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")  # goes into a URL path: no `/`, `.` or `%`
+EVENT_PATH = "/v1/notifications/webhooks-events"
+OWNERS_ASKED = 3  # owners tried in turn while PayPal refuses their credentials
 
 
 class EventUnconfirmed(Exception):
-    """PayPal does not confirm the resource the event names; `reason` says which and why (no secrets)."""
+    """PayPal does not confirm the event or the resource it names; `reason` says which and why (no secrets)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -89,8 +99,11 @@ def confirm(event: dict[str, Any], incoming: Incoming, access: PayPalAccess) -> 
     what, path = resource_path(incoming)
     if not _PAYPAL_ID.match(str(incoming.resource.get("id") or "")):
         raise EventUnconfirmed(f"the event names no valid PayPal {what.split()[0]} id")
+    if not _PAYPAL_ID.match(incoming.event_id):
+        raise EventUnconfirmed("the event's id is not a valid PayPal event id")
+    client = _sent_by_paypal(incoming, what, owners, access)
     try:
-        answer = access.client(owners[0]).get_json(path)
+        answer = client.get_json(path)
     except ProviderAuthError as exc:
         raise EventUnconfirmed(f"PayPal could not be asked about the {what}: {exc.message}") from None
     except ProviderRequestError as exc:
@@ -100,3 +113,33 @@ def confirm(event: dict[str, Any], incoming: Incoming, access: PayPalAccess) -> 
     if incoming.event_type == REFUNDED and str(answer.get("sale_id")) != str(incoming.resource["sale_id"]):
         raise EventUnconfirmed(f"PayPal's {what.split(' of ')[0]} is a refund of another sale")
     return Confirmation({**event, "resource": answer}, confirmed=True)
+
+
+def _sent_by_paypal(incoming: Incoming, what: str, owners: list[RowMapping], access: PayPalAccess) -> PayPalClient:
+    """The client of the first owner whose credentials PayPal accepts, once PayPal has shown it the
+    event: the body's id, `event_type` and resource id. EventUnconfirmed otherwise."""
+    claim = f"event {incoming.event_id} ({incoming.event_type} about the {what})"
+    refusals = []
+    for owner in owners[:OWNERS_ASKED]:
+        try:
+            client = access.client(owner)
+            sent = client.get_json(f"{EVENT_PATH}/{incoming.event_id}")
+        except ProviderAuthError as exc:  # this integration's credentials only: another owner may ask
+            refusals.append(exc.message)
+            continue
+        except ProviderRequestError as exc:  # PayPal's answer about the event, whoever asks
+            raise EventUnconfirmed(f"PayPal does not confirm {claim}: {exc.message}") from None
+        if not _same_event(sent, incoming):
+            raise EventUnconfirmed(f"PayPal sent {claim.split(' (')[0]} with another event_type or resource")
+        return client
+    raise EventUnconfirmed(f"PayPal could not be asked about {claim}: {'; '.join(refusals)}")
+
+
+def _same_event(sent: Any, incoming: Incoming) -> bool:
+    resource = sent.get("resource") if isinstance(sent, dict) else None
+    return (
+        isinstance(resource, dict)
+        and sent.get("id") == incoming.event_id
+        and sent.get("event_type") == incoming.event_type
+        and str(resource.get("id")) == str(incoming.resource["id"])
+    )

@@ -1,4 +1,4 @@
-"""Applying a verified PayPal event: stored once by its id, applied in the same transaction.
+"""Applying a verified PayPal event: stored by its id, applied once, in the same transaction.
 
 Sale events change the payment rows with that sale id (or, before we know the sale, its parent
 payment); subscription events change the rows with that subscription id, in every integration that
@@ -12,6 +12,12 @@ Nothing here trusts the body: a state-changing event reaches `handle` with its r
 what PayPal's API says (webhooks/paypal_confirm.py), and `confirmed=False` for an event that could not
 be checked (no row of ours names it, so no integration's credentials could ask PayPal), which then
 changes nothing. Only confirmed refunds count towards a sale's refunded total.
+
+An event that changed nothing (outcome `unmatched` or `ignored`, NO_EFFECT) does not make a later
+delivery with its id a duplicate: that delivery is processed afresh and replaces the stored row. An
+`ignored` event of a type we do not use was never confirmed with PayPal, so its body may be a forger's
+under a genuine event's id; PayPal's own event must still be applied when it arrives. Only an
+`applied` event is never processed again.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ SUBSCRIPTION_EVENTS = frozenset(
     }
 )
 STATE_CHANGING = frozenset({*SALE_STATES, REFUNDED, *SUBSCRIPTION_EVENTS, *ORDER_EVENTS})
+NO_EFFECT = ("unmatched", "ignored")  # stored outcomes a later delivery with the same event id replaces
 TRANSMISSIONS_KEPT = timedelta(days=1)  # far beyond the timestamp tolerance (at most an hour): older ones cannot verify
 
 
@@ -104,12 +111,12 @@ def transmission_used(connection: Connection, transmission_id: str) -> bool:
 
 
 def handled_before(connection: Connection, event_id: str) -> bool:
-    """Whether the event was stored and dealt with (a redelivery of it will change nothing)."""
+    """Whether the event was stored and applied (a redelivery of it will change nothing)."""
     found = connection.execute(
         select(webhook_events.c.id).where(
             webhook_events.c.provider == PROVIDER,
             webhook_events.c.event_id == event_id,
-            webhook_events.c.outcome != "unmatched",
+            webhook_events.c.outcome.not_in(NO_EFFECT),
         )
     ).first()
     return found is not None
@@ -178,7 +185,7 @@ class _Applied:
 
 
 def handle(connection: Connection, event: Any, started: float, confirmed: bool = False) -> Handled:
-    """Store the event once and apply it; the caller owns the transaction.
+    """Store the event and apply it, unless it was applied before; the caller owns the transaction.
 
     `confirmed`: the event's resource is PayPal's own answer, not the body's claim. An unconfirmed
     state-changing event is stored as unmatched and changes nothing.
@@ -188,7 +195,9 @@ def handle(connection: Connection, event: Any, started: float, confirmed: bool =
         occurred_at = paypal_time(event.get("create_time"))
     except ProviderResponseError as exc:
         raise EventMalformed(exc.message) from None
-    row_id = store.receive(connection, PROVIDER, incoming.event_id, incoming.event_type, event, occurred_at)
+    row_id = store.receive(
+        connection, PROVIDER, incoming.event_id, incoming.event_type, event, occurred_at, replaceable=NO_EFFECT
+    )
     if row_id is None:
         return Handled(duplicate=True)
     try:

@@ -7,7 +7,7 @@ back with it, the provider gets an error and redelivers: an event is applied exa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -24,11 +24,14 @@ def receive(
     event_type: str,
     payload: dict[str, Any],
     occurred_at: datetime | None,
+    replaceable: Collection[str] = ("unmatched",),
 ) -> int | None:
     """The stored event's row id, or None when this event was received and dealt with before.
 
-    An event that matched nothing (it came before the row it changes existed) may be applied by a
-    redelivery, whose payload then replaces the stored one; one that was applied or ignored never again.
+    An event stored with an outcome in `replaceable` is processed afresh by a later delivery with its id,
+    which then replaces the stored one. By default only `unmatched` (it came before the row it changes
+    existed): one that was applied or ignored is never processed again. PayPal also replaces `ignored`
+    events (webhooks/paypal_events.py).
     """
     new = insert(webhook_events).values(
         provider=provider,
@@ -40,8 +43,13 @@ def receive(
     )
     statement = new.on_conflict_do_update(
         index_elements=["provider", "event_id"],
-        set_={"received_at": func.now(), "payload": new.excluded.payload},
-        where=webhook_events.c.outcome == "unmatched",
+        set_={
+            "received_at": func.now(),
+            "event_type": new.excluded.event_type,
+            "payload": new.excluded.payload,
+            "occurred_at": new.excluded.occurred_at,
+        },
+        where=webhook_events.c.outcome.in_(replaceable),
     ).returning(webhook_events.c.id)
     row_id: int | None = connection.execute(statement).scalar_one_or_none()
     return row_id

@@ -2,7 +2,9 @@
 
 PayPal's signature covers the body only through its CRC32, so a body of the attacker's choosing can be
 made to fit a genuine signature (harness/webhook_forgery.py). The service must accept each transmission
-once, and apply what PayPal itself says about the resource, never what the body says.
+once, apply only an event PayPal itself says it sent (its id, type and resource), and apply what PayPal
+says about the resource, never what the body says. (test_paypal_event_confirmation.py: forged bodies
+under a genuine event's id.)
 """
 
 from __future__ import annotations
@@ -131,8 +133,16 @@ def test_a_forged_state_for_a_real_sale_is_applied_as_paypal_shows_the_sale(
     [completed] = events(sandbox_control, sale_id, "PAYMENT.SALE.COMPLETED")
     [taken] = deliver(sandbox_control, receiver.endpoint_id, [completed["id"]], variant="intercepted")
 
-    lie = {**completed, "event_type": "PAYMENT.SALE.DENIED", "id": f"WH-FORGED-{uuid.uuid4().hex[:10]}"}
-    lie["resource"] = {**completed["resource"], "state": "denied", "amount": {"total": "1.00", "currency": "USD"}}
+    # Under an event id PayPal never sent, or the genuine id with another type: PayPal does not confirm it.
+    for wrong in ({"id": f"WH-FORGED-{uuid.uuid4().hex[:10]}"}, {"event_type": "PAYMENT.SALE.DENIED"}):
+        answer = post_forged(receiver, taken["headers"], {**completed, **wrong}, genuine_body(completed))
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["code"] == "unconfirmed_event"
+    assert payment_state(sql_r, integration, payment_id) == ("created", 0, None)
+
+    # The genuine event (id and type), its resource lying: applied, but as PayPal shows the sale.
+    lie = {**completed, "resource": {**completed["resource"], "state": "denied"}}
+    lie["resource"]["amount"] = {"total": "1.00", "currency": "USD"}
     answer = post_forged(receiver, taken["headers"], lie, genuine_body(completed))
     assert answer.status_code == 200, answer.text
     # PayPal says the sale completed for 25.00: that is what the row shows, not the body's denial.
@@ -181,9 +191,14 @@ def test_a_forged_cancellation_of_a_subscription_is_applied_as_paypal_shows_it(
     [taken] = deliver(sandbox_control, receiver.endpoint_id, [created["id"]], variant="intercepted")
 
     later = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # A CANCELLED event PayPal never sent is refused; the genuine CREATED event claiming a cancelled
+    # subscription is applied as PayPal shows the subscription.
     cancelled = {**created, "id": f"WH-FORGED-{uuid.uuid4().hex[:10]}", "event_type": "BILLING.SUBSCRIPTION.CANCELLED"}
     cancelled["resource"] = {**created["resource"], "status": "CANCELLED", "update_time": later}
     answer = post_forged(receiver, taken["headers"], cancelled, genuine_body(created))
+    assert answer.status_code == 422, answer.text
+    lie = {**created, "resource": cancelled["resource"]}
+    answer = post_forged(receiver, taken["headers"], lie, genuine_body(created))
     assert answer.status_code == 200, answer.text
     row = sql_r.execute(
         "SELECT status FROM paypal_subscriptions WHERE paypal_subscription_id = %s", [subscription_id]

@@ -29,6 +29,7 @@ class PayPalApi(Protocol):
     captures: Store
     authorizations: Store
     order_requests: dict[str, str]  # "<operation>:<PayPal-Request-Id>" -> the order it made or completed
+    events: Store  # webhook event id -> the event exactly as emitted (oldest first)
 
     @property
     def clock(self) -> SandboxClock: ...

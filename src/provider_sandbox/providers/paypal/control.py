@@ -22,7 +22,7 @@ from provider_sandbox.providers.paypal.signing import CertificateAuthority, PayP
 class PayPalWebhookSource(Protocol):
     """What the PayPal control routes need from the simulator."""
 
-    event_log: list[dict[str, Any]]
+    events: dict[str, dict[str, Any]]  # event id -> the event as emitted, oldest first
 
     @property
     def dispatcher(self) -> WebhookDispatcher: ...
@@ -72,7 +72,7 @@ class PayPalWebhooks:
         return endpoint, body
 
     def events(self) -> list[dict[str, Any]]:
-        return list(self.sim.event_log)
+        return list(self.sim.events.values())
 
     def event_on_demand(self, event_type: str, object_id: str, deliver: bool) -> dict[str, Any]:
         raise ControlError(400, "invalid_field", "PayPal events come from API calls; redeliver them by id instead")

@@ -1,6 +1,6 @@
 """PayPal resource routes: payments v1 (create, approve, execute, list, sale refund), billing plans
-and subscriptions v1 (billing.py), orders v2 (orders.py), the webhook signature verification API and
-the list of registered webhooks.
+and subscriptions v1 (billing.py), orders v2 (orders.py) and the notifications API (webhook signature
+verification, the registered webhooks and the events sent: notifications.py).
 
 Approval is automatic: the approval link (`/paypal/checkoutnow?token=...`) redirects to the
 merchant's return URL with `paymentId`, `token` and `PayerID`, as PayPal does after the buyer
@@ -16,7 +16,6 @@ from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
 from provider_sandbox.core.routing import HttpEndpoint, Route
-from provider_sandbox.core.webhooks import Endpoint
 from provider_sandbox.providers.paypal.api import PayPalApi
 from provider_sandbox.providers.paypal.billing import BillingRoutes, approve_subscription
 from provider_sandbox.providers.paypal.errors import (
@@ -26,6 +25,7 @@ from provider_sandbox.providers.paypal.errors import (
     v1_malformed,
     v1_not_found,
 )
+from provider_sandbox.providers.paypal.notifications import NotificationRoutes
 from provider_sandbox.providers.paypal.orders import OrderRoutes, approve_order
 from provider_sandbox.providers.paypal.payment_list import parse_query, payment_history
 from provider_sandbox.providers.paypal.wire import (
@@ -73,7 +73,7 @@ def _find(store: dict[str, dict[str, Any]], object_id: str) -> dict[str, Any]:
 
 
 class PayPalRoutes:
-    """Payments v1, checkout approval and webhook verification; `routes()` is their table (with billing's)."""
+    """Payments v1 and checkout approval; `routes()` is their table (with notifications', billing's and orders')."""
 
     def __init__(self, api: PayPalApi) -> None:
         self.api = api
@@ -88,9 +88,7 @@ class PayPalRoutes:
             Route("GET", "/v1/payments/sale/{sale_id}", self.get_sale),
             Route("POST", "/v1/payments/sale/{sale_id}/refund", self.refund_sale),
             Route("GET", "/v1/payments/refund/{refund_id}", self.get_refund),
-            Route("POST", "/v1/notifications/verify-webhook-signature", self.verify),
-            Route("GET", "/v1/notifications/webhooks", self.list_webhooks),
-            Route("GET", "/v1/notifications/webhooks/{webhook_id}", self.get_webhook),
+            *NotificationRoutes(self.api).routes(),
             *BillingRoutes(self.api).routes(),
             *OrderRoutes(self.api).routes(),
         ]
@@ -207,37 +205,3 @@ class PayPalRoutes:
     async def get_refund(self, request: Request, refund_id: str) -> Response:
         self.api.authorize(request)
         return self.api.render(_find(self.api.refunds, refund_id), request)
-
-    async def verify(self, request: Request) -> Response:
-        self.api.authorize(request)
-        data = await json_object(request, v1_malformed)
-        fields = ("auth_algo", "cert_url", "transmission_id", "transmission_sig", "transmission_time", "webhook_id")
-        missing = [f for f in (*fields, "webhook_event") if f not in data]
-        if missing or not isinstance(data.get("webhook_event"), dict):
-            raise v1_invalid(missing[0] if missing else "webhook_event", "This field is required")
-        ok = self.api.signer.verify(data, set(self.api.dispatcher.endpoints))
-        return self.api.render({"verification_status": "SUCCESS" if ok else "FAILURE"}, request)
-
-    async def list_webhooks(self, request: Request) -> Response:
-        self.api.authorize(request)
-        if request.query_params.get("anchor_type", "APPLICATION") not in ("APPLICATION", "ACCOUNT"):
-            raise v1_invalid("anchor_type", "anchor_type must be APPLICATION or ACCOUNT")
-        endpoints = self.api.dispatcher.endpoints.values()
-        return self.api.render({"webhooks": [_webhook(endpoint) for endpoint in endpoints]}, request)
-
-    async def get_webhook(self, request: Request, webhook_id: str) -> Response:
-        self.api.authorize(request)
-        endpoint = self.api.dispatcher.endpoints.get(webhook_id)
-        if endpoint is None:
-            raise PayPalError(404, "INVALID_RESOURCE_ID", "Resource id is invalid.", v1=True)
-        return self.api.render(_webhook(endpoint), request)
-
-
-def _webhook(endpoint: Endpoint) -> dict[str, Any]:
-    """A registered endpoint as the notifications spec's `webhook` (only the links the sandbox serves)."""
-    return {
-        "id": endpoint.id,
-        "url": endpoint.url,
-        "event_types": [{"name": name} for name in endpoint.enabled_events],
-        "links": [link(f"{{base}}/v1/notifications/webhooks/{endpoint.id}", "self")],
-    }

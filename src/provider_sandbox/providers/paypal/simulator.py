@@ -9,6 +9,7 @@ Sandbox path                                   Real URL
 /paypal/v1/billing/subscriptions[/{id}[/cancel]] (+ PATCH /{id})
 /paypal/v1/notifications/verify-webhook-signature
 /paypal/v1/notifications/webhooks[/{id}]       (list and show the registered webhooks)
+/paypal/v1/notifications/webhooks-events/{id}  (an event as it was sent)
 /paypal/v2/checkout/orders[/{id}[/capture|/authorize]]  https://api-m.sandbox.paypal.com/v2/checkout/orders...
 /paypal/v2/payments/captures/{id}, /authorizations/{id}  (what completing an order made)
 /paypal/checkoutnow?token=|ba_token=           https://www.sandbox.paypal.com/checkoutnow (auto-approves;
@@ -20,7 +21,8 @@ Every response carries a `Paypal-Debug-Id` header, as PayPal's do (on errors the
 State, rendering and the token/certificate endpoints are here; payment handlers in routes.py (their
 list in payment_list.py), plan handlers in plans.py (fields in plan_fields.py, JSON Patch in
 patching.py), subscription handlers in billing.py, order handlers in orders.py (fields in
-order_fields.py, objects in order_wire.py), all seeing the simulator as api.py's PayPalApi; v1 objects
+order_fields.py, objects in order_wire.py), notification handlers (webhook verification, registered
+webhooks, sent events) in notifications.py, all seeing the simulator as api.py's PayPalApi; v1 objects
 in wire.py, error envelopes in errors.py, signing in signing.py, control routes in control.py.
 """
 
@@ -82,7 +84,7 @@ class PayPalSimulator(ProviderSimulator):
         self.captures: dict[str, dict[str, Any]] = {}
         self.authorizations: dict[str, dict[str, Any]] = {}
         self.order_requests: dict[str, str] = {}  # "<operation>:<PayPal-Request-Id>" -> order id
-        self.event_log: list[dict[str, Any]] = []
+        self.events: dict[str, dict[str, Any]] = {}  # event id -> the event as emitted (webhooks-events/{id})
         self.refunded: dict[str, float] = {}  # sale id -> amount refunded so far
         self.refunds: dict[str, dict[str, Any]] = {}  # refund id -> the refund (GET /v1/payments/refund/{id})
 
@@ -100,7 +102,7 @@ class PayPalSimulator(ProviderSimulator):
         self.payments, self.sales, self.plans, self.subscriptions, self.approvals = {}, {}, {}, {}, {}
         self.approved_payers, self.return_urls = {}, {}
         self.orders, self.captures, self.authorizations, self.order_requests = {}, {}, {}, {}
-        self.event_log, self.refunded, self.refunds = [], {}, {}
+        self.events, self.refunded, self.refunds = {}, {}, {}
         for payment in seed_payments(BASE, self.sandbox.config.payments.paypal_payments):
             self.payments[payment["id"]] = payment
             sale = payment["transactions"][0]["related_resources"][0]["sale"]
@@ -192,6 +194,6 @@ class PayPalSimulator(ProviderSimulator):
                 },
             ],
         }
-        self.event_log.append(event)
+        self.events[event_id] = event
         self.dispatcher.dispatch(event, "")
         return event
