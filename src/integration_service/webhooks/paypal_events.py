@@ -13,11 +13,11 @@ what PayPal's API says (webhooks/paypal_confirm.py), and `confirmed=False` for a
 be checked (no row of ours names it, so no integration's credentials could ask PayPal), which then
 changes nothing. Only confirmed refunds count towards a sale's refunded total.
 
-An event that changed nothing (outcome `unmatched` or `ignored`, NO_EFFECT) does not make a later
-delivery with its id a duplicate: that delivery is processed afresh and replaces the stored row. An
-`ignored` event of a type we do not use was never confirmed with PayPal, so its body may be a forger's
-under a genuine event's id; PayPal's own event must still be applied when it arrives. Only an
-`applied` event is never processed again.
+A stored event whose body was never confirmed with PayPal does not make a later delivery with its id a
+duplicate (`_unconfirmed`): one `unmatched` (it came before its row), or `ignored` as a type we do not
+use — its body may be a forger's under a genuine event's id, and PayPal's own event must still be
+applied when it arrives. That delivery is processed afresh and replaces the stored row. An event PayPal
+confirmed, applied or found older than the stored state (`ignored`), is never processed again.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, false, func, or_, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, and_, false, func, not_, or_, select
 from sqlalchemy.dialects.postgresql import insert
 
 from integration_service.db import paypal_rows
@@ -65,7 +65,6 @@ SUBSCRIPTION_EVENTS = frozenset(
     }
 )
 STATE_CHANGING = frozenset({*SALE_STATES, REFUNDED, *SUBSCRIPTION_EVENTS, *ORDER_EVENTS})
-NO_EFFECT = ("unmatched", "ignored")  # stored outcomes a later delivery with the same event id replaces
 TRANSMISSIONS_KEPT = timedelta(days=1)  # far beyond the timestamp tolerance (at most an hour): older ones cannot verify
 
 
@@ -110,13 +109,19 @@ def transmission_used(connection: Connection, transmission_id: str) -> bool:
     return found is not None
 
 
+def _unconfirmed() -> ColumnElement[bool]:
+    """A stored event whose body PayPal never confirmed: a later delivery with its id replaces it."""
+    outcome, event_type = webhook_events.c.outcome, webhook_events.c.event_type
+    return or_(outcome == "unmatched", and_(outcome == "ignored", event_type.not_in(STATE_CHANGING)))
+
+
 def handled_before(connection: Connection, event_id: str) -> bool:
-    """Whether the event was stored and applied (a redelivery of it will change nothing)."""
+    """Whether the event was stored and dealt with as PayPal confirmed it (a redelivery changes nothing)."""
     found = connection.execute(
         select(webhook_events.c.id).where(
             webhook_events.c.provider == PROVIDER,
             webhook_events.c.event_id == event_id,
-            webhook_events.c.outcome.not_in(NO_EFFECT),
+            not_(_unconfirmed()),
         )
     ).first()
     return found is not None
@@ -196,7 +201,7 @@ def handle(connection: Connection, event: Any, started: float, confirmed: bool =
     except ProviderResponseError as exc:
         raise EventMalformed(exc.message) from None
     row_id = store.receive(
-        connection, PROVIDER, incoming.event_id, incoming.event_type, event, occurred_at, replaceable=NO_EFFECT
+        connection, PROVIDER, incoming.event_id, incoming.event_type, event, occurred_at, replaceable=_unconfirmed()
     )
     if row_id is None:
         return Handled(duplicate=True)

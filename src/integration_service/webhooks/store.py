@@ -7,11 +7,11 @@ back with it, the provider gets an error and redelivers: an event is applied exa
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func
+from sqlalchemy import ColumnElement, Connection, func
 from sqlalchemy.dialects.postgresql import insert
 
 from integration_service.db.schema import integrations_sync_logs, webhook_events
@@ -24,14 +24,14 @@ def receive(
     event_type: str,
     payload: dict[str, Any],
     occurred_at: datetime | None,
-    replaceable: Collection[str] = ("unmatched",),
+    replaceable: ColumnElement[bool] | None = None,
 ) -> int | None:
     """The stored event's row id, or None when this event was received and dealt with before.
 
-    An event stored with an outcome in `replaceable` is processed afresh by a later delivery with its id,
-    which then replaces the stored one. By default only `unmatched` (it came before the row it changes
-    existed): one that was applied or ignored is never processed again. PayPal also replaces `ignored`
-    events (webhooks/paypal_events.py).
+    A stored event matching `replaceable` is processed afresh by a later delivery with its id, which then
+    replaces the stored one. By default one `unmatched` (it came before the row it changes existed): one
+    that was applied or ignored is never processed again. PayPal also replaces `ignored` events it never
+    confirmed (webhooks/paypal_events.py).
     """
     new = insert(webhook_events).values(
         provider=provider,
@@ -49,7 +49,7 @@ def receive(
             "payload": new.excluded.payload,
             "occurred_at": new.excluded.occurred_at,
         },
-        where=webhook_events.c.outcome.in_(replaceable),
+        where=webhook_events.c.outcome == "unmatched" if replaceable is None else replaceable,
     ).returning(webhook_events.c.id)
     row_id: int | None = connection.execute(statement).scalar_one_or_none()
     return row_id
