@@ -10,6 +10,11 @@ the coverage phase's bodies too, where Schemathesis (4.32) leaves parameter over
 of its own: every such case was a 404 for an unknown integration before any of its other values was read.
 Only a generated UUID is replaced, by the pinned one: an invalid value stays, to be refused as it should.
 
+A generated DELETE of an integration (outside the stateful phase, which deletes what its chain created)
+deletes one made for it just before, through the API with the run's token, when the run asks for it
+(FUZZ_FRESH_DELETES: local runs that judge reach): a generated UUID names no integration, and pinning one
+would leave every case after the first a 404. An invalid id stays, to be refused.
+
 PayPal's deliveries stay unsigned: they are signed with the private key of a certificate PayPal serves,
 which the harness does not hold (the provider sandbox makes its key in its own process and never exports it).
 """
@@ -22,19 +27,22 @@ import uuid
 from functools import cache
 from typing import Any
 
+import httpx
 import schemathesis
 from schemathesis import Case, HookContext
 from schemathesis.core import NotSet
 
-from harness.gates.fuzz import BODY_IDENTIFIERS_ENV, STRIPE_SECRET_ENV
+from harness.gates.fuzz import BODY_IDENTIFIERS_ENV, FRESH_DELETES_ENV, STRIPE_SECRET_ENV
 from harness.ops.smoke import stripe_signature
 
 STRIPE_WEBHOOK = ("POST", "/api/integrations/stripe/webhook")
+DELETE_INTEGRATION = ("DELETE", "/api/integrations/{integration_id}")
 
 
 @schemathesis.hook
 def before_call(context: HookContext, case: Case[Any], kwargs: dict[str, Any]) -> None:
     pin_identifiers(case)
+    delete_a_fresh_integration(case)
     sign_stripe_webhook(case, kwargs)
 
 
@@ -52,6 +60,25 @@ def pin_identifiers(case: Case[Any]) -> None:
     for name, value in pins.items():
         if _is_uuid(case.body.get(name)):
             case.body[name] = value
+
+
+def delete_a_fresh_integration(case: Case[Any]) -> None:
+    """A generated UUID in a DELETE of an integration becomes an integration made for it (a XERO one: no
+    provider is asked to make it)."""
+    if os.environ.get(FRESH_DELETES_ENV) != "1" or (case.method.upper(), case.operation.path) != DELETE_INTEGRATION:
+        return
+    # Schemathesis records the phase only there (4.32: no public accessor).
+    phase = case._meta.phase.name if case._meta is not None else None
+    if phase == "stateful" or not _is_uuid(case.path_parameters.get("integration_id")):
+        return
+    made = httpx.post(
+        case.operation.schema.get_base_url().rstrip("/") + "/api/integrations",
+        json={"integrationType": "XERO", "integrationName": f"fuzz delete {uuid.uuid4().hex[:8]}"},
+        headers={"Authorization": f"Bearer {os.environ['FUZZ_API_TOKEN']}"},
+        timeout=30,
+    )
+    made.raise_for_status()
+    case.path_parameters["integration_id"] = made.json()["integration"]["id"]
 
 
 def _is_uuid(value: object) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from contract import fuzz_hooks
-from harness.gates.fuzz import BODY_IDENTIFIERS_ENV
+from harness.gates.fuzz import BODY_IDENTIFIERS_ENV, FRESH_DELETES_ENV
 from harness.stack.fuzz_fixtures import FuzzFixtures
 
 PINNED = "6f1c7a52-2f1e-4a4b-9a35-1b9a3d2f0c11"
@@ -57,3 +57,30 @@ def test_a_generated_uuid_becomes_the_pinned_one_and_nothing_else_changes(
     fuzz_hooks.pin_identifiers(case("/api/integrations/paypal/payments", other))  # not pinned: untouched
     assert other == {"integrationId": generated}
     fuzz_hooks._pinned.cache_clear()
+
+
+def delete_case(integration_id: object, phase: str) -> Any:
+    meta = SimpleNamespace(phase=SimpleNamespace(name=phase))
+    operation = SimpleNamespace(path="/api/integrations/{integration_id}")
+    return SimpleNamespace(
+        method="delete", operation=operation, path_parameters={"integration_id": integration_id}, _meta=meta
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "integration_id", "phase"),
+    [
+        ("", PINNED, "fuzzing"),  # the run did not ask (staging: a deployed stage's database)
+        ("1", PINNED, "stateful"),  # the chain deletes what it created
+        ("1", "not-a-uuid", "coverage"),  # an invalid id stays, to be refused
+    ],
+)
+def test_a_delete_keeps_its_generated_id_unless_a_fresh_integration_is_asked_for(
+    monkeypatch: pytest.MonkeyPatch, flag: str, integration_id: str, phase: str
+) -> None:
+    """The hook's other side (a UUID replaced by an integration made for the DELETE) is proved by the fuzz
+    gate's reach: that operation is judged with no exception (contract/fuzz_reach.toml)."""
+    monkeypatch.setenv(FRESH_DELETES_ENV, flag)
+    case = delete_case(integration_id, phase)
+    fuzz_hooks.delete_a_fresh_integration(case)  # no service here: any request would fail the test
+    assert case.path_parameters == {"integration_id": integration_id}

@@ -36,6 +36,9 @@ CONFIG_FILE = PROJECT_ROOT / "contract" / "schemathesis.toml"
 STRIPE_SECRET_ENV = "FUZZ_STRIPE_WEBHOOK_SECRET"  # noqa: S105 - the variable's name, not a secret
 # Where the run's pinned body identifiers travel to contract/fuzz_hooks.py (FuzzFixtures.body_identifiers).
 BODY_IDENTIFIERS_ENV = "FUZZ_BODY_IDENTIFIERS"
+# Set ("1") when each generated DELETE of an integration is to delete one made for it (contract/fuzz_hooks.py):
+# runs that judge reach, on the local stack's own database.
+FRESH_DELETES_ENV = "FUZZ_FRESH_DELETES"
 # Staging is a shared, deployed system: at most STAGING_RATE x STAGING_MAX_TIME_S requests. The run's token
 # has a limit of its own, raised over the stage's RATE_LIMIT (FUZZ_TOKEN_RATE_LIMIT, default 1200/minute), so
 # that the run fuzzes the API rather than the limiter, whatever the stage's default.
@@ -138,6 +141,7 @@ def run_schemathesis(
             "FUZZ_API_TOKEN": token,
             **_signing_env(stripe_webhook_secret),
             BODY_IDENTIFIERS_ENV: json.dumps(fixtures.body_identifiers() if fixtures else {}),
+            FRESH_DELETES_ENV: "1" if judge_reach else "",
         },
         name="schemathesis",
     )
