@@ -34,6 +34,7 @@ from schemathesis.core import NotSet
 
 from harness.gates.fuzz import BODY_IDENTIFIERS_ENV, FRESH_DELETES_ENV, STRIPE_SECRET_ENV
 from harness.ops.smoke import stripe_signature
+from harness.stack.fuzz_fixtures import is_uuid
 
 STRIPE_WEBHOOK = ("POST", "/api/integrations/stripe/webhook")
 DELETE_INTEGRATION = ("DELETE", "/api/integrations/{integration_id}")
@@ -58,7 +59,7 @@ def pin_identifiers(case: Case[Any]) -> None:
     if not pins or not isinstance(case.body, dict):
         return
     for name, value in pins.items():
-        if _is_uuid(case.body.get(name)):
+        if is_uuid(case.body.get(name)):
             case.body[name] = value
 
 
@@ -69,7 +70,7 @@ def delete_a_fresh_integration(case: Case[Any]) -> None:
         return
     # Schemathesis records the phase only there (4.32: no public accessor).
     phase = case._meta.phase.name if case._meta is not None else None
-    if phase == "stateful" or not _is_uuid(case.path_parameters.get("integration_id")):
+    if phase == "stateful" or not is_uuid(case.path_parameters.get("integration_id")):
         return
     made = httpx.post(
         case.operation.schema.get_base_url().rstrip("/") + "/api/integrations",
@@ -79,16 +80,6 @@ def delete_a_fresh_integration(case: Case[Any]) -> None:
     )
     made.raise_for_status()
     case.path_parameters["integration_id"] = made.json()["integration"]["id"]
-
-
-def _is_uuid(value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def sign_stripe_webhook(case: Case[Any], kwargs: dict[str, Any]) -> None:

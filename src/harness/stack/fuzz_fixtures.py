@@ -41,7 +41,7 @@ class FuzzFixtures:
         pinned: dict[str, dict[str, str]] = {}
         for operation, values in self.parameters.items():
             for key, value in values.items():
-                if key.startswith("body.") and isinstance(value, str) and _is_uuid(value):
+                if key.startswith("body.") and is_uuid(value):
                     pinned.setdefault(operation, {})[key.removeprefix("body.")] = value
         return pinned
 
@@ -196,7 +196,10 @@ class FuzzSetupError(RuntimeError):
     """Making what the fuzzer needs failed: the run would fuzz 404s, so it does not start."""
 
 
-def _is_uuid(value: str) -> bool:
+def is_uuid(value: object) -> bool:
+    """Whether `value` is a string that reads as a UUID (contract/fuzz_hooks.py asks it of generated values)."""
+    if not isinstance(value, str):
+        return False
     try:
         uuid.UUID(value)
     except ValueError:
