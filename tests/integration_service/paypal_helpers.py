@@ -9,7 +9,9 @@ delivers it, as often, in the order and with the signature variant the test choo
 from __future__ import annotations
 
 import base64
+import json
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,7 @@ import pytest
 from harness.core.database import create_database, drop_database
 from harness.core.processes import ServerProcess, free_port
 from harness.stack.local import sandbox_service_env, service_process
+from harness.stack.webhook_forgery import crc32_forgery
 from integration_service.db import migrations
 from integration_service.security.api_tokens import issue_token_at
 from tests.fixtures.service import FAST_RETRIES, ApiUser, RunningService, isolated_env
@@ -250,3 +253,27 @@ def webhook_logs(sql: SQL, integration: str) -> int:
     ).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def genuine_body(event: dict[str, Any]) -> bytes:
+    return json.dumps(event, separators=(",", ":")).encode()  # what the sandbox sends, byte for byte
+
+
+def intercepted(control: httpx.Client, receiver: Receiver, event: dict[str, Any]) -> dict[str, str]:
+    """The headers of a genuine transmission of `event` that never reached the service (the forger's)."""
+    [taken] = deliver(control, receiver.endpoint_id, [event["id"]], variant="intercepted")
+    assert taken["status_code"] is None  # never reached the service: the attacker holds a fresh transmission
+    headers: dict[str, str] = taken["headers"]
+    return headers
+
+
+def post_forged(
+    receiver: Receiver, headers: dict[str, str], forged: dict[str, Any], genuine: dict[str, Any]
+) -> httpx.Response:
+    """`forged` posted under a genuine transmission's headers, its CRC32 matched to the `genuine` event's body."""
+    return httpx.post(
+        f"{receiver.url}/api/integrations/paypal/webhook",
+        content=crc32_forgery(forged, zlib.crc32(genuine_body(genuine))),
+        headers={**headers, "Content-Type": "application/json"},
+        timeout=30,
+    )

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import json
 import uuid
-import zlib
-from typing import Any
 
 import httpx
 import pytest
 
-from harness.stack.webhook_forgery import crc32_forgery
 from tests.integration_service.paypal_helpers import (
     SQL,
     Merchant,
@@ -26,9 +23,11 @@ from tests.integration_service.paypal_helpers import (
     deliver,
     event_rows,
     events,
+    intercepted,
     merchant,
     payment_state,
     paypal_integration,
+    post_forged,
     refund,
     sql_r,
     webhook_logs,
@@ -37,24 +36,6 @@ from tests.integration_service.paypal_helpers import (
 __all__ = ["merchant", "sql_r"]  # fixtures, used by name (`receiver` is in conftest.py)
 
 pytestmark = pytest.mark.db
-
-
-def intercepted(control: httpx.Client, receiver: Receiver, event: dict[str, Any]) -> dict[str, str]:
-    """The headers of a genuine transmission of `event` that never reached the service (the forger's)."""
-    [taken] = deliver(control, receiver.endpoint_id, [event["id"]], variant="intercepted")
-    assert taken["status_code"] is None
-    headers: dict[str, str] = taken["headers"]
-    return headers
-
-
-def post_forged(receiver: Receiver, headers: dict[str, str], forged: dict[str, Any], genuine: dict[str, Any]) -> Any:
-    sent = json.dumps(genuine, separators=(",", ":")).encode()  # what the sandbox sent, byte for byte
-    return httpx.post(
-        f"{receiver.url}/api/integrations/paypal/webhook",
-        content=crc32_forgery(forged, zlib.crc32(sent)),
-        headers={**headers, "Content-Type": "application/json"},
-        timeout=30,
-    )
 
 
 def stored_type(sql: SQL, event_id: str) -> str | None:

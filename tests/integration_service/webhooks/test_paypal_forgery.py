@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import json
 import uuid
-import zlib
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from harness.stack.webhook_forgery import crc32_forgery
 from tests.integration_service.paypal_helpers import (
     SQL,
     Merchant,
@@ -27,10 +25,13 @@ from tests.integration_service.paypal_helpers import (
     deliver,
     event_rows,
     events,
+    genuine_body,
+    intercepted,
     merchant,
     paid_through,
     payment_state,
     paypal_integration,
+    post_forged,
     refund,
     sql_r,
     webhook_logs,
@@ -39,10 +40,6 @@ from tests.integration_service.paypal_helpers import (
 __all__ = ["merchant", "sql_r"]  # fixtures, used by name (`receiver` is in conftest.py)
 
 pytestmark = pytest.mark.db
-
-
-def genuine_body(event: dict[str, Any]) -> bytes:
-    return json.dumps(event, separators=(",", ":")).encode()  # what the sandbox sends, byte for byte
 
 
 def forged_refund(sale_id: str, payment_id: str, total: str) -> dict[str, Any]:
@@ -65,16 +62,6 @@ def forged_refund(sale_id: str, payment_id: str, total: str) -> dict[str, Any]:
     }
 
 
-def post_forged(receiver: Receiver, headers: dict[str, str], forged: dict[str, Any], genuine: bytes) -> httpx.Response:
-    body = crc32_forgery(forged, zlib.crc32(genuine))
-    return httpx.post(
-        f"{receiver.url}/api/integrations/paypal/webhook",
-        content=body,
-        headers={**headers, "Content-Type": "application/json"},
-        timeout=30,
-    )
-
-
 def test_a_forged_body_under_a_used_transmission_id_is_refused(
     receiver: Receiver, sandbox_control: httpx.Client, sql_r: SQL
 ) -> None:
@@ -85,7 +72,7 @@ def test_a_forged_body_under_a_used_transmission_id_is_refused(
     assert attempt["status_code"] == 200, attempt["response_body"]
 
     forged = forged_refund(payment["saleId"], payment["paypalPaymentId"], "40.00")
-    answer = post_forged(receiver, attempt["headers"], forged, genuine_body(completed))
+    answer = post_forged(receiver, attempt["headers"], forged, completed)
     assert answer.status_code == 409, answer.text
     assert answer.json()["error"]["code"] == "replayed_transmission"
     assert payment_state(sql_r, integration, payment["paypalPaymentId"])[:2] == ("completed", 0)
@@ -107,11 +94,10 @@ def test_an_intercepted_transmission_cannot_carry_a_refund_paypal_never_made(
     integration = paypal_integration(receiver.user)
     payment_id, sale_id = created_not_executed(receiver.user, integration, merchant, "40.00")
     [completed] = events(sandbox_control, sale_id, "PAYMENT.SALE.COMPLETED")
-    [taken] = deliver(sandbox_control, receiver.endpoint_id, [completed["id"]], variant="intercepted")
-    assert taken["status_code"] is None  # never reached the service: the attacker holds a fresh transmission
+    headers = intercepted(sandbox_control, receiver, completed)
 
     forged = forged_refund(sale_id, payment_id, "40.00")
-    answer = post_forged(receiver, taken["headers"], forged, genuine_body(completed))
+    answer = post_forged(receiver, headers, forged, completed)
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["code"] == "unconfirmed_event"
     assert forged["resource"]["id"] in answer.json()["error"]["message"]
@@ -131,11 +117,11 @@ def test_a_forged_state_for_a_real_sale_is_applied_as_paypal_shows_the_sale(
     integration = paypal_integration(receiver.user)
     payment_id, sale_id = created_not_executed(receiver.user, integration, merchant, "25.00")
     [completed] = events(sandbox_control, sale_id, "PAYMENT.SALE.COMPLETED")
-    [taken] = deliver(sandbox_control, receiver.endpoint_id, [completed["id"]], variant="intercepted")
+    headers = intercepted(sandbox_control, receiver, completed)
 
     # Under an event id PayPal never sent, or the genuine id with another type: PayPal does not confirm it.
     for wrong in ({"id": f"WH-FORGED-{uuid.uuid4().hex[:10]}"}, {"event_type": "PAYMENT.SALE.DENIED"}):
-        answer = post_forged(receiver, taken["headers"], {**completed, **wrong}, genuine_body(completed))
+        answer = post_forged(receiver, headers, {**completed, **wrong}, completed)
         assert answer.status_code == 422, answer.text
         assert answer.json()["error"]["code"] == "unconfirmed_event"
     assert payment_state(sql_r, integration, payment_id) == ("created", 0, None)
@@ -143,7 +129,7 @@ def test_a_forged_state_for_a_real_sale_is_applied_as_paypal_shows_the_sale(
     # The genuine event (id and type), its resource lying: applied, but as PayPal shows the sale.
     lie = {**completed, "resource": {**completed["resource"], "state": "denied"}}
     lie["resource"]["amount"] = {"total": "1.00", "currency": "USD"}
-    answer = post_forged(receiver, taken["headers"], lie, genuine_body(completed))
+    answer = post_forged(receiver, headers, lie, completed)
     assert answer.status_code == 200, answer.text
     # PayPal says the sale completed for 25.00: that is what the row shows, not the body's denial.
     assert payment_state(sql_r, integration, payment_id) == ("completed", 0, sale_id)
@@ -159,10 +145,10 @@ def test_a_forged_refund_amount_is_counted_as_paypal_refunded_it(
     payment = paid_through(receiver.user, integration, "30.00")
     refund(merchant, payment["saleId"], "5.00")
     [refunded] = events(sandbox_control, payment["saleId"], "PAYMENT.SALE.REFUNDED")
-    [taken] = deliver(sandbox_control, receiver.endpoint_id, [refunded["id"]], variant="intercepted")
+    headers = intercepted(sandbox_control, receiver, refunded)
 
     inflated = {**refunded, "resource": {**refunded["resource"], "amount": {"total": "30.00", "currency": "USD"}}}
-    answer = post_forged(receiver, taken["headers"], inflated, genuine_body(refunded))
+    answer = post_forged(receiver, headers, inflated, refunded)
     assert answer.status_code == 200, answer.text
     assert payment_state(sql_r, integration, payment["paypalPaymentId"])[:2] == ("partially_refunded", 5)
 
@@ -188,17 +174,17 @@ def test_a_forged_cancellation_of_a_subscription_is_applied_as_paypal_shows_it(
     assert subscribed.status_code == 201, subscribed.text
     subscription_id = subscribed.json()["subscription"]["paypalSubscriptionId"]
     [created] = events(sandbox_control, subscription_id, "BILLING.SUBSCRIPTION.CREATED")
-    [taken] = deliver(sandbox_control, receiver.endpoint_id, [created["id"]], variant="intercepted")
+    headers = intercepted(sandbox_control, receiver, created)
 
     later = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     # A CANCELLED event PayPal never sent is refused; the genuine CREATED event claiming a cancelled
     # subscription is applied as PayPal shows the subscription.
     cancelled = {**created, "id": f"WH-FORGED-{uuid.uuid4().hex[:10]}", "event_type": "BILLING.SUBSCRIPTION.CANCELLED"}
     cancelled["resource"] = {**created["resource"], "status": "CANCELLED", "update_time": later}
-    answer = post_forged(receiver, taken["headers"], cancelled, genuine_body(created))
+    answer = post_forged(receiver, headers, cancelled, created)
     assert answer.status_code == 422, answer.text
     lie = {**created, "resource": cancelled["resource"]}
-    answer = post_forged(receiver, taken["headers"], lie, genuine_body(created))
+    answer = post_forged(receiver, headers, lie, created)
     assert answer.status_code == 200, answer.text
     row = sql_r.execute(
         "SELECT status FROM paypal_subscriptions WHERE paypal_subscription_id = %s", [subscription_id]

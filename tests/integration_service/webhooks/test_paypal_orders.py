@@ -5,22 +5,22 @@ from __future__ import annotations
 
 import json
 import uuid
-import zlib
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from harness.stack.webhook_forgery import crc32_forgery
 from tests.integration_service.paypal_helpers import (
     SQL,
     Merchant,
     Receiver,
     deliver,
     event_rows,
+    intercepted,
     merchant,
     paypal_integration,
+    post_forged,
     sql_r,
     webhook_logs,
 )
@@ -126,16 +126,10 @@ def test_a_forged_capture_under_a_genuine_signature_is_not_applied(
     integration = paypal_integration(receiver.user)
     order_id, _ = approved_order(receiver.user, integration)
     genuine = order_events(sandbox_control, order_id)[APPROVED]
-    [taken] = deliver(sandbox_control, receiver.endpoint_id, [genuine["id"]], variant="intercepted")
+    headers = intercepted(sandbox_control, receiver, genuine)
     base = genuine["resource"]["links"][0]["href"].split("/v2/")[0]
     forged = forged_capture(order_id, base)
-    body = crc32_forgery(forged, zlib.crc32(json.dumps(genuine, separators=(",", ":")).encode()))
-    answer = httpx.post(
-        f"{receiver.url}/api/integrations/paypal/webhook",
-        content=body,
-        headers={**taken["headers"], "Content-Type": "application/json"},
-        timeout=30,
-    )
+    answer = post_forged(receiver, headers, forged, genuine)
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["code"] == "unconfirmed_event"
     assert order_state(sql_r, integration, order_id)[:2] == ("PAYER_ACTION_REQUIRED", None)
