@@ -11,6 +11,7 @@ from harness.core.processes import ServerProcess
 from harness.stack.local import sandbox_process as new_sandbox_process
 from tests.fixtures.sandbox import LIFTED_XERO_LIMITS
 from tests.provider_sandbox.helpers import SEED_CONTACTS, SEED_INVOICES
+from tests.provider_sandbox.receiver import Receiver, webhook_receiver
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +45,10 @@ def default_tenants(http: httpx.Client) -> dict[str, str]:
 def _no_leftover_faults(http: httpx.Client) -> Iterator[None]:
     yield
     http.delete("/_sandbox/faults")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """An HTTP server of the test's own that records the webhook deliveries it receives."""
+    with webhook_receiver() as receiver:
+        yield receiver

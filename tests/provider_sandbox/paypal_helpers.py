@@ -3,6 +3,8 @@ against PayPal's specs (schema validity, undefined keys, the debug id)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -248,3 +250,13 @@ class Recorder:
         for response in self.responses:
             response.read()
         return [problem for response in self.responses for problem in faithfulness_problems(response)]
+
+
+@contextmanager
+def registered_webhook(http: httpx.Client, url: str, **options: Any) -> Iterator[dict[str, Any]]:
+    """A sandbox PayPal webhook delivering to `url` (control API options: enabled_events, retry_delay_ms),
+    removed afterwards."""
+    response = http.post("/_sandbox/paypal/webhooks", json={"url": url, **options})
+    assert response.status_code == 201, response.text
+    yield response.json()
+    http.delete(f"/_sandbox/paypal/webhooks/{response.json()['webhook_id']}")

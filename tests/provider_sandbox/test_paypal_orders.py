@@ -24,10 +24,11 @@ from tests.provider_sandbox.paypal_helpers import (
     link,
     operation_of,
     order_body,
+    registered_webhook,
     token,
     undefined_keys,
 )
-from tests.provider_sandbox.receiver import Receiver, webhook_receiver
+from tests.provider_sandbox.receiver import Receiver
 from tests.provider_sandbox.specs import load_json_spec
 from tests.provider_sandbox.test_paypal_links import answers_of_links
 from tests.provider_sandbox.test_paypal_webhooks import independently_valid, verify_api
@@ -185,19 +186,9 @@ def test_every_order_link_answers(recorded: tuple[httpx.Client, str, Recorder]) 
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with webhook_receiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture
 def webhook(http: httpx.Client, receiver: Receiver) -> Iterator[dict[str, Any]]:
-    response = http.post(
-        f"{CONTROL}/webhooks", json={"url": receiver.url, "enabled_events": ["CHECKOUT.ORDER.*", "PAYMENT.CAPTURE.*"]}
-    )
-    assert response.status_code == 201, response.text
-    yield response.json()
-    http.delete(f"{CONTROL}/webhooks/{response.json()['webhook_id']}")
+    with registered_webhook(http, receiver.url, enabled_events=["CHECKOUT.ORDER.*", "PAYMENT.CAPTURE.*"]) as hook:
+        yield hook
 
 
 def test_approval_and_capture_send_signed_events(

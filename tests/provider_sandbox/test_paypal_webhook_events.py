@@ -11,25 +11,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.provider_sandbox.paypal_helpers import API, Recorder, bearer, operation_of, paid, token
-from tests.provider_sandbox.receiver import Receiver, webhook_receiver
+from tests.provider_sandbox.paypal_helpers import API, Recorder, bearer, operation_of, paid, registered_webhook, token
+from tests.provider_sandbox.receiver import Receiver
 from tests.provider_sandbox.specs import load_json_spec
 
 CONTROL = "/_sandbox/paypal"
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with webhook_receiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture
 def webhook(http: httpx.Client, receiver: Receiver) -> Iterator[dict[str, Any]]:
-    response = http.post(f"{CONTROL}/webhooks", json={"url": receiver.url, "retry_delay_ms": 10})
-    assert response.status_code == 201, response.text
-    yield response.json()
-    http.delete(f"{CONTROL}/webhooks/{response.json()['webhook_id']}")
+    with registered_webhook(http, receiver.url, retry_delay_ms=10) as hook:
+        yield hook
 
 
 @pytest.fixture

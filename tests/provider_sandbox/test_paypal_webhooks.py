@@ -17,24 +17,16 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from tests.provider_sandbox.paypal_helpers import API, bearer, link, paid, plan, subscription, token
-from tests.provider_sandbox.receiver import Received, Receiver, webhook_receiver
+from tests.provider_sandbox.paypal_helpers import API, bearer, link, paid, plan, registered_webhook, subscription, token
+from tests.provider_sandbox.receiver import Received, Receiver
 
 CONTROL = "/_sandbox/paypal"
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with webhook_receiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture
 def webhook(http: httpx.Client, receiver: Receiver) -> Iterator[dict[str, Any]]:
-    response = http.post(f"{CONTROL}/webhooks", json={"url": receiver.url, "retry_delay_ms": 10})
-    assert response.status_code == 201, response.text
-    yield response.json()
-    http.delete(f"{CONTROL}/webhooks/{response.json()['webhook_id']}")
+    with registered_webhook(http, receiver.url, retry_delay_ms=10) as hook:
+        yield hook
 
 
 def independently_valid(http: httpx.Client, got: Received, webhook_id: str) -> bool:

@@ -10,16 +10,10 @@ import httpx
 import pytest
 import stripe
 
-from tests.provider_sandbox.receiver import Receiver, webhook_receiver
+from tests.provider_sandbox.receiver import Receiver
 from tests.provider_sandbox.stripe_helpers import get, paid_intent, post
 
 CONTROL = "/_sandbox/stripe"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with webhook_receiver() as receiver:
-        yield receiver
 
 
 @pytest.fixture
