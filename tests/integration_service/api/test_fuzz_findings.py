@@ -167,3 +167,32 @@ def test_an_amount_the_schema_allows_is_accepted(amount: str) -> None:
     documented = re.fullmatch(rule["pattern"], amount) is not None
     assert accepted == documented
     assert documented == (amount in {"10.50", "0.01", "9999999.99", "7"})
+
+
+def _integer_bodies(value: object) -> list[tuple[type[Any], dict[str, Any]]]:
+    from integration_service.api.marketing import BillionMailCampaignCreate, MauticSegmentMembers
+    from integration_service.api.paypal_models import PlanCreate
+    from integration_service.api.stripe import PaymentIntentCreate, RefundCreate
+
+    integration = {"integrationId": str(uuid.uuid4())}
+    mail = {"addresser": "news@crm.example", "subject": "s", "groupIds": [1]}
+    plan = {**integration, "productId": "PROD-123", "name": "p", "amount": "5", "currency": "USD"}
+    return [
+        (PaymentIntentCreate, {**integration, "amount": value, "currency": "usd"}),
+        (RefundCreate, {**integration, "charge": "ch_1234", "amount": value}),
+        (MauticSegmentMembers, {"contactIds": [value]}),
+        (BillionMailCampaignCreate, {**mail, "templateId": value}),
+        (PlanCreate, {**plan, "totalCycles": value}),
+        (PlanCreate, {**plan, "intervalCount": value}),
+    ]
+
+
+@pytest.mark.parametrize("value", [True, False, "12", "x"], ids=repr)
+def test_a_body_integer_is_a_json_integer(value: object) -> None:
+    """ST201: pydantic's lax int read `totalCycles: false` as 0 (a plan was created) and "12" as 12; the schema
+    says integer. 12.0 stays one, as JSON Schema reads it."""
+    for model, body in _integer_bodies(value):
+        with pytest.raises(ValidationError):
+            model.model_validate(body)
+    for model, body in _integer_bodies(12.0):
+        model.model_validate(body)
