@@ -1,0 +1,92 @@
+"""The list writes its rows straight to JSON (issue 16): byte for byte what the IntegrationList model writes,
+for every kind of value a stored row can hold."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from integration_service.api.integrations import IntegrationList, IntegrationPublic, listed_json
+from integration_service.db.engine import UnreadableJson
+
+WRITTEN = datetime(2026, 12, 4, 17, 0, 31, 632053, tzinfo=UTC)
+
+
+def stored_row(**changes: Any) -> dict[str, Any]:
+    """A row as db/reads.py reads it: PUBLIC_COLUMNS, `version` included (never shown)."""
+    row = {
+        "version": "81234",
+        "id": uuid.UUID("c9bd96a5-2533-4f59-8ddd-acc55eedd17d"),
+        "integration_type": "XERO",
+        "integration_name": "Demo Company (AU) — ünïcode",
+        "is_active": True,
+        "sync_status": "idle",
+        "sync_error": None,
+        "last_synced_at": WRITTEN,
+        "token_expires_at": None,
+        "custom_data": {"tenantId": "t-1", "nested": {"list": [1, 2.5, None, True, "x"]}},
+        "has_access_token": True,
+        "has_refresh_token": False,
+        "has_api_key": False,
+        "has_api_secret": False,
+        "created_at": WRITTEN,
+        "updated_at": WRITTEN,
+    }
+    return {**row, **changes}
+
+
+def as_the_model_writes(rows: list[dict[str, Any]], total: int, limit: int, offset: int) -> bytes:
+    page = IntegrationList(
+        integrations=[IntegrationPublic.model_validate(row) for row in rows], total=total, limit=limit, offset=offset
+    )
+    return page.model_dump_json(by_alias=True).encode()
+
+
+ROWS = {
+    "plain": stored_row(),
+    "times-in-other-zones": stored_row(
+        last_synced_at=WRITTEN.astimezone(timezone(timedelta(hours=10))),
+        token_expires_at=WRITTEN.astimezone(ZoneInfo("America/New_York")),
+        updated_at=WRITTEN.replace(microsecond=0),
+    ),
+    "a-sync-error-holding-a-secret": stored_row(
+        sync_status="failed", sync_error="401 from https://api.example?access_token=abc123secret&x=1"
+    ),
+    "custom-data-with-a-secret-stored-by-an-older-version": stored_row(custom_data={"x": {"password": "hunter2"}}),
+    "custom-data-too-deep-to-parse": stored_row(custom_data=UnreadableJson()),
+    "custom-data-null": stored_row(custom_data=None),
+    "api-key-provider": stored_row(integration_type="MAUTIC", has_access_token=False, has_api_key=True),
+}
+
+
+@pytest.mark.parametrize("name", list(ROWS))
+def test_a_listed_row_is_written_exactly_as_the_model_writes_it(name: str) -> None:
+    rows = [ROWS[name]]
+    assert listed_json([dict(row) for row in rows], 7, 50, 5) == as_the_model_writes(rows, 7, 50, 5)
+
+
+def test_a_page_of_every_kind_and_an_empty_page_are_written_as_the_model_writes_them() -> None:
+    rows = list(ROWS.values())
+    assert listed_json([dict(row) for row in rows], 12, 200, 0) == as_the_model_writes(rows, 12, 200, 0)
+    assert listed_json([], 0, 50, 0) == as_the_model_writes([], 0, 50, 0)
+
+
+def test_what_the_list_must_not_show_is_not_written() -> None:
+    """The row version, a secret in a sync error or in customData an older version stored."""
+    written = listed_json(
+        [
+            dict(ROWS["a-sync-error-holding-a-secret"]),
+            dict(ROWS["custom-data-with-a-secret-stored-by-an-older-version"]),
+        ],
+        2,
+        50,
+        0,
+    ).decode()
+    assert "abc123secret" not in written
+    assert "hunter2" not in written
+    assert "81234" not in written
+    assert "version" not in written
