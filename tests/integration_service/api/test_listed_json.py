@@ -3,6 +3,7 @@ for every kind of value a stored row can hold."""
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -13,14 +14,15 @@ import pytest
 from integration_service.api.integrations import IntegrationList, IntegrationPublic, listed_json
 from integration_service.db.engine import UnreadableJson
 
+_versions = itertools.count(81234)
 WRITTEN = datetime(2026, 12, 4, 17, 0, 31, 632053, tzinfo=UTC)
 
 
 def stored_row(**changes: Any) -> dict[str, Any]:
-    """A row as db/reads.py reads it: PUBLIC_COLUMNS, `version` included (never shown)."""
+    """A row as db/reads.py reads it: PUBLIC_COLUMNS, `version` (its xmin, never shown) included."""
     row = {
-        "version": "81234",
-        "id": uuid.UUID("c9bd96a5-2533-4f59-8ddd-acc55eedd17d"),
+        "version": str(next(_versions)),
+        "id": uuid.uuid4(),
         "integration_type": "XERO",
         "integration_name": "Demo Company (AU) — ünïcode",
         "is_active": True,
@@ -77,16 +79,20 @@ def test_a_page_of_every_kind_and_an_empty_page_are_written_as_the_model_writes_
 
 def test_what_the_list_must_not_show_is_not_written() -> None:
     """The row version, a secret in a sync error or in customData an older version stored."""
-    written = listed_json(
-        [
-            dict(ROWS["a-sync-error-holding-a-secret"]),
-            dict(ROWS["custom-data-with-a-secret-stored-by-an-older-version"]),
-        ],
-        2,
-        50,
-        0,
-    ).decode()
+    shown = [ROWS["a-sync-error-holding-a-secret"], ROWS["custom-data-with-a-secret-stored-by-an-older-version"]]
+    written = listed_json([dict(row) for row in shown], 2, 50, 0).decode()
     assert "abc123secret" not in written
     assert "hunter2" not in written
-    assert "81234" not in written
+    assert f'"{shown[0]["version"]}"' not in written
     assert "version" not in written
+
+
+def test_a_new_version_of_a_row_is_checked_again() -> None:
+    """The list remembers each row version's verdict on its customData; a write makes a new version."""
+    first = stored_row()
+    assert b"hunter2" not in listed_json([dict(first)], 1, 50, 0)
+    assert b'"tenantId":"t-1"' in listed_json([dict(first)], 1, 50, 0)
+    rewritten = {**first, "version": str(next(_versions)), "custom_data": {"x": {"password": "hunter2"}}}
+    assert b"hunter2" not in listed_json([dict(rewritten)], 1, 50, 0)
+    cleaned = {**rewritten, "version": str(next(_versions)), "custom_data": {"tenantId": "t-2"}}
+    assert b'"tenantId":"t-2"' in listed_json([dict(cleaned)], 1, 50, 0)
