@@ -130,8 +130,11 @@ class IntegrationPublic(ApiModel):
 
 
 def shown_custom_data(value: object) -> object:
-    """Whatever an older version stored, reading it must not fail (nor return a secret it let in)."""
-    if isinstance(value, UnreadableJson) or (isinstance(value, dict) and custom_data_problem(value)):
+    """Whatever an older version stored, reading it must not fail (nor return a secret it let in). The column
+    holds any JSON value: one that is not an object (stored by hand or an older version) is not shown either."""
+    if not isinstance(value, dict):
+        return None
+    if isinstance(value, UnreadableJson) or custom_data_problem(value):
         return None
     return value
 
@@ -161,18 +164,22 @@ def listed_json(rows: list[dict[str, Any]], total: int, limit: int, offset: int)
         if row["sync_error"] is not None:
             wire[_WIRE_NAMES["sync_error"]] = scrub(row["sync_error"])
         listed.append(wire)
-    return to_json({"total": total, "limit": limit, "offset": offset, "integrations": listed})
+    # A number too large for a float (stored as jsonb, read as inf) is null, as the model writes it: JSON has
+    # no Infinity.
+    page = {"total": total, "limit": limit, "offset": offset, "integrations": listed}
+    return to_json(page, inf_nan_mode="null")
 
 
-# Whether a row version's customData is hidden, by (id, version): the version is the row's xmin, which every
-# write of the row changes (as the ETag relies on), so a version's customData never changes. Checking each
-# listed row's customData on every list was ~6 % of the route's CPU (issue 16). Bounded: cleared when full.
-_HIDDEN_BY_VERSION: dict[tuple[uuid.UUID, str], bool] = {}
+# Whether a row version's customData is hidden, by (id, version, updated_at): the version is the row's xmin,
+# which every write of the row changes (as the ETag relies on), so a version's customData never changes;
+# updated_at guards against an xid met again (a cluster restored to an earlier point under a running process).
+# Checking each listed row's customData on every list was ~6 % of the route's CPU (issue 16). Bounded.
+_HIDDEN_BY_VERSION: dict[tuple[uuid.UUID, str, datetime], bool] = {}
 _HIDDEN_BY_VERSION_MAX = 20_000
 
 
 def _custom_data_hidden(row: dict[str, Any]) -> bool:
-    key = (row["id"], row["version"])
+    key = (row["id"], row["version"], row["updated_at"])
     hidden = _HIDDEN_BY_VERSION.get(key)
     if hidden is None:
         hidden = shown_custom_data(row["custom_data"]) is None

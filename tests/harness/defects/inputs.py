@@ -22,7 +22,7 @@ INPUTS_DEFECTS: tuple[Defect, ...] = (
         # A value an older version stored goes out as it is: too deep to serialise, or with its secret.
         (
             (
-                "if isinstance(value, UnreadableJson) or (isinstance(value, dict) and custom_data_problem(value)):",
+                "if isinstance(value, UnreadableJson) or custom_data_problem(value):",
                 "if False:",
             ),
         ),

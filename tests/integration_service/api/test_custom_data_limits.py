@@ -108,6 +108,8 @@ def _store_as_an_older_version_did(sql: psycopg.Connection[tuple[object, ...]], 
         pytest.param(nested(3000), id="deeper-than-the-json-parser-goes"),
         pytest.param('{"x": {"password": "hunter2-stored"}}', id="a-nested-secret"),
         pytest.param(json.dumps({"note": "x" * 20_000}), id="too-large"),
+        pytest.param('["tenant-1"]', id="not-an-object"),
+        pytest.param("42", id="a-number"),
     ],
 )
 def test_a_value_an_older_version_stored_never_breaks_a_read(

@@ -61,6 +61,11 @@ ROWS = {
     "custom-data-with-a-secret-stored-by-an-older-version": stored_row(custom_data={"x": {"password": "hunter2"}}),
     "custom-data-too-deep-to-parse": stored_row(custom_data=UnreadableJson()),
     "custom-data-null": stored_row(custom_data=None),
+    "custom-data-not-an-object": stored_row(custom_data=["tenant-1"]),
+    "custom-data-a-string": stored_row(custom_data="x"),
+    "custom-data-a-number": stored_row(custom_data=42),
+    # jsonb keeps a number exactly; one beyond a float's range reads back as inf, which JSON cannot write.
+    "custom-data-with-a-number-beyond-a-float": stored_row(custom_data={"limit": float("inf")}),
     "api-key-provider": stored_row(integration_type="MAUTIC", has_access_token=False, has_api_key=True),
 }
 
