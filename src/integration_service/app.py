@@ -186,7 +186,7 @@ async def _close_interrupted_syncs(engine: Engine, stale_after_s: int) -> None:
 def app_from_env() -> FastAPI:
     """The app a served process runs. What is built by now (modules, routes, models: ~10^5 objects) lives as
     long as the process, so it is frozen out of the collector's reach: a full collection no longer walks it
-    between requests (measured under saturation: list p99 ~130 -> ~55 ms, throughput +10 %; issue 16). Not in
+    between requests (measured under saturation: list p99 ~130 -> 40-55 ms, throughput +15 %; issue 16). Not in
     create_app: a process that builds many apps (the tests) would keep whatever they left behind."""
     app = create_app(Settings())
     gc.collect()

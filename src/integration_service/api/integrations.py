@@ -148,7 +148,8 @@ class IntegrationList(Page):
 
 
 # IntegrationPublic's fields by their names on the wire, in its order: the list writes its rows straight
-# to JSON with them (validating each row into the model cost ~40 % of the route's own CPU, issue 16).
+# to JSON with them (validating the rows into models and dumping the page: ~180 of ~720 us of CPU for a
+# page of 10, issue 16).
 _WIRE_NAMES = {name: field.alias or name for name, field in IntegrationPublic.model_fields.items()}
 
 
