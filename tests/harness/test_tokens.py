@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
+import uuid
 
 import psycopg
 import pytest
@@ -146,3 +149,60 @@ def test_the_database_refuses_a_rate_limit_the_service_could_not_read(database_u
             )
     finally:
         engine.dispose()
+
+
+@pytest.mark.db
+def test_a_removal_that_deadlocks_with_a_webhook_being_applied_is_tried_again(database_url: str) -> None:
+    """The webhook's transaction holds the user's second event and then wants the first; the removal holds the
+    first (it deletes in order) and waits for the second: PostgreSQL aborts the removal, which then succeeds."""
+    engine = database_engine(database_url)
+    issue_token_on(database_url, "local", "scenario-dee", engine=engine)
+    with psycopg.connect(database_url, autocommit=True) as sql:
+        integration = sql.execute(
+            "INSERT INTO integrations_credentials (user_id, integration_type, integration_name)"
+            " SELECT id, 'PAYPAL', 'deadlock' FROM users WHERE name = 'scenario-dee' RETURNING id"
+        ).fetchone()
+        assert integration is not None
+        events = [
+            sql.execute(
+                "INSERT INTO webhook_events (provider, event_id, event_type, integration_id, outcome, payload)"
+                " VALUES ('paypal', %s, 'X', %s, 'applied', '{}') RETURNING id",
+                (f"WH-{uuid.uuid4().hex}", integration[0]),
+            ).fetchone()[0]  # type: ignore[index]
+            for _ in range(2)
+        ]
+    failure: list[BaseException] = []
+
+    def remove() -> None:
+        try:
+            remove_users(database_url, ["scenario-dee"], engine=engine)
+        except BaseException as exc:
+            failure.append(exc)
+
+    try:
+        with psycopg.connect(database_url) as webhook:
+            webhook.execute("UPDATE webhook_events SET detail = 'applying' WHERE id = %s", (events[1],))
+            removal = threading.Thread(target=remove)
+            removal.start()
+            wait_until_a_backend_waits_for_a_lock(sql_url=database_url)
+            webhook.execute("UPDATE webhook_events SET detail = 'applied' WHERE id = %s", (events[0],))
+            webhook.commit()
+        removal.join(timeout=60)
+        assert not removal.is_alive()
+        assert failure == []
+        with psycopg.connect(database_url) as sql:
+            assert sql.execute("SELECT count(*) FROM users WHERE name = 'scenario-dee'").fetchone() == (0,)
+    finally:
+        engine.dispose()
+
+
+def wait_until_a_backend_waits_for_a_lock(sql_url: str) -> None:
+    with psycopg.connect(sql_url, autocommit=True) as sql:
+        for _ in range(600):
+            waiting = sql.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            ).fetchone()
+            if waiting is not None and waiting[0] > 0:
+                return
+            time.sleep(0.05)
+    raise AssertionError("the removal never waited for the webhook's lock")

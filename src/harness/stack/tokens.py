@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
+import psycopg
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from harness.core.settings import required_database_url
 from harness.core.stages import Stage
@@ -91,15 +92,29 @@ def remove_users(database_url: str, user_names: Collection[str], *, engine: Engi
     try:
         with engine.begin() as connection:
             connection.execute(_REVOKE_TOKENS, names)
-        with engine.begin() as connection:
-            connection.execute(text("SET LOCAL lock_timeout = '30s'"))  # a sync still writing finishes first
-            connection.execute(_DELETE_WEBHOOK_EVENTS, names)
-            connection.execute(_DELETE_USERS, names)
+        _delete_users(engine, names)
     except SQLAlchemyError as exc:
         raise TokenError(f"could not remove the scenario users {sorted(user_names)}: {_reason(exc)}") from None
     finally:
         if own_engine:
             engine.dispose()
+
+
+def _delete_users(engine: Engine, names: dict[str, list[str]]) -> None:
+    """Delete the users and what they own in one transaction. A write still under way for them (a webhook
+    being applied, which locks its event and then the integration's rows) can deadlock with it: PostgreSQL
+    then aborts one of the two and the other finishes, so the delete is tried again (seen in CI: a PayPal
+    subscription's activation event applied as its scenario ended)."""
+    for attempt in range(1, DELETE_ATTEMPTS + 1):
+        try:
+            with engine.begin() as connection:
+                connection.execute(text("SET LOCAL lock_timeout = '30s'"))  # a sync still writing finishes first
+                connection.execute(_DELETE_WEBHOOK_EVENTS, names)
+                connection.execute(_DELETE_USERS, names)
+            return
+        except OperationalError as exc:
+            if not isinstance(exc.orig, psycopg.errors.DeadlockDetected) or attempt == DELETE_ATTEMPTS:
+                raise
 
 
 def _checked(rate_limit: str) -> None:
@@ -124,3 +139,4 @@ _DELETE_WEBHOOK_EVENTS = text(
     " JOIN users u ON u.id = c.user_id WHERE u.name = ANY(:names))"
 )
 _DELETE_USERS = text("DELETE FROM users WHERE name = ANY(:names)")
+DELETE_ATTEMPTS = 3  # a deadlock aborts one of its transactions; the other then finishes
