@@ -95,7 +95,6 @@ def test_what_the_list_must_not_show_is_not_written() -> None:
 def test_a_new_version_of_a_row_is_checked_again() -> None:
     """The list remembers each row version's verdict on its customData; a write makes a new version."""
     first = stored_row()
-    assert b"hunter2" not in listed_json([dict(first)], 1, 50, 0)
     assert b'"tenantId":"t-1"' in listed_json([dict(first)], 1, 50, 0)
     rewritten = {**first, "version": str(next(_versions)), "custom_data": {"x": {"password": "hunter2"}}}
     assert b"hunter2" not in listed_json([dict(rewritten)], 1, 50, 0)
